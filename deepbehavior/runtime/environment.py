@@ -1,0 +1,118 @@
+"""The embedded runtime: a loopback-only local Ray and an offline ultralytics, set up once per process.
+
+Measured on our machines (see DESIGN.md): a plain ``ray.init()`` probes 8.8.8.8 to find its own
+address and its dashboard probes cloud metadata services unless ``~/ray_bootstrap_config.yaml``
+exists; ultralytics downloads a font, checks for updates and auto-installs packages unless told
+not to. Every job calls :func:`start_ray` and :func:`offline_ultralytics` so users and tests never
+have to remember any of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..config import RayConfig
+
+_STATE_DIR = Path(os.environ.get("DEEPBEHAVIOR_HOME", Path.home() / ".cache" / "deepbehavior"))
+
+# Variables every process we start (and every Ray worker) must see.
+OFFLINE_ENV = {
+    "YOLO_OFFLINE": "1",
+    "YOLO_AUTOINSTALL": "False",
+    "YOLO_VERBOSE": "False",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_DISABLE_IMPORT_WARNING": "1",
+    # Ray Data's progress bars would interleave with ours.
+    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
+    "RAY_TRAIN_V2_ENABLED": "1",
+    "TQDM_DISABLE": "1",
+    "MPLBACKEND": "Agg",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+}
+
+
+def state_dir() -> Path:
+    """A folder of ours for runtime state (ultralytics settings and font, Ray's home)."""
+    _STATE_DIR.mkdir(parents=True, exist_ok=True)
+    return _STATE_DIR
+
+
+def offline_ultralytics() -> dict[str, str]:
+    """Configure ultralytics never to reach the network; return the variables it needs.
+
+    Call before ``import ultralytics`` (it reads these at import). Places a TTF font as
+    ``Arial.ttf`` in its config folder, since training otherwise downloads one even with
+    ``plots=False``.
+    """
+    config_dir = state_dir() / "ultralytics"
+    font_dir = config_dir / "Ultralytics"
+    font_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        target = font_dir / name
+        if not target.exists():
+            import matplotlib
+
+            source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+            shutil.copyfile(source, target)
+    env = {**OFFLINE_ENV, "YOLO_CONFIG_DIR": str(config_dir)}
+    os.environ.update(env)
+    return env
+
+
+def _ray_home() -> Path:
+    home = state_dir() / "ray-home"
+    home.mkdir(parents=True, exist_ok=True)
+    bootstrap = home / "ray_bootstrap_config.yaml"
+    if not bootstrap.exists():
+        bootstrap.write_text("{}\n")
+    return home
+
+
+def start_ray(config: RayConfig = RayConfig()):
+    """Start (or join, with ``config.address``) Ray for this process; return the ``ray`` module.
+
+    An embedded Ray binds to 127.0.0.1 only, without dashboard, usage stats or cloud probes.
+    Calling it again in the same process reuses the running Ray.
+    """
+    env = offline_ultralytics()
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    runtime_env = {"env_vars": env}
+    if config.address:
+        ray.init(address=config.address, namespace=config.namespace, runtime_env=runtime_env,
+                 log_to_driver=True, logging_level="WARNING")
+        return ray
+    # The head processes inherit our environment at start: HOME with an empty bootstrap config stops
+    # the dashboard's cloud-metadata probes; the address is given so Ray does not look for its own.
+    saved_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(_ray_home())
+    try:
+        ray.init(
+            num_cpus=config.num_cpus,
+            num_gpus=config.num_gpus,
+            namespace=config.namespace,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            runtime_env=runtime_env,
+            logging_level="WARNING",
+            log_to_driver=True,
+            configure_logging=True,
+        )
+    finally:
+        if saved_home is None:
+            os.environ.pop("HOME", None)
+        else:
+            os.environ["HOME"] = saved_home
+    return ray
+
+
+def stop_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

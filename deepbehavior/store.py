@@ -1,0 +1,188 @@
+"""Zarr v3 stores of a session: create the arrays, write one region, record progress, open lazily.
+
+A store holds one dataset of :mod:`deepbehavior.schema` (poses or boxes) for one session, every
+camera view included. Arrays are chunked along ``time`` (``chunk`` frames) and one view per chunk;
+every other dimension is whole. One worker (or the driver) owns one (view, chunk) region, so writes
+never collide. Zarr writes each chunk file under a temporary name and renames it, so a chunk on
+disk is always complete; a region counts as *done* only once its marker exists, and markers are
+written after the data. A run that was killed leaves regions that are either done or not done,
+never half done.
+
+Markers live beside the store, in ``<store>.progress/``: ``done/<view>.<chunk>`` and
+``failed/<view>.<chunk>.json`` (the error text, for the run report).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from . import schema
+
+
+@dataclass(frozen=True)
+class Region:
+    """Frames ``[start, stop)`` of one view: the unit of work and of writing."""
+
+    view: str
+    chunk: int
+    start: int
+    stop: int
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def key(self) -> str:
+        return f"{self.view}.{self.chunk}"
+
+
+def chunk_bounds(n_frames: int, chunk: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each time chunk of a store of ``n_frames`` frames."""
+    if chunk <= 0:
+        raise ValueError(f"Expected a positive chunk length, but got {chunk}")
+    return [(s, min(s + chunk, n_frames)) for s in range(0, n_frames, chunk)]
+
+
+def _progress_dir(path: Path) -> Path:
+    return Path(f"{path}.progress")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _empty_like(ds: xr.Dataset, chunk: int) -> xr.Dataset:
+    """A lazy copy of ``ds`` whose data variables are all NaN, chunked as the store will be."""
+    out = ds.copy()
+    for name, var in ds.data_vars.items():
+        chunks = tuple(chunk if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
+        out[name] = (var.dims, da.full(var.shape, np.nan, dtype=var.dtype, chunks=chunks), var.attrs)
+    return out
+
+
+def create_store(
+    path: str | os.PathLike,
+    template: xr.Dataset,
+    *,
+    chunk: int,
+    attrs: dict | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Create a store shaped like ``template`` with every value missing (NaN) and nothing done.
+
+    ``template`` gives dimensions, coordinates and attributes (its values are not written).
+    ``attrs`` are added to the store's attributes (provenance: config, versions, inputs).
+    An existing store is kept unless ``overwrite`` is true.
+    """
+    path = Path(path)
+    schema.validate(template)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
+    if path.exists():
+        shutil.rmtree(path)
+    shutil.rmtree(_progress_dir(path), ignore_errors=True)
+    empty = _empty_like(template, chunk)
+    empty.attrs = {**template.attrs, **(attrs or {}), "chunk": int(chunk)}
+    encoding = {name: {"chunks": var.data.chunksize} for name, var in empty.data_vars.items()}
+    tmp = path.with_name(f".{path.name}.creating")
+    shutil.rmtree(tmp, ignore_errors=True)
+    empty.to_zarr(tmp, mode="w", compute=False, zarr_format=3, encoding=encoding, consolidated=False)
+    os.replace(tmp, path)
+    return path
+
+
+def open_store(path: str | os.PathLike) -> xr.Dataset:
+    """Open a store lazily (dask arrays chunked as stored)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Expected a Zarr store at {path}, but there is none")
+    return xr.open_zarr(path, zarr_format=3, consolidated=False)
+
+
+def regions(path: str | os.PathLike) -> list[Region]:
+    """Every (view, chunk) region of the store at ``path``."""
+    ds = open_store(path)
+    chunk = int(ds.attrs["chunk"])
+    bounds = chunk_bounds(ds.sizes["time"], chunk)
+    return [Region(str(v), i, s, e) for v in ds["view"].values for i, (s, e) in enumerate(bounds)]
+
+
+def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> None:
+    """Write ``part`` (one view, the frames of ``region``) into the store, then mark it done."""
+    path = Path(path)
+    if part.sizes["time"] != region.frames:
+        raise ValueError(
+            f"Expected {region.frames} frames for region {region.key} of {path}, but got {part.sizes['time']}"
+        )
+    store_views = [str(v) for v in xr.open_zarr(path, zarr_format=3, consolidated=False)["view"].values]
+    view_index = store_views.index(region.view)
+    part = part.drop_vars([c for c in part.coords if c not in ("time", "view")])
+    if "view" not in part.dims:
+        part = part.expand_dims(view=[region.view], axis=-1)
+    part = part.transpose(*[d for d in part.dims])
+    part.attrs = {}
+    part = part.drop_vars(["time", "view"])
+    part.to_zarr(
+        path,
+        region={"time": slice(region.start, region.stop), "view": slice(view_index, view_index + 1)},
+        zarr_format=3,
+        consolidated=False,
+    )
+    mark_done(path, region)
+
+
+def mark_done(path: Path, region: Region) -> None:
+    progress = _progress_dir(path)
+    write_atomic(progress / "done" / region.key, f"{region.start} {region.stop}\n")
+    (progress / "failed" / f"{region.key}.json").unlink(missing_ok=True)
+
+
+def record_failure(path: str | os.PathLike, region: Region, error: str) -> None:
+    """Record that ``region`` could not be done, with the error, for the run report."""
+    text = json.dumps({"view": region.view, "chunk": region.chunk, "start": region.start,
+                       "stop": region.stop, "error": error})
+    write_atomic(_progress_dir(Path(path)) / "failed" / f"{region.key}.json", text)
+
+
+def done_keys(path: str | os.PathLike) -> set[str]:
+    """Keys (``view.chunk``) of the regions of the store that are done."""
+    folder = _progress_dir(Path(path)) / "done"
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def failures(path: str | os.PathLike) -> list[dict]:
+    """The recorded failures of the store's regions (view, chunk, start, stop, error)."""
+    folder = _progress_dir(Path(path)) / "failed"
+    if not folder.exists():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def pending(path: str | os.PathLike) -> Iterator[Region]:
+    """Regions of the store that are not done yet."""
+    done = done_keys(path)
+    return (r for r in regions(path) if r.key not in done)
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+    return next(iter(pending(path)), None) is None

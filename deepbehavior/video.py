@@ -1,0 +1,166 @@
+"""Probing videos and reading exact frame ranges.
+
+Frame ``i`` is the ``i``-th frame the decoder returns when reading from the start. Reading a range
+seeks to a position well before its start (on a keyframe, by OpenCV) and then decodes forward,
+checking the decoder's own frame position, so that frame ``i`` is the same image whether it is
+read alone, in a range or sequentially. Videos whose decoder cannot report positions are read
+forward from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class VideoError(OSError):
+    """A video is missing, unreadable, or shorter than asked."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    variable_frame_rate: bool
+    size_bytes: int
+
+
+def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"Expected a video file at {path}, but there is none")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoError(f"Expected a video OpenCV can decode at {path}, but it could not be opened")
+    return capture
+
+
+def _count_frames(capture: cv2.VideoCapture, claimed: int) -> int:
+    """The true frame count: the container's claim, checked by reading at its end."""
+    if claimed <= 0:
+        count = 0
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        while capture.grab():
+            count += 1
+        return count
+    # Containers sometimes over- or under-state the count by a frame or two: check the tail.
+    start = max(claimed - 4, 0)
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    count = start
+    while capture.grab():
+        count += 1
+    if count == start and start > 0:  # seeking failed: count the slow way
+        return _count_frames(capture, 0)
+    return count
+
+
+def probe(path: str | os.PathLike, *, sample_frames: int = 120) -> VideoInfo:
+    """Frame count, frame rate and size of a video.
+
+    Warns (``UserWarning``) when the first ``sample_frames`` timestamps are not evenly spaced, since
+    frame numbers then do not map to time by a single fps.
+    """
+    capture = _open(path)
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        stamps = []
+        for _ in range(sample_frames):
+            if not capture.grab():
+                break
+            stamps.append(capture.get(cv2.CAP_PROP_POS_MSEC))
+        if not stamps:
+            raise VideoError(f"Expected at least one decodable frame in {path}, but got none")
+        frames = _count_frames(capture, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+    steps = np.diff(np.asarray(stamps))
+    variable = bool(len(steps) > 2 and np.ptp(steps[1:]) > 0.5 * max(np.median(steps), 1e-9))
+    if variable:
+        warnings.warn(
+            f"{path}: frame timestamps are unevenly spaced (variable frame rate); "
+            f"frame numbers are exact but times from fps={fps:g} are approximate",
+            stacklevel=2,
+        )
+    if fps <= 0:
+        raise VideoError(f"Expected a frame rate in {path}, but the container reports {fps}")
+    return VideoInfo(str(path), frames, fps, width, height, variable, Path(path).stat().st_size)
+
+
+def iter_frames(
+    path: str | os.PathLike, start: int = 0, stop: int | None = None, *, rgb: bool = False
+) -> Iterator[np.ndarray]:
+    """Yield frames ``[start, stop)`` of a video as ``(height, width, 3)`` uint8 arrays (BGR unless ``rgb``).
+
+    Raises ``VideoError`` if the video ends before ``stop``.
+    """
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"Expected 0 <= start <= stop, but got start={start}, stop={stop}")
+    capture = _open(path)
+    try:
+        position = 0
+        if start > 0:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+            position = int(capture.get(cv2.CAP_PROP_POS_FRAMES))
+            if position != start:  # the backend could not seek exactly: decode forward from 0
+                capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                position = 0
+        while position < start:
+            if not capture.grab():
+                raise VideoError(f"{path}: the video ended at frame {position}, before frame {start}")
+            position += 1
+        index = start
+        while stop is None or index < stop:
+            ok, frame = capture.read()
+            if not ok:
+                if stop is None:
+                    return
+                raise VideoError(f"{path}: expected frames up to {stop - 1}, but the video ended at frame {index}")
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
+            index += 1
+    finally:
+        capture.release()
+
+
+def read_frames(path: str | os.PathLike, start: int, stop: int, *, rgb: bool = False) -> np.ndarray:
+    """Frames ``[start, stop)`` as one ``(stop - start, height, width, 3)`` uint8 array."""
+    frames = list(iter_frames(path, start, stop, rgb=rgb))
+    if not frames:
+        return np.zeros((0, 0, 0, 3), dtype=np.uint8)
+    return np.stack(frames)
+
+
+def write_video(path: str | os.PathLike, frames, *, fps: float, codec: str = "mp4v") -> Path:
+    """Write BGR frames (an iterable of equal-sized ``(h, w, 3)`` uint8 arrays) to a video file.
+
+    The file appears under its final name only once complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+                if not writer.isOpened():
+                    raise VideoError(f"Expected to open a {codec} writer for {path}, but OpenCV could not")
+            writer.write(np.ascontiguousarray(frame))
+    finally:
+        if writer is not None:
+            writer.release()
+    if writer is None:
+        raise ValueError(f"Expected at least one frame to write to {path}, but got none")
+    os.replace(tmp, path)
+    return path

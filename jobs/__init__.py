@@ -1,0 +1,1 @@
+"""Thin Hydra entry points: compose config, start the runtime, call the library, report."""
