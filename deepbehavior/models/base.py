@@ -1,0 +1,53 @@
+"""The contract between a model and the inference pipeline.
+
+A predictor is a plain callable class: it loads its model in ``__init__`` and maps a batch of frames
+to a batch of predictions in ``__call__``. It is testable without Ray; Ray Data runs it as an actor.
+
+Input batch (dict of NumPy arrays, ``N`` frames of one video)::
+
+    frames  (N, height, width, 3) uint8, BGR (as OpenCV decodes)
+    frame   (N,) int64 frame numbers
+    (any other keys are passed through unchanged)
+
+Output batch: the input without ``frames``, plus, for ``kind == "boxes"``::
+
+    boxes        (N, K, 4) float32  x1, y1, x2, y2 in pixels of the original frame; NaN where no box
+    box_conf     (N, K) float32     NaN where no box
+    class_index  (N, K) float32     NaN where no box
+
+and for ``kind == "poses"``::
+
+    keypoints      (N, K, P, 2) float32  x, y in pixels; NaN where missing
+    keypoint_conf  (N, K, P) float32
+    (optionally boxes / box_conf / class_index as above, for the person boxes)
+
+``K`` is the number of slots (``max_individuals``), filled with the most confident detections
+first. ``describe()`` tells the pipeline what the store will hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    kind: str  # "boxes" or "poses"
+    slots: int
+    class_names: tuple[str, ...] = ("object",)
+    keypoint_names: tuple[str, ...] = ()
+    metadata: dict = field(default_factory=dict)
+
+
+class Predictor(Protocol):
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def describe(self) -> ModelDescription: ...
+
+
+def empty_slots(n_frames: int, slots: int, *extra: int) -> np.ndarray:
+    """An all-NaN float32 array ``(n_frames, slots, *extra)``."""
+    return np.full((n_frames, slots, *extra), np.nan, dtype=np.float32)
