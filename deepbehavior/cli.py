@@ -14,7 +14,16 @@ JOBS = {
     "demo": "generate a synthetic cohort, train a detector, infer with Ray into Zarr, compute kinematics",
     "infer": "run a trained model over a cohort or videos with Ray, into resumable Zarr stores",
     "train": "train a detector or keypoint model with Ray Train (checkpointed, resumable)",
+    "frames": "pick frames to label from videos (uniform, kmeans, uncertain, jumps) into a labelling project",
+    "label": "serve the browser labelling app for a project, or import/export its labels (YOLO, COCO, ...)",
+    "import": "read TensorBox, darknet, Yolo_mark, OpenPose, DeepLabCut or SLEAP files into Zarr stores",
+    "analyze": "task measures (locomotion, reaching, regions, social, human) over a cohort into one table, plus figures",
+    "calibrate": "calibrate 2..N cameras from checkerboard or ChArUco images/videos (bundle adjusted)",
+    "triangulate": "3D keypoints or box centres from the views of a 2D store and a calibration",
+    "pose_export": "a 2D human poses store as OpenPose JSON files and a video with skeletons and hands drawn",
 }
+# Jobs whose module name differs from the job name ("import" is a Python keyword).
+MODULES = {"import": "import_files"}
 
 
 def _usage() -> str:
@@ -34,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     if name not in JOBS:
         sys.stderr.write(f"deepbehavior: error: unknown job {name!r}; expected one of {', '.join(JOBS)}\n")
         raise SystemExit(2)
-    module = importlib.import_module(f"jobs.{name}")
+    module = importlib.import_module(f"jobs.{MODULES.get(name, name)}")
     sys.argv = [f"deepbehavior {name}", *rest]
     module.main()
 

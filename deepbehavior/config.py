@@ -59,6 +59,7 @@ class PredictConfig:
     """
 
     weights: str = MISSING
+    backend: str = "yolo"
     imgsz: int = 640
     conf: float = 0.25
     iou: float = 0.7
@@ -66,6 +67,8 @@ class PredictConfig:
     batch_size: int = 16
     device: str = "auto"
     half: bool = False
+    # Extra constructor arguments of a backend other than "yolo" (e.g. mediapipe's model_complexity).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         _require(0.0 <= self.conf <= 1.0, f"Expected model.conf in [0, 1], but got {self.conf}")
@@ -94,12 +97,25 @@ class TrainConfig:
     patience: int = 100
     device: str = "auto"
     augment: bool = True
+    # "auto" is ultralytics' choice (AdamW with its own lr for short runs, ignoring lr0); SGD/AdamW use lr0.
+    optimizer: str = "auto"
+    amp: bool = False
+    close_mosaic: int = 10
+    # PCK: a keypoint is correct within pck_threshold x the longer side of its object's box.
+    pck_threshold: float = 0.1
+    # Any other ultralytics training argument (mosaic: 0.5, warmup_epochs: 1, ...).
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         _require(self.epochs >= 1, f"Expected train.epochs >= 1, but got {self.epochs}")
         _require(self.batch >= 1, f"Expected train.batch >= 1, but got {self.batch}")
         _require(self.imgsz % 32 == 0, f"Expected train.imgsz a multiple of 32, but got {self.imgsz}")
         _require(self.lr0 > 0, f"Expected train.lr0 > 0, but got {self.lr0}")
+        _require(self.optimizer in ("auto", "SGD", "AdamW", "Adam", "Adamax", "NAdam", "RAdam", "RMSprop"),
+                 f"Expected train.optimizer auto, SGD, AdamW, Adam, Adamax, NAdam, RAdam or RMSprop, "
+                 f"but got {self.optimizer}")
+        _require(self.close_mosaic >= 0, f"Expected train.close_mosaic >= 0 epochs, but got {self.close_mosaic}")
+        _require(self.pck_threshold > 0, f"Expected train.pck_threshold > 0, but got {self.pck_threshold}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -178,6 +194,302 @@ class TrainJob:
     use_gpu: bool = False
     storage: Optional[str] = None
     name: str = "train"
+    max_failures: int = 0
+    cpus_per_worker: Optional[int] = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Task measures and the analyze job (issue 6 part 3: reaching, regions, social, human, cohort table)
+
+ANALYZE_MEASURES = ("locomotion", "reaching", "regions", "social", "human")
+
+
+@dataclass(frozen=True)
+class ReachingConfig:
+    """Reach segmentation of a paw track (3D from triangulation, or 2D).
+
+    ``keypoint``/``individual``: the paw (null: mean of keypoints / first individual).
+    ``start_speed``/``stop_speed``: hysteresis thresholds in position units per second (mm/s for
+    calibrated 3D, px/s in 2D): a reach must reach ``start_speed`` and lasts while speed >=
+    ``stop_speed``. ``min_duration_s``: shorter reaches (s, onset to offset) are dropped.
+    """
+
+    keypoint: Optional[str] = None
+    individual: Optional[str] = None
+    start_speed: float = 100.0
+    stop_speed: float = 30.0
+    min_duration_s: float = 0.05
+
+    def __post_init__(self):
+        _require(0 <= self.stop_speed <= self.start_speed,
+                 f"Expected 0 <= reaching.stop_speed <= reaching.start_speed, but got {self.stop_speed} and {self.start_speed}")
+        _require(self.min_duration_s >= 0, f"Expected reaching.min_duration_s >= 0 s, but got {self.min_duration_s}")
+
+
+@dataclass(frozen=True)
+class RegionsConfig:
+    """Regions of interest: ``regions`` maps a name to ``[x0, y0, x1, y1]`` (rectangle) or
+    ``[[x, y], ...]`` (polygon) in ``unit`` ("px", or "mm" using the session's pixel_size_mm).
+    ``keypoint``/``individual``: the tracked point (null: mean of keypoints / first individual).
+    ``count_start``: being inside on the first frame counts as an entry."""
+
+    regions: dict[str, Any] = field(default_factory=dict)
+    unit: str = "px"
+    keypoint: Optional[str] = None
+    individual: Optional[str] = None
+    count_start: bool = False
+
+    def __post_init__(self):
+        _require(self.unit in ("px", "mm"), f"Expected regions.unit 'px' or 'mm', but got {self.unit!r}")
+
+
+@dataclass(frozen=True)
+class SocialConfig:
+    """Two-animal interaction. ``individuals``: the pair (empty: the first two). ``centre``: keypoint
+    for the inter-animal distance (null: each animal's centroid). ``nose``/``tail``: keypoint names.
+    ``threshold`` in ``unit`` ("px" or "mm"): closer than this is interacting, for at least
+    ``min_duration_s`` seconds."""
+
+    individuals: list[str] = field(default_factory=list)
+    centre: Optional[str] = None
+    nose: str = "nose"
+    tail: str = "tail"
+    threshold: float = 50.0
+    min_duration_s: float = 0.5
+    unit: str = "px"
+
+    def __post_init__(self):
+        _require(self.threshold > 0, f"Expected social.threshold > 0, but got {self.threshold}")
+        _require(self.min_duration_s >= 0, f"Expected social.min_duration_s >= 0 s, but got {self.min_duration_s}")
+        _require(self.unit in ("px", "mm"), f"Expected social.unit 'px' or 'mm', but got {self.unit!r}")
+        _require(len(self.individuals) in (0, 2), f"Expected social.individuals to name 0 or 2 animals, but got {list(self.individuals)}")
+
+
+@dataclass(frozen=True)
+class HumanConfig:
+    """Human 3D reaching on OpenPose-named keypoints. ``k``: points below mean − k·SD of their
+    joint's confidence are dropped; gaps up to ``max_gap`` frames (null: all) are filled linearly;
+    ``smooth``: robust smoothing. ``side``: "R" or "L" arm/leg. ``hand_point``: the hand keypoint
+    of the wrist angle (``{side}`` is replaced). ``individual`` null: the first person."""
+
+    k: float = 3.0
+    max_gap: Optional[int] = None
+    smooth: bool = True
+    side: str = "R"
+    hand_point: str = "{side}HandMiddleMCP"
+    individual: Optional[str] = None
+
+    def __post_init__(self):
+        _require(self.k >= 0, f"Expected human.k >= 0, but got {self.k}")
+        _require(self.side in ("R", "L"), f"Expected human.side 'R' or 'L', but got {self.side!r}")
+        _require(self.max_gap is None or self.max_gap >= 0, f"Expected human.max_gap >= 0 frames or null, but got {self.max_gap}")
+
+
+@dataclass
+class AnalyzeJob:
+    """``deepbehavior analyze``: task measures over a cohort's stores into one table, plus figures."""
+
+    out: str = MISSING
+    cohort: str = MISSING
+    stores: Optional[str] = None
+    measures: list[str] = field(default_factory=lambda: ["locomotion"])
+    view: Optional[str] = None
+    workers: int = 2
+    figures: bool = True
+    overlay: bool = False
+    overlay_frames: Optional[int] = 300
+    reaching: ReachingConfig = field(default_factory=ReachingConfig)
+    regions: RegionsConfig = field(default_factory=RegionsConfig)
+    social: SocialConfig = field(default_factory=SocialConfig)
+    human: HumanConfig = field(default_factory=HumanConfig)
+
+    def __post_init__(self):
+        unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
+        _require(not unknown, f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
+        _require(self.workers >= 1, f"Expected workers >= 1, but got {self.workers}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Labelling (issue 8): frame selection and the labelling app
+
+
+@dataclass
+class FramesJob:
+    """``deepbehavior frames``: pick frames of ``videos`` and extract them into the project ``out``.
+
+    ``method`` is uniform, kmeans, uncertain or jumps; the last two need ``stores`` (one Zarr
+    store of predictions per video). ``classes``/``keypoints``/``skeleton`` describe a new project.
+    """
+
+    out: str = MISSING
+    videos: list[str] = field(default_factory=list)
+    n: int = 50
+    method: str = "uniform"
+    stores: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=lambda: ["object"])
+    keypoints: list[str] = field(default_factory=list)
+    skeleton: list[list[int]] = field(default_factory=list)
+    candidates: int = 400
+    min_gap: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        _require(self.n >= 1, f"Expected n >= 1 frames, but got {self.n}")
+        _require(self.method in ("uniform", "kmeans", "uncertain", "jumps"),
+                 f"Expected method uniform, kmeans, uncertain or jumps, but got {self.method!r}")
+        _require(self.min_gap >= 0, f"Expected min_gap >= 0 frames, but got {self.min_gap}")
+
+
+@dataclass
+class LabelJob:
+    """``deepbehavior label``: serve the labelling app for ``project``, or import/export and exit.
+
+    ``export`` (yolo, coco, tensorbox, yolo_mark) writes a dataset under ``out``; ``import_from``
+    reads a YOLO data.yaml, COCO/TensorBox JSON, Yolo_mark folder or DLC CSV into the project.
+    ``weights`` (an ultralytics ``.pt``) pre-fills suggestions in the app.
+    """
+
+    out: str = MISSING
+    project: str = MISSING
+    host: str = "127.0.0.1"
+    port: int = 8765
+    export: Optional[str] = None
+    import_from: Optional[str] = None
+    import_format: Optional[str] = None
+    weights: Optional[str] = None
+    conf: float = 0.25
+    imgsz: int = 640
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        _require(self.export in (None, "yolo", "coco", "tensorbox", "yolo_mark"),
+                 f"Expected export yolo, coco, tensorbox or yolo_mark, but got {self.export!r}")
+        _require(0 <= self.port < 65536, f"Expected a port in [0, 65535], but got {self.port}")
+        _require(0.0 <= self.val_fraction < 1.0, f"Expected val_fraction in [0, 1), but got {self.val_fraction}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Import of other tools' files (formats; issue 6)
+
+
+@dataclass
+class ImportJob:
+    """``deepbehavior import``: ``source`` is one path or a list; ``format`` a reader name or auto.
+
+    ``fps`` null takes the frame rate from ``video`` when given, else 30. ``options`` go to the
+    reader (e.g. ``+options.people=all`` for OpenPose). ``name`` names the store (one source only).
+    """
+
+    out: str = MISSING
+    source: Any = MISSING
+    format: str = "auto"
+    fps: Optional[float] = None
+    video: Optional[str] = None
+    name: Optional[str] = None
+    options: dict[str, Any] = field(default_factory=dict)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    force: bool = False
+
+    def __post_init__(self):
+        _require(self.fps is None or self.fps > 0, f"Expected fps > 0 or null, but got {self.fps}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Geometry (issue 5): camera calibration and multi-camera 3D
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """Calibration board: ``chessboard`` (``columns`` x ``rows`` inner corners) or ``charuco``
+    (``columns`` x ``rows`` squares, markers of ``marker_size`` from ``dictionary``); sizes in mm."""
+
+    kind: str = "chessboard"
+    columns: int = 9
+    rows: int = 6
+    square_size: float = 25.0
+    marker_size: float = 0.0
+    dictionary: str = "DICT_4X4_50"
+
+    def __post_init__(self):
+        _require(self.kind in ("chessboard", "charuco"), f"Expected board.kind chessboard or charuco, but got {self.kind}")
+        _require(self.columns >= 2 and self.rows >= 2,
+                 f"Expected board.columns and board.rows >= 2, but got {self.columns} x {self.rows}")
+        _require(self.square_size > 0, f"Expected board.square_size > 0 mm, but got {self.square_size}")
+
+
+@dataclass(frozen=True)
+class TriangulateConfig:
+    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (drops a view
+    whose reprojection error exceeds ``max_error_px``) or ``midpoint`` (two cameras, Caltech)."""
+
+    method: str = "dlt"
+    min_confidence: float = 0.0
+    refine: int = 1
+    max_error_px: float = 20.0
+
+    def __post_init__(self):
+        _require(self.method in ("dlt", "robust", "midpoint"),
+                 f"Expected triangulate.method dlt, robust or midpoint, but got {self.method}")
+        _require(self.refine >= 0, f"Expected triangulate.refine >= 0, but got {self.refine}")
+        _require(self.max_error_px > 0, f"Expected triangulate.max_error_px > 0, but got {self.max_error_px}")
+
+
+@dataclass
+class CalibrateJob:
+    """``deepbehavior calibrate``: ``cameras`` names the cameras and ``sources`` gives, per camera,
+    a glob of images or a video (synchronised: the i-th image/frame of each is the same moment).
+    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure."""
+
+    out: str = MISSING
+    cameras: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    board: BoardConfig = field(default_factory=BoardConfig)
+    every: int = 10
+    bundle_adjustment: bool = True
+    min_views: int = 3
+
+    def __post_init__(self):
+        _require(self.every >= 1, f"Expected every >= 1 frame, but got {self.every}")
+        _require(self.min_views >= 1, f"Expected min_views >= 1, but got {self.min_views}")
+
+
+@dataclass
+class TriangulateJob:
+    """``deepbehavior triangulate``: 3D from the views of a 2D poses or boxes ``store`` with the
+    cameras of ``calibration`` (TOML, OpenCV YAML/XML or Caltech .mat) into ``out``/``name``."""
+
+    out: str = MISSING
+    store: str = MISSING
+    calibration: str = MISSING
+    name: str = "poses3d.zarr"
+    triangulate: TriangulateConfig = field(default_factory=TriangulateConfig)
+    chunk: Optional[int] = None
+    figure: bool = True
+    movie_frames: int = 0
+    force: bool = False
+
+
+# --------------------------------------------------------------------------------------------------
+# Human pose (issue 7): OpenPose JSON and labelled skeleton videos from a 2D poses store
+
+
+@dataclass
+class PoseExportJob:
+    """``deepbehavior pose_export``: a 2D poses store (from ``infer`` with a pose backend) as an
+    OpenPose ``--write_json`` folder and, given ``video``, a video with the skeletons drawn.
+    ``view`` null: the store's first view. ``min_confidence``: points below it are not drawn."""
+
+    out: str = MISSING
+    store: str = MISSING
+    video: Optional[str] = None
+    view: Optional[str] = None
+    openpose: bool = True
+    min_confidence: float = 0.1
+
+    def __post_init__(self):
+        _require(0.0 <= self.min_confidence <= 1.0,
+                 f"Expected min_confidence in [0, 1], but got {self.min_confidence}")
 
 
 def to_plain(cfg: Any) -> Any:

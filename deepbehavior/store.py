@@ -74,6 +74,9 @@ def write_atomic(path: Path, text: str) -> None:
 def _empty_like(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     """A lazy copy of ``ds`` whose data variables are all NaN, chunked as the store will be."""
     out = ds.copy()
+    for name, coord in ds.coords.items():
+        if coord.dtype.kind == "U":  # variable-length strings: the type Zarr v3 specifies
+            out[name] = coord.astype(object)
     for name, var in ds.data_vars.items():
         chunks = tuple(chunk if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
         out[name] = (var.dims, da.full(var.shape, np.nan, dtype=var.dtype, chunks=chunks), var.attrs)
@@ -106,7 +109,8 @@ def create_store(
     encoding = {name: {"chunks": var.data.chunksize} for name, var in empty.data_vars.items()}
     tmp = path.with_name(f".{path.name}.creating")
     shutil.rmtree(tmp, ignore_errors=True)
-    empty.to_zarr(tmp, mode="w", compute=False, zarr_format=3, encoding=encoding, consolidated=False)
+    # Consolidated metadata is written once here; region writes never change metadata.
+    empty.to_zarr(tmp, mode="w", compute=False, zarr_format=3, encoding=encoding, consolidated=True)
     os.replace(tmp, path)
     return path
 
@@ -116,7 +120,7 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Expected a Zarr store at {path}, but there is none")
-    return xr.open_zarr(path, zarr_format=3, consolidated=False)
+    return xr.open_zarr(path, zarr_format=3, consolidated=True)
 
 
 def regions(path: str | os.PathLike) -> list[Region]:
@@ -134,7 +138,7 @@ def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> N
         raise ValueError(
             f"Expected {region.frames} frames for region {region.key} of {path}, but got {part.sizes['time']}"
         )
-    store_views = [str(v) for v in xr.open_zarr(path, zarr_format=3, consolidated=False)["view"].values]
+    store_views = [str(v) for v in open_store(path)["view"].values]
     view_index = store_views.index(region.view)
     part = part.drop_vars([c for c in part.coords if c not in ("time", "view")])
     if "view" not in part.dims:

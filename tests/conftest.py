@@ -23,6 +23,8 @@ def shared_data() -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
+    if not any("gpu" in item.keywords for item in items):
+        return  # importing torch costs seconds; only pay it when a GPU test is collected
     try:
         import torch
 

@@ -1,0 +1,136 @@
+"""Triangulation speed and accuracy against aniposelib, and memory of a store larger than a chunk.
+
+Writes ``benchmarks/results/triangulation.json``: ``points_per_s`` / ``median_error`` (ours,
+default ``dlt``) and ``aniposelib_points_per_s`` / ``aniposelib_median_error`` (aniposelib's
+``CameraGroup.triangulate``, default mode, warm: its JIT compile excluded) on the same 3-camera
+input with 1 px noise, errors in mm; ``peak_rss_mb`` of this process; and ``store_memory``: the
+peak RSS of a subprocess triangulating stores of 2, 8 and 32 chunks (it should stay flat).
+"""
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from deepbehavior.geometry import Camera, CameraGroup
+from deepbehavior.geometry.camera import rotation_vector
+from deepbehavior.geometry.triangulation import triangulate_points
+
+RESULTS = Path(__file__).parent / "results" / "triangulation.json"
+
+
+def rig(n=3) -> CameraGroup:
+    cams = []
+    for i in range(n):
+        a = 2 * np.pi * i / n
+        centre = np.array([1000 * np.cos(a), 1000 * np.sin(a), 300.0])
+        z = -centre / np.linalg.norm(centre)
+        x = np.cross([0, 0, 1.0], z)
+        x /= np.linalg.norm(x)
+        rot = np.stack([x, np.cross(z, x), z])
+        cams.append(Camera(name=f"cam{i}", size=(640, 480), matrix=[[800, 0, 320], [0, 800, 240], [0, 0, 1]],
+                           dist=[-0.25, 0.08, 0.001, -0.0005, 0.0], rvec=rotation_vector(rot), tvec=-rot @ centre))
+    return CameraGroup(cams)
+
+
+def best_time(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+STORE_SCRIPT = r"""
+import resource, sys, tempfile
+import numpy as np, dask
+sys.path.insert(0, sys.argv[3])
+from triangulation import rig
+from deepbehavior import schema
+from deepbehavior.geometry.triangulation import triangulate_dataset, write_3d
+import xarray as xr
+chunks, chunk = int(sys.argv[1]), int(sys.argv[2])
+group = rig()
+tmp = tempfile.mkdtemp()
+n = chunks * chunk
+# write the 2D store chunk by chunk so building it does not raise the peak
+template = None
+for c in range(chunks):
+    world = np.random.default_rng(c).uniform(-100, 100, size=(chunk, 20, 2, 3))
+    px = np.moveaxis(group.project(world), (0, -1), (-1, 1))
+    ds = schema.make_poses(px, fps=30.0, views=group.names, time=np.arange(c * chunk, (c + 1) * chunk))
+    enc = {k: {"chunks": (chunk,) + v.shape[1:]} for k, v in ds.data_vars.items()}
+    if c == 0:
+        ds.to_zarr(tmp + "/in.zarr", mode="w", zarr_format=3, consolidated=False, encoding=enc)
+    else:
+        ds.to_zarr(tmp + "/in.zarr", append_dim="time", zarr_format=3, consolidated=False)
+def hwm():  # VmHWM: this process's peak RSS (ru_maxrss would include the forking parent's)
+    return [float(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+before = hwm()
+ds = xr.open_zarr(tmp + "/in.zarr", zarr_format=3, consolidated=False)
+with dask.config.set(scheduler="threads", num_workers=2):
+    write_3d(triangulate_dataset(ds, group), tmp + "/out.zarr")
+print(before / 1024, hwm() / 1024)
+"""
+
+
+def store_memory(chunk=2000):
+    out = {}
+    for chunks in (2, 8, 32):
+        res = subprocess.run([sys.executable, "-c", STORE_SCRIPT, str(chunks), str(chunk), str(Path(__file__).parent)],
+                             capture_output=True, text=True, check=True)
+        before, after = map(float, res.stdout.split())
+        out[f"{chunks}_chunks"] = {"frames": chunks * chunk, "points": chunks * chunk * 40,
+                                   "input_mb": chunks * chunk * 40 * 3 * 3 * 4 / 1e6,
+                                   "peak_rss_mb_before_triangulating": before, "peak_rss_mb": after}
+    return out
+
+
+def main():
+    from aniposelib.cameras import Camera as ACamera
+    from aniposelib.cameras import CameraGroup as AGroup
+
+    group = rig()
+    n = 200_000
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-150, 150, size=(n, 3))
+    pixels = group.project(points) + rng.normal(scale=1.0, size=(len(group), n, 2))
+    ours_t, ours = best_time(lambda: triangulate_points(group, pixels))
+    agroup = AGroup([ACamera(name=c.name, size=c.size, matrix=c.matrix, dist=c.dist, rvec=c.rvec, tvec=c.tvec)
+                     for c in group.cameras])
+    agroup.triangulate(pixels[:, :1000])  # compile its jax function first
+    theirs_t, theirs = best_time(lambda: agroup.triangulate(pixels), repeat=2)
+    result = {
+        "points": n,
+        "cameras": len(group),
+        "points_per_s": n / ours_t,
+        "aniposelib_points_per_s": n / theirs_t,
+        "speedup": theirs_t / ours_t,
+        "median_error": float(np.median(np.linalg.norm(ours - points, axis=1))),
+        "aniposelib_median_error": float(np.median(np.linalg.norm(theirs - points, axis=1))),
+        "error_unit": "mm (1 px noise, cameras 1 m away, f = 800 px)",
+        "store_memory": store_memory(),
+        "peak_rss_mb": psutil.Process().memory_info().rss / 1e6,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": psutil.cpu_count(),
+                    "ram_gb": psutil.virtual_memory().total / 1e9, "python": platform.python_version()},
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    import resource
+
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(RESULTS)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""What the readers share: one-line errors naming file and line, JSON streams, frame numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+
+
+class FormatError(ValueError):
+    """A file does not have the layout of the format it is read as."""
+
+
+def fail(path: str | os.PathLike, where: str, expected: str, got: object) -> FormatError:
+    """An error ``"<path>, <where>: Expected <expected>, but got <got>"`` to raise."""
+    place = f"{path}, {where}" if where else f"{path}"
+    text = repr(got) if not isinstance(got, str) else got
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return FormatError(f"{place}: Expected {expected}, but got {text}")
+
+
+def line_of(text: str, pos: int) -> int:
+    """1-based line number of character ``pos`` of ``text``."""
+    return text.count("\n", 0, pos) + 1
+
+
+def read_text(path: str | os.PathLike) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected a file at {path}, but there is none")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(path, f"byte {exc.start}", "UTF-8 text", "undecodable bytes") from None
+
+
+def load_json_objects(path: str | os.PathLike) -> list[tuple[object, int]]:
+    """The JSON values of a file that is either one JSON array or JSON objects back to back.
+
+    Returns ``(value, line)`` pairs, ``line`` the 1-based line where each object starts. The
+    back-to-back variant (TensorBox's video predictions, ``make_json.py``'s ``.json_work``) is not
+    valid JSON as a whole, so it is split by decoding one object after another. A last object cut
+    short (a run that was killed while writing) is dropped with a warning rather than failing.
+    """
+    text = read_text(path)
+    start = len(text) - len(text.lstrip())
+    if start == len(text):
+        raise fail(path, "line 1", "a JSON array or JSON objects", "an empty file")
+    decoder = json.JSONDecoder()
+    if text[start] == "[":
+        try:
+            values, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            raise fail(path, f"line {exc.lineno} column {exc.colno}", "valid JSON", exc.msg) from None
+        if text[end:].strip():
+            raise fail(path, f"line {line_of(text, end)}", "nothing after the JSON array", text[end:].strip()[:40])
+        # Line numbers of the array's items, for error messages: the start of each top-level object.
+        lines = _item_lines(text, start)
+        return [(v, lines[i] if i < len(lines) else line_of(text, start)) for i, v in enumerate(values)]
+    out: list[tuple[object, int]] = []
+    pos = start
+    while pos < len(text):
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            if out and not _closes(text, pos):
+                warnings.warn(f"{path}: the last JSON object (line {line_of(text, pos)}) is incomplete; "
+                              f"it was ignored", stacklevel=3)
+                break
+            raise fail(path, f"line {exc.lineno} column {exc.colno}", "a JSON object", exc.msg) from None
+        out.append((value, line_of(text, pos)))
+        pos = end
+        # Tolerate separators some writers put between objects (newlines, commas).
+        while pos < len(text) and (text[pos].isspace() or text[pos] == ","):
+            pos += 1
+    return out
+
+
+def _closes(text: str, start: int) -> bool:
+    """Whether the brackets opened at ``start`` are closed before the end of ``text``."""
+    depth, in_string, escape = 0, False, False
+    for ch in text[start:]:
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth <= 0:
+                return True
+    return False
+
+
+def _item_lines(text: str, start: int) -> list[int]:
+    """Lines where the objects directly inside the array starting at ``start`` begin."""
+    lines, depth, in_string, escape, line = [], 0, False, False, line_of(text, start)
+    for ch in text[start:]:
+        if ch == "\n":
+            line += 1
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth == 2:
+                lines.append(line)
+        elif ch in "]}":
+            depth -= 1
+    return lines
+
+
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def frame_number(value: object) -> int | None:
+    """The frame number in ``value``: an integer, or the last run of digits of a file name."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        match = _LAST_NUMBER.search(Path(value).name)
+        return int(match.group(1)) if match else None
+    return None
+
+
+def number(path, where: str, record: dict, key: str) -> float:
+    """``record[key]`` as a float, or an error naming the file, the place and the key."""
+    if not isinstance(record, dict):
+        raise fail(path, where, f"an object with a '{key}' field", record)
+    if key not in record:
+        raise fail(path, where, f"a field '{key}'", f"fields {sorted(record)}")
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise fail(path, where, f"a number in '{key}'", value) from None
+    return float(value)

@@ -1,0 +1,16 @@
+"""Cameras, calibration, triangulation and calibration file formats.
+
+- :mod:`.camera`: :class:`Camera` and :class:`CameraGroup` (``project``, ``undistort``,
+  ``triangulate``, ``reprojection_error``), the pinhole model with OpenCV's distortion.
+- :mod:`.triangulation`: batched N-view linear triangulation weighted by confidence, the robust
+  mode, the Caltech two-camera midpoint, and lazy triangulation of a multi-view store.
+- :mod:`.calibration`: board detection, intrinsics, extrinsics and bundle adjustment.
+- :mod:`.calib_io`: anipose TOML, OpenCV YAML/XML and Caltech (Bouguet) ``.mat`` files.
+
+How to add a calibration file format: write ``load_x(path) -> CameraGroup`` and
+``save_x(group, path)`` in :mod:`.calib_io` and register the suffix in ``load_calibration``.
+"""
+
+from .camera import Camera, CameraGroup
+
+__all__ = ["Camera", "CameraGroup"]

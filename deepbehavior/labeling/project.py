@@ -1,0 +1,399 @@
+"""A labelling project folder: images, what is to be labelled, and one label file per image.
+
+Layout of a project folder::
+
+    PROJECT/
+      project.json            {"classes": [...], "keypoints": [...], "skeleton": [[i, j], ...],
+                               "sources": {image: {"video": path, "frame": n}}}
+      frames/<image>          the images to label (PNG or JPEG), flat
+      labels/<image>.json     one file per image, replaced atomically on every change
+
+A label file::
+
+    {"image": "img0001.png", "width": 640, "height": 480, "revision": 3, "status": "labelled",
+     "instances": [{"class": 0, "box": [x1, y1, x2, y2] | null,
+                    "keypoints": [[x, y] | null, ...] | null}]}
+
+Coordinates are pixels of the image, (0, 0) the top-left corner of the top-left pixel. ``status``
+is ``labelled`` (an image with no instance is then a true negative) or ``skipped``; an image
+without a label file is ``unlabelled``. One instance is one individual: its class, its box and its
+named keypoints (in the order of ``project.json``'s ``keypoints``; ``null`` where not placed).
+
+``revision`` counts the saves of an image. A save names the revision it was based on; if the file
+has moved on since (another tab, another user), the save is refused with the current label, so no
+one overwrites work they have not seen (:class:`RevisionConflict`). Each save is a rename of a
+complete file, so a killed server leaves every label file either old or new, never torn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..store import write_atomic
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+STATUSES = ("labelled", "skipped")
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class LabelError(ValueError):
+    """A label (or a project file) does not have the documented fields and values."""
+
+
+class RevisionConflict(Exception):
+    """A save was based on an older revision than the one on disk; ``current`` is what is there."""
+
+    def __init__(self, current: dict):
+        super().__init__(
+            f"Expected revision {current['revision']} of {current['image']}, but the save was based on an older one"
+        )
+        self.current = current
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """What is labelled: box classes, keypoint names and the skeleton (pairs of keypoint indices)."""
+
+    classes: tuple[str, ...] = ("object",)
+    keypoints: tuple[str, ...] = ()
+    skeleton: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self):
+        if not self.classes:
+            raise LabelError("Expected at least one class, but got none")
+        for name, values in (("classes", self.classes), ("keypoints", self.keypoints)):
+            if len(set(values)) != len(values):
+                raise LabelError(f"Expected unique {name}, but got {list(values)}")
+        for pair in self.skeleton:
+            if len(pair) != 2 or not all(0 <= int(i) < len(self.keypoints) for i in pair):
+                raise LabelError(
+                    f"Expected skeleton pairs of keypoint indices below {len(self.keypoints)}, but got {list(pair)}"
+                )
+
+    def to_json(self) -> dict:
+        return {"classes": list(self.classes), "keypoints": list(self.keypoints),
+                "skeleton": [list(map(int, p)) for p in self.skeleton]}
+
+
+def _finite(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LabelError(f"Expected a finite number at {where}, but got {value!r}")
+    return float(value)
+
+
+def check_instances(instances, spec: ProjectSpec, *, where: str = "instances") -> list[dict]:
+    """Validate instances sent by a client or read from a file; return a normalised copy.
+
+    Boxes are returned with ``x1 <= x2`` and ``y1 <= y2`` (pixels); keypoint lists are padded to
+    the project's keypoints only if they were given in full. Raises :class:`LabelError` naming the
+    first wrong field.
+    """
+    if not isinstance(instances, list):
+        raise LabelError(f"Expected {where} to be a list, but got {type(instances).__name__}")
+    out = []
+    for i, inst in enumerate(instances):
+        at = f"{where}[{i}]"
+        if not isinstance(inst, dict):
+            raise LabelError(f"Expected {at} to be an object, but got {type(inst).__name__}")
+        unknown = set(inst) - {"class", "box", "keypoints"}
+        if unknown:
+            raise LabelError(f"Expected only class, box, keypoints in {at}, but got {sorted(unknown)}")
+        cls = inst.get("class", 0)
+        if isinstance(cls, bool) or not isinstance(cls, int) or not 0 <= cls < len(spec.classes):
+            raise LabelError(f"Expected {at}.class an integer in [0, {len(spec.classes)}), but got {cls!r}")
+        box = inst.get("box")
+        if box is not None:
+            if not isinstance(box, list) or len(box) != 4:
+                raise LabelError(f"Expected {at}.box [x1, y1, x2, y2] or null, but got {box!r}")
+            x1, y1, x2, y2 = (_finite(v, f"{at}.box") for v in box)
+            box = [min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)]
+        points = inst.get("keypoints")
+        if points is not None:
+            if not isinstance(points, list) or len(points) != len(spec.keypoints):
+                raise LabelError(
+                    f"Expected {at}.keypoints a list of {len(spec.keypoints)} points or null, but got {points!r}"
+                )
+            checked = []
+            for k, p in enumerate(points):
+                if p is None:
+                    checked.append(None)
+                    continue
+                if not isinstance(p, list) or len(p) != 2:
+                    raise LabelError(f"Expected {at}.keypoints[{k}] [x, y] or null, but got {p!r}")
+                checked.append([_finite(v, f"{at}.keypoints[{k}]") for v in p])
+            points = checked if any(p is not None for p in checked) else None
+        if box is None and points is None:
+            raise LabelError(f"Expected {at} to have a box or at least one keypoint, but it has neither")
+        out.append({"class": int(cls), "box": box, "keypoints": points})
+    return out
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return int(image.width), int(image.height)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Serialise read-compare-write of labels across threads and processes sharing ``folder``."""
+    key = str(folder.resolve())
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+") as handle:
+            try:
+                import fcntl
+
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except ImportError:  # not POSIX: the thread lock still serialises one server
+                pass
+            yield
+
+
+class Project:
+    """A labelling project folder (see the module docstring); methods read and write its files."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+        self.frames_dir = self.root / "frames"
+        self.labels_dir = self.root / "labels"
+        meta = self.root / "project.json"
+        if not meta.is_file():
+            raise FileNotFoundError(f"Expected a labelling project at {self.root}, but {meta} is missing")
+        try:
+            data = json.loads(meta.read_text())
+        except json.JSONDecodeError as exc:
+            raise LabelError(f"Expected valid JSON in {meta}, but got: {exc}") from None
+        self.spec = ProjectSpec(
+            classes=tuple(data.get("classes", ["object"])),
+            keypoints=tuple(data.get("keypoints", [])),
+            skeleton=tuple(tuple(p) for p in data.get("skeleton", [])),
+        )
+        self.sources: dict = dict(data.get("sources", {}))
+
+    # ---------------------------------------------------------------- creation
+    @classmethod
+    def create(
+        cls,
+        root: str | os.PathLike,
+        *,
+        classes: Sequence[str] = ("object",),
+        keypoints: Sequence[str] = (),
+        skeleton: Sequence[Sequence[int]] = (),
+        exist_ok: bool = True,
+    ) -> Project:
+        """Create a project folder (or open an existing one whose spec is the same)."""
+        root = Path(root)
+        spec = ProjectSpec(tuple(classes), tuple(keypoints), tuple(tuple(p) for p in skeleton))
+        meta = root / "project.json"
+        if meta.exists():
+            project = cls(root)
+            if not exist_ok:
+                raise FileExistsError(f"Expected no project at {root}, but {meta} exists")
+            if project.spec != spec:
+                raise LabelError(
+                    f"Expected the project at {root} to have {spec.to_json()}, but it has {project.spec.to_json()}"
+                )
+            return project
+        (root / "frames").mkdir(parents=True, exist_ok=True)
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        write_atomic(meta, json.dumps({**spec.to_json(), "sources": {}}, indent=1) + "\n")
+        return cls(root)
+
+    def save_meta(self) -> None:
+        write_atomic(self.root / "project.json",
+                     json.dumps({**self.spec.to_json(), "sources": self.sources}, indent=1) + "\n")
+
+    # ---------------------------------------------------------------- images
+    def images(self) -> list[str]:
+        """Names of the images in ``frames/``, sorted."""
+        if not self.frames_dir.is_dir():
+            return []
+        # Links that lead out of the project are not the project's images (and are never served).
+        return sorted(p.name for p in self.frames_dir.iterdir()
+                      if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                      and p.resolve().is_relative_to(self.root))
+
+    def image_path(self, name: str) -> Path:
+        """The file of image ``name``; refuses names that are not a plain file name in ``frames/``."""
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", "..") \
+                or "\x00" in name:
+            raise LabelError(f"Expected a plain image file name, but got {name!r}")
+        path = self.frames_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"Expected an image {name} in {self.frames_dir}, but there is none")
+        # A symlink may point anywhere; only images that really live in the project are served.
+        if not path.resolve().is_relative_to(self.root):
+            raise PermissionError(f"Expected {name} to lie inside {self.root}, but it links outside")
+        return path
+
+    def add_image(self, source: str | os.PathLike | None = None, *, name: str, image=None,
+                  origin: dict | None = None) -> str:
+        """Copy an image file (or write a BGR array ``image``) into ``frames/`` as ``name``."""
+        import shutil
+
+        import cv2
+
+        if "/" in name or "\\" in name or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            raise LabelError(f"Expected an image file name ending in {IMAGE_SUFFIXES}, but got {name!r}")
+        self.frames_dir.mkdir(parents=True, exist_ok=True)
+        target = self.frames_dir / name
+        tmp = self.frames_dir / f".{name}.partial{Path(name).suffix}"
+        if image is not None:
+            if not cv2.imwrite(str(tmp), image):
+                raise OSError(f"Expected to write {tmp}, but OpenCV could not")
+        else:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        if origin is not None:
+            self.sources[name] = origin
+        return name
+
+    # ---------------------------------------------------------------- labels
+    def _label_path(self, name: str) -> Path:
+        self.image_path(name)
+        return self.labels_dir / f"{name}.json"
+
+    def read_label(self, name: str) -> dict:
+        """The label of image ``name``; an unlabelled image gives revision 0 and no instances."""
+        path = self._label_path(name)
+        if not path.exists():
+            return {"image": name, "revision": 0, "status": "unlabelled", "instances": []}
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise LabelError(f"Expected valid JSON in {path}, but got: {exc}") from None
+        data["instances"] = check_instances(data.get("instances", []), self.spec, where=f"{path}: instances")
+        return data
+
+    def write_label(self, name: str, instances, *, status: str = "labelled",
+                    base_revision: int | None = None) -> dict:
+        """Save the label of ``name``; return it with its new revision.
+
+        ``base_revision`` is the revision the client started from; when given and older than the
+        file's, nothing is written and :class:`RevisionConflict` carries the current label.
+        ``None`` overwrites whatever is there (imports, scripts).
+        """
+        if status not in STATUSES:
+            raise LabelError(f"Expected status one of {STATUSES}, but got {status!r}")
+        instances = check_instances(instances, self.spec)
+        path = self._label_path(name)
+        with _locked(self.labels_dir):
+            current = self.read_label(name)
+            if base_revision is not None and int(base_revision) != int(current["revision"]):
+                raise RevisionConflict(current)
+            width, height = current.get("width"), current.get("height")
+            if width is None:
+                width, height = _image_size(self.image_path(name))
+            label = {"image": name, "width": width, "height": height,
+                     "revision": int(current["revision"]) + 1, "status": status, "instances": instances}
+            write_atomic(path, json.dumps(label, indent=1) + "\n")
+        return label
+
+    def labelled(self) -> dict[str, dict]:
+        """Every saved label with status ``labelled``, by image name, in image order."""
+        out = {}
+        for name in self.images():
+            label = self.read_label(name)
+            if label["status"] == "labelled":
+                if label.get("width") is None:
+                    label["width"], label["height"] = _image_size(self.image_path(name))
+                out[name] = label
+        return out
+
+    def progress(self) -> dict:
+        """Counts of images by status: ``{"total", "labelled", "skipped", "unlabelled"}``."""
+        done = {p.name[:-5]: p for p in self.labels_dir.glob("*.json")} if self.labels_dir.is_dir() else {}
+        counts = {"labelled": 0, "skipped": 0, "unlabelled": 0}
+        names = self.images()
+        for name in names:
+            status = "unlabelled"
+            if name in done:
+                try:
+                    status = json.loads(done[name].read_text()).get("status", "labelled")
+                except json.JSONDecodeError:
+                    status = "unlabelled"
+            counts[status if status in counts else "unlabelled"] += 1
+        return {"total": len(names), **counts}
+
+    def statuses(self) -> dict[str, str]:
+        """Status of each image (``labelled``, ``skipped``, ``unlabelled``), by name."""
+        out = {}
+        for name in self.images():
+            path = self.labels_dir / f"{name}.json"
+            status = "unlabelled"
+            if path.exists():
+                with contextlib.suppress(json.JSONDecodeError):
+                    status = json.loads(path.read_text()).get("status", "labelled")
+            out[name] = status
+        return out
+
+
+def box_from_keypoints(points: Sequence, *, width: float, height: float, pad: float = 0.05) -> list[float] | None:
+    """A box around the placed keypoints, padded by ``pad`` of its size and clipped to the image (pixels)."""
+    placed = [p for p in points if p is not None]
+    if not placed:
+        return None
+    xs, ys = [p[0] for p in placed], [p[1] for p in placed]
+    dx = max((max(xs) - min(xs)) * pad, 2.0)
+    dy = max((max(ys) - min(ys)) * pad, 2.0)
+    return [max(min(xs) - dx, 0.0), max(min(ys) - dy, 0.0), min(max(xs) + dx, float(width)),
+            min(max(ys) + dy, float(height))]
+
+
+def unique_name(taken: set[str], name: str) -> str:
+    """``name``, or ``stem_2.ext``, ``stem_3.ext``… if it is already in ``taken``."""
+    if name not in taken:
+        return name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    i = 2
+    while f"{stem}_{i}{suffix}" in taken:
+        i += 1
+    return f"{stem}_{i}{suffix}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did: images and instances taken in, and what it could not take (file names)."""
+
+    images: int = 0
+    instances: int = 0
+    missing_images: list[str] | None = None
+    labels_without_images: list[str] | None = None
+
+    def __post_init__(self):
+        self.missing_images = list(self.missing_images or [])
+        self.labels_without_images = list(self.labels_without_images or [])
+
+    def summary(self) -> str:
+        text = f"imported {self.images} images with {self.instances} instances"
+        if self.missing_images:
+            text += f"; {len(self.missing_images)} listed images are missing: {', '.join(self.missing_images)}"
+        if self.labels_without_images:
+            text += (f"; {len(self.labels_without_images)} label files have no image: "
+                     f"{', '.join(self.labels_without_images)}")
+        return text
+
+
+def ingest(project: Project, image: Path, instances: list[dict], *, report: ImportReport,
+           taken: set[str], origin: dict | None = None) -> str:
+    """Copy ``image`` into ``project`` under a free name and save its label as ``labelled``."""
+    name = unique_name(taken, image.name)
+    taken.add(name)
+    project.add_image(image, name=name, origin=origin)
+    project.write_label(name, instances)
+    report.images += 1
+    report.instances += len(instances)
+    return name

@@ -1,0 +1,94 @@
+"""The training report (a table per epoch and curves as PNG) and the comparison of sweep runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RESULTS_CSV = "results.csv"
+RESULTS_PNG = "results.png"
+COMPARISON_CSV = "comparison.csv"
+
+
+def _write_csv_atomic(table: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per epoch (``epoch`` counted from 1, as ultralytics prints it), one column per metric."""
+    table = pd.DataFrame(history)
+    if "epoch" in table:
+        table["epoch"] = table["epoch"].astype(int) + 1
+    return table
+
+
+def plot_history(table: pd.DataFrame, path: Path) -> None:
+    """Losses and metrics against epoch, one small panel each, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = [c for c in table.columns if c.startswith(("train/", "val/", "metrics/"))
+               or c in ("kpt_error_px", "pck")]
+    n = max(len(columns), 1)
+    cols = min(n, 5)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    for ax, column in zip(axes.ravel(), columns):
+        ax.plot(table["epoch"], table[column], marker=".")
+        ax.set_title(column, fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(columns):]:
+        ax.axis("off")
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_report(history: list[dict[str, Any]], folder: str | os.PathLike) -> pd.DataFrame:
+    """Write ``results.csv`` and ``results.png`` of a run into ``folder``; return the table."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = history_table(history)
+    _write_csv_atomic(table, folder / RESULTS_CSV)
+    if len(table):
+        plot_history(table, folder / RESULTS_PNG)
+    return table
+
+
+def compare_runs(folder: str | os.PathLike, *, write: bool = True) -> pd.DataFrame:
+    """One row per run found under ``folder`` (each a ``results.csv``): its best epoch by fitness.
+
+    A Hydra sweep puts each run in a subfolder named after its overrides (``train.imgsz=160``); the
+    ``run`` column is that subfolder. With ``write``, the table goes to ``folder/comparison.csv``.
+
+    Returns
+    -------
+    DataFrame sorted by fitness (best first), with ``run``, ``epochs`` and the best epoch's metrics.
+    """
+    folder = Path(folder)
+    rows = []
+    for csv in sorted(folder.rglob(RESULTS_CSV)):
+        table = pd.read_csv(csv)
+        if table.empty:
+            continue
+        best = table.loc[table["fitness"].idxmax()] if "fitness" in table else table.iloc[-1]
+        run = csv.parent.relative_to(folder).as_posix()
+        rows.append({"run": run if run != "." else folder.name, "epochs": len(table),
+                     "best_epoch": int(best["epoch"]),
+                     **{k: v for k, v in best.items() if k != "epoch" and not str(k).startswith("lr/")}})
+    comparison = pd.DataFrame(rows)
+    if len(comparison) and "fitness" in comparison:
+        comparison = comparison.sort_values("fitness", ascending=False, kind="stable").reset_index(drop=True)
+    if write and len(comparison):
+        _write_csv_atomic(comparison, folder / COMPARISON_CSV)
+    return comparison

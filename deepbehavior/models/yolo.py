@@ -1,0 +1,146 @@
+"""ultralytics detection and keypoint models as batched predictors (see :mod:`.base`).
+
+Frames of one video share a size, so a whole batch is letterboxed with one scale and padding and
+goes through the network as one tensor; non-maximum suppression is ultralytics' own. This skips
+ultralytics' per-image Python pre/post-processing, which is what limits its own ``predict``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .base import ModelDescription, empty_slots
+
+STRIDE = 32
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def letterbox_geometry(height: int, width: int, imgsz: int) -> tuple[float, int, int, int, int]:
+    """Scale, resized size and padded canvas for a frame (the rectangle ultralytics uses for video).
+
+    Returns ``(scale, new_w, new_h, canvas_w, canvas_h)``; the frame is centred on the canvas.
+    """
+    scale = min(imgsz / height, imgsz / width)
+    new_w, new_h = round(width * scale), round(height * scale)
+    canvas_w = math.ceil(new_w / STRIDE) * STRIDE
+    canvas_h = math.ceil(new_h / STRIDE) * STRIDE
+    return scale, new_w, new_h, canvas_w, canvas_h
+
+
+class YoloPredictor:
+    """A trained ultralytics detection or pose model (``.pt``) applied to batches of frames.
+
+    Parameters
+    ----------
+    weights
+        Path of the ``.pt`` file (or a name ultralytics knows, where weights may be downloaded).
+    imgsz
+        Longer side of the network input, pixels (a multiple of 32).
+    conf, iou
+        Confidence threshold and IoU of non-maximum suppression.
+    max_individuals
+        Slots kept per frame, most confident first.
+    device
+        ``auto``, ``cpu`` or ``cuda:N``.
+    half
+        Run in float16 (CUDA only).
+    """
+
+    def __init__(self, weights: str, *, imgsz: int = 640, conf: float = 0.25, iou: float = 0.7,
+                 max_individuals: int = 1, device: str = "auto", half: bool = False, threads: int | None = None):
+        from ..runtime.environment import offline_ultralytics
+
+        offline_ultralytics()
+        import torch
+        from ultralytics import YOLO
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = torch.device(pick_device(device))
+        self.half = bool(half and self.device.type == "cuda")
+        yolo = YOLO(weights)
+        self.task = yolo.task
+        if self.task not in ("detect", "pose"):
+            raise ValueError(f"Expected a detection or pose model in {weights}, but got task {self.task!r}")
+        self.names = tuple(yolo.names[i] for i in sorted(yolo.names))
+        model = yolo.model.fuse() if hasattr(yolo.model, "fuse") else yolo.model
+        model = model.to(self.device).eval()
+        self.model = model.half() if self.half else model.float()
+        self.end2end = bool(getattr(self.model, "end2end", False))
+        self.kpt_shape = tuple(getattr(self.model, "kpt_shape", None) or yolo.model.yaml.get("kpt_shape", (0, 0))) \
+            if self.task == "pose" else (0, 0)
+        self.imgsz, self.conf, self.iou, self.slots = imgsz, conf, iou, max_individuals
+        self.weights = str(weights)
+
+    def describe(self) -> ModelDescription:
+        keypoints = tuple(f"keypoint{i}" for i in range(self.kpt_shape[0]))
+        return ModelDescription(
+            kind="poses" if self.task == "pose" else "boxes",
+            slots=self.slots,
+            class_names=self.names,
+            keypoint_names=keypoints,
+            metadata={"weights": self.weights, "task": self.task, "imgsz": self.imgsz},
+        )
+
+    def _preprocess(self, frames: np.ndarray):
+        import torch
+
+        n, height, width = frames.shape[:3]
+        scale, new_w, new_h, canvas_w, canvas_h = letterbox_geometry(height, width, self.imgsz)
+        left, top = (canvas_w - new_w) // 2, (canvas_h - new_h) // 2
+        canvas = np.full((n, canvas_h, canvas_w, 3), 114, dtype=np.uint8)
+        for i, frame in enumerate(frames):
+            resized = frame if (new_w, new_h) == (width, height) else \
+                cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            canvas[i, top:top + new_h, left:left + new_w] = resized
+        # BGR → RGB, NHWC → NCHW; scale on the device (faster on a GPU, same on the CPU).
+        tensor = torch.from_numpy(canvas[..., ::-1].copy()).to(self.device, non_blocking=True)
+        tensor = tensor.permute(0, 3, 1, 2).contiguous()
+        tensor = tensor.half() if self.half else tensor.float()
+        return tensor / 255.0, scale, left, top
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+        from ultralytics.utils.nms import non_max_suppression
+
+        frames = batch["frames"]
+        out = {k: v for k, v in batch.items() if k != "frames"}
+        n = len(frames)
+        boxes, box_conf, classes = empty_slots(n, self.slots, 4), empty_slots(n, self.slots), empty_slots(n, self.slots)
+        n_kpt, kpt_dim = self.kpt_shape
+        keypoints, kpt_conf = empty_slots(n, self.slots, n_kpt, 2), empty_slots(n, self.slots, n_kpt)
+        if n:
+            tensor, scale, left, top = self._preprocess(frames)
+            with torch.inference_mode():
+                raw = self.model(tensor)
+            detections = non_max_suppression(
+                raw, self.conf, self.iou, max_det=self.slots, end2end=self.end2end,
+                nc=len(self.names) if self.task == "pose" else 0,
+            )
+            offset = np.array([left, top, left, top], dtype=np.float32)
+            for i, det in enumerate(detections):
+                det = det[: self.slots].float().cpu().numpy()
+                k = len(det)
+                if not k:
+                    continue
+                boxes[i, :k] = (det[:, :4] - offset) / scale
+                box_conf[i, :k] = det[:, 4]
+                classes[i, :k] = det[:, 5]
+                if n_kpt:
+                    kpts = det[:, 6:].reshape(k, n_kpt, kpt_dim)
+                    keypoints[i, :k] = (kpts[..., :2] - offset[:2]) / scale
+                    kpt_conf[i, :k] = kpts[..., 2] if kpt_dim == 3 else 1.0
+        out.update(boxes=boxes, box_conf=box_conf, class_index=classes)
+        if self.task == "pose":
+            out.update(keypoints=keypoints, keypoint_conf=kpt_conf)
+        return out

@@ -1,0 +1,93 @@
+"""Task measures over a cohort: opens each session's store (``stores``, default ``<out>/stores``,
+one ``<subject>_<session>.zarr`` per session of the manifest ``cohort``), runs the configured
+``measures`` (locomotion, reaching, regions, social, human; parameters in the ``reaching``,
+``regions``, ``social`` and ``human`` groups) with a local Dask scheduler, and writes one tidy table
+``<out>/measures.parquet`` and ``.csv`` (a row per session × measure: subject, group, session,
+measure, value, unit). With ``figures`` it draws per-session figures in
+``<out>/figures/<session>/`` and a measure-by-group plot per measure in ``<out>/figures/groups/``;
+with ``overlay`` the social overlay video of each session in ``<out>/videos/``.
+"""
+
+from pathlib import Path
+
+from deepbehavior.config import AnalyzeJob
+from jobs._hydra import hydra_job
+
+
+@hydra_job("analyze", AnalyzeJob)
+def main(cfg: AnalyzeJob) -> None:
+    import re
+
+    from deepbehavior.analysis.cohort import (
+        MeasureSettings, analyze_cohort, in_unit, load_position, store_path, write_table)
+    from deepbehavior.analysis.regions import parse_regions
+    from deepbehavior.cohort import load_cohort
+    from deepbehavior.store import open_store
+    from deepbehavior.viz.plots import plot_measure_by_group, save_figure, write_session_figures
+
+    out = Path(cfg.out)
+    cohort = load_cohort(cfg.cohort, check_files=cfg.overlay)
+    stores = Path(cfg.stores) if cfg.stores else out / "stores"
+    if not stores.is_dir():
+        raise FileNotFoundError(f"Expected a folder of stores at {stores}, but there is none")
+    settings = MeasureSettings(measures=tuple(cfg.measures), view=cfg.view, reaching=cfg.reaching,
+                               regions=cfg.regions, social=cfg.social, human=cfg.human)
+    table = analyze_cohort(cohort, stores, settings, workers=cfg.workers)
+    parquet, csv = write_table(table, out)
+    print(f"measures: {len(table)} rows for {len(cohort.sessions)} sessions -> {parquet} and {csv}")
+
+    if cfg.figures:
+        use_regions = "regions" in cfg.measures and cfg.regions.regions
+        unit = cfg.regions.unit if use_regions else "px"
+        for session in cohort.sessions:
+            ds = open_store(store_path(stores, session))
+            position = load_position(ds, view=cfg.view)
+            if position.sizes["space"] == 2:
+                position = in_unit(position, unit, pixel_size_mm=session.pixel_size_mm, where=f"session {session.key}")
+            write_session_figures(
+                position, out / "figures" / session.key, fps=float(ds.attrs["fps"]), unit=unit,
+                regions=parse_regions(cfg.regions.regions) if use_regions else (),
+                threshold=cfg.social.threshold if "social" in cfg.measures else None,
+                min_duration_s=cfg.social.min_duration_s, individuals=cfg.social.individuals or None,
+                centre=cfg.social.centre, title=f"{session.subject} {session.session} ({session.group})")
+        for measure in sorted(table["measure"].unique()):
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", measure)
+            save_figure(plot_measure_by_group(table, measure), out / "figures" / "groups" / f"{safe}.png")
+        print(f"figures -> {out / 'figures'}")
+
+    if cfg.overlay:
+        from deepbehavior.viz.overlay import render_social_overlay
+
+        for session in cohort.sessions:
+            ds = open_store(store_path(stores, session))
+            view = cfg.view or str(ds["view"].values[0])
+            if view not in session.videos:
+                raise ValueError(f"Expected a video for view {view!r} of session {session.key}, but it has {list(session.videos)}")
+            video = render_social_overlay(session.videos[view], ds, out / "videos" / f"{session.key}_overlay.mp4",
+                                          view=view, individuals=cfg.social.individuals or None,
+                                          keypoint=cfg.social.centre, frames=cfg.overlay_frames)
+            print(f"overlay: {video}")
+
+
+def _writable_schema() -> None:
+    """Register the schema without OmegaConf's read-only flag, which frozen sub-configs carry and
+    which makes every override of them (``social.threshold=40``) fail to merge. The dataclasses
+    stay frozen: ``OmegaConf.to_object`` still builds them. (Belongs in jobs/_hydra.py for all jobs.)"""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    def clear(node) -> None:
+        OmegaConf.set_readonly(node, None)
+        keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+        for key in keys:
+            child = node._get_node(key)
+            if isinstance(child, (DictConfig, ListConfig)):
+                clear(child)
+
+    node = OmegaConf.structured(AnalyzeJob)
+    clear(node)
+    OmegaConf.set_struct(node.regions.regions, False)  # region names are the user's: regions.regions.left=[...]
+    ConfigStore.instance().store(name="analyze_schema", node=node)
+
+
+_writable_schema()

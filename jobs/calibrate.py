@@ -1,0 +1,64 @@
+"""Calibrate 2..N cameras from a checkerboard or ChArUco board: ``cameras`` names them and
+``sources`` gives, per camera, a glob of image files (sorted by name) or one video (every
+``every``-th frame). The i-th image/frame of every camera must be the same moment. Finds the board
+(frames without it are reported, not fatal), calibrates each camera, links the cameras through
+shared views, refines everything jointly (bundle adjustment), and writes
+``<out>/calibration.toml`` (anipose-compatible), ``<out>/calibration.yml`` (OpenCV),
+``<out>/calibration_report.json`` (reprojection errors in pixels, frames without the board) and
+``<out>/calibration.png`` (corners found and camera layout).
+"""
+
+import glob
+import json
+from pathlib import Path
+
+from deepbehavior.config import CalibrateJob
+from jobs._hydra import hydra_job
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg"}
+
+
+@hydra_job("calibrate", CalibrateJob)
+def main(cfg: CalibrateJob) -> None:
+    from deepbehavior.geometry.calib_io import save_opencv, save_toml
+    from deepbehavior.geometry.calibration import Board, calibrate_group, detect_in_images, detect_in_video
+    from deepbehavior.store import write_atomic
+    from deepbehavior.viz.three_d import plot_calibration
+
+    if len(cfg.cameras) != len(cfg.sources) or not cfg.cameras:
+        raise ValueError(f"Expected one source per camera, but got cameras={list(cfg.cameras)} "
+                         f"and sources={list(cfg.sources)}")
+    board = Board(**{k: getattr(cfg.board, k) for k in
+                     ("kind", "columns", "rows", "square_size", "marker_size", "dictionary")})
+    detections, sizes = {}, {}
+    for name, source in zip(cfg.cameras, cfg.sources):
+        if Path(source).suffix.lower() in VIDEO_SUFFIXES:
+            if not Path(source).is_file():
+                raise FileNotFoundError(f"Expected a video for camera {name!r} at {source}, but there is none")
+            detections[name], sizes[name] = detect_in_video(source, board, every=cfg.every)
+        else:
+            paths = sorted(glob.glob(source))
+            if not paths:
+                raise FileNotFoundError(f"Expected images for camera {name!r} matching {source}, but found none")
+            detections[name], sizes[name] = detect_in_images(paths, board)
+    counts = {len(d) for d in detections.values()}
+    if len(counts) != 1:
+        raise ValueError(f"Expected the same number of images/frames for every camera, but got "
+                         f"{ {n: len(d) for n, d in detections.items()} }")
+    group, report = calibrate_group(detections, board, sizes, bundle_adjustment=cfg.bundle_adjustment,
+                                    min_views=cfg.min_views)
+    group.metadata.update({"unit": "mm", "error": report.rms, "adjusted": report.bundle_adjusted})
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_toml(group, out / "calibration.toml")
+    save_opencv(group, out / "calibration.yml")
+    write_atomic(out / "calibration_report.json", json.dumps(report.as_dict(), indent=2) + "\n")
+    fig = plot_calibration(group, detections)
+    tmp = out / ".calibration.partial.png"
+    fig.savefig(tmp, dpi=100)
+    tmp.replace(out / "calibration.png")
+    for name, missing in report.frames_missing.items():
+        if missing:
+            print(f"camera {name}: board not found in frames {missing}")
+    print(f"calibrated {len(group)} cameras: RMS {report.rms:.3f} px "
+          f"({', '.join(f'{n} {v:.3f}' for n, v in report.per_camera_rms.items())}) -> {out / 'calibration.toml'}")

@@ -1,0 +1,36 @@
+"""Pick frames to label from one or many videos and extract them into a labelling project.
+
+``deepbehavior frames videos=[a.mp4,b.mp4] out=PROJECT n=50 method=uniform|kmeans|uncertain|jumps``.
+``uniform`` spreads frames evenly, ``kmeans`` picks one frame per cluster of downsampled grey frames,
+``uncertain`` and ``jumps`` (refinement rounds) need ``stores=[...]``, one prediction store per
+video, and pick the frames where the model was least sure or its points jumped farthest. Images go
+to ``PROJECT/frames`` (existing ones are kept, so rounds add up); ``PROJECT/project.json`` records
+classes, keypoints, skeleton and each image's video and frame number.
+"""
+
+from pathlib import Path
+
+from deepbehavior.config import FramesJob
+from jobs._hydra import hydra_job
+
+
+@hydra_job("frames", FramesJob)
+def main(cfg: FramesJob) -> None:
+    from deepbehavior.labeling.project import Project
+    from deepbehavior.labeling.selection import extract_frames, select
+    from deepbehavior.store import open_store
+
+    if not cfg.videos:
+        raise ValueError("Expected videos=[...] with at least one video, but got none")
+    for video in cfg.videos:
+        if not Path(video).is_file():
+            raise FileNotFoundError(f"Expected a video at {video}, but there is none")
+    stores = [open_store(s) for s in cfg.stores] if cfg.stores else None
+    project = Project.create(cfg.out, classes=cfg.classes, keypoints=cfg.keypoints, skeleton=cfg.skeleton)
+    picks = select(cfg.videos, cfg.n, method=cfg.method, stores=stores, candidates=cfg.candidates,
+                   min_gap=cfg.min_gap, seed=cfg.seed)
+    names = extract_frames(cfg.videos, picks, project)
+    progress = project.progress()
+    print(f"{len(names)} frames ({cfg.method}) in {project.frames_dir}; the project has {progress['total']} "
+          f"images, {progress['labelled']} labelled")
+    print(f"label them with: deepbehavior label project={project.root}")

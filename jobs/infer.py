@@ -1,0 +1,64 @@
+"""deepbehavior infer: a trained model over a cohort (cohort=FILE) or loose videos (videos=[…]).
+
+Writes one Zarr store per session to ``out/stores/<subject>_<session>.zarr`` and a run report to
+``out/infer_report.json``. Rerunning the same command skips finished shards (``force=true`` redoes
+them); a shard that fails is retried, then recorded, and the job exits non-zero naming the
+incomplete sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from deepbehavior import provenance
+from deepbehavior.cohort import cohort_from_videos, load_cohort
+from deepbehavior.config import InferJob, PredictConfig, to_plain
+from deepbehavior.runtime.environment import start_ray
+from deepbehavior.runtime.inference import infer_cohort
+from deepbehavior.store import write_atomic
+from jobs._hydra import hydra_job
+
+
+def backend_kwargs(model: PredictConfig, *, threads: int | None = None) -> dict:
+    """Constructor arguments of the configured backend."""
+    if model.backend != "yolo":
+        return dict(model.options)
+    return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
+            "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
+            "device": model.device, "half": model.half, "threads": threads, **model.options}
+
+
+@hydra_job("infer", InferJob)
+def main(cfg: InferJob) -> None:
+    if bool(cfg.cohort) == bool(cfg.videos):
+        raise ValueError("Expected either cohort=FILE or videos=[...], but got "
+                         + ("both" if cfg.cohort else "neither"))
+    if cfg.model.backend == "yolo" and not cfg.model.weights:
+        raise ValueError("Expected model.weights=PATH of a trained .pt file, but got none")
+    if cfg.model.backend == "yolo" and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
+        raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
+    cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
+    ray = start_ray(cfg.ray)
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    inputs = [v for s in cohort.sessions for v in s.videos.values()]
+    report = infer_cohort(
+        cohort, cfg.out, backend=cfg.model.backend,
+        backend_kwargs=backend_kwargs(cfg.model, threads=max(cpus - cfg.readers, 1)),
+        chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
+        readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
+    )
+    out = Path(cfg.out)
+    summary = {"frames": report.frames, "seconds": round(report.seconds, 3), "frames_per_s": round(report.fps, 2),
+               "shards_done": report.shards_done, "failures": report.failures}
+    write_atomic(out / "infer_report.json", json.dumps(summary, indent=2))
+    print(f"[infer] stores: {out / 'stores'}  report: {out / 'infer_report.json'}")
+    if report.failures:
+        sessions = sorted({f["session"] for f in report.failures})
+        for failure in report.failures:
+            print(f"[infer] FAILED {failure['session']} {failure['view']} frames "
+                  f"{failure['start']}-{failure['stop']}: {failure['error']}", file=sys.stderr)
+        print(f"deepbehavior infer: error: incomplete sessions: {', '.join(sessions)} "
+              f"(rerun the same command to retry them)", file=sys.stderr)
+        raise SystemExit(1)

@@ -1,0 +1,56 @@
+"""Serve the browser labelling app for a project, or import labels into it / export them, and exit.
+
+``deepbehavior label project=PROJECT [port=8765] [host=127.0.0.1] [weights=best.pt]`` prints the
+URL and serves until Ctrl-C (through SSH: ``ssh -L 8765:127.0.0.1:8765 server``); every change in
+the page is written to ``PROJECT/labels/`` at once. ``import_from=PATH`` reads a YOLO data.yaml,
+COCO or TensorBox JSON, Yolo_mark folder or DeepLabCut CSV into the project (created if needed);
+``export=yolo|coco|tensorbox|yolo_mark`` writes a dataset under ``out`` (default
+``PROJECT/exports``): ``out/yolo/data.yaml``, ``out/coco.json``, ``out/labels.json``,
+``out/yolo_mark/obj.data``. With either, the job exits instead of serving.
+"""
+
+from pathlib import Path
+
+from deepbehavior.config import LabelJob
+from jobs._hydra import hydra_job
+
+
+@hydra_job("label", LabelJob)
+def main(cfg: LabelJob) -> None:
+    from deepbehavior.labeling.formats import EXPORTERS, import_any
+    from deepbehavior.labeling.project import Project
+
+    if cfg.import_from:
+        if not Path(cfg.import_from).exists():
+            raise FileNotFoundError(f"Expected labels to import at {cfg.import_from}, but there is nothing")
+        project, report = import_any(cfg.import_from, cfg.project, fmt=cfg.import_format)
+        print(f"{cfg.import_from}: {report.summary()} into {project.root}")
+    if not (Path(cfg.project) / "project.json").is_file():
+        raise FileNotFoundError(
+            f"Expected a labelling project at {cfg.project}, but it has no project.json "
+            "(make one with 'deepbehavior frames' or import_from=...)"
+        )
+    project = Project(cfg.project)
+    if cfg.export:
+        out = Path(cfg.out)
+        target = {"yolo": out / "yolo", "coco": out / "coco.json", "tensorbox": out / "labels.json",
+                  "yolo_mark": out / "yolo_mark"}[cfg.export]
+        kwargs = {"val_fraction": cfg.val_fraction, "seed": cfg.seed} if cfg.export == "yolo" else {}
+        written = EXPORTERS[cfg.export](project, target, **kwargs)
+        progress = project.progress()
+        print(f"exported {progress['labelled']} labelled images ({cfg.export}) to {written}")
+    if cfg.import_from or cfg.export:
+        return
+    from deepbehavior.labeling.server import UltralyticsSuggester, make_server, url_of
+
+    suggester = UltralyticsSuggester(cfg.weights, project, conf=cfg.conf, imgsz=cfg.imgsz) if cfg.weights else None
+    server = make_server(project, host=cfg.host, port=cfg.port, suggester=suggester)
+    progress = project.progress()
+    print(f"labelling {project.root}: {progress['labelled']}/{progress['total']} images labelled", flush=True)
+    print(f"open {url_of(server)} (Ctrl-C stops; every change is already saved)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,40 @@
+"""deepbehavior pose_export: a 2D human poses store (``deepbehavior infer`` with the ``mediapipe`` or
+``yolo_pose`` backend, or any poses store with OpenPose keypoint names) written for OpenPose users and
+for eyes. Inputs: ``store`` (Zarr), optionally ``video`` (the recording it was predicted on) and
+``view``. Outputs under ``out``: ``openpose/<video>_<12-digit frame>_keypoints.json`` (OpenPose
+``--write_json`` layout, version 1.2; every slot a person) and, with ``video``,
+``<video>_skeleton.mp4`` with the BODY_25 skeleton and both hands drawn.
+"""
+
+from pathlib import Path
+
+from deepbehavior.config import PoseExportJob
+from jobs._hydra import hydra_job
+
+
+@hydra_job("pose_export", PoseExportJob)
+def main(cfg: PoseExportJob) -> None:
+    from deepbehavior import schema
+    from deepbehavior.formats.openpose import save_openpose
+    from deepbehavior.store import open_store
+    from deepbehavior.viz.skeleton import write_pose_video
+
+    ds = open_store(cfg.store)
+    if ds.attrs.get("ds_type") != schema.POSES or ds.sizes.get("space") != 2:
+        raise ValueError(f"Expected a 2D poses store at {cfg.store}, but got {ds.attrs.get('ds_type')!r} "
+                         f"with {ds.sizes.get('space')} space entries")
+    views = [str(v) for v in ds["view"].values]
+    view = cfg.view if cfg.view is not None else views[0]
+    if view not in views:
+        raise ValueError(f"Expected view among {views}, but got {view!r}")
+    if cfg.video is not None and not Path(cfg.video).is_file():
+        raise FileNotFoundError(f"Expected a video at {cfg.video}, but there is no such file")
+    ds = ds.sel(view=[view]).load()
+    out = Path(cfg.out)
+    name = Path(cfg.video).stem if cfg.video else Path(cfg.store).stem
+    if cfg.openpose:
+        files = save_openpose(ds, out / "openpose", video_name=name)
+        print(f"[pose_export] {len(files)} OpenPose JSON files -> {out / 'openpose'}")
+    if cfg.video:
+        path = write_pose_video(ds, cfg.video, out / f"{name}_skeleton.mp4", min_confidence=cfg.min_confidence)
+        print(f"[pose_export] labelled video -> {path}")

@@ -1,0 +1,87 @@
+# jobs/train.py
+"""Train a detector or keypoint model on a YOLO-layout dataset with Ray Train.
+
+Input: ``train.data=data.yaml`` (images, labels, class names, and ``kpt_shape`` for keypoints);
+``train.model`` an architecture YAML (from scratch) or a weights file (fine-tuning). The dataset is
+checked first (every bad file and line in one message). ``num_workers`` data-parallel workers train
+under Ray Train; each epoch is checkpointed to ``storage`` (default ``out/checkpoints``) and a rerun
+of the same command continues from the last checkpoint. Outputs in ``out``: ``weights/best.pt`` and
+``weights/last.pt`` (load with ``YOLO(path)``), ``results.csv`` and ``results.png`` (losses and
+metrics per epoch), ``data.yaml`` (the dataset with resolved paths). With ``-m`` (a Hydra sweep)
+every run has its own folder under ``out`` and ``out/comparison.csv`` compares them at the end.
+"""
+
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+from deepbehavior.config import TrainJob
+from jobs._hydra import hydra_job
+
+
+class CompareRuns(Callback):
+    """At the end of a sweep, one table of all its runs in ``<sweep dir>/comparison.csv``."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        from deepbehavior.models.train_report import compare_runs
+
+        folder = Path(config.hydra.sweep.dir)
+        table = compare_runs(folder)
+        if len(table):
+            columns = [c for c in ("run", "best_epoch", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "kpt_error_px",
+                                   "pck", "fitness") if c in table]
+            print(table[columns].to_string(index=False))
+            print(f"comparison of {len(table)} runs: {folder / 'comparison.csv'}")
+
+
+@hydra_job("train", TrainJob)
+def main(cfg: TrainJob) -> None:
+    import yaml
+
+    from deepbehavior.models.dataset_checks import check_dataset
+    from deepbehavior.models.training import make_spec
+    from deepbehavior.runtime.training import fit
+    from deepbehavior.store import write_atomic
+
+    if not cfg.train.data:
+        raise ValueError("Expected train.data=PATH/data.yaml, but got nothing")
+    summary = check_dataset(cfg.train.data)
+    out = Path(cfg.out).resolve()
+    data = out / "data.yaml"
+    write_atomic(data, yaml.safe_dump(summary.data, sort_keys=False))
+    spec = make_spec(cfg.train, task=summary.task, data=data, out=out)
+    print(f"dataset: {summary.task}, classes {list(summary.names)}, images {summary.images}, "
+          f"objects {summary.objects}")
+    result = fit(spec, num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
+                 storage=cfg.storage or out / "checkpoints", name=cfg.name, max_failures=cfg.max_failures,
+                 cpus_per_worker=cfg.cpus_per_worker, ray=cfg.ray)
+    shown = {k: round(v, 4) for k, v in result.metrics.items()
+             if k.startswith("metrics/mAP") or k in ("epoch", "kpt_error_px", "pck", "fitness")}
+    print(f"last epoch: {shown}")
+    print(f"weights: {out / 'weights' / 'best.pt'} (best), {out / 'weights' / 'last.pt'} (last)")
+    print(f"report: {out / 'results.csv'}, {out / 'results.png'}; checkpoints: {result.storage}")
+
+
+def _writable_schema() -> None:
+    """Store the schema with its frozen sub-configs writable, so ``train.epochs=3`` can be merged.
+
+    OmegaConf marks the node of a frozen dataclass read-only, which makes every command-line override
+    of ``train.*`` or ``ray.*`` fail; ``OmegaConf.to_object`` still builds (and checks) the frozen
+    dataclasses afterwards.
+    """
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import DictConfig, OmegaConf
+
+    def unlock(node: DictConfig) -> None:
+        OmegaConf.set_readonly(node, None)
+        for key in node.keys():
+            child = node._get_node(key)
+            if isinstance(child, DictConfig):
+                unlock(child)
+
+    schema = OmegaConf.structured(TrainJob)
+    unlock(schema)
+    ConfigStore.instance().store(name="train_schema", node=schema)
+
+
+_writable_schema()

@@ -1,0 +1,128 @@
+"""Distributed inference: resume, failures, killed workers, and shard-size invariance."""
+
+import shutil
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from deepbehavior import store, synthetic
+from deepbehavior.cohort import Cohort, Session
+from deepbehavior.config import RayConfig
+from deepbehavior.runtime.environment import start_ray
+from deepbehavior.runtime.inference import infer_cohort
+from tests.helpers.models import random_yolo
+
+FRAMES = 120
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = start_ray(RayConfig(num_cpus=2))
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("infer")
+    videos = [synthetic.render_session(folder / f"v{i}.mp4", frames=FRAMES, width=160, height=128, seed=i,
+                                       noise=0).video for i in range(2)]
+    weights = random_yolo(folder / "random.pt")
+    return folder, videos, weights
+
+
+def _cohort(videos):
+    return Cohort("t", ("top",), tuple(Session(f"m{i}", "g", "d1", {"top": v}) for i, v in enumerate(videos)))
+
+
+def _kwargs(weights, **extra):
+    # conf=0 keeps a random network's (deterministic) boxes, so every frame has something to compare.
+    return {"weights": str(weights), "imgsz": 160, "conf": 0.0, "max_individuals": 2, "threads": 1, **extra}
+
+
+def _run(cohort, out, weights, *, chunk=50, backend="yolo", force=False, **extra):
+    return infer_cohort(cohort, out, backend=backend, backend_kwargs=_kwargs(weights, **extra), chunk=chunk,
+                        frames_per_batch=16, force=force, retries=1, printer=lambda m: None)
+
+
+def _values(out, key):
+    ds = xr.open_zarr(out / "stores" / f"{key}.zarr")
+    return {name: ds[name].values for name in ("position", "shape", "confidence", "class_index")}
+
+
+def _assert_same(a, b):
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-3, equal_nan=True, err_msg=name)
+
+
+def test_output_is_identical_across_shard_sizes_and_complete(ray_local, material, tmp_path):
+    _, videos, weights = material
+    cohort = _cohort(videos)
+    report_a = _run(cohort, tmp_path / "a", weights, chunk=50)
+    report_b = _run(cohort, tmp_path / "b", weights, chunk=120)
+    assert report_a.failures == [] and report_b.failures == []
+    assert report_a.frames == report_b.frames == 2 * FRAMES
+    for key in ("m0_d1", "m1_d1"):
+        a, b = _values(tmp_path / "a", key), _values(tmp_path / "b", key)
+        assert a["position"].shape == (FRAMES, 2, 2, 1)
+        assert np.isfinite(a["position"]).all()  # conf=0: every slot of every frame filled
+        _assert_same(a, b)
+        assert store.is_complete(tmp_path / "a" / "stores" / f"{key}.zarr")
+
+
+def test_resume_skips_done_chunks_and_gives_the_same_output(ray_local, material, tmp_path):
+    _, videos, weights = material
+    cohort = _cohort(videos)
+    _run(cohort, tmp_path / "full", weights)
+    _run(cohort, tmp_path / "resumed", weights)
+    path = tmp_path / "resumed" / "stores" / "m0_d1.zarr"
+    # Simulate an interrupted run: two chunks lost their data and their markers.
+    for key in ("top.1", "top.2"):
+        (tmp_path / "resumed" / "stores" / "m0_d1.zarr.progress" / "done" / key).unlink()
+    again = _run(cohort, tmp_path / "resumed", weights)
+    assert again.shards_done == 2 and again.frames == 70  # frames 50-119 only
+    _assert_same(_values(tmp_path / "full", "m0_d1"), _values(tmp_path / "resumed", "m0_d1"))
+    nothing = _run(cohort, tmp_path / "resumed", weights)
+    assert nothing.shards_done == 0 and nothing.frames == 0
+    forced = _run(cohort, tmp_path / "resumed", weights, force=True)
+    assert forced.shards_done == 6
+    assert store.is_complete(path)
+
+
+def test_corrupt_and_missing_videos_do_not_stop_the_others(ray_local, material, tmp_path):
+    folder, videos, weights = material
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00garbage" * 1000)
+    truncated = tmp_path / "truncated.mp4"
+    data = videos[1].read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])  # the container claims more frames than decode
+    cohort = _cohort([videos[0], junk, truncated])
+    report = _run(cohort, tmp_path / "out", weights)
+    failed = {f["session"] for f in report.failures}
+    assert "m1_d1" in failed
+    assert "m0_d1" not in failed and store.is_complete(tmp_path / "out" / "stores" / "m0_d1.zarr")
+    assert np.isfinite(_values(tmp_path / "out", "m0_d1")["position"]).all()
+
+
+def test_a_model_error_fails_only_its_shard(ray_local, material, tmp_path):
+    _, videos, weights = material
+    cohort = _cohort(videos[:1])
+    report = _run(cohort, tmp_path / "out", weights, backend="tests.helpers.models:FailOnFramePredictor", bad_frame=60)
+    assert [(f["start"], f["stop"]) for f in report.failures] == [(50, 100)]
+    assert "cannot predict frame 60" in report.failures[0]["error"]
+    path = tmp_path / "out" / "stores" / "m0_d1.zarr"
+    assert {r.key for r in store.pending(path)} == {"top.1"}
+    assert store.failures(path)[0]["chunk"] == 1
+
+
+def test_a_killed_worker_does_not_change_the_output(ray_local, material, tmp_path):
+    _, videos, weights = material
+    cohort = _cohort(videos[:1])
+    _run(cohort, tmp_path / "clean", weights)
+    marker = tmp_path / "crashed.txt"
+    report = _run(cohort, tmp_path / "crash", weights, backend="tests.helpers.models:CrashOncePredictor",
+                  marker=str(marker))
+    assert marker.exists(), "the predictor should have been killed once"
+    assert report.failures == []
+    _assert_same(_values(tmp_path / "clean", "m0_d1"), _values(tmp_path / "crash", "m0_d1"))

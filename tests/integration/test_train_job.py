@@ -1,0 +1,91 @@
+"""The train job end to end: killed mid-run and rerun it resumes; a Hydra sweep ends with one table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+FAST = ["train.imgsz=128", "train.batch=8", "train.augment=false", "train.optimizer=AdamW", "train.lr0=0.002",
+        "+train.overrides.warmup_epochs=0", "+train.overrides.nbs=8", "ray.num_cpus=2"]
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from deepbehavior.cli import main; main()", "train", *args]
+
+
+def _environment() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def test_killed_run_resumes_from_last_checkpoint(tmp_path):
+    data = write_synthetic_dataset(tmp_path / "data", images=16, val_images=4)
+    out = tmp_path / "out"
+    args = _command(f"train.data={data}", f"out={out}", "train.epochs=3", *FAST)
+    snapshot = out / "checkpoints" / "train" / "checkpoint_manager_snapshot.json"
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=_environment(),
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and first.poll() is None:
+            if snapshot.is_file() and "epoch_0000" in snapshot.read_text():
+                break
+            time.sleep(0.5)
+        assert first.poll() is None, f"the first run ended before it could be killed:\n{(tmp_path / 'first.log').read_text()}"
+        assert snapshot.is_file(), "no checkpoint within the time limit"
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the whole session: driver, Ray and its workers
+        first.wait()
+        log.close()
+    rows_before = len(pd.read_csv(out / "results.csv"))
+    assert 1 <= rows_before < 3
+
+    second = subprocess.run(args, capture_output=True, text=True, env=_environment(), timeout=500)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    output = second.stdout + second.stderr
+    assert "resuming after epoch" in output
+    resumed_at = int(output.split("resuming after epoch ")[1].split()[0])
+    assert resumed_at >= 1  # continued from a checkpoint, not from epoch 0
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["epoch"]) == [1, 2, 3]
+    assert (out / "weights" / "best.pt").is_file()
+
+
+def test_sweep_compares_runs_and_bad_dataset_fails_with_one_message(tmp_path):
+    data = write_synthetic_dataset(tmp_path / "data", images=8, val_images=2)
+    out = tmp_path / "sweep"
+    result = subprocess.run(_command("-m", f"train.data={data}", f"out={out}", "train.epochs=1",
+                                     *[a for a in FAST if not a.startswith("train.lr0")],
+                                     "train.lr0=0.002,0.004"),
+                            capture_output=True, text=True, env=_environment(), timeout=500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert len(comparison) == 2
+    assert sorted(r.split("train.lr0=")[1].split(",")[0] for r in comparison["run"]) == ["0.002", "0.004"]
+    assert {"metrics/mAP50(B)", "fitness", "best_epoch"} <= set(comparison.columns)
+
+    (tmp_path / "data" / "labels" / "train" / "train0003.txt").write_text("5 0.5 0.5 0.1 0.1\n")
+    bad = subprocess.run(_command(f"train.data={data}", f"out={tmp_path / 'bad'}"),
+                         capture_output=True, text=True, env=_environment(), timeout=120)
+    assert bad.returncode == 2
+    assert "train0003.txt:1: Expected a class id in 0..0" in bad.stderr
+
+
+@pytest.mark.gpu
+def test_gpu_run_trains_on_cuda(tmp_path):
+    data = write_synthetic_dataset(tmp_path / "data", images=16, val_images=4)
+    result = subprocess.run(_command(f"train.data={data}", f"out={tmp_path / 'out'}", "train.epochs=2",
+                                     "use_gpu=true", *FAST), capture_output=True, text=True,
+                            env=_environment(), timeout=500)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "out" / "weights" / "best.pt").is_file()

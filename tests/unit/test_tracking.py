@@ -1,0 +1,160 @@
+"""Identities from classes and from motion: synthetic crossings with known answers, SLEAP flies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepbehavior.schema import make_boxes, make_poses
+from deepbehavior.tracking import identities_from_classes, quality_report, reference_points, track_identities
+
+
+def _crossing(n=200, hide=None, seed=0):
+    """Two animals crossing on a line; slots shuffled in every frame. Returns (dataset, truth)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float64)
+    a = np.stack([50 + 2 * t, 100 + 10 * np.sin(t / 15)], axis=1)
+    b = np.stack([450 - 2 * t, 103 - 10 * np.sin(t / 15)], axis=1)
+    truth = np.stack([a, b], axis=2)  # (time, space, animal)
+    order = np.array([rng.permutation(2) for _ in range(n)])
+    slots = np.take_along_axis(truth, order[:, None, :], axis=2)
+    if hide is not None:
+        slots[hide] = np.nan
+    return make_boxes(slots, np.full_like(slots, 10.0), fps=30.0), truth
+
+
+def _frames_wrong(result, truth) -> int:
+    """Frames whose identities differ from the truth, under the best global relabelling."""
+    pos = result["position"].isel(view=0).values
+    seen = np.isfinite(pos).all(axis=1).all(axis=1)
+    wrong = [(~np.isclose(pos, truth[:, :, list(p)]).all(axis=(1, 2)) & seen).sum() for p in ([0, 1], [1, 0])]
+    return int(min(wrong))
+
+
+def test_shuffled_slots_of_crossing_animals_are_untangled():
+    ds, truth = _crossing()
+    out = track_identities(ds, n_identities=2, max_jump=15, names=["m1", "m2"])
+    assert out.attrs["individuals_are"] == "identities"
+    assert list(out["individual"].values) == ["m1", "m2"]
+    assert _frames_wrong(out, truth) == 0
+    assert out["position"].isel(view=0).notnull().all()
+    # The shape and confidence travel with their slot.
+    np.testing.assert_allclose(out["shape"], 10.0)
+    assert ds.attrs["individuals_are"] == "slots"  # input untouched
+
+
+def test_swap_while_hidden_is_repaired():
+    # Both animals are hidden for 11 frames while they cross: the frame-by-frame pass, which
+    # stops extrapolating after 5 frames, swaps them; the segment repair puts them back.
+    ds, truth = _crossing(hide=slice(95, 106), seed=1)
+    greedy = track_identities(ds, n_identities=2, max_jump=15, repair=False)
+    assert _frames_wrong(greedy, truth) > 50
+    repaired = track_identities(ds, n_identities=2, max_jump=15)
+    assert _frames_wrong(repaired, truth) == 0
+    assert repaired.attrs["swaps_repaired"] == 1
+    assert repaired.attrs["swap_frames"] == {"view0": [106]}
+    report = quality_report(repaired, merge_distance=5, max_jump=15)
+    assert report.query("event == 'swap'")["time"].tolist() == [106]
+    missing = report.query("event == 'missing'")
+    assert sorted(set(missing["time"])) == list(range(95, 106)) and len(missing) == 22
+
+
+def test_quality_report_merges_and_jumps():
+    ds, truth = _crossing()
+    out = track_identities(ds, n_identities=2, max_jump=15)
+    report = quality_report(out, merge_distance=5.0, max_jump=3.0)
+    merges = report.query("event == 'merge'")
+    d = np.linalg.norm(truth[:, :, 0] - truth[:, :, 1], axis=1)
+    assert merges["time"].tolist() == np.flatnonzero(d < 5.0).tolist()
+    np.testing.assert_allclose(merges["value"], d[d < 5.0], rtol=1e-5)
+    step = np.linalg.norm(np.diff(truth, axis=0), axis=1)  # (time-1, animal)
+    assert (report["event"] == "jump").sum() == int((step > 3.0).sum())
+    assert list(report.columns) == ["view", "time", "event", "individual", "value"]
+    with pytest.raises(ValueError, match="identities"):
+        quality_report(ds, merge_distance=5)
+
+
+def test_identities_from_classes():
+    # Slot 0 holds whichever mouse was more confident; class says who it is.
+    n = 6
+    centre = np.full((n, 2, 3), np.nan)
+    cls = np.full((n, 3), np.nan)
+    conf = np.full((n, 3), np.nan)
+    for t in range(n):
+        big, small = np.array([10.0 + t, 20]), np.array([100.0, 50 + t])
+        rows = [(big, 0, 0.9), (small, 1, 0.8)] if t % 2 else [(small, 1, 0.95), (big, 0, 0.7)]
+        if t == 4:
+            rows.append((big + 1, 0, 0.5))  # a second, weaker 'body' box: not chosen
+        if t == 5:
+            rows = rows[:1] if rows[0][1] == 0 else rows[1:]  # only the big mouse
+        for k, (c, c_idx, score) in enumerate(rows):
+            centre[t, :, k], cls[t, k], conf[t, k] = c, c_idx, score
+    ds = make_boxes(centre, np.ones_like(centre), conf, cls, fps=30.0, class_names=["body", "body_mini", "nose"])
+    out = identities_from_classes(ds, {"body": "mouse1", "body_mini": "mouse2"})
+    assert list(out["individual"].values) == ["mouse1", "mouse2"]
+    pos = out["position"].isel(view=0)
+    np.testing.assert_allclose(pos.sel(individual="mouse1", space="x"), 10.0 + np.arange(n))
+    np.testing.assert_allclose(pos.sel(individual="mouse2", space="y")[:5], 50.0 + np.arange(5))
+    assert np.isnan(pos.sel(individual="mouse2")[5]).all()
+    np.testing.assert_allclose(out["class_index"].isel(view=0).sel(individual="mouse1"), 0)
+    with pytest.raises(ValueError, match="class names"):
+        identities_from_classes(ds, {"tail": "mouse1"})
+
+
+def test_dask_backed_dataset_gives_same_tracks():
+    ds, truth = _crossing(n=80)
+    eager = track_identities(ds, n_identities=2, max_jump=15)
+    lazy = track_identities(ds.chunk(time=25), n_identities=2, max_jump=15)
+    assert lazy["position"].chunks is not None
+    np.testing.assert_allclose(lazy["position"].values, eager["position"].values)
+
+
+def _sleap_slots(path, n_slots=5):
+    """Predicted instances of a SLEAP .slp/HDF5 file as slots (most confident first), and the
+    track id SLEAP gave each slot."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "r") as f:
+        frames, inst, pts = f["frames"][:], f["instances"][:], f["pred_points"][:]
+    n_time = int(frames["frame_idx"].max()) + 1
+    n_nodes = int(inst["point_id_end"][0] - inst["point_id_start"][0])
+    pos = np.full((n_time, 2, n_nodes, n_slots), np.nan)
+    conf = np.full((n_time, n_nodes, n_slots), np.nan)
+    track = np.full((n_time, n_slots), -1)
+    for fr in frames:
+        rows = inst[fr["instance_id_start"] : fr["instance_id_end"]]
+        rows = rows[np.argsort(-rows["score"], kind="stable")][:n_slots]
+        for k, r in enumerate(rows):
+            p = pts[r["point_id_start"] : r["point_id_end"]]
+            t = fr["frame_idx"]
+            pos[t, 0, :, k], pos[t, 1, :, k], conf[t, :, k], track[t, k] = p["x"], p["y"], p["score"], r["track"]
+    return make_poses(pos, conf, fps=30.0, individuals_are="slots"), track
+
+
+def test_sleap_flies_two_consistent_identities(shared_data):
+    ds, sleap_track = _sleap_slots(shared_data / "sleap-flies" / "centered_pair_predictions.h5")
+    assert ds.sizes["time"] == 1100
+    out = track_identities(ds, n_identities=2, max_jump=20)
+    ref = reference_points(out).isel(view=0).values  # (time, space, identity)
+    # Two identities seen in (nearly) every frame, and neither ever teleports.
+    assert (np.isfinite(ref).all(axis=1).sum(axis=0) >= 1095).all()
+    step = np.linalg.norm(np.diff(ref, axis=0), axis=1)
+    assert np.nanmax(step) < 20
+    # SLEAP's own tracks 0 and 1 (27 fragments in all) agree on all but a handful of frames.
+    slots = reference_points(ds).isel(view=0).values
+    sleap = np.full(ref.shape, np.nan)
+    for k in range(2):
+        t, j = np.nonzero(sleap_track == k)
+        sleap[t, :, k] = slots[t, :, j]
+    agree = max(np.isclose(ref, sleap[:, :, list(p)]).all(axis=(1, 2)).sum() for p in ([0, 1], [1, 0]))
+    assert agree >= 1090
+    # Shuffling the slots in every frame changes nothing.
+    rng = np.random.default_rng(5)
+    order = np.array([rng.permutation(5) for _ in range(1100)])
+    shuffled = ds.copy(deep=True)
+    shuffled["position"].values[..., 0] = np.take_along_axis(
+        ds["position"].values[..., 0], order[:, None, None, :], axis=3
+    )
+    shuffled["confidence"].values[..., 0] = np.take_along_axis(ds["confidence"].values[..., 0], order[:, None, :], axis=2)
+    again = track_identities(shuffled, n_identities=2, max_jump=20)
+    ref2 = reference_points(again).isel(view=0).values
+    assert max(np.isclose(ref2, ref[:, :, list(p)], equal_nan=True).all(axis=(1, 2)).sum() for p in ([0, 1], [1, 0])) >= 1095

@@ -1,0 +1,71 @@
+import cv2
+import numpy as np
+import pytest
+
+from deepbehavior import video
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """A video whose frame i shows the number i as a bar pattern (survives compression)."""
+    path = tmp_path_factory.mktemp("video") / "counter.mp4"
+
+    def frames():
+        for i in range(157):
+            frame = np.zeros((96, 128, 3), np.uint8)
+            for bit in range(8):
+                if i >> bit & 1:
+                    frame[:, bit * 16:(bit + 1) * 16] = 255
+            yield frame
+
+    return video.write_video(path, frames(), fps=25)
+
+
+def _decode_number(frame):
+    bars = frame[..., 0].reshape(96, 8, 16).mean(axis=(0, 2))
+    return int(sum(1 << b for b in range(8) if bars[b] > 127))
+
+
+def test_probe_generated(generated):
+    info = video.probe(generated)
+    assert (info.frames, info.fps, info.width, info.height) == (157, 25.0, 128, 96)
+    assert not info.variable_frame_rate
+
+
+def test_ranges_match_sequential_decoding_generated(generated):
+    sequential = video.read_frames(generated, 0, 157)
+    assert [_decode_number(f) for f in sequential] == list(range(157))
+    for start, stop in [(0, 1), (37, 38), (60, 90), (150, 157), (100, 101)]:
+        np.testing.assert_array_equal(video.read_frames(generated, start, stop), sequential[start:stop])
+
+
+def test_ranges_match_sequential_decoding_real(shared_data):
+    path = shared_data / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
+    info = video.probe(path)
+    assert (info.frames, info.width, info.height) == (2330, 640, 480)
+    assert abs(info.fps - 30) < 0.1
+    capture = cv2.VideoCapture(str(path))
+    sequential = []
+    for _ in range(1300):
+        ok, frame = capture.read()
+        assert ok
+        sequential.append(frame)
+    capture.release()
+    for start, stop in [(0, 3), (299, 302), (1000, 1001), (1234, 1300)]:
+        np.testing.assert_array_equal(video.read_frames(path, start, stop), np.stack(sequential[start:stop]))
+    tail = video.read_frames(path, 2328, 2330)
+    assert tail.shape == (2, 480, 640, 3)
+
+
+def test_reading_past_the_end_names_the_frame(generated):
+    with pytest.raises(video.VideoError, match="expected frames up to 199, but the video ended at frame 157"):
+        video.read_frames(generated, 150, 200)
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(video.VideoError, match="Expected a video file at .*nope.mp4"):
+        video.probe(tmp_path / "nope.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(video.VideoError, match="junk.mp4"):
+        video.probe(junk)
