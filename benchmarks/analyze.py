@@ -31,14 +31,7 @@ FRAMES = 54_000  # 30 minutes at 30 fps
 FPS = 30.0
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from _machine import cpu_model as _cpu_model  # noqa: E402
 
 
 def _session(seed: int):

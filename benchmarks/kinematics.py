@@ -40,14 +40,7 @@ SMALL, LARGE = 200_000, 2_000_000
 REPEATS = 3
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from _machine import cpu_model as _cpu_model  # noqa: E402
 
 
 def _positions(n_frames: int, *, seconds: bool = False) -> xr.DataArray:

@@ -38,14 +38,7 @@ FRAMES_EACH = 30
 BATCH = 8
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from _machine import cpu_model as _cpu_model  # noqa: E402
 
 
 def make_clip(folder: Path) -> np.ndarray:

@@ -96,7 +96,7 @@ def main() -> None:
         data = work / "data.resolved.yaml"
         data.write_text(yaml.safe_dump(summary.data))
         train = TrainConfig(data=str(data), model="yolo11n-pose.yaml", epochs=args.epochs, imgsz=args.imgsz,
-                            batch=args.batch)
+                            batch=args.batch, overrides={"nbs": args.batch})  # a step per batch: few images
         spec = make_spec(train, task="pose", data=data, out=work / "out")
         started = time.perf_counter()
         fit(spec, num_workers=1, storage=work / "checkpoints", cpus_per_worker=cpus, ray=RayConfig(num_cpus=cpus))
@@ -116,7 +116,8 @@ def main() -> None:
         "val_kpt_error_px_best_epoch": float(best.get("kpt_error_px", float("nan"))),
         "train_time_s": train_s,
         "setup": {"model": "yolo11n-pose.yaml (from scratch)", "epochs": args.epochs, "imgsz": args.imgsz,
-                  "batch": args.batch, "frame_size": "640x480", "workers": 1},
+                  "batch": args.batch, "nbs": args.batch, "frame_size": "640x480", "workers": 1,
+                  "augmentation": "ultralytics default (mosaic off for the last 10 epochs)"},
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({cpus} threads)",
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

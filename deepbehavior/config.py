@@ -58,7 +58,7 @@ class PredictConfig:
     (CUDA when there is one), ``cpu`` or ``cuda:N``.
     """
 
-    weights: str = MISSING
+    weights: str = ""
     backend: str = "yolo"
     imgsz: int = 640
     conf: float = 0.25
@@ -124,12 +124,18 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class KinematicsConfig:
-    """Units of the kinematics. ``pixel_size_mm`` converts pixels to mm (null keeps pixels)."""
+    """Units and smoothing of the kinematics. ``pixel_size_mm`` converts pixels to mm (null keeps
+    pixels); points with confidence below ``min_confidence`` count as missing."""
 
     pixel_size_mm: Optional[float] = None
     min_confidence: float = 0.0
+    # Savitzky–Golay smoothing of positions before differentiating (odd frames; 0 = none): a
+    # detector's frame-to-frame jitter of a pixel becomes tens of px/s once multiplied by the fps.
+    smooth_window: int = 7
 
     def __post_init__(self):
+        _require(self.smooth_window == 0 or (self.smooth_window >= 3 and self.smooth_window % 2 == 1),
+                 f"Expected kinematics.smooth_window 0 or an odd number >= 3, but got {self.smooth_window}")
         _require(self.pixel_size_mm is None or self.pixel_size_mm > 0,
                  f"Expected kinematics.pixel_size_mm > 0 or null, but got {self.pixel_size_mm}")
 
@@ -164,9 +170,15 @@ class SyntheticConfig:
 class DemoJob:
     out: str = "demo-out"
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(data="", model="yolo11n.yaml", epochs=10, imgsz=320, batch=16))
-    model: PredictConfig = field(default_factory=lambda: PredictConfig(weights="", imgsz=320))
-    store: StoreConfig = field(default_factory=StoreConfig)
+    # Plain scenes train from scratch in a few minutes on a CPU: no mosaic, and an optimizer step
+    # after every batch of 8 (nbs=8; ultralytics' default accumulates to 64 images a step, which
+    # leaves a 100-image dataset with one or two steps an epoch).
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        data="", model="yolo11n.yaml", epochs=25, imgsz=192, batch=8, workers=0,
+        overrides={"nbs": 8, "mosaic": 0.0, "warmup_epochs": 0.5, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.2,
+                   "scale": 0.2, "translate": 0.1}))
+    model: PredictConfig = field(default_factory=lambda: PredictConfig(weights="", imgsz=192))
+    store: StoreConfig = field(default_factory=lambda: StoreConfig(chunk=100))
     kinematics: KinematicsConfig = field(default_factory=KinematicsConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     train_frames_per_session: int = 60
@@ -183,6 +195,8 @@ class InferJob:
     force: bool = False
     retries: int = 2
     readers: int = 1
+    # Also write out/videos/<session>_<view>_labelled.mp4 with the predictions drawn.
+    render: bool = False
 
 
 @dataclass

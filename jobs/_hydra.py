@@ -38,13 +38,37 @@ def _check_overrides(job: str, schema: type, overrides: list[str]) -> None:
         _fail(job, f"{first[0] if first else exc}{' (' + detail + ')' if detail else ''}")
 
 
-def hydra_job(job: str, schema: type) -> Callable[[Callable], Callable[[], None]]:
+def _schema_node(schema: type, open_keys: tuple[str, ...]):
+    """``schema`` as an OmegaConf node that overrides can change.
+
+    Frozen sub-configs make OmegaConf mark their nodes read-only, and every override of them
+    (``model.imgsz=320``) would then fail to merge. The dataclasses stay frozen:
+    ``OmegaConf.to_object`` still builds them. ``open_keys`` are mappings whose keys are the user's
+    (region names, say), where new keys are allowed; everywhere else a typo is still an error.
+    """
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    def clear(node) -> None:
+        OmegaConf.set_readonly(node, None)
+        for key in node.keys() if isinstance(node, DictConfig) else range(len(node)):
+            child = node._get_node(key)
+            if isinstance(child, (DictConfig, ListConfig)):
+                clear(child)
+
+    node = OmegaConf.structured(schema)
+    clear(node)
+    for key in open_keys:
+        OmegaConf.set_struct(OmegaConf.select(node, key), False)
+    return node
+
+
+def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Callable[[Callable], Callable[[], None]]:
     """Turn ``run(cfg)`` (``cfg`` an instance of the dataclass ``schema``) into a Hydra job ``main``."""
     import hydra
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    ConfigStore.instance().store(name=f"{job}_schema", node=schema)
+    ConfigStore.instance().store(name=f"{job}_schema", node=_schema_node(schema, open_keys))
 
     def decorate(run: Callable) -> Callable[[], None]:
         @hydra.main(config_path=CONF_DIR, config_name=job, version_base=None)

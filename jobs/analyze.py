@@ -14,7 +14,7 @@ from deepbehavior.config import AnalyzeJob
 from jobs._hydra import hydra_job
 
 
-@hydra_job("analyze", AnalyzeJob)
+@hydra_job("analyze", AnalyzeJob, open_keys=("regions.regions",))
 def main(cfg: AnalyzeJob) -> None:
     import re
 
@@ -67,27 +67,3 @@ def main(cfg: AnalyzeJob) -> None:
                                           view=view, individuals=cfg.social.individuals or None,
                                           keypoint=cfg.social.centre, frames=cfg.overlay_frames)
             print(f"overlay: {video}")
-
-
-def _writable_schema() -> None:
-    """Register the schema without OmegaConf's read-only flag, which frozen sub-configs carry and
-    which makes every override of them (``social.threshold=40``) fail to merge. The dataclasses
-    stay frozen: ``OmegaConf.to_object`` still builds them. (Belongs in jobs/_hydra.py for all jobs.)"""
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    def clear(node) -> None:
-        OmegaConf.set_readonly(node, None)
-        keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
-        for key in keys:
-            child = node._get_node(key)
-            if isinstance(child, (DictConfig, ListConfig)):
-                clear(child)
-
-    node = OmegaConf.structured(AnalyzeJob)
-    clear(node)
-    OmegaConf.set_struct(node.regions.regions, False)  # region names are the user's: regions.regions.left=[...]
-    ConfigStore.instance().store(name="analyze_schema", node=node)
-
-
-_writable_schema()

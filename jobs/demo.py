@@ -26,7 +26,7 @@ from deepbehavior.runtime.inference import infer_cohort
 from deepbehavior.store import open_store, write_atomic
 from deepbehavior.viz.trajectory import plot_speed, plot_trajectory
 from jobs._hydra import hydra_job
-from jobs.infer import backend_kwargs
+from jobs.infer import backend_kwargs, render_videos
 
 
 def _say(message: str) -> None:
@@ -50,9 +50,15 @@ def _render_cohort(cfg: DemoJob, out: Path) -> tuple[Cohort, dict[str, synthetic
 
 
 def _train(cfg: DemoJob, data: Path, out: Path) -> Path:
-    from deepbehavior.models.training import train_detector
+    """Train with the `deepbehavior train` job itself (Ray Train, checkpointed)."""
+    from dataclasses import replace
 
-    return train_detector(cfg.train, data=data, out=out / "model")
+    from deepbehavior.config import TrainJob
+    from jobs import train
+
+    job = TrainJob(out=str(out / "model"), train=replace(cfg.train, data=str(data)), ray=cfg.ray)
+    train.main.run(job)
+    return out / "model" / "weights" / "best.pt"
 
 
 @hydra_job("demo", DemoJob)
@@ -77,18 +83,22 @@ def main(cfg: DemoJob) -> None:
                           provenance=provenance.record(to_plain(cfg), inputs), printer=lambda m: print(m, flush=True))
     if report.failures:
         raise RuntimeError(f"inference failed on {len(report.failures)} shard(s): {report.failures[0]['error']}")
+    render_videos(cohort, out)
 
     rows = []
     for session in cohort.sessions:
         ds = open_store(out / "stores" / f"{session.key}.zarr")  # lazy: Dask arrays chunked as stored
         fps = float(ds.attrs["fps"])
         track = ds["position"].isel(individual=0, view=0)
-        table = kinematics_table(track, fps=fps, pixel_size_mm=cfg.kinematics.pixel_size_mm)
+        confident = track.where(ds["confidence"].isel(individual=0, view=0) >= cfg.kinematics.min_confidence)
+        table = kinematics_table(confident, fps=fps, pixel_size_mm=cfg.kinematics.pixel_size_mm,
+                                 smooth_window=cfg.kinematics.smooth_window)
         gt = truth[session.key]
         gt_centre = gt.boxes["position"].isel(individual=0, view=0).values
-        error = np.hypot(table["x"] - gt_centre[:, 0], table["y"] - gt_centre[:, 1]) if not cfg.kinematics.pixel_size_mm else None
+        detected = track.transpose("time", "space").values  # raw detections, before any smoothing
+        error = np.hypot(detected[:, 0] - gt_centre[:, 0], detected[:, 1] - gt_centre[:, 1])
         gt_table = kinematics_table(gt.boxes["position"].isel(individual=0, view=0), fps=fps,
-                                    pixel_size_mm=cfg.kinematics.pixel_size_mm)
+                                    pixel_size_mm=cfg.kinematics.pixel_size_mm)  # exact: no smoothing
         tables = out / "tables"
         tables.mkdir(exist_ok=True)
         tmp = tables / f".{session.key}.partial.csv"
@@ -104,7 +114,7 @@ def main(cfg: DemoJob) -> None:
         rows.append({
             "subject": session.subject, "group": session.group, "session": session.session, **summary,
             "true_path_length": truth_summary["path_length"],
-            "median_centre_error_px": float(np.nanmedian(error)) if error is not None else np.nan,
+            "median_centre_error_px": float(np.nanmedian(error)),
             "median_speed_error": float(np.nanmedian(np.abs(table["speed"] - gt_table["speed"]))),
             "true_mean_speed": truth_summary["mean_speed"],
         })
@@ -121,5 +131,5 @@ def main(cfg: DemoJob) -> None:
     _say(f"done in {result['seconds']} s; median box-centre error {result['median_centre_error_px']:.2f} px")
     _say(f"videos and manifest: {out / 'videos'}, {out / 'cohort.yaml'}")
     _say(f"weights:  {weights}")
-    _say(f"stores:   {out / 'stores'}  (xarray.open_zarr(path))")
+    _say(f"stores:   {out / 'stores'}  (xarray.open_zarr(path))   labelled videos: {out / 'videos'}")
     _say(f"tables:   {out / 'tables'}   figures: {out / 'figures'}   report: {out / 'demo_report.json'}")

@@ -23,11 +23,26 @@ from jobs._hydra import hydra_job
 
 def backend_kwargs(model: PredictConfig, *, threads: int | None = None) -> dict:
     """Constructor arguments of the configured backend."""
-    if model.backend != "yolo":
+    if model.backend not in ("yolo", "yolo_pose"):
         return dict(model.options)
     return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
             "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
             "device": model.device, "half": model.half, "threads": threads, **model.options}
+
+
+def render_videos(cohort, out: Path) -> None:
+    """A labelled video per session and view, from the stores just written."""
+    from deepbehavior.store import open_store
+    from deepbehavior.viz.labelled import render_labelled_video
+
+    for session in cohort.sessions:
+        path = out / "stores" / f"{session.key}.zarr"
+        if not path.exists():
+            continue
+        ds = open_store(path)
+        for view, video in session.videos.items():
+            written = render_labelled_video(ds, video, out / "videos" / f"{session.key}_{view}_labelled.mp4", view=view)
+            print(f"[infer] labelled video: {written}")
 
 
 @hydra_job("infer", InferJob)
@@ -35,9 +50,9 @@ def main(cfg: InferJob) -> None:
     if bool(cfg.cohort) == bool(cfg.videos):
         raise ValueError("Expected either cohort=FILE or videos=[...], but got "
                          + ("both" if cfg.cohort else "neither"))
-    if cfg.model.backend == "yolo" and not cfg.model.weights:
+    if cfg.model.backend in ("yolo", "yolo_pose") and not cfg.model.weights:
         raise ValueError("Expected model.weights=PATH of a trained .pt file, but got none")
-    if cfg.model.backend == "yolo" and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
+    if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
     cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
     ray = start_ray(cfg.ray)
@@ -50,6 +65,8 @@ def main(cfg: InferJob) -> None:
         readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
     )
     out = Path(cfg.out)
+    if cfg.render:
+        render_videos(cohort, out)
     summary = {"frames": report.frames, "seconds": round(report.seconds, 3), "frames_per_s": round(report.fps, 2),
                "shards_done": report.shards_done, "failures": report.failures}
     write_atomic(out / "infer_report.json", json.dumps(summary, indent=2))

@@ -6,17 +6,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kinematics
+from . import cleaning, kinematics
 
 
-def box_centres(ds: xr.Dataset) -> xr.DataArray:
-    """Box centres or keypoints of a store as positions carrying ``fps`` (lazy when ``ds`` is)."""
-    position = ds["position"]
-    position.attrs = {**position.attrs, "fps": float(ds.attrs["fps"]), "units": "px"}
-    return position
-
-
-def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float | None = None) -> pd.DataFrame:
+def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float | None = None,
+                     smooth_window: int = 0) -> pd.DataFrame:
     """Per-frame position, velocity, acceleration and speed of one track.
 
     Parameters
@@ -27,6 +21,8 @@ def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float
         Frames per second.
     pixel_size_mm
         Millimetres per pixel; with it every column is in mm, mm/s, mm/s².
+    smooth_window
+        Frames of a Savitzky–Golay filter (degree 2) applied to positions first; 0: none.
 
     Returns
     -------
@@ -37,6 +33,8 @@ def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float
     position = position.assign_attrs(fps=fps, units=position.attrs.get("units", "px"))
     if pixel_size_mm:
         position = kinematics.scale_to_mm(position, pixel_size_mm)
+    if smooth_window:
+        position = cleaning.savgol_filter(position, window=smooth_window, polyorder=2).assign_attrs(position.attrs)
     velocity = kinematics.compute_velocity(position, fps=fps)
     acceleration = kinematics.compute_acceleration(position, fps=fps)
     speed = kinematics.compute_speed(position, fps=fps)

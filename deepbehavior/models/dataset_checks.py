@@ -145,7 +145,8 @@ def find_dataset_problems(data_yaml: str | os.PathLike) -> tuple[list[str], Data
     problems: list[str] = []
     names = _names(data)
     if names is None:
-        problems.append(f"{data_yaml}: Expected 'names' as a list or {{0: name, 1: ...}}, but got {data.get('names')!r}")
+        problems.append(f"{data_yaml}: Expected 'names' as a list or {{0: name, 1: ...}}, "
+                        f"but got {data.get('names')!r}")
     kpt_shape = data.get("kpt_shape")
     if kpt_shape is not None:
         if not (isinstance(kpt_shape, (list, tuple)) and len(kpt_shape) == 2 and kpt_shape[0] >= 1
@@ -215,5 +216,6 @@ def check_dataset(data_yaml: str | os.PathLike) -> DatasetSummary:
     problems, summary = find_dataset_problems(data_yaml)
     if problems:
         listing = "\n".join(f"  {p}" for p in problems)
-        raise ValueError(f"Expected a valid YOLO dataset at {data_yaml}, but got {len(problems)} problem(s):\n{listing}")
+        raise ValueError(f"Expected a valid YOLO dataset at {data_yaml}, "
+                         f"but got {len(problems)} problem(s):\n{listing}")
     return summary

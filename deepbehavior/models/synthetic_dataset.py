@@ -88,7 +88,7 @@ def write_synthetic_dataset(
                 lines.append(" ".join([str(cls)] + [f"{v:.6f}" for v in values]))
             cv2.imwrite(str(folder / "images" / split / f"{split}{i:04d}.png"), image)
             (folder / "labels" / split / f"{split}{i:04d}.txt").write_text("\n".join(lines) + "\n")
-    data = {"path": ".", "train": "images/train", "val": "images/val", "names": kinds if kind == "detect" else ["triangle"]}
+    data = {"path": ".", "train": "images/train", "val": "images/val", "names": kinds}
     if kind == "pose":
         data["kpt_shape"] = [3, 3]
         data["flip_idx"] = [0, 2, 1]

@@ -388,8 +388,9 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
         if world > 1:
             import torch.distributed as dist
 
-            totals = torch.tensor([*mean_loss.values(), float(images)], dtype=torch.float64)
+            totals = torch.tensor([*mean_loss.values(), float(images)], dtype=torch.float64, device=device)
             dist.all_reduce(totals)
+            totals = totals.cpu()
             mean_loss = {k: float(v) / world for k, v in zip(mean_loss, totals[:-1])}
             images = int(totals[-1])
         lr = {f"lr/pg{j}": g["lr"] for j, g in enumerate(optimizer.param_groups)}

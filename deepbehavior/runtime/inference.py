@@ -32,7 +32,9 @@ from ..models.base import ModelDescription
 from ..video import VideoError, iter_frames, probe
 
 BACKENDS = {
-    "yolo": "deepbehavior.models.yolo:YoloPredictor",
+    "yolo": "deepbehavior.models.yolo:YoloPredictor",  # ultralytics detection or pose, raw keypoints
+    "yolo_pose": "deepbehavior.models.yolo_pose:YoloPosePredictor",  # COCO-17 people → OpenPose layout
+    "mediapipe": "deepbehavior.models.mediapipe_pose:MediaPipeHolisticPredictor",  # body + hands, offline
 }
 
 

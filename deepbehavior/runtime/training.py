@@ -86,7 +86,8 @@ def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage:
     use_gpu
         One GPU per worker and NCCL; otherwise CPU and gloo.
     storage
-        Folder (local or a filesystem every node sees) holding ``name/`` with the checkpoints.
+        Folder (local, or shared by every node) or URI (``s3://...``) holding ``name/`` with the
+        checkpoints.
     name
         The run's name under ``storage``; the same name resumes.
     max_failures
@@ -111,19 +112,23 @@ def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage:
         total = int(ray_module.cluster_resources().get("CPU", 1))
         cpus_per_worker = max(total // num_workers, 1)
     spec = LoopSpec(**{**asdict(spec), "threads": spec.threads or cpus_per_worker})
-    storage = Path(storage).resolve()
-    storage.mkdir(parents=True, exist_ok=True)
+    if "://" in str(storage):  # a cluster filesystem URI (s3://, gs://, ...): Ray Train writes there itself
+        storage_path, run_folder = str(storage), f"{str(storage).rstrip('/')}/{name}"
+    else:
+        local = Path(storage).resolve()
+        local.mkdir(parents=True, exist_ok=True)
+        storage_path, run_folder = str(local), str(local / name)
     trainer = TorchTrainer(
         _worker,
         train_loop_config={"spec": asdict(spec)},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
                                      resources_per_worker={"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}),
-        run_config=RunConfig(name=name, storage_path=str(storage),
+        run_config=RunConfig(name=name, storage_path=storage_path,
                              failure_config=FailureConfig(max_failures=max_failures),
                              checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints)),
     )
     result = trainer.fit()
     return FitResult(metrics=dict(result.metrics or {}),
                      checkpoint=result.checkpoint.path if result.checkpoint else None,
-                     storage=str(storage / name))
+                     storage=run_folder)

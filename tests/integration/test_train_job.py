@@ -41,7 +41,7 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path):
             if snapshot.is_file() and "epoch_0000" in snapshot.read_text():
                 break
             time.sleep(0.5)
-        assert first.poll() is None, f"the first run ended before it could be killed:\n{(tmp_path / 'first.log').read_text()}"
+        assert first.poll() is None, "the first run ended early:\n" + (tmp_path / "first.log").read_text()
         assert snapshot.is_file(), "no checkpoint within the time limit"
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the whole session: driver, Ray and its workers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -144,13 +143,13 @@ def test_two_ray_workers_share_each_epoch_and_converge(tmp_path):
     from deepbehavior.runtime.training import fit
 
     _, data = _dataset(tmp_path)
-    spec = LoopSpec(data=str(data), out=str(tmp_path / "out"), task="detect", epochs=4, batch=4,
+    spec = LoopSpec(data=str(data), out=str(tmp_path / "out"), task="detect", epochs=3, batch=4,
                     overrides={**FAST, "nbs": 4})
     result = fit(spec, num_workers=2, storage=tmp_path / "ckpt", ray=RayConfig(num_cpus=2))
     table = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert list(table["epoch"]) == [1, 2, 3, 4]
+    assert list(table["epoch"]) == [1, 2, 3]
     assert (table["images"] == 16).all()  # two shards of 8 images make every epoch
     for loss in ("train/box_loss", "train/dfl_loss"):
         assert table[loss].iloc[-1] < 0.9 * table[loss].iloc[0], table[loss].tolist()
-    assert result.metrics["epoch"] == 3
-    assert (tmp_path / "ckpt" / "train" / "epoch_0003" / "state.pt").is_file()
+    assert result.metrics["epoch"] == 2
+    assert (tmp_path / "ckpt" / "train" / "epoch_0002" / "state.pt").is_file()

@@ -1,0 +1,195 @@
+"""Inference throughput: `deepbehavior infer` against ultralytics' own streaming predict, same frames, same model.
+
+    python benchmarks/inference.py [--frames 600] [--imgsz 640] [--batch 16]
+
+Measures, in one run, on the first ``--frames`` frames of the DeepLabCut open-field video (640×480):
+1. ``pipeline_fps``: end to end through Ray (decode → predictor actor → Zarr), Ray already started;
+2. ``ultralytics_stream_fps``: ``model.predict(source=video, stream=True)`` over the same frames;
+3. ``forward_fps``: the network's forward pass alone on pre-letterboxed batches of ``--batch``;
+and the peak memory (driver + Ray workers) of the pipeline on the clip and on a clip 10× longer.
+The model is yolo11n (nano) with seeded random weights: no pretrained weights can be downloaded
+here, and speed does not depend on the values of the weights. Writes benchmarks/results/inference.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from _machine import cpu_model  # noqa: E402
+VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
+
+
+class PeakMemory:
+    """Peak total RSS (MB) of this process and all its descendants (the Ray workers), sampled."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
+        self.roots = [psutil.Process()]
+
+    def _sample(self) -> float:
+        total = 0
+        procs = set()
+        for root in self.roots:
+            procs.add(root)
+            procs.update(root.children(recursive=True))
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total / 2**20
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def machine() -> dict:
+    import torch
+
+    return {"cpu": cpu_model(), "cores": psutil.cpu_count(),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
+            "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def clip(source: Path, frames: int, path: Path, repeat: int = 1) -> Path:
+    from deepbehavior.video import iter_frames, probe, write_video
+
+    fps = probe(source).fps
+    chunk = list(iter_frames(source, 0, frames))
+    return write_video(path, (f for _ in range(repeat) for f in chunk), fps=fps)
+
+
+def run_pipeline(video: Path, weights: Path, out: Path, args) -> tuple[float, float, int]:
+    from deepbehavior.cohort import cohort_from_videos
+    from deepbehavior.runtime.inference import infer_cohort
+
+    kwargs = {"weights": str(weights), "imgsz": args.imgsz, "conf": 0.25, "max_individuals": 4,
+              "device": args.device, "threads": max((os.cpu_count() or 2) - 1, 1)}
+    with PeakMemory() as memory:
+        report = infer_cohort(cohort_from_videos([video]), out, backend="yolo", backend_kwargs=kwargs,
+                              chunk=args.chunk, frames_per_batch=args.batch, force=True, printer=lambda m: None)
+    if report.failures:
+        raise RuntimeError(report.failures)
+    return report.fps, memory.peak, report.frames
+
+
+def run_ultralytics_stream(video: Path, weights: Path, args) -> float:
+    import torch
+    from ultralytics import YOLO
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = YOLO(str(weights))
+    device = args.device if args.device != "auto" else ("cuda:0" if torch.cuda.is_available() else "cpu")
+    start, count = time.perf_counter(), 0
+    for _ in model.predict(source=str(video), stream=True, imgsz=args.imgsz, conf=0.25, max_det=4, verbose=False,
+                           device=device):
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def run_forward(video: Path, weights: Path, args) -> float:
+    import torch
+
+    from deepbehavior.models.yolo import YoloPredictor
+    from deepbehavior.video import read_frames
+
+    predictor = YoloPredictor(str(weights), imgsz=args.imgsz, device=args.device, threads=os.cpu_count())
+    frames = read_frames(video, 0, args.batch)
+    tensor, *_ = predictor._preprocess(frames)
+    with torch.inference_mode():
+        predictor.model(tensor)  # warm-up
+        repeats = max(args.frames // args.batch, 3)
+        if predictor.device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            predictor.model(tensor)
+        if predictor.device.type == "cuda":
+            torch.cuda.synchronize()
+    return repeats * args.batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--chunk", type=int, default=200)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--memory-frames", type=int, default=150, help="clip length for the memory check")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "inference.json"))
+    args = parser.parse_args()
+    if not VIDEO.is_file():
+        raise SystemExit(f"needs the open-field video at {VIDEO}")
+
+    from deepbehavior.config import RayConfig
+    from deepbehavior.runtime.environment import start_ray
+    from tests.helpers.models import random_yolo
+
+    work = Path(tempfile.mkdtemp(prefix="bench-infer-"))
+    weights = random_yolo(work / "yolo11n-random.pt")
+    video = clip(VIDEO, args.frames, work / "clip.mp4")
+    start_ray(RayConfig())
+
+    pipeline_fps, peak, frames = run_pipeline(video, weights, work / "pipeline", args)
+    stream_fps = run_ultralytics_stream(video, weights, args)
+    forward_fps = run_forward(video, weights, args)
+
+    short = clip(VIDEO, args.memory_frames, work / "short.mp4")
+    long = clip(VIDEO, args.memory_frames, work / "long.mp4", repeat=10)
+    _, peak_short, _ = run_pipeline(short, weights, work / "mem-short", args)
+    _, peak_long, long_frames = run_pipeline(long, weights, work / "mem-long", args)
+
+    result = {
+        "pipeline_fps": round(pipeline_fps, 2),
+        "ultralytics_stream_fps": round(stream_fps, 2),
+        "forward_fps": round(forward_fps, 2),
+        "pipeline_vs_ultralytics_stream": round(pipeline_fps / stream_fps, 3),
+        "pipeline_vs_forward": round(pipeline_fps / forward_fps, 3),
+        "device": "cuda" if machine()["gpu"] else "cpu",
+        "frames": frames,
+        "imgsz": args.imgsz,
+        "batch_size": args.batch,
+        "peak_rss_mb": round(peak, 1),
+        "peak_rss_mb_short_clip": round(peak_short, 1),
+        "peak_rss_mb_10x_clip": round(peak_long, 1),
+        "memory_ratio_10x": round(peak_long / peak_short, 3),
+        "memory_clip_frames": [args.memory_frames, long_frames],
+        "model": "yolo11n architecture, seeded random weights (speed only)",
+        "video": "dlc-openfield/videos/m3v1mp4.mp4, first frames, 640x480",
+        "machine": machine(),
+        "date": datetime.date.today().isoformat(),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
