@@ -29,7 +29,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "training.json"
 
 
 def machine() -> dict:
-    return {"cpu": platform.processor() or platform.machine(), "cores": psutil.cpu_count(),
+    from _machine import cpu_model  # benchmarks/_machine.py
+
+    return {"cpu": cpu_model(), "cores": psutil.cpu_count(),
             "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
             "load_average_1min": round(os.getloadavg()[0], 2)}
 

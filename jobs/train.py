@@ -60,28 +60,3 @@ def main(cfg: TrainJob) -> None:
     print(f"last epoch: {shown}")
     print(f"weights: {out / 'weights' / 'best.pt'} (best), {out / 'weights' / 'last.pt'} (last)")
     print(f"report: {out / 'results.csv'}, {out / 'results.png'}; checkpoints: {result.storage}")
-
-
-def _writable_schema() -> None:
-    """Store the schema with its frozen sub-configs writable, so ``train.epochs=3`` can be merged.
-
-    OmegaConf marks the node of a frozen dataclass read-only, which makes every command-line override
-    of ``train.*`` or ``ray.*`` fail; ``OmegaConf.to_object`` still builds (and checks) the frozen
-    dataclasses afterwards.
-    """
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import DictConfig, OmegaConf
-
-    def unlock(node: DictConfig) -> None:
-        OmegaConf.set_readonly(node, None)
-        for key in node.keys():
-            child = node._get_node(key)
-            if isinstance(child, DictConfig):
-                unlock(child)
-
-    schema = OmegaConf.structured(TrainJob)
-    unlock(schema)
-    ConfigStore.instance().store(name="train_schema", node=schema)
-
-
-_writable_schema()

@@ -12,3 +12,13 @@ python -m pip install -q -e ".[test]"
 # offline); its declared requirements (numpy<2, protobuf<5, opencv-contrib) would break our stack,
 # and it runs with what we have, so it goes in without them.
 python -m pip install -q --no-deps "mediapipe==0.10.21"
+# PyTorch's distributed store (Ray Train, even with one worker) logs the peer it connects to by a
+# reverse lookup of ::ffff:127.0.0.1; with no /etc/hosts entry for that address the lookup goes to a
+# DNS server, which a machine without network (or our network check) refuses. Name it locally.
+if ! grep -qE '^::ffff:127\.0\.0\.1\s' /etc/hosts 2>/dev/null; then
+  if [ -w /etc/hosts ]; then
+    echo "::ffff:127.0.0.1 localhost" >> /etc/hosts
+  else
+    echo "note: add '::ffff:127.0.0.1 localhost' to /etc/hosts to keep training off DNS (needs root)" >&2
+  fi
+fi
