@@ -89,7 +89,7 @@ def run_pipeline(video: Path, weights: Path, out: Path, args) -> tuple[float, fl
     from deepbehavior.runtime.inference import infer_cohort
 
     kwargs = {"weights": str(weights), "imgsz": args.imgsz, "conf": 0.25, "max_individuals": 4,
-              "device": args.device, "threads": max((os.cpu_count() or 2) - 1, 1)}
+              "device": args.device, "threads": os.cpu_count()}
     with PeakMemory() as memory:
         report = infer_cohort(cohort_from_videos([video]), out, backend="yolo", backend_kwargs=kwargs,
                               chunk=args.chunk, frames_per_batch=args.batch, force=True, printer=lambda m: None)

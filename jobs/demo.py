@@ -78,7 +78,7 @@ def main(cfg: DemoJob) -> None:
     cpus = int(ray.cluster_resources().get("CPU", 1))
     model = type(cfg.model)(**{**to_plain(cfg.model), "weights": str(weights)})
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    report = infer_cohort(cohort, out, backend="yolo", backend_kwargs=backend_kwargs(model, threads=max(cpus - 1, 1)),
+    report = infer_cohort(cohort, out, backend="yolo", backend_kwargs=backend_kwargs(model, threads=cpus),
                           chunk=cfg.store.chunk, frames_per_batch=model.batch_size, force=True,
                           provenance=provenance.record(to_plain(cfg), inputs), printer=lambda m: print(m, flush=True))
     if report.failures:

@@ -60,7 +60,8 @@ def main(cfg: InferJob) -> None:
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(
         cohort, cfg.out, backend=cfg.model.backend,
-        backend_kwargs=backend_kwargs(cfg.model, threads=max(cpus - cfg.readers, 1)),
+        # Decoding is light next to the network: let torch use every core.
+        backend_kwargs=backend_kwargs(cfg.model, threads=cpus),
         chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
         readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
     )
