@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -216,9 +215,7 @@ def test_label_in_browser_survives_reload_and_restart_then_trains(tmp_path):
     assert instances[2]["box"] is None
     assert instances[2]["keypoints"][0] == pytest.approx([148, 118], abs=tol)
     assert instances[2]["keypoints"][1] == pytest.approx([55, 122], abs=tol)
-    docs = REPO / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copyfile(ARTIFACTS / "label-boxes-keypoints.png", docs / "labeling.png")
+    # The README's docs/labeling.png is a copy of this artefact, refreshed by hand: a test never writes the checkout.
 
     from deepbehavior.labeling.io_yolo import export_yolo
     from deepbehavior.labeling.project import Project

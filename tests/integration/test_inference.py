@@ -1,6 +1,5 @@
 """Distributed inference: resume, failures, killed workers, and shard-size invariance."""
 
-import shutil
 
 import numpy as np
 import pytest
