@@ -143,7 +143,6 @@ def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> N
     part = part.drop_vars([c for c in part.coords if c not in ("time", "view")])
     if "view" not in part.dims:
         part = part.expand_dims(view=[region.view], axis=-1)
-    part = part.transpose(*[d for d in part.dims])
     part.attrs = {}
     part = part.drop_vars(["time", "view"])
     part.to_zarr(
