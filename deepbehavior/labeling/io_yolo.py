@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from ..models.dataset_checks import label_path
 from .project import ImportReport, LabelError, Project, box_from_keypoints, ingest, unique_name
 
 # (anywhere in the name, at the start only): leftear <-> rightear, LShoulder <-> RShoulder.
@@ -167,16 +168,6 @@ def _split_images(data: dict, base: Path, key: str) -> list[Path]:
     return images
 
 
-def label_path_for(image: Path) -> Path:
-    """Where ultralytics looks for an image's labels: the last ``images`` folder becomes ``labels``."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return Path(*parts).with_suffix(".txt")
-
-
 def import_yolo(source: str | os.PathLike, root: str | os.PathLike) -> tuple[Project, ImportReport]:
     """Read a YOLO dataset (its ``data.yaml`` or the folder holding it) into a project at ``root``."""
     from PIL import Image
@@ -213,7 +204,7 @@ def import_yolo(source: str | os.PathLike, root: str | os.PathLike) -> tuple[Pro
             if not image.is_file():
                 report.missing_images.append(str(image))
                 continue
-            label_file = label_path_for(image)
+            label_file = label_path(image)
             with Image.open(image) as im:
                 width, height = im.size
             instances = parse_label_file(label_file, width=width, height=height, n_keypoints=n_kp) \
