@@ -9,18 +9,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .kinematics import _resolve_fps as fps_of  # noqa: F401  (the measures' name for it)
 from .kinematics import compute_path_length, compute_speed
-
-
-def fps_of(data: xr.Dataset | xr.DataArray, fps: float | None = None) -> float:
-    """Frames per second: ``fps`` when given, else ``data.attrs["fps"]``."""
-    value = fps if fps is not None else data.attrs.get("fps")
-    if value is None:
-        raise ValueError("Expected fps (an argument or attrs['fps']), but got neither")
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"Expected a positive fps, but got {value}")
-    return value
 
 
 def as_position(data: xr.Dataset | xr.DataArray, *, view: str | None = None) -> xr.DataArray:
