@@ -48,7 +48,7 @@ def _check_position(position: xr.DataArray, name: str = "position") -> None:
         raise ValueError(f"Expected {name} with a 'time' coordinate (frame numbers), but it is missing")
 
 
-def _resolve_fps(position: xr.DataArray | xr.Dataset, fps: float | None) -> float:
+def _resolve_fps(position: xr.DataArray | xr.Dataset, fps: float | None = None) -> float:
     if fps is None:
         fps = position.attrs.get("fps")
     if fps is None:
