@@ -2,7 +2,7 @@
 
 The pipeline::
 
-    plan_shards ─► Ray Data: decode_shard (CPU tasks) ─► predictor actors (GPU, or CPU) ─► driver
+    plan_shards ─► Ray Data: decode_shard (CPU tasks) ─► PredictStage actors (GPU, or CPU) ─► driver
                                                                                           │
                                           write_region + done marker, one shard at a time ◄┘
 
@@ -11,14 +11,13 @@ Frames never reach the driver, only predictions (a few numbers a frame); the dri
 so the store needs no shared filesystem between nodes and no two writers ever meet. A shard that
 fails (after retries) is recorded in the store's progress folder with its error; every other
 shard still finishes. A retried or restarted worker may send a frame twice: results are keyed by
-frame number, so duplicates change nothing.
+frame number, so duplicates change nothing. The two stages live in :mod:`.stages`.
 """
 
 from __future__ import annotations
 
-import importlib
+import pickle
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,23 +28,10 @@ import xarray as xr
 from .. import schema, store
 from ..cohort import Cohort
 from ..models.base import ModelDescription
-from ..video import VideoError, iter_frames, probe
+from ..video import VideoError, probe
+from .stages import PredictStage, decode_shard, load_backend
 
-BACKENDS = {
-    "yolo": "deepbehavior.models.yolo:YoloPredictor",  # ultralytics detection or pose, raw keypoints
-    "yolo_pose": "deepbehavior.models.yolo_pose:YoloPosePredictor",  # COCO-17 people → OpenPose layout
-    "mediapipe": "deepbehavior.models.mediapipe_pose:MediaPipeHolisticPredictor",  # body + hands, offline
-}
-
-
-def load_backend(name: str) -> type:
-    """The predictor class registered as ``name`` (or given as ``module:Class``)."""
-    target = BACKENDS.get(name, name)
-    if ":" not in target:
-        raise ValueError(f"Expected a model backend among {sorted(BACKENDS)} or 'module:Class', but got {name!r}")
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)
-
+__all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend"]
 
 @dataclass(frozen=True)
 class Shard:
@@ -131,66 +117,6 @@ def plan_shards(
             shards.append(Shard(str(path), session.key, region.view, str(session.videos[region.view]),
                                 region.chunk, region.start, min(region.stop, n_view)))
     return shards, failures
-
-
-# ---------------------------------------------------------------------------------------------
-# Ray Data stages (module-level so that workers can import them)
-
-
-def decode_shard(batch: dict, *, frames_per_batch: int, retries: int):
-    """Ray Data UDF: one shard in, its frames out as batches of ``frames_per_batch``.
-
-    Each output row holds a whole batch of frames (``frames`` of shape ``(1, B, H, W, 3)``), so a
-    predictor call never mixes videos. A shard that cannot be read after ``retries`` retries comes
-    out as one row with its ``error``.
-    """
-    index = int(batch["shard"][0])
-    video, start, stop = str(batch["video"][0]), int(batch["start"][0]), int(batch["stop"][0])
-    for attempt in range(retries + 1):
-        sent = 0
-        try:
-            chunk: list[np.ndarray] = []
-            for frame in iter_frames(video, start, stop):
-                chunk.append(frame)
-                if len(chunk) == frames_per_batch:
-                    yield _frame_row(index, start + sent, chunk)
-                    sent += len(chunk)
-                    chunk = []
-            if chunk:
-                yield _frame_row(index, start + sent, chunk)
-            return
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is reported per shard
-            if attempt == retries:
-                yield {"shard": np.array([index]), "first": np.array([start]), "count": np.array([0]),
-                       "frames": np.zeros((1, 0, 1, 1, 3), np.uint8),
-                       "error": np.array([f"{type(exc).__name__}: {exc} (after {retries + 1} attempts)"])}
-            else:
-                time.sleep(0.5 * (attempt + 1))
-
-
-def _frame_row(index: int, first: int, frames: list[np.ndarray]) -> dict:
-    return {"shard": np.array([index]), "first": np.array([first]), "count": np.array([len(frames)]),
-            "frames": np.stack(frames)[None], "error": np.array([""])}
-
-
-class PredictStage:
-    """Ray Data actor: runs a predictor on each row's batch of frames; errors become rows."""
-
-    def __init__(self, backend: str, kwargs: dict):
-        self.predictor = load_backend(backend)(**kwargs)
-
-    def __call__(self, row: dict) -> dict:
-        out = {"shard": row["shard"], "first": row["first"], "count": row["count"], "error": row["error"]}
-        if row["error"][0] or int(row["count"][0]) == 0:
-            return out | {"result": np.array([None], dtype=object)}
-        first, count = int(row["first"][0]), int(row["count"][0])
-        try:
-            result = self.predictor({"frames": row["frames"][0], "frame": np.arange(first, first + count)})
-            result.pop("frame", None)
-            return out | {"result": np.array([result], dtype=object)}
-        except Exception as exc:  # noqa: BLE001 - reported as this shard's failure
-            message = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=2).splitlines()[-1]}"
-            return out | {"error": np.array([message]), "result": np.array([None], dtype=object)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,13 +212,15 @@ def run_inference(
     ctx.print_on_execution_start = False
     ctx.verbose_stats_logs = False
     items = [{"shard": i, "video": s.video, "start": s.start, "stop": s.stop} for i, s in enumerate(shards)]
+    # Ray's defaults do the rest: a decode task is retried 3 times after a worker dies, and a
+    # predictor actor is restarted (its tasks retried) without limit (tests/integration).
     dataset = (
         ray.data.from_items(items, override_num_blocks=len(items))
-        .map_batches(decode_shard, batch_size=1, num_cpus=1, concurrency=readers, max_retries=3,
+        .map_batches(decode_shard, batch_size=1, num_cpus=1, compute=ray.data.TaskPoolStrategy(size=readers),
                      fn_kwargs={"frames_per_batch": frames_per_batch, "retries": retries})
-        .map_batches(PredictStage, batch_size=1, concurrency=predictors, num_gpus=gpus_per_predictor,
-                     num_cpus=cpus_per_predictor, fn_constructor_kwargs={"backend": backend, "kwargs": backend_kwargs},
-                     max_concurrency=1, max_restarts=-1, max_task_retries=-1)
+        .map_batches(PredictStage, batch_size=1, num_gpus=gpus_per_predictor, num_cpus=cpus_per_predictor,
+                     compute=ray.data.ActorPoolStrategy(size=predictors),
+                     fn_constructor_kwargs={"backend": backend, "kwargs": backend_kwargs})
     )
     pending = {i: _ShardResults(s) for i, s in enumerate(shards)}
     totals: dict[str, int] = {}
@@ -312,7 +240,7 @@ def run_inference(
                              "start": shard.shard.start, "stop": shard.shard.stop, "error": str(row["error"])})
             del pending[index]
             continue
-        new = shard.add(int(row["first"]), row["result"])
+        new = shard.add(int(row["first"]), pickle.loads(row["result"]))
         frames += new
         progress.add(shard.shard.session, new)
         if shard.complete:
