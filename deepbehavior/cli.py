@@ -17,6 +17,7 @@ JOBS = {
     "frames": "pick frames to label from videos (uniform, kmeans, uncertain, jumps) into a labelling project",
     "label": "serve the browser labelling app for a project, or import/export its labels (YOLO, COCO, ...)",
     "import": "read TensorBox, darknet, Yolo_mark, OpenPose, DeepLabCut or SLEAP files into Zarr stores",
+    "track": "identities over whole videos (from classes or motion, swaps repaired) with a quality report per session",
     "analyze": "task measures (locomotion, reaching, regions, social, human) over a cohort into one table, plus figures",
     "calibrate": "calibrate 2..N cameras from checkerboard or ChArUco images/videos (bundle adjusted)",
     "triangulate": "3D keypoints or box centres from the views of a 2D store and a calibration",

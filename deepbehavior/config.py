@@ -314,6 +314,13 @@ class AnalyzeJob:
     figures: bool = True
     overlay: bool = False
     overlay_frames: Optional[int] = 300
+    # 3D stores: a movie of the skeleton whose view turns movie_degrees over the movie; the first
+    # movie_frames frames (null: all); movie_edges: keypoint-name pairs (empty: the OpenPose
+    # BODY_25 + hands skeleton when the keypoints are named so, else points only).
+    movie: bool = False
+    movie_frames: Optional[int] = 300
+    movie_degrees: float = 360.0
+    movie_edges: list[list[str]] = field(default_factory=list)
     reaching: ReachingConfig = field(default_factory=ReachingConfig)
     regions: RegionsConfig = field(default_factory=RegionsConfig)
     social: SocialConfig = field(default_factory=SocialConfig)
@@ -323,6 +330,10 @@ class AnalyzeJob:
         unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
         _require(not unknown, f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
         _require(self.workers >= 1, f"Expected workers >= 1, but got {self.workers}")
+        _require(self.movie_frames is None or self.movie_frames >= 1,
+                 f"Expected movie_frames >= 1 or null, but got {self.movie_frames}")
+        _require(all(len(e) == 2 for e in self.movie_edges),
+                 f"Expected movie_edges as pairs of keypoint names, but got {list(self.movie_edges)}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -473,11 +484,16 @@ class CalibrateJob:
 @dataclass
 class TriangulateJob:
     """``deepbehavior triangulate``: 3D from the views of a 2D poses or boxes ``store`` with the
-    cameras of ``calibration`` (TOML, OpenCV YAML/XML or Caltech .mat) into ``out``/``name``."""
+    cameras of ``calibration`` (TOML, OpenCV YAML/XML or Caltech .mat) into ``out``/``name``; or,
+    with ``cohort`` (a manifest) instead of ``store``, every session's ``<stores>/<subject>_<session>.zarr``
+    (``stores`` default ``<out>/stores``) into ``<out>/stores3d/``, each with the session's own
+    ``calibration`` from the manifest, else this ``calibration``."""
 
     out: str = MISSING
-    store: str = MISSING
-    calibration: str = MISSING
+    store: Optional[str] = None
+    calibration: Optional[str] = None
+    cohort: Optional[str] = None
+    stores: Optional[str] = None
     name: str = "poses3d.zarr"
     triangulate: TriangulateConfig = field(default_factory=TriangulateConfig)
     chunk: Optional[int] = None
@@ -506,6 +522,64 @@ class PoseExportJob:
     def __post_init__(self):
         _require(0.0 <= self.min_confidence <= 1.0,
                  f"Expected min_confidence in [0, 1], but got {self.min_confidence}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Tracking (issue 6): identities over a session's detections, the track job
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """How slots become identities. ``classes`` maps a class name to an identity
+    (``{body: resident, body_mini: intruder}``): identity from the class; empty: identity from
+    motion, with ``n_identities`` animals (named ``names``, default individual0, ...). ``max_jump``:
+    largest plausible move between frames (px); ``swap_radius`` (px, null: 2 x max_jump): animals
+    closer than this may have exchanged labels; ``max_extrapolate``/``reacquire_after`` (frames):
+    how long a lost animal's predicted path is used, and after how long it is re-acquired anywhere;
+    ``repair``: relabel whole segments to undo swaps. In the quality report, two animals closer
+    than ``merge_distance`` (px) are a merge and a move over ``max_jump`` is a jump."""
+
+    classes: dict[str, str] = field(default_factory=dict)
+    n_identities: int = 2
+    names: list[str] = field(default_factory=list)
+    max_jump: float = 30.0
+    swap_radius: Optional[float] = None
+    max_extrapolate: int = 5
+    reacquire_after: int = 10
+    repair: bool = True
+    merge_distance: float = 10.0
+
+    def __post_init__(self):
+        _require(self.n_identities >= 1, f"Expected track.n_identities >= 1, but got {self.n_identities}")
+        _require(self.max_jump > 0, f"Expected track.max_jump > 0 px, but got {self.max_jump}")
+        _require(self.swap_radius is None or self.swap_radius > 0,
+                 f"Expected track.swap_radius > 0 px or null, but got {self.swap_radius}")
+        _require(self.max_extrapolate >= 0, f"Expected track.max_extrapolate >= 0 frames, but got {self.max_extrapolate}")
+        _require(self.reacquire_after >= 0, f"Expected track.reacquire_after >= 0 frames, but got {self.reacquire_after}")
+        _require(self.merge_distance >= 0, f"Expected track.merge_distance >= 0 px, but got {self.merge_distance}")
+        _require(not self.names or self.classes or len(self.names) == self.n_identities,
+                 f"Expected {self.n_identities} track.names, but got {list(self.names)}")
+
+
+@dataclass
+class TrackJob:
+    """``deepbehavior track``: identities over whole videos, between ``infer`` and ``analyze``.
+
+    Either ``cohort`` (a manifest) with ``stores`` (folder of ``<subject>_<session>.zarr``, default
+    ``<out>/stores``), or one ``store``. Writes ``<out>/tracked/<name>.zarr``; done sessions are
+    skipped unless ``force``."""
+
+    out: str = MISSING
+    cohort: Optional[str] = None
+    stores: Optional[str] = None
+    store: Optional[str] = None
+    track: TrackConfig = field(default_factory=TrackConfig)
+    figures: bool = True
+    force: bool = False
+
+    def __post_init__(self):
+        _require((self.cohort is None) != (self.store is None),
+                 f"Expected either cohort= or store=, but got cohort={self.cohort!r} and store={self.store!r}")
 
 
 def to_plain(cfg: Any) -> Any:

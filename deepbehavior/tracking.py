@@ -20,14 +20,22 @@ when they are Dask-backed. Each ``view`` is tracked on its own.
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["identities_from_classes", "track_identities", "quality_report", "reference_points"]
+if TYPE_CHECKING:
+    from .config import TrackConfig
+
+__all__ = ["identities_from_classes", "track_identities", "quality_report", "reference_points", "track_session",
+           "summarize_quality", "write_tracked"]
 
 _REJECT = 1e12  # cost of a pairing outside the gate: never chosen while another exists
 
@@ -413,3 +421,127 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
             rows.append({"view": view, "time": t, "event": "swap", "individual": "|".join(names), "value": np.nan})
     table = pd.DataFrame(rows, columns=["view", "time", "event", "individual", "value"])
     return table.sort_values(["view", "time", "event"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# A whole session: track, summarise, write
+
+
+def track_session(ds: xr.Dataset, config: TrackConfig) -> xr.Dataset:
+    """Identities for one session's detections, as ``config`` says.
+
+    Identity from the class when ``config.classes`` is given, otherwise from motion
+    (:func:`track_identities` with the config's parameters). Works on the whole video at once,
+    whatever chunks or inference shards the store was written in; Dask-backed variables stay lazy.
+
+    Parameters
+    ----------
+    ds
+        Poses or boxes dataset in slots (a store opened with :func:`deepbehavior.store.open_store`).
+    config
+        A :class:`deepbehavior.config.TrackConfig`.
+
+    Returns
+    -------
+    xr.Dataset
+        Identities, with ``attrs["swaps_repaired"]`` and ``attrs["swap_frames"]`` (empty when the
+        class decides) and ``attrs["track_config"]`` (the parameters used).
+    """
+    from dataclasses import asdict
+
+    if config.classes:
+        out = identities_from_classes(ds, dict(config.classes))
+        out.attrs["swaps_repaired"] = 0
+        out.attrs["swap_frames"] = {str(v): [] for v in (ds["view"].values if "view" in ds.dims else [0])}
+    else:
+        out = track_identities(ds, n_identities=config.n_identities, max_jump=config.max_jump,
+                               swap_radius=config.swap_radius, max_extrapolate=config.max_extrapolate,
+                               reacquire_after=config.reacquire_after, repair=config.repair,
+                               names=list(config.names) or None)
+    out.attrs["track_config"] = asdict(config)
+    return out
+
+
+def summarize_quality(report: pd.DataFrame, *, frames: int, swaps_repaired: int) -> dict[str, int]:
+    """Counts of a :func:`quality_report` table, for a cohort summary.
+
+    Parameters
+    ----------
+    report
+        The per-event table (columns ``view, time, event, individual, value``).
+    frames
+        Frames in the session (per view).
+    swaps_repaired
+        Identity exchanges undone by the repair pass (``attrs["swaps_repaired"]``).
+
+    Returns
+    -------
+    dict
+        ``frames``, ``swaps_repaired``, and for each event (``swap``, ``merge``, ``jump``,
+        ``missing``) ``<event>_frames``: the number of distinct (view, frame) pairs with that event.
+    """
+    summary = {"frames": int(frames), "swaps_repaired": int(swaps_repaired)}
+    for event in ("swap", "merge", "jump", "missing"):
+        rows = report[report["event"] == event]
+        summary[f"{event}_frames"] = int(len(rows[["view", "time"]].drop_duplicates()))
+    return summary
+
+
+def _plain_coords(ds: xr.Dataset) -> xr.Dataset:
+    """Label coordinates as Python strings: the variable-length type Zarr v3 specifies."""
+    out = ds.copy()
+    for name, coord in ds.coords.items():
+        if coord.dtype.kind == "U":
+            out[name] = coord.astype(object)
+    return out
+
+
+def write_tracked(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwrite: bool = False) -> Path:
+    """Write a tracked dataset as a Zarr v3 store at ``path``, atomically.
+
+    The store is written under a temporary name beside ``path`` and renamed into place, so
+    ``path`` is either absent or complete. Lazy variables are computed chunk by chunk.
+
+    Parameters
+    ----------
+    ds
+        Dataset with identities (output of :func:`track_session`).
+    chunk
+        Frames per time chunk (every other dimension whole, one view per chunk, as the stores
+        of :mod:`deepbehavior.store`).
+    overwrite
+        Replace an existing store; otherwise an existing one is an error.
+    """
+    from .schema import validate
+
+    path = Path(path)
+    if chunk < 1:
+        raise ValueError(f"Expected a positive chunk length, but got {chunk}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
+    validate(ds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    out = _plain_coords(ds)
+    encoding = {}
+    for name, var in out.data_vars.items():
+        chunks = tuple(min(chunk, n) if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
+        out[name] = var.chunk(dict(zip(var.dims, chunks)))
+        encoding[name] = {"chunks": chunks}
+    out.attrs = {**ds.attrs, "chunk": int(chunk)}
+    try:
+        out.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True)
+        if path.exists():
+            # The old store moves aside first, so ``path`` never holds a half-written store.
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

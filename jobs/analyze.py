@@ -5,7 +5,9 @@ one ``<subject>_<session>.zarr`` per session of the manifest ``cohort``), runs t
 ``<out>/measures.parquet`` and ``.csv`` (a row per session × measure: subject, group, session,
 measure, value, unit). With ``figures`` it draws per-session figures in
 ``<out>/figures/<session>/`` and a measure-by-group plot per measure in ``<out>/figures/groups/``;
-with ``overlay`` the social overlay video of each session in ``<out>/videos/``.
+with ``overlay`` the social overlay video of each session in ``<out>/videos/``; with ``movie``, for
+each session whose store is 3D (from ``deepbehavior triangulate``), a skeleton movie whose view
+rotates, ``<out>/videos/<session>_skeleton3d.mp4``.
 """
 
 from pathlib import Path
@@ -67,3 +69,19 @@ def main(cfg: AnalyzeJob) -> None:
                                           view=view, individuals=cfg.social.individuals or None,
                                           keypoint=cfg.social.centre, frames=cfg.overlay_frames)
             print(f"overlay: {video}")
+
+    if cfg.movie:
+        from deepbehavior.viz.skeleton import layout_edges
+        from deepbehavior.viz.three_d import write_movie_3d
+
+        for session in cohort.sessions:
+            ds = open_store(store_path(stores, session))
+            if ds.sizes.get("space") != 3 or "keypoint" not in ds.dims:
+                print(f"movie: {session.key} skipped (not a 3D poses store)")
+                continue
+            if cfg.movie_frames is not None:
+                ds = ds.isel(time=slice(0, cfg.movie_frames))
+            edges = [tuple(e) for e in cfg.movie_edges] or layout_edges(ds["keypoint"].values)
+            movie = write_movie_3d(ds, out / "videos" / f"{session.key}_skeleton3d.mp4", edges=edges,
+                                   frames=ds.sizes["time"], rotate=cfg.movie_degrees / ds.sizes["time"])
+            print(f"movie: {movie}")

@@ -74,8 +74,30 @@ def _seconds(position: xr.DataArray, fps: float) -> np.ndarray:
     return seconds
 
 
+_STEP_BLOCK = 1 << 16  # frames per pass of the time checks: bounded temporaries for any length
+
+
+def _uniform_step(position: xr.DataArray, fps: float) -> float | None:
+    """The time step in seconds when frames are evenly spaced, else None; checks that frame
+    numbers strictly increase. Works through the time coordinate in blocks, so that a long video
+    costs no extra copies of it (whole-array diffs were what made memory grow with length)."""
+    frames = np.asarray(position["time"].values)
+    if frames.size < 2:
+        return None
+    first = float(frames[1]) - float(frames[0])
+    uniform = True
+    for start in range(0, frames.size - 1, _STEP_BLOCK):
+        steps = np.diff(frames[start:start + _STEP_BLOCK + 1]).astype(np.float64)
+        if not np.all(steps > 0):
+            raise ValueError("Expected strictly increasing frame numbers in 'time', but got repeats or a decrease")
+        uniform = uniform and bool(np.all(np.abs(steps - first) <= 1e-9 * first))
+    return first / fps if uniform else None
+
+
 def _wrap(template: xr.DataArray, data, units: str, name: str | None) -> xr.DataArray:
-    out = xr.DataArray(data, dims=template.dims, coords=template.coords, name=name)
+    # A shallow copy shares the coordinates: building a new DataArray from ``coords`` would copy
+    # the time index, memory that grows with the length of the video.
+    out = template.copy(deep=False, data=data).rename(name)
     out.attrs = {**template.attrs, "units": units}
     return out
 
@@ -164,11 +186,10 @@ def _time_derivative(position: xr.DataArray, fps: float, order: int) -> xr.DataA
     """Derivative along time; a point missing in any space entry gives NaN at its own frame
     (its neighbours get NaN from the stencil)."""
     position = _float(position)
-    seconds = _seconds(position, fps)
-    steps = np.diff(seconds)
-    uniform = None
-    if steps.size and steps.max() - steps.min() <= 1e-9 * steps[0]:
-        uniform = float(steps[0])
+    uniform = _uniform_step(position, fps)
+    # Frame times are only needed (and built) when frames are unevenly spaced.
+    seconds = _seconds(position, fps) if uniform is None else None
+    n_time = position.sizes["time"]
     derivative = _first_derivative if order == 1 else _second_derivative
     space_axis = position.get_axis_num("space")
 
@@ -181,7 +202,7 @@ def _time_derivative(position: xr.DataArray, fps: float, order: int) -> xr.DataA
         if data.numblocks[space_axis] > 1:
             data = data.rechunk({space_axis: -1})
         shape = [1] * data.ndim
-        shape[axis] = seconds.size
+        shape[axis] = n_time
         chunks = [(1,)] * data.ndim
         chunks[axis] = data.chunks[axis]
         if min(data.chunks[axis]) < 3 and data.numblocks[axis] > 1:
@@ -201,7 +222,7 @@ def _time_derivative(position: xr.DataArray, fps: float, order: int) -> xr.DataA
         )
     else:
         result = kernel(np.asarray(data), seconds, axis, uniform)
-    return xr.DataArray(result, dims=position.dims, coords=position.coords, attrs=position.attrs)
+    return position.copy(deep=False, data=result)
 
 
 def _point_missing(position: xr.DataArray) -> xr.DataArray:

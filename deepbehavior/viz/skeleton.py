@@ -139,3 +139,24 @@ def write_pose_video(
     drawn = (draw_pose(frame, position[i], confidence[i], edges=edges, min_confidence=min_confidence)
              for i, frame in enumerate(iter_frames(video, int(frames[0]), int(frames[-1]) + 1)))
     return write_video(path, drawn, fps=float(ds.attrs["fps"]))
+
+
+def layout_edges(keypoints: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Skeleton segments, as keypoint-name pairs, for keypoints named as OpenPose's BODY_25 + hands.
+
+    Parameters
+    ----------
+    keypoints
+        Keypoint names of a dataset.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The layout's edges whose two ends are both among ``keypoints`` when every name belongs to
+        the 67-point layout; empty for any other naming (a mouse's nose/tail, say).
+    """
+    names = {str(k) for k in keypoints}
+    if not names or not names <= set(pose_layout.KEYPOINT_NAMES):
+        return ()
+    pairs = ((pose_layout.KEYPOINT_NAMES[a], pose_layout.KEYPOINT_NAMES[b]) for a, b in pose_layout.EDGES)
+    return tuple((a, b) for a, b in pairs if a in names and b in names)

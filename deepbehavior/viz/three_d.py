@@ -90,10 +90,27 @@ def _to_bgr(fig) -> np.ndarray:
 
 def write_movie_3d(ds: xr.Dataset, path: str | os.PathLike, *, individual: str | None = None,
                    edges: Sequence[tuple[str, str]] = (), frames: int = 100, fps: float | None = None,
-                   trail: int = 15) -> Path:
+                   trail: int = 15, rotate: float = 0.0, azimuth: float = -60.0,
+                   elevation: float = 30.0) -> Path:
     """A short movie of the 3D skeleton (and a trail of each keypoint's last ``trail`` frames).
 
-    ``frames`` caps the number of rendered frames (the first ones); ``fps`` defaults to the data's.
+    Parameters
+    ----------
+    ds
+        A 3D poses dataset (``position (time, space=x,y,z, keypoint, individual, view)``).
+    path
+        Output video file, written under its final name only once complete.
+    edges
+        Pairs of keypoint names drawn as skeleton segments.
+    frames
+        Caps the number of rendered frames (the first ones).
+    fps
+        Frame rate of the movie; default the data's.
+    rotate
+        Degrees of camera azimuth added every frame (0: a fixed view), so the skeleton is seen
+        from all sides as the movie plays, as the original rotating skeleton movies were.
+    azimuth, elevation
+        The view of the first frame, degrees (matplotlib's ``view_init``).
     """
     from ..video import write_video
 
@@ -109,6 +126,7 @@ def write_movie_3d(ds: xr.Dataset, path: str | os.PathLike, *, individual: str |
         for t in range(len(points)):
             ax.cla()
             _limits(ax, points)
+            ax.view_init(elev=elevation, azim=azimuth + rotate * t)
             start = max(0, t - trail)
             for k in range(len(keypoints)):
                 ax.plot(points[start:t + 1, k, 0], points[start:t + 1, k, 1], points[start:t + 1, k, 2], lw=1)

@@ -1,6 +1,7 @@
 """`deepbehavior analyze` on a tiny cohort of stores: table, figures, overlay video, and the CLI."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,32 @@ def test_analyze_cli_with_overrides(cohort, tmp_path):
     bad = subprocess.run([*command[:-4], "measures=[nonsense]"], capture_output=True, text=True, env=env,
                          timeout=240, cwd=tmp_path)
     assert bad.returncode == 2 and "Expected measures from" in bad.stderr
+
+
+def test_analyze_writes_rotating_skeleton_movie_for_3d_stores(cohort, tmp_path):
+    from deepbehavior.viz.skeleton import layout_edges
+    from jobs.analyze import main
+
+    # A 3D store (as `deepbehavior triangulate` writes it) for m01; m02 keeps its 2D store.
+    names = ["Neck", "RShoulder", "RElbow", "RWrist"]
+    t = np.arange(N, dtype=float)
+    position = np.zeros((N, 3, len(names), 1))
+    for k in range(len(names)):
+        position[:, :, k, 0] = np.stack([10.0 * k + 0 * t, np.sin(t / 10), 100.0 - 10 * k + t / 10], axis=1)
+    ds = make_poses(position, fps=FPS, keypoints=names, individuals=["person"], views=["3d"])
+    path = tmp_path / "stores" / "m01_d1.zarr"
+    shutil.rmtree(path)
+    create_store(path, ds, chunk=50)
+    for region in regions(path):
+        write_region(path, ds.isel(time=slice(region.start, region.stop)), region)
+    out = tmp_path / "movie"
+    main.run(AnalyzeJob(out=str(out), cohort=str(cohort), stores=str(tmp_path / "stores"), figures=False,
+                        movie=True, movie_frames=12))
+    info = probe(out / "videos" / "m01_d1_skeleton3d.mp4")
+    assert info.frames == 12 and info.fps == pytest.approx(FPS)
+    assert not (out / "videos" / "m02_d1_skeleton3d.mp4").exists()  # a 2D store has no 3D movie
+    table = pd.read_csv(out / "measures.csv").set_index(["subject", "measure"])["value"]
+    # Locomotion of the 3D person: the path length of its keypoints' centroid (the 3D units).
+    step = np.linalg.norm(np.diff(position.mean(axis=2)[:, :, 0], axis=0), axis=1)
+    assert table["m01", "locomotion.distance_person"] == pytest.approx(step.sum(), rel=1e-4)
+    assert len(layout_edges(names)) == 3

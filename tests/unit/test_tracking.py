@@ -158,3 +158,85 @@ def test_sleap_flies_two_consistent_identities(shared_data):
     again = track_identities(shuffled, n_identities=2, max_jump=20)
     ref2 = reference_points(again).isel(view=0).values
     assert max(np.isclose(ref2, ref[:, :, list(p)], equal_nan=True).all(axis=(1, 2)).sum() for p in ([0, 1], [1, 0])) >= 1095
+
+
+# --------------------------------------------------------------------------------------------------
+# A whole session: the pieces the track job wires together
+
+
+def test_track_session_follows_its_config():
+    from deepbehavior.config import TrackConfig
+    from deepbehavior.tracking import track_session
+
+    ds, truth = _crossing(hide=slice(95, 106), seed=1)
+    out = track_session(ds, TrackConfig(n_identities=2, max_jump=15, names=["p", "q"]))
+    assert list(out["individual"].values) == ["p", "q"] and _frames_wrong(out, truth) == 0
+    assert out.attrs["swaps_repaired"] == 1 and out.attrs["track_config"]["max_jump"] == 15
+    unrepaired = track_session(ds, TrackConfig(n_identities=2, max_jump=15, repair=False))
+    assert unrepaired.attrs["swaps_repaired"] == 0 and _frames_wrong(unrepaired, truth) > 50
+    # With classes, the class decides whatever the motion says.
+    cls = np.where(np.isclose(ds["position"].isel(view=0, space=0).values, truth[:, 0, :1]), 0.0, 1.0)
+    boxes = ds.assign(class_index=(("time", "individual", "view"), cls[..., None].astype(np.float32)))
+    boxes.attrs["class_names"] = ["body", "body_mini"]
+    by_class = track_session(boxes, TrackConfig(classes={"body": "resident", "body_mini": "intruder"}))
+    got = by_class["position"].isel(view=0).values
+    seen = ~np.isnan(got).any(axis=(1, 2))
+    np.testing.assert_allclose(got[seen], truth[seen])
+    assert by_class.attrs["swaps_repaired"] == 0 and by_class.attrs["swap_frames"] == {"view0": []}
+
+
+def test_summarize_quality_counts_distinct_frames():
+    import pandas as pd
+
+    from deepbehavior.tracking import summarize_quality
+
+    report = pd.DataFrame({
+        "view": ["v", "v", "v", "v", "w"],
+        "time": [3, 3, 4, 9, 3],
+        "event": ["missing", "missing", "merge", "swap", "missing"],  # two animals missing in frame 3 of v
+        "individual": ["a", "b", "a|b", "a|b", "a"],
+        "value": [np.nan, np.nan, 1.0, np.nan, np.nan],
+    })
+    assert summarize_quality(report, frames=10, swaps_repaired=1) == {
+        "frames": 10, "swaps_repaired": 1, "swap_frames": 1, "merge_frames": 1, "jump_frames": 0, "missing_frames": 2}
+
+
+def test_write_tracked_is_atomic_and_round_trips(tmp_path):
+    from deepbehavior.store import open_store
+    from deepbehavior.tracking import write_tracked
+
+    ds, _ = _crossing(n=120)
+    out = track_identities(ds, n_identities=2, max_jump=15, names=["m1", "m2"])
+    path = write_tracked(out, tmp_path / "s.zarr", chunk=50)
+    back = open_store(path)
+    assert back["position"].chunks[0] == (50, 50, 20)
+    np.testing.assert_allclose(back["position"].values, out["position"].values)
+    assert list(back["individual"].values) == ["m1", "m2"] and back.attrs["individuals_are"] == "identities"
+    with pytest.raises(FileExistsError, match="Expected no store"):
+        write_tracked(out, path, chunk=50)
+    shifted = out.assign(position=out["position"] + 1.0)
+    write_tracked(shifted, path, chunk=50, overwrite=True)
+    np.testing.assert_allclose(open_store(path)["position"].values, out["position"].values + 1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]  # no temporary left behind
+
+
+def test_sleap_flies_through_the_track_job(shared_data, tmp_path):
+    from deepbehavior.config import TrackConfig, TrackJob
+    from deepbehavior.store import create_store, open_store, regions, write_region
+    from jobs.track import main as track
+
+    ds, _ = _sleap_slots(shared_data / "sleap-flies" / "centered_pair_predictions.h5")
+    store = tmp_path / "flies.zarr"
+    create_store(store, ds, chunk=300)  # four shards, as inference would have written them
+    for region in regions(store):
+        write_region(store, ds.isel(time=slice(region.start, region.stop)), region)
+    track.run(TrackJob(out=str(tmp_path / "o"), store=str(store), figures=False,
+                       track=TrackConfig(n_identities=2, max_jump=20)))
+    tracked = open_store(tmp_path / "o" / "tracked" / "flies.zarr")
+    direct = track_identities(ds, n_identities=2, max_jump=20)
+    np.testing.assert_allclose(tracked["position"].values, direct["position"].values, equal_nan=True)
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "o" / "track_summary.csv")
+    assert summary["swaps_repaired"].tolist() == [direct.attrs["swaps_repaired"]]
+    assert summary["swap_frames"].tolist() == [len(direct.attrs["swap_frames"]["view0"])]

@@ -1,0 +1,157 @@
+"""`deepbehavior track` between infer and analyze: a synthetic two-animal cohort whose detections
+swap identity while both animals are hidden, tracked, then measured by `deepbehavior analyze`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from deepbehavior.analysis.social import measure_social
+from deepbehavior.config import AnalyzeJob, SocialConfig, TrackConfig, TrackJob
+from deepbehavior.schema import make_boxes, make_poses
+from deepbehavior.store import create_store, open_store, regions, write_region
+
+FPS = 30.0
+N = 200
+HIDDEN = slice(95, 106)  # both animals unseen while they pass each other
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _truth() -> np.ndarray:
+    """(time, space, keypoint=[nose, tail], animal) of two animals of different speed and size
+    meeting at frame 100: A at 2 px/frame to the right, B at 1 px/frame to the left."""
+    t = np.arange(N, dtype=float)
+    centre_a = np.stack([50 + 2 * t, 100 + 10 * np.sin(t / 15)], axis=1)
+    centre_b = np.stack([350 - t, 103 - 10 * np.sin(t / 15)], axis=1)
+    truth = np.zeros((N, 2, 2, 2))
+    for i, (centre, half, heading) in enumerate(((centre_a, 5.0, 1.0), (centre_b, 8.0, -1.0))):
+        truth[:, :, 0, i] = centre + [heading * half, 0.0]
+        truth[:, :, 1, i] = centre - [heading * half, 0.0]
+    truth[HIDDEN] = np.nan
+    return truth
+
+
+def _write(path: Path, ds) -> None:
+    create_store(path, ds, chunk=50)  # four chunks: tracking must run across them
+    for region in regions(path):
+        write_region(path, ds.isel(time=slice(region.start, region.stop)), region)
+
+
+def _slots(truth: np.ndarray, seed: int):
+    rng = np.random.default_rng(seed)
+    order = np.array([rng.permutation(2) for _ in range(N)])
+    slots = np.take_along_axis(truth, order[:, None, None, :], axis=3)
+    return make_poses(slots, fps=FPS, keypoints=["nose", "tail"], individuals=["slot0", "slot1"],
+                      views=["top"], individuals_are="slots")
+
+
+@pytest.fixture()
+def cohort(tmp_path):
+    truth = _truth()
+    entries = []
+    for k, subject in enumerate(("m01", "m02")):
+        entries.append({"subject": subject, "group": ["control", "treated"][k], "session": "d1",
+                        "videos": {"top": f"videos/{subject}.mp4"}})
+        _write(tmp_path / "stores" / f"{subject}_d1.zarr", _slots(truth, seed=k))
+    manifest = tmp_path / "cohort.yaml"
+    manifest.write_text(yaml.safe_dump({"cohort": "pairs", "sessions": entries}))
+    return manifest, truth
+
+
+def test_track_then_analyze_repairs_the_swap_and_matches_truth(cohort, tmp_path):
+    from jobs.analyze import main as analyze
+    from jobs.track import main as track
+
+    manifest, truth = cohort
+    out = tmp_path / "run"
+    track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"),
+                       track=TrackConfig(n_identities=2, names=["a", "b"], max_jump=15, merge_distance=5)))
+    summary = pd.read_csv(out / "track_summary.csv").set_index("name")
+    assert summary.loc["m01_d1", "status"] == "tracked"
+    assert summary.loc["m01_d1", "swaps_repaired"] == 1 and summary.loc["m02_d1", "swaps_repaired"] == 1
+    assert summary.loc["m01_d1", "missing_frames"] == 11
+    report = pd.read_csv(out / "reports" / "m01_d1_quality.csv")
+    assert report.query("event == 'swap'")["time"].tolist() == [106]
+    assert (out / "figures" / "m01_d1_tracks.png").read_bytes()[:4] == b"\x89PNG"
+
+    tracked = open_store(out / "tracked" / "m01_d1.zarr")
+    assert tracked.attrs["individuals_are"] == "identities"
+    got = tracked["position"].isel(view=0).values
+    # The names are arbitrary: animal A is whichever identity starts where A starts.
+    a_first = np.allclose(got[0, :, :, 0], truth[0, :, :, 0])
+    order = [0, 1] if a_first else [1, 0]
+    np.testing.assert_allclose(got, truth[..., order], rtol=1e-6)
+
+    result = tmp_path / "analysis"
+    analyze.run(AnalyzeJob(out=str(result), cohort=str(manifest), stores=str(out / "tracked"),
+                           measures=["social"], figures=False,
+                           social=SocialConfig(threshold=60.0, min_duration_s=0.2)))
+    table = pd.read_csv(result / "measures.csv")
+    position = make_poses(truth[..., order], fps=FPS, keypoints=["nose", "tail"], individuals=["a", "b"])
+    expected = dict((f"social.{m}", v) for m, v, _ in measure_social(
+        position["position"].isel(view=0), threshold=60.0, min_duration_s=0.2, fps=FPS))
+    assert expected["social.interaction_count"] == 2  # frames 80-94 and 106-120: the hidden ones split it
+    speeds = sorted([expected["social.speed_mean_a"], expected["social.speed_mean_b"]])
+    assert speeds[1] > 1.5 * speeds[0]  # a swap left in place would show in the speeds
+    for subject in ("m01", "m02"):
+        got = table[table.subject == subject].set_index("measure")["value"]
+        assert set(got.index) == set(expected)
+        for measure, value in expected.items():
+            assert got[measure] == pytest.approx(value, rel=1e-5, nan_ok=True), measure
+
+    # A second run skips what is done; force redoes it.
+    track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"),
+                       track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
+    summary = pd.read_csv(out / "track_summary.csv").set_index("name")
+    assert summary["status"].tolist() == ["skipped", "skipped"] and summary["swaps_repaired"].tolist() == [1, 1]
+
+
+def test_a_failing_session_is_recorded_and_the_others_finish(cohort, tmp_path):
+    from jobs.track import main as track
+
+    manifest, _ = cohort
+    spec = yaml.safe_load(manifest.read_text())
+    spec["sessions"].append({"subject": "m03", "group": "control", "session": "d1", "videos": {"top": "v.mp4"}})
+    manifest.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"1 failed: m03_d1 \(FileNotFoundError"):
+        track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"),
+                           figures=False, track=TrackConfig(max_jump=15)))
+    summary = pd.read_csv(out / "track_summary.csv").set_index("name")
+    assert summary["status"].to_dict() == {"m01_d1": "tracked", "m02_d1": "tracked", "m03_d1": "failed"}
+    assert (out / "tracked" / "m02_d1.zarr").is_dir() and not (out / "tracked" / "m03_d1.zarr").exists()
+
+
+def test_cli_identity_from_classes(tmp_path):
+    # DeepBehavior's social test: class 'body' is one mouse, 'body_mini' the other, in any slot.
+    t = np.arange(40, dtype=float)
+    big, small = np.stack([10 + t, 20 + 0 * t], axis=1), np.stack([200 - t, 80 + 0 * t], axis=1)
+    centre = np.zeros((40, 2, 2))
+    cls = np.zeros((40, 2))
+    flip = t % 3 == 0
+    centre[:, :, 0] = np.where(flip[:, None], small, big)
+    centre[:, :, 1] = np.where(flip[:, None], big, small)
+    cls[:, 0], cls[:, 1] = np.where(flip, 1, 0), np.where(flip, 0, 1)
+    ds = make_boxes(centre, np.full_like(centre, 12.0), np.full((40, 2), 0.9), cls, fps=FPS,
+                    class_names=["body", "body_mini"], views=["top"])
+    store = tmp_path / "m01_d1.zarr"
+    _write(store, ds)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "deepbehavior.cli", "track", f"store={store}", f"out={tmp_path / 'o'}",
+                           "track.classes={body:resident,body_mini:intruder}", "figures=false"],
+                          capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tracked = open_store(tmp_path / "o" / "tracked" / "m01_d1.zarr")
+    assert list(tracked["individual"].values) == ["resident", "intruder"]
+    pos = tracked["position"].isel(view=0)
+    np.testing.assert_allclose(pos.sel(individual="resident").transpose("time", "space"), big)
+    np.testing.assert_allclose(pos.sel(individual="intruder").transpose("time", "space"), small)
+    summary = pd.read_csv(tmp_path / "o" / "track_summary.csv")
+    assert summary["swaps_repaired"].tolist() == [0] and summary["missing_frames"].tolist() == [0]
