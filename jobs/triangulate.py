@@ -4,34 +4,71 @@ centre) lazily chunk by chunk with Dask (method, confidence threshold and robust
 ``triangulate``), and writes the 3D poses store ``<out>/<name>`` (``space`` x, y, z in calibration
 units, ``reprojection_error`` in pixels). With ``figure`` it draws ``<out>/trajectories3d.png``;
 with ``movie_frames`` > 0 a short movie ``<out>/skeleton3d.mp4`` of that many frames.
+
+Cohort form: ``cohort=<manifest>`` instead of ``store``, with ``stores`` (default ``<out>/stores``)
+holding ``<subject>_<session>.zarr`` per session; each session uses the ``calibration`` of its
+manifest entry, else ``calibration=``. Writes ``<out>/stores3d/<subject>_<session>.zarr`` and
+``<out>/triangulate_report.json``; sessions already done are skipped (``force=true`` redoes them); a
+session that fails is recorded in the report, the others finish, and the job exits non-zero naming
+the failed sessions.
 """
 
+import json
+import sys
 from pathlib import Path
 
 from deepbehavior.config import TriangulateJob
 from jobs._hydra import hydra_job
 
 
+def run_cohort(cfg: TriangulateJob, options: dict) -> None:
+    """The cohort form: every session's store, a report, exit status 1 if any session failed."""
+    from deepbehavior.cohort import load_cohort
+    from deepbehavior.geometry.cohort3d import triangulate_cohort
+    from deepbehavior.store import write_atomic
+
+    cohort = load_cohort(cfg.cohort, check_files=False)
+    out = Path(cfg.out)
+    stores = Path(cfg.stores) if cfg.stores else out / "stores"
+    if not stores.is_dir():
+        raise FileNotFoundError(f"Expected a folder of 2D stores at {stores}, but there is none")
+    if cfg.calibration and not Path(cfg.calibration).is_file():
+        raise FileNotFoundError(f"Expected a calibration file at {cfg.calibration}, but there is none")
+    report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration, options=options,
+                                chunk=cfg.chunk, force=cfg.force)
+    write_atomic(out / "triangulate_report.json", json.dumps(report.as_dict(), indent=2))
+    print(f"[triangulate] {len(report.written)} written, {len(report.skipped)} already done, "
+          f"{len(report.failures)} failed -> {out / 'stores3d'}  report: {out / 'triangulate_report.json'}")
+    if report.failures:
+        for failure in report.failures:
+            print(f"[triangulate] FAILED {failure['session']}: {failure['error']}", file=sys.stderr)
+        print(f"deepbehavior triangulate: error: failed sessions: "
+              f"{', '.join(f['session'] for f in report.failures)}", file=sys.stderr)
+        raise SystemExit(1)
+
+
 @hydra_job("triangulate", TriangulateJob)
 def main(cfg: TriangulateJob) -> None:
-    import dask
     import numpy as np
 
-    from deepbehavior.geometry.calib_io import load_calibration
-    from deepbehavior.geometry.triangulation import triangulate_dataset, write_3d
+    from deepbehavior.geometry.cohort3d import triangulate_session
     from deepbehavior.store import open_store
 
-    group = load_calibration(cfg.calibration)
-    ds = open_store(cfg.store)
+    if bool(cfg.cohort) == bool(cfg.store):
+        raise ValueError("Expected either store=PATH or cohort=MANIFEST, but got "
+                         + ("both" if cfg.cohort else "neither"))
     t = cfg.triangulate
-    ds3d = triangulate_dataset(ds, group, method=t.method, min_confidence=t.min_confidence, refine=t.refine,
-                               max_error=t.max_error_px, chunk=cfg.chunk)
-    ds3d.attrs["calibration"] = str(Path(cfg.calibration).resolve())
-    ds3d.attrs["source_store"] = str(Path(cfg.store).resolve())
+    options = {"method": t.method, "min_confidence": t.min_confidence, "refine": t.refine,
+               "max_error": t.max_error_px}
+    if cfg.cohort:
+        run_cohort(cfg, options)
+        return
+    if not cfg.calibration:
+        raise ValueError("Expected calibration=FILE for store=, but got none")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    with dask.config.set(scheduler="threads", num_workers=2):
-        path = write_3d(ds3d, out / cfg.name, overwrite=cfg.force)
+    path = triangulate_session(cfg.store, cfg.calibration, out / cfg.name, options=options, chunk=cfg.chunk,
+                               overwrite=cfg.force)
     result = open_store(path)
     error = result["reprojection_error"].values
     found = np.isfinite(error)

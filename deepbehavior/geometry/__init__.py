@@ -3,7 +3,9 @@
 - :mod:`.camera`: :class:`Camera` and :class:`CameraGroup` (``project``, ``undistort``,
   ``triangulate``, ``reprojection_error``), the pinhole model with OpenCV's distortion.
 - :mod:`.triangulation`: batched N-view linear triangulation weighted by confidence, the robust
-  mode, the Caltech two-camera midpoint, and lazy triangulation of a multi-view store.
+  mode, the Caltech two-camera midpoint, and lazy triangulation of a multi-view store; the NumPy
+  code is the reference, :mod:`._kernels` the fused numba kernel used by default.
+- :mod:`.cohort3d`: one 3D store per session of a cohort, failures recorded per session.
 - :mod:`.calibration`: board detection, intrinsics, extrinsics and bundle adjustment.
 - :mod:`.calib_io`: anipose TOML, OpenCV YAML/XML and Caltech (Bouguet) ``.mat`` files.
 

@@ -33,6 +33,7 @@ from .. import schema
 from .camera import CameraGroup
 
 METHODS = ("dlt", "robust", "midpoint")
+ENGINES = ("auto", "numba", "numpy")
 
 
 def _camera_terms(ext: np.ndarray) -> np.ndarray:
@@ -185,20 +186,87 @@ def midpoint_triangulation(normalized: np.ndarray, extrinsics: np.ndarray) -> np
     return out
 
 
-def _per_point(group: CameraGroup, pixels, confidence, min_confidence: float):
-    """Flatten ``(V, ..., 2)`` pixels and ``(V, ...)`` confidence to ``(V, P, …)``."""
+def _per_point(group: CameraGroup, pixels, confidence, min_confidence: float, *, prepare: bool = True):
+    """Flatten ``(V, ..., 2)`` pixels and ``(V, ...)`` confidence to ``(V, P, …)``.
+
+    With ``prepare``, the confidence becomes the weights of :func:`linear_triangulation` (0 where
+    unusable); without, it is only reshaped (None stays None) for the compiled kernel.
+    """
     pixels = group._check(pixels)
     shape = pixels.shape[1:-1]
     flat = pixels.reshape(len(group), -1, 2)
-    if confidence is None:
-        conf = np.where(np.isfinite(flat).all(axis=-1), 1.0, 0.0)
-    else:
+    conf = None
+    if confidence is not None:
         conf = np.asarray(confidence, dtype=np.float64)
         if conf.shape != pixels.shape[:-1]:
             raise ValueError(f"Expected confidence of shape {pixels.shape[:-1]}, but got {conf.shape}")
-        conf = np.nan_to_num(conf.reshape(len(group), -1), nan=0.0)
-    conf = np.where(conf > min_confidence, conf, 0.0)
+        conf = conf.reshape(len(group), -1)
+    if prepare:
+        conf = _prepared_confidence(flat, conf, min_confidence)
     return flat, conf, shape
+
+
+def _prepared_confidence(flat: np.ndarray, conf: np.ndarray | None, min_confidence: float) -> np.ndarray:
+    """Weights ``(V, P)``: the confidence (1 if None, 0 if NaN) where above ``min_confidence``, else 0."""
+    if conf is None:
+        conf = np.where(np.isfinite(flat).all(axis=-1), 1.0, 0.0)
+    else:
+        conf = np.nan_to_num(conf, nan=0.0)
+    return np.where(conf > min_confidence, conf, 0.0)
+
+
+def _engine(engine: str) -> str:
+    """``"numba"`` or ``"numpy"``: ``"auto"`` is the compiled kernel when numba imports."""
+    if engine not in ENGINES:
+        raise ValueError(f"Expected engine to be one of {ENGINES}, but got {engine!r}")
+    if engine == "numpy":
+        return engine
+    try:
+        from . import _kernels  # noqa: F401
+    except ImportError:
+        if engine == "numba":
+            raise ImportError("Expected numba for engine='numba', but it is not installed "
+                              "(pip install numba, or use engine='numpy')") from None
+        return "numpy"
+    return "numba"
+
+
+def _compiled_linear(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | None, *, refine: int,
+                     errors: bool, min_confidence: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`linear_triangulation` of distorted pixels ``(V, P, 2)`` by the fused numba kernel.
+
+    ``conf`` ``(V, P)`` (None: 1 for every view) is used where it is above ``min_confidence``;
+    the kernel applies that rule itself, so raw confidences need no preparing pass.
+
+    Cameras with more than 5 distortion coefficients are undistorted by OpenCV first (their
+    reprojection errors are computed here); points where Newton's undistortion did not converge
+    are recomputed with the NumPy path, so the result never depends on the kernel's shortcut.
+    """
+    from . import _kernels
+
+    intrinsics, dist, ext, opencv = _kernels.camera_arrays(group.cameras)
+    pixels = flat
+    if opencv.any():
+        pixels = flat.copy()
+        for v in np.flatnonzero(opencv):
+            pixels[v] = group.cameras[v].undistort(flat[v])
+    points, error, status = _kernels.triangulate_views(pixels, conf, intrinsics, dist, ext, _camera_terms(ext),
+                                                        refine=refine, errors=errors, min_weight=min_confidence)
+    if (errors and opencv.any()) or status.any():
+        # the rare slow paths need the prepared weights of the NumPy code
+        conf = _prepared_confidence(flat, conf, min_confidence)
+    if errors and opencv.any():
+        for v in np.flatnonzero(opencv):
+            used = (conf[v] > 0) & np.isfinite(pixels[v]).all(axis=-1)
+            error[v] = np.where(used, np.linalg.norm(group.cameras[v].project(points) - flat[v], axis=-1), np.nan)
+    bad = np.flatnonzero(status != _kernels.OK)
+    if bad.size:
+        normalized = group.undistort(flat[:, bad])
+        points[bad] = linear_triangulation(normalized, ext, conf[:, bad], refine=refine)
+        if errors:
+            used = (conf[:, bad] > 0) & np.isfinite(normalized).all(axis=-1)
+            error[:, bad] = np.where(used, group.reprojection_error(points[bad], flat[:, bad]), np.nan)
+    return points, error
 
 
 def triangulate_points(
@@ -210,10 +278,11 @@ def triangulate_points(
     min_confidence: float = 0.0,
     refine: int = 1,
     max_error: float = 20.0,
+    engine: str = "auto",
 ) -> np.ndarray:
     """World points ``(..., 3)`` from pixels ``(camera, ..., 2)``; see :func:`triangulate`."""
     return triangulate(group, pixels, confidence, method=method, min_confidence=min_confidence,
-                       refine=refine, max_error=max_error, errors=False)[0]
+                       refine=refine, max_error=max_error, errors=False, engine=engine)[0]
 
 
 def triangulate(
@@ -226,6 +295,7 @@ def triangulate(
     refine: int = 1,
     max_error: float = 20.0,
     errors: bool = True,
+    engine: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Triangulate the observations of a camera group.
 
@@ -246,6 +316,10 @@ def triangulate(
         ``"robust"``: reprojection error (pixels) above which a point's worst view is dropped.
     errors
         Whether to compute the reprojection errors (skipping them saves a projection per view).
+    engine
+        ``"auto"`` (default): the fused numba kernel for ``"dlt"``/``"robust"`` when numba imports,
+        else NumPy; ``"numba"`` or ``"numpy"`` to choose (NumPy is the reference implementation;
+        both give the same points to rounding).
 
     Returns
     -------
@@ -259,31 +333,47 @@ def triangulate(
         raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
     if method == "midpoint" and len(group) != 2:
         raise ValueError(f"Expected 2 cameras for the midpoint method, but got {len(group)}")
-    flat, conf, shape = _per_point(group, pixels, confidence, min_confidence)
-    normalized = group.undistort(flat)
-    ext = group.extrinsics()
-    if method == "midpoint":
-        used = (conf > 0) & np.isfinite(normalized).all(axis=-1)
-        points = midpoint_triangulation(normalized, ext)
-        points[~used.all(axis=0)] = np.nan
-    else:
-        points = linear_triangulation(normalized, ext, conf, refine=refine)
-        used = (conf > 0) & np.isfinite(normalized).all(axis=-1)
+    compiled = method != "midpoint" and _engine(engine) == "numba"
+    flat, conf, shape = _per_point(group, pixels, confidence, min_confidence, prepare=not compiled)
+    want_errors = errors or method == "robust"
     error = None
-    if errors or method == "robust":
-        error = np.where(used, group.reprojection_error(points, flat), np.nan)
+    if compiled:
+        points, error = _compiled_linear(group, flat, conf, refine=refine, errors=want_errors,
+                                         min_confidence=min_confidence)
+        if method == "robust":
+            conf = _prepared_confidence(flat, conf, min_confidence)
+            used = (conf > 0) & np.isfinite(flat).all(axis=-1)
+
+        def solve(idx, sub_conf):
+            return _compiled_linear(group, flat[:, idx], sub_conf, refine=refine, errors=True)
+    else:
+        normalized = group.undistort(flat)
+        ext = group.extrinsics()
+        used = (conf > 0) & np.isfinite(normalized).all(axis=-1)
+        if method == "midpoint":
+            points = midpoint_triangulation(normalized, ext)
+            points[~used.all(axis=0)] = np.nan
+        else:
+            points = linear_triangulation(normalized, ext, conf, refine=refine)
+        if want_errors:
+            error = np.where(used, group.reprojection_error(points, flat), np.nan)
+
+        def solve(idx, sub_conf):
+            found = linear_triangulation(normalized[:, idx], ext, sub_conf, refine=refine)
+            return found, np.where(sub_conf > 0, group.reprojection_error(found, flat[:, idx]), np.nan)
     if method == "robust":
         for _ in range(len(group) - 2):
             n_used = used.sum(axis=0)
-            worst = np.nanargmax(np.where(used, error, -1.0), axis=0)
-            bad = (n_used >= 3) & (np.take_along_axis(np.where(used, error, -1.0), worst[None], 0)[0] > max_error)
+            # a view of a point with no solution has a NaN error: it is never the worst
+            ranked = np.where(used & np.isfinite(error), error, -1.0)
+            worst = np.argmax(ranked, axis=0)
+            bad = (n_used >= 3) & (np.take_along_axis(ranked, worst[None], 0)[0] > max_error)
             if not bad.any():
                 break
             idx = np.flatnonzero(bad)
             used[worst[idx], idx] = False
-            sub_conf = np.where(used[:, idx], conf[:, idx], 0.0)
-            points[idx] = linear_triangulation(normalized[:, idx], ext, sub_conf, refine=refine)
-            error[:, idx] = np.where(used[:, idx], group.reprojection_error(points[idx], flat[:, idx]), np.nan)
+            points[idx], error[:, idx] = solve(idx, np.where(used[:, idx], conf[:, idx], 0.0))
+            error[:, idx] = np.where(used[:, idx], error[:, idx], np.nan)
     points = points.reshape(shape + (3,))
     if error is not None:
         error = error.reshape((len(group),) + shape)
@@ -331,6 +421,7 @@ def triangulate_dataset(
     refine: int = 1,
     max_error: float = 20.0,
     chunk: int | None = None,
+    engine: str = "auto",
 ) -> xr.Dataset:
     """Lazily triangulate a multi-view poses or boxes dataset.
 
@@ -344,6 +435,8 @@ def triangulate_dataset(
     chunk
         Frames per chunk when ``ds`` is not already chunked along ``time`` (default: the store's
         ``chunk`` attribute, else 1000).
+    method, min_confidence, refine, max_error, engine
+        As in :func:`triangulate`.
 
     Returns
     -------
@@ -371,7 +464,8 @@ def triangulate_dataset(
     n_time, _, n_kp, n_ind, _ = pos.shape
     packed = da.map_blocks(
         _kernel, pos, conf, group=cameras,
-        options={"method": method, "min_confidence": min_confidence, "refine": refine, "max_error": max_error},
+        options={"method": method, "min_confidence": min_confidence, "refine": refine, "max_error": max_error,
+                 "engine": _engine(engine)},
         dtype=np.float32, chunks=(pos.chunks[0], (5,), (n_kp,), (n_ind,)), drop_axis=4,
         meta=np.empty((0, 0, 0, 0), dtype=np.float32),
     )

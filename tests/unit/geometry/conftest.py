@@ -43,3 +43,9 @@ def rig() -> CameraGroup:
 @pytest.fixture
 def points() -> np.ndarray:
     return np.random.default_rng(1).uniform(-150, 150, size=(2000, 3))
+
+
+@pytest.fixture
+def pose_factory():
+    """:func:`look_at`: the (rvec, tvec) of a camera at a point looking at a target."""
+    return look_at

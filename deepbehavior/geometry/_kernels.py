@@ -1,0 +1,353 @@
+"""Compiled (numba) kernel of N-view triangulation: one pass over the points does everything.
+
+For each point, :func:`triangulate_views` undistorts every view (Newton's method on the
+5-coefficient Brown model), accumulates the confidence-weighted normal equations, solves the 3x3
+system by cofactors, repeats the depth-reweighted re-solves and, on request, reprojects the point
+into each view. It follows :func:`deepbehavior.geometry.triangulation.linear_triangulation` rule for
+rule (NaN handling, zero weights, fewer than two views, points behind a camera); the NumPy code
+stays the reference and the tests check that both agree. Fusing the steps avoids the ten-odd
+temporary ``(camera, point)`` arrays of the NumPy version, which dominated its run time.
+
+Cameras whose model has more than five distortion coefficients are undistorted by OpenCV before the
+call and passed with an identity camera matrix and no distortion (see :func:`camera_arrays`).
+
+This module imports numba; :mod:`.triangulation` imports it lazily and falls back to NumPy
+without it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit, prange
+
+# Newton on the distortion converges quadratically: from OpenCV's first fixed-point iterate, three
+# steps reach ~1e-16 for ordinary lenses (the vectorized loop always does them); up to
+# NEWTON_STEPS more finish the rest, for points far out in strong distortion.
+NEWTON_STEPS = 20
+# a step this small (normalized units) leaves an error of about its square times the curvature
+NEWTON_TOLERANCE = 1e-9
+# points per block: a block's scratch arrays stay in cache, and it is one parallel task
+BLOCK = 1024
+
+# status codes, per point
+OK = 0
+UNDISTORT_FAILED = 1
+
+
+def camera_arrays(cameras) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-camera arrays of the kernel.
+
+    Returns
+    -------
+    intrinsics : numpy.ndarray
+        ``(camera, 5)``: fx, skew, cx, fy, cy in pixels.
+    dist : numpy.ndarray
+        ``(camera, 5)``: k1, k2, p1, p2, k3 (zeros for cameras undistorted beforehand).
+    extrinsics : numpy.ndarray
+        ``(camera, 3, 4)`` world-to-camera ``[R | t]``.
+    opencv : numpy.ndarray
+        ``(camera,)`` bool: True where the camera's model has more than 5 coefficients, so its
+        pixels must be undistorted by OpenCV first and its intrinsics/dist rows are the identity.
+    """
+    n = len(cameras)
+    intrinsics = np.zeros((n, 5))
+    dist = np.zeros((n, 5))
+    opencv = np.zeros(n, dtype=bool)
+    for i, cam in enumerate(cameras):
+        if cam.dist.size > 5:
+            opencv[i] = True
+            intrinsics[i] = (1.0, 0.0, 0.0, 1.0, 0.0)
+            continue
+        m = cam.matrix
+        intrinsics[i] = (m[0, 0], m[0, 1], m[0, 2], m[1, 1], m[1, 2])
+        dist[i] = cam.dist
+    extrinsics = np.stack([cam.extrinsics for cam in cameras])
+    return intrinsics, dist, extrinsics, opencv
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3):
+    """One Newton step on ``distort(x, y) = (xd, yd)``; returns the new point and the step size."""
+    x2 = x * x
+    y2 = y * y
+    xy = x * y
+    r2 = x2 + y2
+    radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    dradial = k1 + r2 * (2.0 * k2 + 3.0 * k3 * r2)
+    fx = x * radial + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x2) - xd
+    fy = y * radial + p1 * (r2 + 2.0 * y2) + 2.0 * p2 * xy - yd
+    a = radial + 2.0 * x2 * dradial + 2.0 * p1 * y + 6.0 * p2 * x
+    b = 2.0 * xy * dradial + 2.0 * p1 * x + 2.0 * p2 * y
+    d = radial + 2.0 * y2 * dradial + 6.0 * p1 * y + 2.0 * p2 * x
+    inv = 1.0 / (a * d - b * b)
+    dx = (d * fx - b * fy) * inv
+    dy = (a * fy - b * fx) * inv
+    return x - dx, y - dy, abs(dx) + abs(dy)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _unfolded(x, y, k1, k2, k3):
+    """Whether the radial distortion still grows with the radius at ``(x, y)``.
+
+    Past the fold of a strong barrel lens, Newton can converge to a second, meaningless preimage;
+    such points are left to OpenCV's iteration (the NumPy path), as they would be without numba.
+    """
+    r2 = x * x + y * y
+    return 1.0 + r2 * (3.0 * k1 + r2 * (5.0 * k2 + 7.0 * k3 * r2)) > 0.0
+
+
+@njit(cache=True, error_model="numpy", fastmath=False)
+def _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, nx, ny, w, step):
+    """Normalized coordinates ``nx, ny`` and weights ``w`` of view ``v``, points ``first`` to
+    ``first + n``; returns whether some used point's Newton iteration did not converge.
+
+    The loops have no early exits, so LLVM vectorizes them over points; the few points that need
+    more than ``NEWTON_FIXED`` steps finish in a scalar loop.
+    """
+    weighted = weights.shape[0] > 0
+    fx, skew, cx, fy, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3], intrinsics[v, 4]
+    k1, k2, p1, p2, k3 = dist[v, 0], dist[v, 1], dist[v, 2], dist[v, 3], dist[v, 4]
+    for i in range(n):
+        u = pixels[v, first + i, 0]
+        q = pixels[v, first + i, 1]
+        wv = weights[v, first + i] if weighted else 1.0
+        ny[v, i] = (q - cy) / fy
+        nx[v, i] = (u - cx - skew * ny[v, i]) / fx
+        usable = np.isfinite(u) and np.isfinite(q) and np.isfinite(wv) and wv > 0.0 and wv > min_weight
+        w[v, i] = wv if usable else 0.0
+    if k1 == 0.0 and k2 == 0.0 and p1 == 0.0 and p2 == 0.0 and k3 == 0.0:
+        return False
+    for i in range(n):
+        xd = nx[v, i]
+        yd = ny[v, i]
+        # OpenCV's fixed-point step is a better start than the distorted point: one Newton step less
+        r2 = xd * xd + yd * yd
+        inv = 1.0 / (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3)))
+        x = xd * inv
+        y = yd * inv
+        x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
+        x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
+        x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
+        nx[v, i] = x
+        ny[v, i] = y
+        step[i] = s if _unfolded(x, y, k1, k2, k3) else np.inf
+    failed = False
+    for i in range(n):
+        if w[v, i] == 0.0 or step[i] < NEWTON_TOLERANCE:
+            continue
+        u = pixels[v, first + i, 0]
+        q = pixels[v, first + i, 1]
+        yd = (q - cy) / fy
+        xd = (u - cx - skew * yd) / fx
+        x = nx[v, i]
+        y = ny[v, i]
+        s = step[i]
+        for _ in range(NEWTON_STEPS):
+            x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
+            if s < NEWTON_TOLERANCE:
+                break
+        nx[v, i] = x
+        ny[v, i] = y
+        if not (s < NEWTON_TOLERANCE and _unfolded(x, y, k1, k2, k3)):
+            step[i] = np.inf
+            failed = True
+    return failed
+
+
+@njit(cache=True, error_model="numpy", fastmath=False)
+def _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z):
+    """Solve the weighted normal equations of points ``0..n`` into ``X, Y, Z`` where ``ok``.
+
+    ``terms`` ``(camera, 4, 9)``: per camera, the constant matrices that the features
+    ``w² (x² + y²), w² x, w² y, w²`` of a point multiply (``triangulation._camera_terms``).
+    A singular system gives NaN, as in the NumPy reference.
+    """
+    acc[:, :n] = 0.0
+    for v in range(nx.shape[0]):
+        for k in range(9):
+            t0 = terms[v, 0, k]
+            t1 = terms[v, 1, k]
+            t2 = terms[v, 2, k]
+            t3 = terms[v, 3, k]
+            for i in range(n):
+                f3 = w[v, i] * w[v, i]
+                acc[k, i] += f3 * ((nx[v, i] * nx[v, i] + ny[v, i] * ny[v, i]) * t0 + nx[v, i] * t1
+                                   + ny[v, i] * t2 + t3)
+    for i in range(n):
+        m00 = acc[0, i]
+        m01 = acc[1, i]
+        m02 = acc[2, i]
+        m11 = acc[3, i]
+        m12 = acc[4, i]
+        m22 = acc[5, i]
+        b0 = acc[6, i]
+        b1 = acc[7, i]
+        b2 = acc[8, i]
+        c00 = m11 * m22 - m12 * m12
+        c01 = m02 * m12 - m01 * m22
+        c02 = m01 * m12 - m02 * m11
+        c11 = m00 * m22 - m02 * m02
+        c12 = m01 * m02 - m00 * m12
+        c22 = m00 * m11 - m01 * m01
+        det = m00 * c00 + m01 * c01 + m02 * c02
+        scale = max(m00 + m11 + m22, 1e-300)
+        inv = 1.0 / det if abs(det) > 1e-12 * scale * scale * scale else np.nan
+        if ok[i]:
+            X[i] = (c00 * b0 + c01 * b1 + c02 * b2) * inv
+            Y[i] = (c01 * b0 + c11 * b1 + c12 * b2) * inv
+            Z[i] = (c02 * b0 + c12 * b1 + c22 * b2) * inv
+
+
+@njit(cache=True, error_model="numpy", fastmath=False)
+def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error,
+            status):
+    """Points ``first`` to ``last`` (exclusive), one stage at a time over the whole block."""
+    n_views = pixels.shape[0]
+    n = last - first
+    nx = np.empty((n_views, n))
+    ny = np.empty((n_views, n))
+    w = np.empty((n_views, n))
+    wr = np.empty((n_views, n))
+    acc = np.empty((9, n))
+    step = np.empty(n)
+    ok = np.ones(n, dtype=np.bool_)
+    X = np.empty(n)
+    Y = np.empty(n)
+    Z = np.empty(n)
+    seen = np.zeros(n, dtype=np.int64)
+    status[first:last] = OK
+    for v in range(n_views):
+        if _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, nx, ny, w, step):
+            for i in range(n):
+                if w[v, i] != 0.0 and not step[i] < NEWTON_TOLERANCE:
+                    status[first + i] = UNDISTORT_FAILED
+        for i in range(n):
+            # an unused view must add nothing, not 0 * NaN
+            usable = w[v, i] != 0.0 and np.isfinite(nx[v, i]) and np.isfinite(ny[v, i])
+            w[v, i] = w[v, i] if usable else 0.0
+            nx[v, i] = nx[v, i] if usable else 0.0
+            ny[v, i] = ny[v, i] if usable else 0.0
+            seen[i] += 1 if usable else 0
+    _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z)
+    for _ in range(refine):
+        # keep the current solution where reweighting is impossible (a point behind any camera,
+        # even an unused one, or no solution), as the NumPy reference does
+        ok[:] = True
+        for v in range(n_views):
+            e0, e1, e2, e3 = ext[v, 2, 0], ext[v, 2, 1], ext[v, 2, 2], ext[v, 2, 3]
+            for i in range(n):
+                depth = e0 * X[i] + e1 * Y[i] + e2 * Z[i] + e3
+                good = np.isfinite(depth) and depth > 0.0
+                wr[v, i] = w[v, i] / depth if good else 0.0
+                ok[i] = ok[i] and (good or seen[i] == 0)
+        _solve(n, nx, ny, wr, terms, acc, ok, X, Y, Z)
+    for i in range(n):
+        few = seen[i] < 2
+        points[first + i, 0] = np.nan if few else X[i]
+        points[first + i, 1] = np.nan if few else Y[i]
+        points[first + i, 2] = np.nan if few else Z[i]
+    if not errors:
+        return
+    for v in range(n_views):
+        fx, skew, cx, fy, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3], intrinsics[v, 4]
+        k1, k2, p1, p2, k3 = dist[v, 0], dist[v, 1], dist[v, 2], dist[v, 3], dist[v, 4]
+        for i in range(n):
+            p = first + i
+            px = points[p, 0]
+            py = points[p, 1]
+            pz = points[p, 2]
+            cz = ext[v, 2, 0] * px + ext[v, 2, 1] * py + ext[v, 2, 2] * pz + ext[v, 2, 3]
+            x = (ext[v, 0, 0] * px + ext[v, 0, 1] * py + ext[v, 0, 2] * pz + ext[v, 0, 3]) / cz
+            y = (ext[v, 1, 0] * px + ext[v, 1, 1] * py + ext[v, 1, 2] * pz + ext[v, 1, 3]) / cz
+            x2 = x * x
+            y2 = y * y
+            xy = x * y
+            r2 = x2 + y2
+            radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            xd = x * radial + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x2)
+            yd = y * radial + p1 * (r2 + 2.0 * y2) + 2.0 * p2 * xy
+            du = fx * xd + skew * yd + cx - pixels[v, p, 0]
+            dv = fy * yd + cy - pixels[v, p, 1]
+            e = np.sqrt(du * du + dv * dv)
+            # behind the camera the projection is undefined (NaN), as in Camera.project
+            error[v, p] = e if (w[v, i] != 0.0 and cz > 0.0) else np.nan
+
+
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
+def _run_parallel(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, status):
+    n_points = pixels.shape[1]
+    n_blocks = (n_points + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks):
+        _points(b * BLOCK, min((b + 1) * BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext, terms,
+                refine, errors, points, error, status)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _run_serial(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, status):
+    n_points = pixels.shape[1]
+    for start in range(0, n_points, BLOCK):
+        _points(start, min(start + BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext, terms, refine,
+                errors, points, error, status)
+
+
+def triangulate_views(
+    pixels: np.ndarray,
+    weights: np.ndarray | None,
+    intrinsics: np.ndarray,
+    dist: np.ndarray,
+    extrinsics: np.ndarray,
+    terms: np.ndarray,
+    *,
+    min_weight: float = 0.0,
+    refine: int = 1,
+    errors: bool = True,
+    parallel: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Undistort, triangulate and reproject every point in one compiled pass.
+
+    Parameters
+    ----------
+    pixels
+        ``(camera, point, 2)`` distorted pixels (normalized coordinates for cameras passed with an
+        identity ``intrinsics`` row); NaN where not seen.
+    weights
+        ``(camera, point)`` non-negative weights, or None for 1 everywhere; a view is used where its
+        pixel is finite and its weight finite, positive and above ``min_weight``.
+    intrinsics, dist, extrinsics
+        From :func:`camera_arrays`.
+    terms
+        ``(4 camera, 9)`` normal-equation terms of ``extrinsics``
+        (:func:`deepbehavior.geometry.triangulation._camera_terms`).
+    refine
+        Depth-reweighted re-solves.
+    errors
+        Whether to compute the reprojection error of each used view.
+    parallel
+        Spread points over threads; default: only when called from the main thread (Dask's worker
+        threads already run chunks side by side).
+
+    Returns
+    -------
+    points : numpy.ndarray
+        ``(point, 3)`` world points; NaN where fewer than two usable views.
+    error : numpy.ndarray or None
+        ``(camera, point)`` reprojection error in the units of ``pixels``, NaN for unused views.
+    status : numpy.ndarray
+        ``(point,)`` uint8: 0, or 1 where Newton's undistortion of some view did not converge
+        (the caller recomputes those points another way).
+    """
+    if parallel is None:
+        parallel = threading.current_thread() is threading.main_thread()
+    pixels = np.ascontiguousarray(pixels, dtype=np.float64)
+    weights = np.zeros((0, 0)) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    n_views, n_points = pixels.shape[:2]
+    points = np.empty((n_points, 3))
+    error = np.empty((n_views, n_points) if errors else (0, 0))
+    status = np.empty(n_points, dtype=np.uint8)
+    run = _run_parallel if parallel else _run_serial
+    run(pixels, weights, float(min_weight), np.ascontiguousarray(intrinsics, dtype=np.float64),
+        np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64),
+        np.ascontiguousarray(terms, dtype=np.float64).reshape(n_views, 4, 9), int(refine), bool(errors), points, error, status)
+    return points, (error if errors else None), status

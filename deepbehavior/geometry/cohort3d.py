@@ -1,0 +1,118 @@
+"""3D for every session of a cohort: one 2D store in, one 3D store out, failures kept per session.
+
+Each session's 2D store is ``<stores>/<subject>_<session>.zarr`` (as ``infer`` writes them) and its
+3D store ``<out>/<subject>_<session>.zarr``. A session uses its own ``calibration`` from the
+manifest, else the cohort-wide one. A session that fails (no store, a bad calibration file, views
+the calibration does not name) is recorded with its error and the others go on; a session whose
+3D store already exists is skipped unless ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dask
+
+from ..cohort import Cohort, Session
+from ..store import open_store
+from .calib_io import load_calibration
+from .triangulation import triangulate_dataset, write_3d
+
+
+@dataclass
+class CohortReport:
+    """What :func:`triangulate_cohort` did: session keys written, skipped, and failures
+    (``{"session", "store", "calibration", "error"}``)."""
+
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"written": self.written, "skipped": self.skipped, "failures": self.failures}
+
+
+def session_calibration(session: Session, default: str | os.PathLike | None) -> Path:
+    """The calibration file of ``session``: its own, else ``default``."""
+    path = session.calibration or (Path(default) if default else None)
+    if path is None:
+        raise ValueError(f"Expected a calibration for session {session.key} (in the manifest or "
+                         f"calibration=FILE), but got none")
+    return Path(path)
+
+
+def triangulate_session(
+    source: str | os.PathLike,
+    calibration: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    options: dict | None = None,
+    chunk: int | None = None,
+    overwrite: bool = False,
+    workers: int = 2,
+) -> Path:
+    """Triangulate the 2D store ``source`` with ``calibration`` into the 3D store ``target``.
+
+    ``options`` are keyword arguments of :func:`.triangulation.triangulate_dataset` (method,
+    min_confidence, refine, max_error, engine). Memory stays bounded by a few ``time`` chunks.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"Expected a 2D store at {source}, but there is none")
+    group = load_calibration(calibration)
+    ds3d = triangulate_dataset(open_store(source), group, chunk=chunk, **(options or {}))
+    ds3d.attrs["calibration"] = str(Path(calibration).resolve())
+    ds3d.attrs["source_store"] = str(source.resolve())
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    with dask.config.set(scheduler="threads", num_workers=workers):
+        return write_3d(ds3d, target, overwrite=overwrite)
+
+
+def triangulate_cohort(
+    cohort: Cohort,
+    stores: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    calibration: str | os.PathLike | None = None,
+    options: dict | None = None,
+    chunk: int | None = None,
+    force: bool = False,
+    workers: int = 2,
+) -> CohortReport:
+    """Triangulate every session of ``cohort``; see the module's description.
+
+    Parameters
+    ----------
+    cohort
+        The manifest; sessions' ``calibration`` fields override ``calibration``.
+    stores
+        Folder of the 2D stores, ``<subject>_<session>.zarr``.
+    out
+        Folder of the 3D stores (created), ``<subject>_<session>.zarr``.
+    options, chunk, workers
+        As in :func:`triangulate_session`.
+    force
+        Redo sessions whose 3D store exists.
+    """
+    report = CohortReport()
+    out = Path(out)
+    for session in cohort.sessions:
+        source = Path(stores) / f"{session.key}.zarr"
+        target = out / f"{session.key}.zarr"
+        if target.exists() and not force:
+            report.skipped.append(session.key)
+            continue
+        calib = None
+        try:
+            calib = session_calibration(session, calibration)
+            triangulate_session(source, calib, target, options=options, chunk=chunk, overwrite=force,
+                                workers=workers)
+        except Exception as exc:  # one session's bad input must not stop the cohort
+            report.failures.append({"session": session.key, "store": str(source),
+                                    "calibration": str(calib) if calib else None,
+                                    "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"})
+            continue
+        report.written.append(session.key)
+    return report
