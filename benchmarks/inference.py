@@ -1,12 +1,17 @@
 """Inference throughput: `deepbehavior infer` against ultralytics' own streaming predict, same frames, same model.
 
-    python benchmarks/inference.py [--frames 600] [--imgsz 640] [--batch 16]
+    python benchmarks/inference.py [--frames 0] [--imgsz 640] [--batch 4]
 
-Measures, in one run, on the first ``--frames`` frames of the DeepLabCut open-field video (640×480):
-1. ``pipeline_fps``: end to end through Ray (decode → predictor actor → Zarr), Ray already started;
+Measures, in one run, on the first ``--frames`` frames (0: all 2330) of the DeepLabCut open-field
+video (640×480):
+1. ``pipeline_fps``: end to end through Ray (decode → predictor actor → Zarr), Ray already started,
+   the workers' start-up and model loading included (``pipeline_startup_s``; the rate after it is
+   ``pipeline_steady_fps``);
 2. ``ultralytics_stream_fps``: ``model.predict(source=video, stream=True)`` over the same frames;
 3. ``forward_fps``: the network's forward pass alone on pre-letterboxed batches of ``--batch``;
-and the peak memory (driver + Ray workers) of the pipeline on the clip and on a clip 10× longer.
+and the peak memory of the pipeline on a clip and on a clip 10× longer: the sum over the driver
+and every Ray process of their proportional set size (PSS), which counts a page shared by several
+processes (the object store's, the libraries') once in all, where summing RSS counts it in each.
 The model is yolo11n (nano) with seeded random weights: no pretrained weights can be downloaded
 here, and speed does not depend on the values of the weights. Writes benchmarks/results/inference.json.
 """
@@ -33,24 +38,21 @@ VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.
 
 
 class PeakMemory:
-    """Peak total RSS (MB) of this process and all its descendants (the Ray workers), sampled."""
+    """Peak total PSS and RSS (MB) of this process and all its descendants (Ray's), sampled."""
 
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
-        self.roots = [psutil.Process()]
+    def __init__(self, interval: float = 0.5):
+        self.interval, self.peak, self.peak_rss, self._stop = interval, 0.0, 0.0, threading.Event()
 
-    def _sample(self) -> float:
-        total = 0
-        procs = set()
-        for root in self.roots:
-            procs.add(root)
-            procs.update(root.children(recursive=True))
-        for proc in procs:
+    def _sample(self) -> tuple[float, float]:
+        pss = rss = 0
+        me = psutil.Process()
+        for proc in [me, *me.children(recursive=True)]:
             try:
-                total += proc.memory_info().rss
+                info = proc.memory_full_info()
             except psutil.Error:
-                pass
-        return total / 2**20
+                continue
+            pss, rss = pss + info.pss, rss + info.rss
+        return pss / 2**20, rss / 2**20
 
     def __enter__(self):
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -59,7 +61,8 @@ class PeakMemory:
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
+            pss, rss = self._sample()
+            self.peak, self.peak_rss = max(self.peak, pss), max(self.peak_rss, rss)
             time.sleep(self.interval)
 
     def __exit__(self, *exc):
@@ -79,11 +82,12 @@ def clip(source: Path, frames: int, path: Path, repeat: int = 1) -> Path:
     from deepbehavior.video import iter_frames, probe, write_video
 
     fps = probe(source).fps
+    frames = frames or probe(source).frames
     chunk = list(iter_frames(source, 0, frames))
     return write_video(path, (f for _ in range(repeat) for f in chunk), fps=fps)
 
 
-def run_pipeline(video: Path, weights: Path, out: Path, args) -> tuple[float, float, int]:
+def run_pipeline(video: Path, weights: Path, out: Path, args):
     from deepbehavior.cohort import cohort_from_videos
     from deepbehavior.runtime.inference import infer_cohort
 
@@ -94,7 +98,7 @@ def run_pipeline(video: Path, weights: Path, out: Path, args) -> tuple[float, fl
                               chunk=args.chunk, frames_per_batch=args.batch, force=True, printer=lambda m: None)
     if report.failures:
         raise RuntimeError(report.failures)
-    return report.fps, memory.peak, report.frames
+    return report, memory
 
 
 def run_ultralytics_stream(video: Path, weights: Path, args) -> float:
@@ -122,7 +126,7 @@ def run_forward(video: Path, weights: Path, args) -> float:
     tensor, *_ = predictor._preprocess(frames)
     with torch.inference_mode():
         predictor.model(tensor)  # warm-up
-        repeats = max(args.frames // args.batch, 3)
+        repeats = max(min(args.frames or 600, 600) // args.batch, 3)
         if predictor.device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -135,9 +139,9 @@ def run_forward(video: Path, weights: Path, args) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--frames", type=int, default=0, help="frames of the video to use (0: all)")
     parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--chunk", type=int, default=200)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--memory-frames", type=int, default=150, help="clip length for the memory check")
@@ -155,14 +159,15 @@ def main() -> None:
     video = clip(VIDEO, args.frames, work / "clip.mp4")
     start_ray(RayConfig())
 
-    pipeline_fps, peak, frames = run_pipeline(video, weights, work / "pipeline", args)
+    report, memory = run_pipeline(video, weights, work / "pipeline", args)
+    pipeline_fps, frames = report.fps, report.frames
     stream_fps = run_ultralytics_stream(video, weights, args)
     forward_fps = run_forward(video, weights, args)
 
     short = clip(VIDEO, args.memory_frames, work / "short.mp4")
     long = clip(VIDEO, args.memory_frames, work / "long.mp4", repeat=10)
-    _, peak_short, _ = run_pipeline(short, weights, work / "mem-short", args)
-    _, peak_long, long_frames = run_pipeline(long, weights, work / "mem-long", args)
+    _, mem_short = run_pipeline(short, weights, work / "mem-short", args)
+    long_report, mem_long = run_pipeline(long, weights, work / "mem-long", args)
 
     result = {
         "pipeline_fps": round(pipeline_fps, 2),
@@ -170,17 +175,22 @@ def main() -> None:
         "forward_fps": round(forward_fps, 2),
         "pipeline_vs_ultralytics_stream": round(pipeline_fps / stream_fps, 3),
         "pipeline_vs_forward": round(pipeline_fps / forward_fps, 3),
+        "pipeline_startup_s": round(report.startup, 2),
+        "pipeline_steady_fps": round(report.steady_fps, 2),
         "device": "cuda" if machine()["gpu"] else "cpu",
         "frames": frames,
         "imgsz": args.imgsz,
         "batch_size": args.batch,
-        "peak_rss_mb": round(peak, 1),
-        "peak_rss_mb_short_clip": round(peak_short, 1),
-        "peak_rss_mb_10x_clip": round(peak_long, 1),
-        "memory_ratio_10x": round(peak_long / peak_short, 3),
-        "memory_clip_frames": [args.memory_frames, long_frames],
+        "peak_rss_mb": round(memory.peak, 1),
+        "peak_rss_mb_short_clip": round(mem_short.peak, 1),
+        "peak_rss_mb_10x_clip": round(mem_long.peak, 1),
+        "memory_ratio_10x": round(mem_long.peak / mem_short.peak, 3),
+        "memory_measure": "sum of PSS over the driver and all Ray processes (shared pages counted once)",
+        "summed_rss_mb_short_clip": round(mem_short.peak_rss, 1),
+        "summed_rss_mb_10x_clip": round(mem_long.peak_rss, 1),
+        "memory_clip_frames": [args.memory_frames, long_report.frames],
         "model": "yolo11n architecture, seeded random weights (speed only)",
-        "video": "dlc-openfield/videos/m3v1mp4.mp4, first frames, 640x480",
+        "video": f"dlc-openfield/videos/m3v1mp4.mp4, first {frames} frames, 640x480",
         "machine": machine(),
         "date": datetime.date.today().isoformat(),
     }

@@ -153,14 +153,25 @@ class Progress:
 
 @dataclass
 class RunReport:
+    """Frames predicted and written, the wall time, and the time to the first prediction
+    (``startup``: starting the workers and loading the model, paid once per run)."""
+
     frames: int
     seconds: float
     shards_done: int
     failures: list[dict]
+    startup: float = 0.0
 
     @property
     def fps(self) -> float:
+        """End-to-end frames per second, start-up included."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_fps(self) -> float:
+        """Frames per second once the first prediction has come back."""
+        running = self.seconds - self.startup
+        return self.frames / running if running > 0 else 0.0
 
 
 class _ShardResults:
@@ -229,7 +240,9 @@ def run_inference(
     progress = Progress(totals, printer=printer)
     failures: list[dict] = []
     frames = done = 0
+    first_row = None
     for row in dataset.iter_rows():
+        first_row = first_row or time.monotonic()
         index = int(row["shard"])
         if index not in pending:
             continue  # a late duplicate of a shard already written or failed
@@ -255,7 +268,7 @@ def run_inference(
         failures.append({"session": shard.shard.session, "view": shard.shard.view, "start": shard.shard.start,
                          "stop": shard.shard.stop, "error": message})
     printer(progress.line())
-    return RunReport(frames, time.monotonic() - started, done, failures)
+    return RunReport(frames, time.monotonic() - started, done, failures, (first_row or started) - started)
 
 
 def infer_cohort(
