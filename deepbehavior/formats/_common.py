@@ -79,11 +79,17 @@ def load_json_objects(path: str | os.PathLike) -> list[tuple[object, int]]:
     return out
 
 
-def _closes(text: str, start: int) -> bool:
-    """Whether the brackets opened at ``start`` are closed before the end of ``text``."""
-    depth, in_string, escape = 0, False, False
+def _brackets(text: str, start: int):
+    """Each bracket of ``text`` from ``start`` that is outside a string: ``(bracket, depth, line)``.
+
+    ``depth`` counts the brackets open after this one (so an opening bracket at the top level has
+    depth 1); ``line`` is its 1-based line number.
+    """
+    depth, in_string, escape, line = 0, False, False, line_of(text, start)
     for ch in text[start:]:
-        if in_string:
+        if ch == "\n":
+            line += 1
+        elif in_string:
             if escape:
                 escape = False
             elif ch == "\\":
@@ -94,36 +100,20 @@ def _closes(text: str, start: int) -> bool:
             in_string = True
         elif ch in "[{":
             depth += 1
+            yield ch, depth, line
         elif ch in "]}":
             depth -= 1
-            if depth <= 0:
-                return True
-    return False
+            yield ch, depth, line
+
+
+def _closes(text: str, start: int) -> bool:
+    """Whether the brackets opened at ``start`` are closed before the end of ``text``."""
+    return any(ch in "]}" and depth <= 0 for ch, depth, _ in _brackets(text, start))
 
 
 def _item_lines(text: str, start: int) -> list[int]:
     """Lines where the objects directly inside the array starting at ``start`` begin."""
-    lines, depth, in_string, escape, line = [], 0, False, False, line_of(text, start)
-    for ch in text[start:]:
-        if ch == "\n":
-            line += 1
-        if in_string:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth == 2:
-                lines.append(line)
-        elif ch in "]}":
-            depth -= 1
-    return lines
+    return [line for ch, depth, line in _brackets(text, start) if ch in "[{" and depth == 2]
 
 
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
