@@ -470,16 +470,18 @@ def triangulate_dataset(
         meta=np.empty((0, 0, 0, 0), dtype=np.float32),
     )
     dims = ("time", "space", "keypoint", "individual", "view")
+    unit = str(group.metadata.get("unit", "calibration units"))
     attrs = {
         **{k: v for k, v in ds.attrs.items() if k not in ("chunk", "class_names")},
         "ds_type": schema.POSES,
-        "space_unit": str(group.metadata.get("unit", "calibration units")),
+        "space_unit": unit,
         "triangulation": {"method": method, "min_confidence": min_confidence, "refine": refine,
                           "max_error_px": max_error, "views": views},
     }
     return xr.Dataset(
         {
-            "position": (dims, packed[:, :3, :, :, None]),
+            # the analyses read a DataArray's "units" (and take mm for 3D when a calibration does not say)
+            "position": (dims, packed[:, :3, :, :, None], {"units": unit} if "unit" in group.metadata else {}),
             "confidence": (dims[:1] + dims[2:], packed[:, 4, :, :, None]),
             "reprojection_error": (("time", "keypoint", "individual"), packed[:, 3]),
         },

@@ -32,10 +32,37 @@ def _check_fraction(name: str, value: float) -> float:
     return value
 
 
+def _holistic_config_without_face():
+    """The holistic graph with its face branch removed.
+
+    The graph runs its face landmark model on every frame whether or not anyone reads the face
+    landmarks, and the OpenPose layout has no use for them: dropping the branch saves its share
+    of every frame (about 15% of the CPU time measured here) and leaves pose and hands unchanged.
+    """
+    import mediapipe
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python.solutions import holistic
+
+    config = calculator_pb2.CalculatorGraphConfig()
+    config.ParseFromString((Path(mediapipe.__file__).parent.parent / holistic._BINARYPB_FILE_PATH).read_bytes())
+    outputs = [s for s in config.output_stream if not s.startswith("FACE_LANDMARKS:")]
+    nodes = [n for n in config.node if n.calculator != "FaceLandmarksFromPoseCpu"]
+    while True:  # then every node that only fed the removed ones
+        read = {s.split(":")[-1] for n in nodes for s in n.input_stream} | {s.split(":")[-1] for s in outputs}
+        unused = [n for n in nodes if not {s.split(":")[-1] for s in n.output_stream} & read]
+        if not unused:
+            break
+        nodes = [n for n in nodes if n not in unused]
+    del config.node[:]
+    config.node.extend(nodes)
+    del config.output_stream[:]
+    config.output_stream.extend(outputs)
+    return config
+
+
 def _holistic_graph(*, model_complexity: int, static_image_mode: bool, smooth_landmarks: bool,
                     min_detection_confidence: float, min_tracking_confidence: float):
     from mediapipe.python import solution_base
-    from mediapipe.python.solutions import holistic
 
     class _HolisticGraph(solution_base.SolutionBase):
         # mediapipe's own version reads FieldDescriptor.label, which protobuf 6 removed; the two
@@ -50,13 +77,12 @@ def _holistic_graph(*, model_complexity: int, static_image_mode: bool, smooth_la
                 setattr(node.options.Extensions[options_type.ext], field_name, value)
 
     return _HolisticGraph(
-        binary_graph_path=holistic._BINARYPB_FILE_PATH,
+        graph_config=_holistic_config_without_face(),
         side_inputs={
             "model_complexity": model_complexity,
             "smooth_landmarks": smooth_landmarks and not static_image_mode,
             "enable_segmentation": False,
             "smooth_segmentation": False,
-            "refine_face_landmarks": False,
             "use_prev_landmarks": not static_image_mode,
         },
         calculator_params={_DETECTION_OPTION: min_detection_confidence, _TRACKING_OPTION: min_tracking_confidence},

@@ -164,3 +164,39 @@ def test_points_outside_the_frame_are_missing_unless_kept(predictor):
     kept.close()
     assert (xy_all[:25, 1] > 560).any()
     np.testing.assert_allclose(xy_all[finite], xy[finite], atol=1e-3)
+
+
+def test_graph_without_face_branch_gives_the_full_graphs_pose_and_hands(predictor):
+    """The face branch is cut for speed; pose and hands must be those of MediaPipe's own graph."""
+    from mediapipe.python import solution_base
+    from mediapipe.python.solutions import holistic
+
+    from deepbehavior.models.mediapipe_pose import _holistic_config_without_face
+
+    config = _holistic_config_without_face()
+    assert not any("Face" in node.calculator for node in config.node)
+    assert not any(s.startswith("FACE_LANDMARKS") for s in config.output_stream)
+    full = solution_base.SolutionBase(
+        binary_graph_path=holistic._BINARYPB_FILE_PATH,
+        side_inputs={"model_complexity": 1, "smooth_landmarks": False, "enable_segmentation": False,
+                     "smooth_segmentation": False, "refine_face_landmarks": False, "use_prev_landmarks": False},
+        outputs=["pose_landmarks", "left_hand_landmarks", "right_hand_landmarks"])
+    try:
+        for name in ("bus.jpg", "zidane.jpg"):
+            image = _image(name)
+            xy, _ = predictor.predict_frame(image)
+            result = full.process(np.ascontiguousarray(image[..., ::-1]))
+            height, width = image.shape[:2]
+            for offset, landmarks in ((0, result.pose_landmarks), (33, result.left_hand_landmarks),
+                                      (54, result.right_hand_landmarks)):
+                count = 33 if offset == 0 else 21
+                if landmarks is None:
+                    assert np.isnan(xy[offset:offset + count]).all(), name
+                    continue
+                want = np.array([(p.x * width, p.y * height) for p in landmarks.landmark])
+                got = xy[offset:offset + count]
+                seen = np.isfinite(got).all(axis=1)  # points outside the frame are dropped
+                assert seen.any(), name
+                np.testing.assert_allclose(got[seen], want[seen], atol=0.5)
+    finally:
+        full.close()
