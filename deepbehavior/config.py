@@ -212,6 +212,8 @@ class TrainJob:
     name: str = "train"
     max_failures: int = 0
     cpus_per_worker: Optional[int] = None
+    # Ray Train's own console output; by default one line per epoch of ours.
+    verbose: bool = False
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ checked first (every bad file and line in one message). ``num_workers`` data-par
 under Ray Train; each epoch is checkpointed to ``storage`` (default ``out/checkpoints``) and a rerun
 of the same command continues from the last checkpoint. Outputs in ``out``: ``weights/best.pt`` and
 ``weights/last.pt`` (load with ``YOLO(path)``), ``results.csv`` and ``results.png`` (losses and
-metrics per epoch), ``data.yaml`` (the dataset with resolved paths). With ``-m`` (a Hydra sweep)
-every run has its own folder under ``out`` and ``out/comparison.csv`` compares them at the end.
+metrics per epoch), ``data.yaml`` (the dataset with resolved paths). ``max_failures=N`` restarts
+workers that die (from the last checkpoint, within the same run). The console shows one line per
+epoch; ``verbose=true`` shows Ray Train's own output too. With ``-m`` (a Hydra sweep) every run has
+its own folder under ``out`` and ``out/comparison.csv`` compares them at the end; add
+``hydra/launcher=ray`` (and ``hydra.launcher.parallel=N``) to run the runs in parallel on Ray.
 """
 
 from pathlib import Path
@@ -54,9 +57,11 @@ def main(cfg: TrainJob) -> None:
           f"objects {summary.objects}")
     result = fit(spec, num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
                  storage=cfg.storage or out / "checkpoints", name=cfg.name, max_failures=cfg.max_failures,
-                 cpus_per_worker=cfg.cpus_per_worker, ray=cfg.ray)
+                 cpus_per_worker=cfg.cpus_per_worker, ray=cfg.ray, verbose=cfg.verbose)
     shown = {k: round(v, 4) for k, v in result.metrics.items()
-             if k.startswith("metrics/mAP") or k in ("epoch", "kpt_error_px", "pck", "fitness")}
+             if k.startswith("metrics/mAP") or k in ("kpt_error_px", "pck", "fitness")}
+    if "epoch" in result.metrics:
+        shown = {"epoch": int(result.metrics["epoch"]) + 1, **shown}  # counted from 1, as in results.csv
     print(f"last epoch: {shown}")
     print(f"weights: {out / 'weights' / 'best.pt'} (best), {out / 'weights' / 'last.pt'} (last)")
     print(f"report: {out / 'results.csv'}, {out / 'results.png'}; checkpoints: {result.storage}")

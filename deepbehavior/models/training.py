@@ -60,6 +60,8 @@ class Session(Protocol):
 
     def report(self, metrics: dict[str, float], checkpoint_dir: Optional[Path]) -> None: ...
 
+    def say(self, text: str) -> None: ...
+
 
 @dataclass
 class LocalSession:
@@ -94,6 +96,9 @@ class LocalSession:
         os.replace(staging, target)  # a folder appears complete or not at all
         for old in sorted(Path(self.storage).glob("epoch_*"))[:-self.keep]:
             shutil.rmtree(old, ignore_errors=True)
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -137,6 +142,63 @@ def ultralytics_arguments(spec: LoopSpec, *, save_dir: Path, device: str) -> dic
         "project": str(save_dir.parent), "name": save_dir.name, "exist_ok": True,
         **spec.overrides,
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Progress and fault injection
+
+
+def epoch_line(metrics: dict[str, Any], *, epochs: int, seconds_left: Optional[float]) -> str:
+    """One console line for a finished epoch: losses, validation metrics, throughput, time left.
+
+    ``metrics`` is an epoch's record from the loop (``epoch`` counted from 0, ``train/*`` losses,
+    ``metrics/*``, ``kpt_error_px``, ``images_per_s``, ``time_s``); ``seconds_left`` (s) is the
+    estimated wall time of the remaining epochs, or None when unknown.
+    """
+    parts = [f"epoch {int(metrics['epoch']) + 1}/{epochs}"]
+    losses = [f"{k.split('/', 1)[1].removesuffix('_loss')} {v:.3f}" for k, v in metrics.items()
+              if k.startswith("train/")]
+    if losses:
+        parts.append("loss " + " ".join(losses))
+    shown = {"metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50-95", "metrics/mAP50(P)": "mAP50(P)",
+             "kpt_error_px": "kpt_err_px", "pck": "PCK"}
+    values = [f"{label} {float(metrics[k]):.3f}" for k, label in shown.items() if k in metrics]
+    if values:
+        parts.append(" ".join(values))
+    if "images_per_s" in metrics:
+        parts.append(f"{float(metrics['images_per_s']):.1f} img/s")
+    if "time_s" in metrics:
+        parts.append(f"train {float(metrics['time_s']):.1f} s")
+    if seconds_left is not None:
+        parts.append(f"left ~{_duration(seconds_left)}")
+    return "deepbehavior train: " + " | ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(round(seconds)), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+# Test hook: "EPOCH:MARKER" makes worker 0 exit abruptly in the middle of that epoch (0-based), once:
+# only while the file MARKER does not exist, and it creates it first. Unset in production.
+FAIL_ONCE_ENV = "DEEPBEHAVIOR_TRAIN_FAIL_ONCE"
+
+
+def _maybe_fail(epoch: int, rank: int) -> None:
+    value = os.environ.get(FAIL_ONCE_ENV)
+    if not value or rank != 0:
+        return
+    at, _, marker = value.partition(":")
+    if int(at) != epoch or not marker or Path(marker).exists():
+        return
+    # Ray Train's controller takes a reported checkpoint in when it next polls the workers (every
+    # RAY_TRAIN_HEALTH_CHECK_INTERVAL_S); dying sooner would lose the report, as a crash right after
+    # an epoch can. Waiting two polls makes the test's crash one "some seconds into the epoch".
+    time.sleep(2 * float(os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "2")) + 1)
+    Path(marker).write_text(f"worker {os.getpid()} exited at epoch {epoch}\n")
+    os._exit(17)  # no cleanup, like a killed process or a lost node
 
 
 # --------------------------------------------------------------------------------------------------
@@ -329,8 +391,7 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
         start_epoch, best_fitness, history = state["epoch"] + 1, state["best_fitness"], state["history"]
         stopper.best_fitness, stopper.best_epoch = state["stopper"]
         if rank == 0:
-            print(f"deepbehavior train: resuming after epoch {start_epoch} of {spec.epochs} from {checkpoint}",
-                  flush=True)
+            session.say(f"deepbehavior train: resuming after epoch {start_epoch} of {spec.epochs} from {checkpoint}")
     scheduler.last_epoch = start_epoch - 1
 
     warmup = round(min(hyp.warmup_epochs, max(spec.epochs - 1, 0)) * nb) if hyp.warmup_epochs > 0 else 0
@@ -338,7 +399,8 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     last_step = -1
     metrics: dict[str, Any] = dict(history[-1]) if history else {}
     if start_epoch >= spec.epochs and rank == 0:
-        print(f"deepbehavior train: all {spec.epochs} epochs were already done; nothing to train", flush=True)
+        session.say(f"deepbehavior train: all {spec.epochs} epochs were already done; nothing to train")
+    epoch_seconds: list[float] = []
     for epoch in range(start_epoch, spec.epochs):
         # Seeding per epoch makes a resumed run draw the same augmentations as an unbroken one.
         _seed(spec.seed + 1000 * epoch)
@@ -374,6 +436,8 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
             items = {k: float(v) for k, v in loss_items.items()}
             mean_loss = items if mean_loss is None else {k: (mean_loss[k] * i + items[k]) / (i + 1) for k in items}
             images += batch["img"].shape[0]
+            if i == 0:
+                _maybe_fail(epoch, rank)
             if ni - last_step >= accumulate_now:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=10.0)
                 optimizer.step()
@@ -424,6 +488,10 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
                 shutil.copyfile(weights / "last.pt", weights / "best.tmp")
                 os.replace(weights / "best.tmp", weights / "best.pt")
             write_report(history, out)
+            epoch_seconds.append(time.perf_counter() - started)
+            remaining = 0 if stop else spec.epochs - epoch - 1
+            session.say(epoch_line(metrics, epochs=spec.epochs,
+                                   seconds_left=remaining * float(np.mean(epoch_seconds))))
             with tempfile.TemporaryDirectory(prefix="deepbehavior-ckpt-") as tmp:
                 torch.save({"model": unwrap_model(model).state_dict(), "ema": ema.ema.state_dict(),
                             "updates": ema.updates, "optimizer": optimizer.state_dict(), "epoch": epoch,

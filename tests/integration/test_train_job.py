@@ -1,4 +1,6 @@
-"""The train job end to end: killed mid-run and rerun it resumes; a Hydra sweep ends with one table."""
+"""The train job end to end: killed mid-run and rerun it resumes; a worker that dies is restarted within
+the run; the console shows our per-epoch lines, not Ray's; a Hydra sweep ends with one table, also when
+its runs run in parallel on Ray."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ import pytest
 from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
+TINY = ["train.imgsz=64", "train.batch=8", "train.augment=false", "train.optimizer=AdamW",
+        "+train.overrides.warmup_epochs=0", "+train.overrides.nbs=8", "ray.num_cpus=2"]
+# Ray Train's own console output that the job hides unless verbose=true.
+NOISE = ("Reporting training result", "Checkpoint successfully created", "PlacementGroupCleaner",
+         "Found multiple active Ray instances", "Started training worker group", "PreemptionWatcher")
 FAST = ["train.imgsz=128", "train.batch=8", "train.augment=false", "train.optimizer=AdamW", "train.lr0=0.002",
         "+train.overrides.warmup_epochs=0", "+train.overrides.nbs=8", "ray.num_cpus=2"]
 
@@ -56,6 +63,8 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path):
     assert "resuming after epoch" in output
     resumed_at = int(output.split("resuming after epoch ")[1].split()[0])
     assert resumed_at >= 1  # continued from a checkpoint, not from epoch 0
+    assert "deepbehavior train: epoch 3/3 | loss box" in output  # our own line per epoch
+    assert not [n for n in NOISE if n in output], output[-3000:]
     table = pd.read_csv(out / "results.csv")
     assert list(table["epoch"]) == [1, 2, 3]
     assert (out / "weights" / "best.pt").is_file()
@@ -89,3 +98,41 @@ def test_gpu_run_trains_on_cuda(tmp_path):
                             env=_environment(), timeout=500)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "out" / "weights" / "best.pt").is_file()
+
+
+def test_worker_that_dies_is_restarted_within_the_run(tmp_path):
+    from deepbehavior.runtime.environment import offline_ultralytics
+
+    offline_ultralytics()  # before ultralytics is imported, or its import looks for the network
+    from ultralytics import YOLO
+
+    data = write_synthetic_dataset(tmp_path / "data", images=16, val_images=4)
+    out, marker = tmp_path / "out", tmp_path / "failed-once"
+    result = subprocess.run(_command(f"train.data={data}", f"out={out}", "train.epochs=3", "max_failures=1",
+                                     *TINY, "train.lr0=0.002"),
+                            capture_output=True, text=True, timeout=500,
+                            env={**_environment(), "DEEPBEHAVIOR_TRAIN_FAIL_ONCE": f"1:{marker}"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert marker.read_text().startswith("worker")  # worker 0 really died during epoch 2 (index 1)
+    assert "resuming after epoch 1 of 3" in output  # restarted from the epoch-1 checkpoint, same run
+    assert output.count("deepbehavior train: epoch 1/3 |") == 1  # epoch 1 was not trained again
+    assert list(pd.read_csv(out / "results.csv")["epoch"]) == [1, 2, 3]
+    model = YOLO(str(out / "weights" / "best.pt"))
+    assert model.task == "detect" and model.names == {0: "rectangle"}
+
+
+def test_sweep_runs_in_parallel_on_ray_and_compares_runs(tmp_path):
+    data = write_synthetic_dataset(tmp_path / "data", images=8, val_images=2)
+    out = tmp_path / "sweep"
+    result = subprocess.run(_command("-m", "hydra/launcher=ray", "hydra.launcher.parallel=2", f"train.data={data}",
+                                     f"out={out}", "train.epochs=1", *TINY, "train.lr0=0.002,0.004"),
+                            capture_output=True, text=True, env=_environment(), timeout=500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs["status"]) == ["COMPLETED", "COMPLETED"]
+    assert runs["pid"].nunique() == 2
+    assert runs["started"].max() < runs["ended"].min()  # both runs were running at the same time
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert sorted(r.split("train.lr0=")[1].split(",")[0] for r in comparison["run"]) == ["0.002", "0.004"]
+    assert {"metrics/mAP50(B)", "fitness", "best_epoch"} <= set(comparison.columns)

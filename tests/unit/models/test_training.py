@@ -14,7 +14,7 @@ from deepbehavior.models.dataset_checks import check_dataset
 from deepbehavior.models.keypoint_metrics import box_iou, keypoint_errors, match_by_iou, summarize_keypoint_errors
 from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
 from deepbehavior.models.train_report import compare_runs, write_report
-from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec, make_spec, train_locally
+from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec, epoch_line, make_spec, train_locally
 
 # Small enough for a shared 2-core machine: a few seconds per epoch.
 FAST = {"imgsz": 128, "nbs": 8, "warmup_epochs": 0, "optimizer": "AdamW", "lr0": 0.002, **NO_AUGMENTATION}
@@ -51,6 +51,17 @@ def test_keypoint_errors_and_pck_against_hand_computed_values():
     assert summary["kpt_error_px"] == pytest.approx(7.5)
     assert summary["pck"] == pytest.approx(1 / 5)  # one of five visible keypoints within 7 px
     assert summary["kpt_detected"] == pytest.approx(2 / 5)
+
+
+def test_epoch_line_shows_losses_metrics_speed_and_time_left():
+    metrics = {"epoch": 1, "time_s": 12.34, "images": 100, "images_per_s": 8.1, "train/box_loss": 1.23456,
+               "train/kpt_loss": 0.5, "metrics/mAP50(B)": 0.75, "metrics/mAP50-95(B)": 0.5, "kpt_error_px": 3.25,
+               "lr/pg0": 0.01}
+    line = epoch_line(metrics, epochs=5, seconds_left=3 * 61.0)
+    assert line == ("deepbehavior train: epoch 2/5 | loss box 1.235 kpt 0.500 | mAP50 0.750 mAP50-95 0.500 "
+                    "kpt_err_px 3.250 | 8.1 img/s | train 12.3 s | left ~3m03s")
+    assert epoch_line({"epoch": 0}, epochs=1, seconds_left=None) == "deepbehavior train: epoch 1/1"
+    assert epoch_line({"epoch": 0}, epochs=9, seconds_left=7322).endswith("left ~2h02m")
 
 
 # ------------------------------------------------------------------------------------------------
