@@ -69,7 +69,6 @@ def main(cfg: InferJob) -> None:
     if cfg.render:
         render_videos(cohort, out)
     summary = {"frames": report.frames, "seconds": round(report.seconds, 3), "frames_per_s": round(report.fps, 2),
-               "startup_seconds": round(report.startup, 3), "steady_frames_per_s": round(report.steady_fps, 2),
                "shards_done": report.shards_done, "failures": report.failures}
     write_atomic(out / "infer_report.json", json.dumps(summary, indent=2))
     print(f"[infer] stores: {out / 'stores'}  report: {out / 'infer_report.json'}")
