@@ -196,7 +196,9 @@ class InferJob:
     ray: RayConfig = field(default_factory=RayConfig)
     force: bool = False
     retries: int = 2
-    readers: int = 1
+    # Decoding processes; null: one on a CPU-only cluster (the predictor takes the other cores),
+    # else every CPU the GPU predictors leave (a GPU eats frames faster than one decoder makes them).
+    readers: Optional[int] = None
     # Also write out/videos/<session>_<view>_labelled.mp4 with the predictions drawn.
     render: bool = False
 

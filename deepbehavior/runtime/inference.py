@@ -272,16 +272,19 @@ def infer_cohort(
     frames_per_batch: int = 16,
     force: bool = False,
     retries: int = 2,
-    readers: int = 1,
+    readers: int | None = None,
     provenance: dict | None = None,
     printer: Callable[[str], None] = print,
 ) -> RunReport:
     """Plan, run and write inference for a whole cohort into ``out/stores`` (Ray must be started).
 
-    One predictor actor per GPU of the cluster, or one on the CPU when there is none.
+    One predictor actor per GPU of the cluster, or one on the CPU when there is none; ``readers``
+    decoding processes (default: one without GPUs, else every CPU the predictors leave).
     """
     import ray
 
+    if readers is not None and readers < 1:
+        raise ValueError(f"Expected readers >= 1, but got {readers}")
     predictor = load_backend(backend)(**backend_kwargs)  # fail here, once, on a bad model file
     description = predictor.describe()
     del predictor
@@ -293,6 +296,8 @@ def infer_cohort(
         return RunReport(0, 0.0, 0, unplanned)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     cpus = int(ray.cluster_resources().get("CPU", 1))
+    if readers is None:
+        readers = max(cpus - gpus, 1) if gpus else 1
     fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
             f"{max(gpus, 1)} predictor(s) on {'GPU' if gpus else 'CPU'}, {readers} reader(s)")
