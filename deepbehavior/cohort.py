@@ -59,6 +59,12 @@ class Cohort:
         raise KeyError(f"Expected a session named {key!r}, but the cohort has {[s.key for s in self.sessions]}")
 
 
+def store_path(stores: str | os.PathLike, session: Session) -> Path:
+    """Where the store of ``session`` lives in the folder ``stores``: ``<stores>/<session.key>.zarr``
+    (as ``infer`` writes them and ``track``, ``triangulate`` and ``analyze`` read them)."""
+    return Path(stores) / f"{session.key}.zarr"
+
+
 _REQUIRED = ("subject", "session", "videos")
 
 

@@ -20,10 +20,9 @@ from jobs._hydra import hydra_job
 def main(cfg: AnalyzeJob) -> None:
     import re
 
-    from deepbehavior.analysis.cohort import (
-        MeasureSettings, analyze_cohort, in_unit, load_position, store_path, write_table)
+    from deepbehavior.analysis.cohort import MeasureSettings, analyze_cohort, in_unit, load_position, write_table
     from deepbehavior.analysis.regions import parse_regions
-    from deepbehavior.cohort import load_cohort
+    from deepbehavior.cohort import load_cohort, store_path
     from deepbehavior.store import open_store
     from deepbehavior.viz.plots import plot_measure_by_group, save_figure, write_session_figures
 

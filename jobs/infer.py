@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from deepbehavior import provenance
-from deepbehavior.cohort import cohort_from_videos, load_cohort
+from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path
 from deepbehavior.config import InferJob, PredictConfig, to_plain
 from deepbehavior.runtime.environment import start_ray
 from deepbehavior.runtime.inference import infer_cohort
@@ -36,7 +36,7 @@ def render_videos(cohort, out: Path) -> None:
     from deepbehavior.viz.labelled import render_labelled_video
 
     for session in cohort.sessions:
-        path = out / "stores" / f"{session.key}.zarr"
+        path = store_path(out / "stores", session)
         if not path.exists():
             continue
         ds = open_store(path)

@@ -49,8 +49,7 @@ def _track_one(source: Path, target: Path, report_csv: Path, figure: Path | None
 def main(cfg: TrackJob) -> None:
     import pandas as pd
 
-    from deepbehavior.analysis.cohort import store_path
-    from deepbehavior.cohort import load_cohort
+    from deepbehavior.cohort import load_cohort, store_path
     from deepbehavior.store import write_atomic
 
     out = Path(cfg.out)

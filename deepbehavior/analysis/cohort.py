@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..cohort import Cohort, Session
+from ..cohort import Cohort, Session, store_path
 from ..config import ANALYZE_MEASURES, HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 from ..store import open_store, write_atomic
 from . import human, reaching, regions, social
@@ -50,11 +50,6 @@ class MeasureSettings:
         unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
         if unknown:
             raise ValueError(f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
-
-
-def store_path(stores: str | os.PathLike, session: Session) -> Path:
-    """Where the store of ``session`` lives: ``<stores>/<session.key>.zarr``."""
-    return Path(stores) / f"{session.key}.zarr"
 
 
 def position_unit(position: xr.DataArray) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dask
 
-from ..cohort import Cohort, Session
+from ..cohort import Cohort, Session, store_path
 from ..store import open_store
 from .calib_io import load_calibration
 from .triangulation import triangulate_dataset, write_3d
@@ -97,10 +97,8 @@ def triangulate_cohort(
         Redo sessions whose 3D store exists.
     """
     report = CohortReport()
-    out = Path(out)
     for session in cohort.sessions:
-        source = Path(stores) / f"{session.key}.zarr"
-        target = out / f"{session.key}.zarr"
+        source, target = store_path(stores, session), store_path(out, session)
         if target.exists() and not force:
             report.skipped.append(session.key)
             continue

@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema, store
-from ..cohort import Cohort
+from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
 from ..video import VideoError, probe
 from .stages import PredictStage, decode_shard, load_backend
@@ -102,7 +102,7 @@ def plan_shards(
             failures.append({"session": session.key, "view": "*", "start": 0, "stop": 0, "error": str(exc)})
             continue
         n_frames = max(info.frames for info in infos.values())
-        path = stores_dir / f"{session.key}.zarr"
+        path = store_path(stores_dir, session)
         if force or not path.exists():
             template = store_template(description, n_frames=n_frames, fps=infos[views[0]].fps, views=views)
             attrs = {"session": session.key, "subject": session.subject, "group": session.group,
