@@ -71,16 +71,62 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _empty_like(ds: xr.Dataset, chunk: int) -> xr.Dataset:
-    """A lazy copy of ``ds`` whose data variables are all NaN, chunked as the store will be."""
+def _store_chunks(var: xr.DataArray, chunk: int) -> tuple[int, ...]:
+    """Chunk shape of a variable in a store: ``chunk`` frames, one view, every other dimension whole."""
+    return tuple(min(chunk, n) if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
+
+
+def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its label coordinates as Python strings: the variable-length type Zarr v3 specifies."""
     out = ds.copy()
     for name, coord in ds.coords.items():
-        if coord.dtype.kind == "U":  # variable-length strings: the type Zarr v3 specifies
+        if coord.dtype.kind == "U":
             out[name] = coord.astype(object)
-    for name, var in ds.data_vars.items():
-        chunks = tuple(chunk if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
-        out[name] = (var.dims, da.full(var.shape, np.nan, dtype=var.dtype, chunks=chunks), var.attrs)
     return out
+
+
+def _empty_like(ds: xr.Dataset, chunk: int) -> xr.Dataset:
+    """A lazy copy of ``ds`` whose data variables are all NaN, chunked as the store will be."""
+    out = _plain_strings(ds)
+    for name, var in ds.data_vars.items():
+        out[name] = (var.dims, da.full(var.shape, np.nan, dtype=var.dtype, chunks=_store_chunks(var, chunk)), var.attrs)
+    return out
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwrite: bool = False) -> Path:
+    """Write a whole dataset as a store at ``path`` (``chunk`` frames along time, one view per chunk),
+    atomically. For results computed in one pass (tracks, 3D), which keep no progress markers.
+
+    The store is written under a temporary name beside ``path`` and renamed into place; a store
+    it replaces is moved aside first, so ``path`` holds either the old store or the complete new
+    one. Lazy variables are computed chunk by chunk, so memory stays bounded by a few chunks.
+    """
+    path = Path(path)
+    if chunk < 1:
+        raise ValueError(f"Expected a positive chunk length, but got {chunk}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = _plain_strings(ds)
+    encoding = {}
+    for name, var in out.data_vars.items():
+        chunks = _store_chunks(var, chunk)
+        out[name] = var.chunk(dict(zip(var.dims, chunks)))
+        encoding[name] = {"chunks": chunks}
+    out.attrs = {**ds.attrs, "chunk": int(chunk)}
+    tmp, old = path.with_name(f".{path.name}.partial"), path.with_name(f".{path.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        out.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True)
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 def create_store(

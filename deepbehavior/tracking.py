@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -487,15 +486,6 @@ def summarize_quality(report: pd.DataFrame, *, frames: int, swaps_repaired: int)
     return summary
 
 
-def _plain_coords(ds: xr.Dataset) -> xr.Dataset:
-    """Label coordinates as Python strings: the variable-length type Zarr v3 specifies."""
-    out = ds.copy()
-    for name, coord in ds.coords.items():
-        if coord.dtype.kind == "U":
-            out[name] = coord.astype(object)
-    return out
-
-
 def write_tracked(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwrite: bool = False) -> Path:
     """Write a tracked dataset as a Zarr v3 store at ``path``, atomically.
 
@@ -513,35 +503,7 @@ def write_tracked(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwr
         Replace an existing store; otherwise an existing one is an error.
     """
     from .schema import validate
+    from .store import write_dataset
 
-    path = Path(path)
-    if chunk < 1:
-        raise ValueError(f"Expected a positive chunk length, but got {chunk}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
     validate(ds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    out = _plain_coords(ds)
-    encoding = {}
-    for name, var in out.data_vars.items():
-        chunks = tuple(min(chunk, n) if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
-        out[name] = var.chunk(dict(zip(var.dims, chunks)))
-        encoding[name] = {"chunks": chunks}
-    out.attrs = {**ds.attrs, "chunk": int(chunk)}
-    try:
-        out.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True)
-        if path.exists():
-            # The old store moves aside first, so ``path`` never holds a half-written store.
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return write_dataset(ds, path, chunk=chunk, overwrite=overwrite)

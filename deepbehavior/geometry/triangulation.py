@@ -22,14 +22,13 @@ multi-view poses or boxes dataset, so a store larger than memory is processed wi
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 
-from .. import schema
+from .. import schema, store
 from .camera import CameraGroup
 
 METHODS = ("dlt", "robust", "midpoint")
@@ -494,19 +493,9 @@ def triangulate_dataset(
 def write_3d(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write a (lazy) 3D dataset to a Zarr v3 store, chunk by chunk, under its final name at the end.
 
-    Chunks along ``time`` follow the Dask chunks of ``ds``; memory stays bounded by a few chunks.
+    Chunks along ``time`` follow the Dask chunks of ``ds`` (the whole length when it is not lazy);
+    memory stays bounded by a few chunks.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
-    tmp = path.with_name(f".{path.name}.writing")
-    shutil.rmtree(tmp, ignore_errors=True)
-    encoding = {}
-    for name, var in ds.data_vars.items():
-        if var.chunks is not None:
-            encoding[name] = {"chunks": tuple(c[0] for c in var.chunks)}
-    ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True, encoding=encoding)
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
-    return path
+    time_chunks = ds.chunks.get("time") if ds.chunks else None
+    chunk = max(time_chunks) if time_chunks else max(ds.sizes["time"], 1)
+    return store.write_dataset(ds, path, chunk=chunk, overwrite=overwrite)
