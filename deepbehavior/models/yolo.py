@@ -101,10 +101,10 @@ class YoloPredictor:
             raise ValueError(f"Expected a detection or pose model in {weights}, but got task {self.task!r}")
         self.names = tuple(yolo.names[i] for i in sorted(yolo.names))
         model = yolo.model.fuse() if hasattr(yolo.model, "fuse") else yolo.model
-        model = model.to(self.device).eval()
+        model = model.to(self.device).eval().float()
         # float16 weights divided by 255 would fall into the subnormal range: keep the input scaling then
-        self.raw_input = not self.half and fold_input_transform(model.float())
-        model = model.half() if self.half else model.float()
+        self.raw_input = not self.half and fold_input_transform(model)
+        model = model.half() if self.half else model
         self.channels_last = self.device.type == "cpu" if channels_last is None else bool(channels_last)
         self.model = model.to(memory_format=torch.channels_last) if self.channels_last else model
         self.end2end = bool(getattr(self.model, "end2end", False))

@@ -33,6 +33,7 @@ from .stages import PredictStage, decode_shard, load_backend
 
 __all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend"]
 
+
 @dataclass(frozen=True)
 class Shard:
     store: str
