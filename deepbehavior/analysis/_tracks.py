@@ -13,6 +13,16 @@ from .kinematics import _resolve_fps as fps_of  # noqa: F401  (the measures' nam
 from .kinematics import compute_path_length, compute_speed
 
 
+def select(array: xr.DataArray, dim: str, label: str | None = None) -> xr.DataArray:
+    """``array`` at ``label`` of ``dim`` (None: the first), without that dimension; a label that
+    is not there is an error naming the ones that are."""
+    labels = [str(v) for v in array[dim].values]
+    label = labels[0] if label is None else label
+    if label not in labels:
+        raise ValueError(f"Expected {'an' if dim[0] in 'aeiou' else 'a'} {dim} in {labels}, but got {label!r}")
+    return array.sel({dim: label}, drop=True)
+
+
 def as_position(data: xr.Dataset | xr.DataArray, *, view: str | None = None) -> xr.DataArray:
     """The ``position`` array of ``data`` with one camera view selected and the ``view`` dimension dropped.
 
@@ -27,12 +37,7 @@ def as_position(data: xr.Dataset | xr.DataArray, *, view: str | None = None) -> 
     else:
         position = data
     if "view" in position.dims:
-        views = [str(v) for v in position["view"].values]
-        if view is None:
-            view = views[0]
-        if view not in views:
-            raise ValueError(f"Expected a view in {views}, but got {view!r}")
-        position = position.sel(view=view, drop=True)
+        position = select(position, "view", view)
     if "time" not in position.dims or "space" not in position.dims:
         raise ValueError(f"Expected position with dimensions time and space, but got {position.dims}")
     return position
@@ -48,19 +53,12 @@ def point_track(
     """
     track = position
     if "individual" in track.dims:
-        names = [str(v) for v in track["individual"].values]
-        name = names[0] if individual is None else individual
-        if name not in names:
-            raise ValueError(f"Expected an individual in {names}, but got {name!r}")
-        track = track.sel(individual=name, drop=True)
+        track = select(track, "individual", individual)
     if "keypoint" in track.dims:
         if keypoint is None:
             track = track.mean("keypoint", skipna=True, keep_attrs=True)
         else:
-            names = [str(v) for v in track["keypoint"].values]
-            if keypoint not in names:
-                raise ValueError(f"Expected a keypoint in {names}, but got {keypoint!r}")
-            track = track.sel(keypoint=keypoint, drop=True)
+            track = select(track, "keypoint", keypoint)
     extra = set(track.dims) - {"time", "space"}
     if extra:
         raise ValueError(f"Expected a track with dimensions (time, space), but got extra {sorted(extra)}")

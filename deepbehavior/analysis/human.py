@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from . import cleaning
-from ._tracks import as_position, fps_of, path_length, point_track, speed
+from ._tracks import as_position, fps_of, path_length, point_track, select, speed
 
 
 def filter_confidence_sd(ds: xr.Dataset, *, k: float = 3.0) -> xr.Dataset:
@@ -153,11 +153,7 @@ def measure_human(
     fps = fps_of(position, fps)
     position = as_position(position)
     if "individual" in position.dims:
-        names = [str(v) for v in position["individual"].values]
-        person = names[0] if individual is None else individual
-        if person not in names:
-            raise ValueError(f"Expected an individual in {names}, but got {person!r}")
-        position = position.sel(individual=person, drop=True)
+        position = select(position, "individual", individual)
     available = {str(k) for k in position["keypoint"].values}
     rows = []
     for name, (a, b, c) in (angles or default_angles(side)).items():
