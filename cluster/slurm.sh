@@ -37,7 +37,7 @@ done
 sleep 20
 
 # The job runs on this (the batch) node and joins the cluster; Ray places work on every node.
-deepbehavior "$@" ray.address="$head_ip:$port"
-status=$?
+status=0
+deepbehavior "$@" ray.address="$head_ip:$port" || status=$?
 ray stop || true
 exit $status
