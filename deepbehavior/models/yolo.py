@@ -168,8 +168,11 @@ class YoloPredictor:
                 nc=len(self.names) if self.task == "pose" else 0,
             )
             offset = np.array([left, top, left, top], dtype=np.float32)
-            for i, det in enumerate(detections):
-                det = det[: self.slots].float().cpu().numpy()
+            kept = [det[: self.slots] for det in detections]
+            # one copy from the device for the whole batch (on a GPU, each copy waits for the GPU)
+            rows = torch.cat(kept).float().cpu().numpy()
+            per_frame = np.split(rows, np.cumsum([len(det) for det in kept])[:-1])
+            for i, det in enumerate(per_frame):
                 k = len(det)
                 if not k:
                     continue
