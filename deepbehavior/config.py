@@ -196,8 +196,9 @@ class InferJob:
     ray: RayConfig = field(default_factory=RayConfig)
     force: bool = False
     retries: int = 2
-    # Decoding processes; null: one on a CPU-only cluster (the predictor takes the other cores),
-    # else every CPU the GPU predictors leave (a GPU eats frames faster than one decoder makes them).
+    # Decoding processes feeding the GPU predictors; null: every CPU the predictors leave (a GPU
+    # eats frames faster than one decoder makes them). Without GPUs, each node's predictor reads
+    # its own frames in a thread and this is not used.
     readers: Optional[int] = None
     # Also write out/videos/<session>_<view>_labelled.mp4 with the predictions drawn.
     render: bool = False

@@ -74,11 +74,10 @@ def main(cfg: DemoJob) -> None:
     _say(f"training {cfg.train.model} for {cfg.train.epochs} epochs on {data}")
     weights = _train(cfg, data, out)
 
-    ray = start_ray(cfg.ray)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    start_ray(cfg.ray)
     model = type(cfg.model)(**{**to_plain(cfg.model), "weights": str(weights)})
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    report = infer_cohort(cohort, out, backend="yolo", backend_kwargs=backend_kwargs(model, threads=cpus),
+    report = infer_cohort(cohort, out, backend="yolo", backend_kwargs=backend_kwargs(model),
                           chunk=cfg.store.chunk, frames_per_batch=model.batch_size, force=True,
                           provenance=provenance.record(to_plain(cfg), inputs), printer=lambda m: print(m, flush=True))
     if report.failures:

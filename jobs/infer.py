@@ -21,13 +21,13 @@ from deepbehavior.store import write_atomic
 from jobs._hydra import hydra_job
 
 
-def backend_kwargs(model: PredictConfig, *, threads: int | None = None) -> dict:
-    """Constructor arguments of the configured backend."""
+def backend_kwargs(model: PredictConfig) -> dict:
+    """Constructor arguments of the configured backend (``threads``: one per CPU of its predictor)."""
     if model.backend not in ("yolo", "yolo_pose"):
         return dict(model.options)
     return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
             "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
-            "device": model.device, "half": model.half, "threads": threads, **model.options}
+            "device": model.device, "half": model.half, "threads": None, **model.options}
 
 
 def render_videos(cohort, out: Path) -> None:
@@ -55,13 +55,11 @@ def main(cfg: InferJob) -> None:
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
     cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
-    ray = start_ray(cfg.ray)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(
         cohort, cfg.out, backend=cfg.model.backend,
-        # Decoding is light next to the network: let torch use every core.
-        backend_kwargs=backend_kwargs(cfg.model, threads=cpus),
+        backend_kwargs=backend_kwargs(cfg.model),
         chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
         readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
     )

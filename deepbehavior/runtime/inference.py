@@ -2,23 +2,26 @@
 
 The pipeline::
 
-    plan_shards ─► Ray Data: decode_shard (CPU tasks) ─► PredictStage actors (GPU, or CPU) ─► driver
-                                                                                          │
-                                          write_region + done marker, one shard at a time ◄┘
+    plan_shards ─► Ray Data, with GPUs:    decode_shard (CPU tasks) ─► PredictStage (GPU actors) ─┐
+                   Ray Data, without:      ReadAndPredict (an actor per node, reading in a thread) ─┤
+                                                                                                  ▼
+                                    driver: write_region + done marker, one shard at a time, progress
 
 Shards are the stores' time chunks, so a shard is the unit of work, of writing and of resuming.
 Frames never reach the driver, only predictions (a few numbers a frame); the driver alone writes,
 so the store needs no shared filesystem between nodes and no two writers ever meet. A shard that
 fails (after retries) is recorded in the store's progress folder with its error; every other
 shard still finishes. A retried or restarted worker may send a frame twice: results are keyed by
-frame number, so duplicates change nothing. The two stages live in :mod:`.stages`.
+frame number, so duplicates change nothing. The stages live in :mod:`.stages`.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from .. import schema, store
 from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
 from ..video import VideoError, probe
-from .stages import PredictStage, decode_shard, load_backend
+from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend
 
 __all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend"]
 
@@ -126,30 +129,37 @@ def plan_shards(
 
 @dataclass
 class Progress:
-    """Frames done per session, the rate, and the time left; printed every ``every`` seconds."""
+    """Frames done per session, the rate, and the time left; printed every ``every`` seconds.
+
+    The rate counts from the first predictions back, so that the time taken to start workers and
+    load the model does not stretch the estimates of the time left for the rest of the run.
+    """
 
     totals: dict[str, int]
     every: float = 5.0
     printer: Callable[[str], None] = print
     done: dict[str, int] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
-    last: float = 0.0
+    since: tuple[float, int] | None = None  # (time, frames done) when the first predictions came
+    last: float = -float("inf")
 
     def add(self, session: str, frames: int) -> None:
-        self.done[session] = self.done.get(session, 0) + frames
         now = time.monotonic()
+        self.done[session] = self.done.get(session, 0) + frames
+        if self.since is None:
+            self.since = (now, sum(self.done.values()))
         if now - self.last >= self.every:
             self.last = now
             self.printer(self.line())
 
     def line(self) -> str:
         done, total = sum(self.done.values()), sum(self.totals.values())
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rate = done / elapsed
-        left = (total - done) / rate if rate > 0 else float("inf")
+        now, rate, left = time.monotonic(), None, None
+        if self.since is not None and now > self.since[0] and done > self.since[1]:
+            rate = (done - self.since[1]) / (now - self.since[0])
+            left = (total - done) / rate
         per = ", ".join(f"{s} {self.done.get(s, 0)}/{n}" for s, n in self.totals.items())
-        eta = f"{left:.0f}s" if np.isfinite(left) else "?"
-        return f"[infer] {done}/{total} frames, {rate:.1f} frames/s, {eta} left | {per}"
+        speed = f"{rate:.1f} frames/s, {left:.0f}s left" if rate else "? frames/s, ? left"
+        return f"[infer] {done}/{total} frames, {speed} | {per}"
 
 
 @dataclass
@@ -197,41 +207,80 @@ def run_inference(
     fps_of: dict[str, float],
     frames_per_batch: int = 16,
     retries: int = 2,
-    readers: int = 1,
     predictors: int = 1,
     gpus_per_predictor: float = 0.0,
     cpus_per_predictor: float = 1.0,
+    readers: int = 1,
     printer: Callable[[str], None] = print,
+    progress_every: float = 5.0,
 ) -> RunReport:
-    """Run the shards through Ray Data (Ray must be started) and write each finished shard."""
+    """Run the shards through Ray Data (Ray must be started) and write each finished shard.
+
+    With ``gpus_per_predictor``, ``readers`` decoding tasks feed the predictors; without, each
+    predictor reads its shards' frames itself (:class:`.stages.ReadAndPredict`).
+    """
     import ray.data
 
     started = time.monotonic()
     if not shards:
         return RunReport(0, 0.0, 0, [])
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
-    ctx.verbose_stats_logs = False
+    _quiet_ray_data()
     items = [{"shard": i, "video": s.video, "start": s.start, "stop": s.stop} for i, s in enumerate(shards)]
+    read = {"frames_per_batch": frames_per_batch, "retries": retries}
+    predictor = {"backend": backend, "kwargs": backend_kwargs}
+    pool = {"batch_size": 1, "num_gpus": gpus_per_predictor, "num_cpus": cpus_per_predictor,
+            "compute": ray.data.ActorPoolStrategy(size=predictors)}
     # Ray's defaults do the rest: a decode task is retried 3 times after a worker dies, and a
-    # predictor actor is restarted (its tasks retried) without limit (tests/integration). Where the
-    # two stages ask for the same resources (a CPU-only node with one reader and one predictor),
-    # Ray Data fuses decoding into the predictor's process: decoding a 640x480 frame costs ~2.5 ms
-    # against ~55 ms for the network on the CPU, and the frames then skip the object store.
-    dataset = (
-        ray.data.from_items(items, override_num_blocks=len(items))
-        .map_batches(decode_shard, batch_size=1, num_cpus=1, compute=ray.data.TaskPoolStrategy(size=readers),
-                     fn_kwargs={"frames_per_batch": frames_per_batch, "retries": retries})
-        .map_batches(PredictStage, batch_size=1, num_gpus=gpus_per_predictor, num_cpus=cpus_per_predictor,
-                     compute=ray.data.ActorPoolStrategy(size=predictors),
-                     fn_constructor_kwargs={"backend": backend, "kwargs": backend_kwargs})
-    )
-    pending = {i: _ShardResults(s) for i, s in enumerate(shards)}
+    # predictor actor is restarted (its tasks retried) without limit (tests/integration).
+    with _ray_data_settings(enable_progress_bars=False, print_on_execution_start=False, verbose_stats_logs=False,
+                            # a block per row: predictions reach the driver (and the progress
+                            # line) as each row is made, not once a whole shard's rows are
+                            target_max_block_size=1):
+        dataset = ray.data.from_items(items, override_num_blocks=len(items))
+        if gpus_per_predictor:
+            dataset = (dataset.map_batches(decode_shard, batch_size=1, num_cpus=1, fn_kwargs=read,
+                                           compute=ray.data.TaskPoolStrategy(size=readers))
+                       .map_batches(PredictStage, fn_constructor_kwargs=predictor, **pool))
+        else:
+            dataset = dataset.map_batches(ReadAndPredict, fn_constructor_kwargs=predictor | read, **pool)
+        return _collect(dataset, shards, kind=kind, fps_of=fps_of, started=started,
+                        progress=Progress(_frames_per_session(shards), every=progress_every, printer=printer))
+
+
+def _quiet_ray_data() -> None:
+    """Keep Ray Data's banners (progress bars disabled, execution finished) off the console,
+    where our progress lines are; its warnings and errors still show."""
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    logging.getLogger("ray.data._internal.execution.streaming_executor").setLevel(logging.WARNING)
+
+
+@contextmanager
+def _ray_data_settings(**values):
+    """Ray Data's settings of this process changed for one run, then put back."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    saved = {name: getattr(context, name) for name in values}
+    for name, value in values.items():
+        setattr(context, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
+
+
+def _frames_per_session(shards: list[Shard]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for s in shards:
         totals[s.session] = totals.get(s.session, 0) + s.stop - s.start
-    progress = Progress(totals, printer=printer)
+    return totals
+
+
+def _collect(dataset, shards: list[Shard], *, kind: str, fps_of: dict[str, float], started: float,
+             progress: Progress) -> RunReport:
+    """Gather the predictions as they arrive; write each shard once it is whole, record failures."""
+    pending = {i: _ShardResults(s) for i, s in enumerate(shards)}
     failures: list[dict] = []
     frames = done = 0
     for row in dataset.iter_rows():
@@ -259,8 +308,29 @@ def run_inference(
         store.record_failure(shard.shard.store, shard.shard.region, message)
         failures.append({"session": shard.shard.session, "view": shard.shard.view, "start": shard.shard.start,
                          "stop": shard.shard.stop, "error": message})
-    printer(progress.line())
+    progress.printer(progress.line())
     return RunReport(frames, time.monotonic() - started, done, failures)
+
+
+def plan_predictors(nodes: list[dict], readers: int | None = None) -> dict:
+    """Where prediction runs on a Ray cluster whose nodes are ``nodes`` (as ``ray.nodes()`` lists them).
+
+    One predictor per GPU, fed by ``readers`` decoding processes (default: every CPU the
+    predictors leave, as one decoder cannot keep up with a GPU). Without GPUs, one predictor per
+    node with CPUs, taking as many CPUs as the smallest such node has, and reading its own frames.
+    Returns the keyword arguments of :func:`run_inference` that say so.
+    """
+    if readers is not None and readers < 1:
+        raise ValueError(f"Expected readers >= 1, but got {readers}")
+    alive = [n.get("Resources", {}) for n in nodes if n.get("Alive", True)]
+    gpus = int(sum(r.get("GPU", 0) for r in alive))
+    cpus = [int(r.get("CPU", 0)) for r in alive if r.get("CPU", 0) >= 1]
+    if gpus:
+        return {"predictors": gpus, "gpus_per_predictor": 1.0, "cpus_per_predictor": 1.0,
+                "readers": readers or max(sum(cpus) - gpus, 1)}
+    if not cpus:
+        raise RuntimeError("Expected a Ray cluster with CPUs or GPUs to run inference on, but it has neither")
+    return {"predictors": len(cpus), "gpus_per_predictor": 0.0, "cpus_per_predictor": float(min(cpus)), "readers": 0}
 
 
 def infer_cohort(
@@ -276,16 +346,16 @@ def infer_cohort(
     readers: int | None = None,
     provenance: dict | None = None,
     printer: Callable[[str], None] = print,
+    progress_every: float = 5.0,
 ) -> RunReport:
     """Plan, run and write inference for a whole cohort into ``out/stores`` (Ray must be started).
 
-    One predictor actor per GPU of the cluster, or one on the CPU when there is none; ``readers``
-    decoding processes (default: one without GPUs, else every CPU the predictors leave).
+    Predictors are placed by :func:`plan_predictors`. A backend whose ``threads`` is given as
+    ``None`` gets, on the CPU, one thread per CPU its predictor holds.
     """
     import ray
 
-    if readers is not None and readers < 1:
-        raise ValueError(f"Expected readers >= 1, but got {readers}")
+    layout = plan_predictors(ray.nodes(), readers)
     predictor = load_backend(backend)(**backend_kwargs)  # fail here, once, on a bad model file
     description = predictor.describe()
     del predictor
@@ -295,18 +365,16 @@ def infer_cohort(
         if not unplanned:
             printer("[infer] every shard is already done (force=true redoes them)")
         return RunReport(0, 0.0, 0, unplanned)
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    if readers is None:
-        readers = max(cpus - gpus, 1) if gpus else 1
+    on_gpu = layout["gpus_per_predictor"] > 0
+    if backend_kwargs.get("threads", 0) is None and not on_gpu:
+        backend_kwargs = backend_kwargs | {"threads": int(layout["cpus_per_predictor"])}
     fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
-            f"{max(gpus, 1)} predictor(s) on {'GPU' if gpus else 'CPU'}, {readers} reader(s)")
+            f"{layout['predictors']} predictor(s) on " + (f"GPU, {layout['readers']} reader(s)" if on_gpu else
+                                                         f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"))
     report = run_inference(
         shards, backend=backend, backend_kwargs=backend_kwargs, kind=description.kind, fps_of=fps_of,
-        frames_per_batch=frames_per_batch, retries=retries, readers=readers,
-        predictors=max(gpus, 1), gpus_per_predictor=1.0 if gpus else 0.0,
-        cpus_per_predictor=1.0 if gpus else float(max(cpus - readers, 1)), printer=printer,
+        frames_per_batch=frames_per_batch, retries=retries, printer=printer, progress_every=progress_every, **layout,
     )
     report.failures[:0] = unplanned
     return report

@@ -1,6 +1,8 @@
-"""The two Ray Data stages of inference, run on the workers: decoding and prediction.
+"""The Ray Data stages of inference, run on the workers: decoding, prediction, or both in one.
 
-Kept apart from the driver's code (planning, stores, xarray, Zarr) so that a worker imports only
+With GPUs, decoding tasks on the CPUs feed predictor actors on the GPUs (:func:`decode_shard`,
+:class:`PredictStage`). Without, one actor per node does both (:class:`ReadAndPredict`): a thread
+reads the next frames while the network runs, and frames never leave the process. Kept apart from the driver's code (planning, stores, xarray, Zarr) so that a worker imports only
 what it runs: every import here is paid again by each reader and predictor process at start.
 """
 
@@ -8,8 +10,11 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import queue
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -79,14 +84,104 @@ class PredictStage:
         self.predictor = load_backend(backend)(**kwargs)
 
     def __call__(self, row: dict) -> dict:
-        out = {"shard": row["shard"], "first": row["first"], "count": row["count"], "error": row["error"]}
-        if row["error"][0] or int(row["count"][0]) == 0:
-            return out | {"result": np.array([b""], dtype=object)}
+        result, error = self.predict(row)
+        return result_row(int(row["shard"][0]), int(row["first"][0]), int(row["count"][0]), result, error)
+
+    def predict(self, row: dict) -> tuple[dict | None, str]:
+        """The predictions for a row of frames, or ``None`` and what stopped them."""
+        if row["error"][0]:
+            return None, str(row["error"][0])
         first, count = int(row["first"][0]), int(row["count"][0])
         try:
             result = self.predictor({"frames": row["frames"][0], "frame": np.arange(first, first + count)})
-            result.pop("frame", None)
-            return out | {"result": np.array([pickle.dumps(result, protocol=5)], dtype=object)}
         except Exception as exc:  # noqa: BLE001 - reported as this shard's failure
-            message = f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=2).splitlines()[-1]}"
-            return out | {"error": np.array([message]), "result": np.array([b""], dtype=object)}
+            return None, f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=2).splitlines()[-1]}"
+        result.pop("frame", None)
+        return result, ""
+
+
+def result_row(shard: int, first: int, count: int, result: dict | None, error: str = "") -> dict:
+    """One row of predictions for frames ``first`` … ``first + count - 1`` of a shard, or its error."""
+    cell = b"" if result is None else pickle.dumps(result, protocol=5)
+    return {"shard": np.array([shard]), "first": np.array([first]), "count": np.array([count]),
+            "error": np.array([error]), "result": np.array([cell], dtype=object)}
+
+
+class ReadAndPredict:
+    """Ray Data actor for nodes without a GPU: one shard in, its predictions out about every ``every`` s.
+
+    The shard's frames are decoded in a thread of this process, ahead of the network (OpenCV
+    releases the GIL while it decodes), instead of in a separate task whose frames would be copied
+    into Ray's object store and out again. The predictions of consecutive batches go out together
+    as one row once ``every`` seconds have passed, often enough for progress to show, seldom enough
+    for Ray Data's cost per row not to count. The first error ends the shard.
+    """
+
+    def __init__(self, backend: str, kwargs: dict, *, frames_per_batch: int, retries: int, every: float = 1.0):
+        self.stage = PredictStage(backend, kwargs)
+        self.frames_per_batch, self.retries, self.every = frames_per_batch, retries, every
+
+    def __call__(self, batch: dict):
+        shard, parts, sent = int(batch["shard"][0]), [], time.monotonic()
+        for row in prefetched(decode_shard(batch, frames_per_batch=self.frames_per_batch, retries=self.retries)):
+            result, error = self.stage.predict(row)
+            if error:
+                if parts:
+                    yield _joined(shard, parts)
+                yield result_row(shard, int(row["first"][0]), 0, None, error)
+                return
+            parts.append((int(row["first"][0]), int(row["count"][0]), result))
+            if time.monotonic() - sent >= self.every:
+                yield _joined(shard, parts)
+                parts, sent = [], time.monotonic()
+        if parts:
+            yield _joined(shard, parts)
+
+
+def _joined(shard: int, parts: list[tuple[int, int, dict]]) -> dict:
+    """One row for the predictions of consecutive batches ``(first, count, result)``."""
+    result = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
+    return result_row(shard, parts[0][0], sum(p[1] for p in parts), result)
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """``items``, produced by a thread of their own up to ``depth`` ahead of the consumer.
+
+    An exception raised while producing is raised here, in the consumer, at its place in the
+    sequence. Closing the returned generator early stops the thread at its next item.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+    end = object()
+
+    def offer(item) -> bool:
+        while not stopped.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            offer((end, exc))
+            return
+        offer((end, None))
+
+    thread = threading.Thread(target=produce, name="deepbehavior-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stopped.set()

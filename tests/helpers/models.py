@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,4 +49,16 @@ class FailOnFramePredictor(YoloPredictor):
     def __call__(self, batch):
         if np.any(batch["frame"] == self.bad_frame):
             raise RuntimeError(f"cannot predict frame {self.bad_frame}")
+        return super().__call__(batch)
+
+
+class SlowPredictor(YoloPredictor):
+    """Takes ``delay`` seconds more per batch, as a big network on a slow machine would."""
+
+    def __init__(self, *, delay: float, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    def __call__(self, batch):
+        time.sleep(self.delay)
         return super().__call__(batch)

@@ -15,9 +15,13 @@ from tests.helpers.models import random_yolo
 FRAMES = 120
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = start_ray(RayConfig(num_cpus=2))
+@pytest.fixture(scope="module", params=["cpu", "gpu-layout"])
+def ray_local(request):
+    """Ray as on a node without GPUs (an actor reads and predicts), then as on a node with one: Ray
+    is told of a GPU, so decoding tasks feed a GPU predictor actor, which finding no CUDA here
+    runs on the CPU. Every test runs on both layouts."""
+    ray = start_ray(RayConfig(num_cpus=2, num_gpus=1 if request.param == "gpu-layout" else None))
+    assert ray.cluster_resources().get("GPU", 0) == (1 if request.param == "gpu-layout" else 0)
     yield ray
     ray.shutdown()
 
@@ -40,9 +44,9 @@ def _kwargs(weights, **extra):
     return {"weights": str(weights), "imgsz": 160, "conf": 0.0, "max_individuals": 2, "threads": 1, **extra}
 
 
-def _run(cohort, out, weights, *, chunk=50, backend="yolo", force=False, **extra):
+def _run(cohort, out, weights, *, chunk=50, backend="yolo", force=False, printer=lambda m: None, **extra):
     return infer_cohort(cohort, out, backend=backend, backend_kwargs=_kwargs(weights, **extra), chunk=chunk,
-                        frames_per_batch=16, force=force, retries=1, printer=lambda m: None)
+                        frames_per_batch=16, force=force, retries=1, printer=printer, progress_every=0)
 
 
 def _values(out, key):
@@ -125,3 +129,15 @@ def test_a_killed_worker_does_not_change_the_output(ray_local, material, tmp_pat
     assert marker.exists(), "the predictor should have been killed once"
     assert report.failures == []
     _assert_same(_values(tmp_path / "clean", "m0_d1"), _values(tmp_path / "crash", "m0_d1"))
+
+
+def test_progress_comes_within_a_shard_with_rate_and_time_left(ray_local, material, tmp_path):
+    _, videos, weights = material
+    lines = []
+    # 8 batches of 0.4 s a shard: predictions go out about every second, not once a shard is whole
+    _run(_cohort(videos), tmp_path / "out", weights, chunk=120, printer=lines.append,
+         backend="tests.helpers.models:SlowPredictor", delay=0.4)
+    counts = [int(line.split()[1].split("/")[0]) for line in lines[1:]]  # "[infer] 32/240 frames, …"
+    assert counts[-1] == 2 * FRAMES and counts == sorted(counts)
+    assert any(count % 120 for count in counts), counts
+    assert "frames/s" in lines[-1] and "s left" in lines[-1] and "m0_d1 120/120, m1_d1 120/120" in lines[-1]
