@@ -2,7 +2,9 @@
 
 With GPUs, decoding tasks on the CPUs feed predictor actors on the GPUs (:func:`decode_shard`,
 :class:`PredictStage`). Without, one actor per node does both (:class:`ReadAndPredict`): a thread
-reads the next frames while the network runs, and frames never leave the process. Kept apart from the driver's code (planning, stores, xarray, Zarr) so that a worker imports only
+reads the next frames while the network runs, and frames never leave the process.
+
+Kept apart from the driver's code (planning, stores, xarray, Zarr) so that a worker imports only
 what it runs: every import here is paid again by each reader and predictor process at start.
 """
 
