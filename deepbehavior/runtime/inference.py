@@ -248,8 +248,8 @@ def run_inference(
 
 
 def _quiet_ray_data() -> None:
-    """Keep Ray Data's banners (progress bars disabled, execution finished) off the console,
-    where our progress lines are; its warnings and errors still show."""
+    """Keep Ray Data's banners ("progress bars disabled", "execution finished") off the console,
+    which our progress lines have to themselves."""
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     logging.getLogger("ray.data._internal.execution.streaming_executor").setLevel(logging.WARNING)
 
