@@ -20,7 +20,7 @@ def ray_local(request):
     """Ray as on a node without GPUs (an actor reads and predicts), then as on a node with one: Ray
     is told of a GPU, so decoding tasks feed a GPU predictor actor, which finding no CUDA here
     runs on the CPU. Every test runs on both layouts."""
-    ray = start_ray(RayConfig(num_cpus=2, num_gpus=1 if request.param == "gpu-layout" else None))
+    ray = start_ray(RayConfig(num_cpus=2, num_gpus=1 if request.param == "gpu-layout" else 0))
     assert ray.cluster_resources().get("GPU", 0) == (1 if request.param == "gpu-layout" else 0)
     yield ray
     ray.shutdown()
