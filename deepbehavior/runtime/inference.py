@@ -369,9 +369,9 @@ def infer_cohort(
     if backend_kwargs.get("threads", 0) is None and not on_gpu:
         backend_kwargs = backend_kwargs | {"threads": int(layout["cpus_per_predictor"])}
     fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
+    where = f"GPU, {layout['readers']} reader(s)" if on_gpu else f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
-            f"{layout['predictors']} predictor(s) on " + (f"GPU, {layout['readers']} reader(s)" if on_gpu else
-                                                         f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"))
+            f"{layout['predictors']} predictor(s) on {where}")
     report = run_inference(
         shards, backend=backend, backend_kwargs=backend_kwargs, kind=description.kind, fps_of=fps_of,
         frames_per_batch=frames_per_batch, retries=retries, printer=printer, progress_every=progress_every, **layout,
