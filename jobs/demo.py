@@ -25,8 +25,8 @@ from deepbehavior.runtime.environment import start_ray
 from deepbehavior.runtime.inference import infer_cohort
 from deepbehavior.store import open_store, write_atomic
 from deepbehavior.viz.trajectory import plot_speed, plot_trajectory
-from jobs._hydra import hydra_job
-from jobs.infer import backend_kwargs, render_videos
+from ._hydra import hydra_job
+from .infer import backend_kwargs, render_videos
 
 
 def _say(message: str) -> None:

@@ -11,7 +11,7 @@ classes, keypoints, skeleton and each image's video and frame number.
 from pathlib import Path
 
 from deepbehavior.config import FramesJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 @hydra_job("frames", FramesJob)

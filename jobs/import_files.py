@@ -14,7 +14,7 @@ from deepbehavior import provenance
 from deepbehavior.config import ImportJob, to_plain
 from deepbehavior.formats import READERS, load_file
 from deepbehavior.formats.importing import summarize, write_store
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 def _sources(source) -> list[Path]:

@@ -1,7 +1,8 @@
 """deepbehavior infer: a trained model over a cohort (cohort=FILE) or loose videos (videos=[…]).
 
 Writes one Zarr store per session to ``out/stores/<subject>_<session>.zarr`` and a run report to
-``out/infer_report.json``. Rerunning the same command skips finished shards (``force=true`` redoes
+``out/infer_report.json``; with ``videos=[…]`` also the manifest of those videos, ``out/cohort.yaml``,
+which the next job (track, analyze, triangulate) takes as ``cohort=``. Rerunning the same command skips finished shards (``force=true`` redoes
 them); a shard that fails is retried, then recorded, and the job exits non-zero naming the
 incomplete sessions.
 """
@@ -13,12 +14,12 @@ import sys
 from pathlib import Path
 
 from deepbehavior import provenance
-from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path
+from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path, write_cohort
 from deepbehavior.config import InferJob, PredictConfig, to_plain
 from deepbehavior.runtime.environment import start_ray
 from deepbehavior.runtime.inference import infer_cohort
 from deepbehavior.store import write_atomic
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 def backend_kwargs(model: PredictConfig) -> dict:
@@ -55,6 +56,10 @@ def main(cfg: InferJob) -> None:
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
     cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
+    if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
+        manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
+        print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
+              f"cohort={manifest})", flush=True)
     start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(

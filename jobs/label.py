@@ -12,7 +12,7 @@ COCO or TensorBox JSON, Yolo_mark folder or DeepLabCut CSV into the project (cre
 from pathlib import Path
 
 from deepbehavior.config import LabelJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 @hydra_job("label", LabelJob)
