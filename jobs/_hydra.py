@@ -149,6 +149,8 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
 
 
 def _first_sentence_of_module(run: Callable) -> str:
-    """The opening paragraph of the job module's docstring (what the job does)."""
+    """The first sentence of the job module's docstring (what the job does)."""
+    from ._help import _first_sentence
+
     doc = (sys.modules.get(run.__module__).__doc__ or "") if run.__module__ in sys.modules else ""
-    return " ".join(doc.strip().split("\n\n")[0].split())
+    return _first_sentence(doc.strip().split("\n\n")[0], limit=200) + "."
