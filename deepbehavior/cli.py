@@ -86,7 +86,7 @@ def set_up_process(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(_usage())
+        print(_usage(), flush=True)
         return
     name, rest = argv[0], argv[1:]
     if name not in JOBS:
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         module.main()
     except KeyboardInterrupt:
         _interrupted(name)
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
 
 
 def _interrupted(name: str) -> None:

@@ -153,4 +153,5 @@ def _first_sentence_of_module(run: Callable) -> str:
     from ._help import _first_sentence
 
     doc = (sys.modules.get(run.__module__).__doc__ or "") if run.__module__ in sys.modules else ""
-    return _first_sentence(doc.strip().split("\n\n")[0], limit=200) + "."
+    summary = _first_sentence(doc.strip().split("\n\n")[0], limit=200)
+    return summary if summary.endswith("…") else summary + "."
