@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepbehavior import provenance
 from deepbehavior.config import ImportJob, to_plain
-from deepbehavior.formats import READERS, load_file
-from deepbehavior.formats.importing import summarize, write_store
 from ._hydra import hydra_job
 
 
@@ -26,6 +23,11 @@ def _sources(source) -> list[Path]:
 
 @hydra_job("import", ImportJob)
 def main(cfg: ImportJob) -> None:
+    # Imported here, not at the top: `deepbehavior import --help` answers at once.
+    from deepbehavior import provenance
+    from deepbehavior.formats import READERS, load_file
+    from deepbehavior.formats.importing import summarize, write_store
+
     sources = _sources(cfg.source)
     if cfg.format not in ("auto", *READERS):
         raise ValueError(f"Expected format to be auto or one of {', '.join(READERS)}, but got {cfg.format!r}")

@@ -13,12 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from deepbehavior import provenance
-from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path, write_cohort
 from deepbehavior.config import InferJob, PredictConfig, to_plain
-from deepbehavior.runtime.environment import start_ray
-from deepbehavior.runtime.inference import infer_cohort
-from deepbehavior.store import write_atomic
+
 from ._hydra import hydra_job
 
 
@@ -33,6 +29,7 @@ def backend_kwargs(model: PredictConfig) -> dict:
 
 def render_videos(cohort, out: Path) -> None:
     """A labelled video per session and view, from the stores just written."""
+    from deepbehavior.cohort import store_path
     from deepbehavior.store import open_store
     from deepbehavior.viz.labelled import render_labelled_video
 
@@ -55,7 +52,15 @@ def main(cfg: InferJob) -> None:
         raise ValueError("Expected model.weights=PATH of a trained .pt file, but got none")
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
+    from deepbehavior.cohort import cohort_from_videos, load_cohort, write_cohort
+
     cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
+    # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
+    from deepbehavior import provenance
+    from deepbehavior.runtime.environment import start_ray
+    from deepbehavior.runtime.inference import infer_cohort
+    from deepbehavior.store import write_atomic
+
     if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
         manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
         print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
