@@ -63,7 +63,7 @@ class PredictConfig:
     """
 
     weights: str = ""
-    # Model family: yolo, yolo_pose, mediapipe_holistic, or module:Class of your own.
+    # Model family: yolo, yolo_pose, mediapipe, or package.module:Class of your own.
     backend: str = "yolo"
     # Input size of the network (px, a multiple of 32).
     imgsz: int = 640

@@ -21,7 +21,7 @@ EXAMPLES: dict[str, list[str]] = {
     "infer": [
         "deepbehavior infer out=results cohort=cohort.yaml model.weights=model/weights/best.pt",
         "deepbehavior infer out=results videos=[m01.mp4,m02.mp4] model.weights=best.pt model.imgsz=320",
-        "deepbehavior infer out=people videos=[a.mp4] model.backend=mediapipe_holistic "
+        "deepbehavior infer out=people videos=[a.mp4] model.backend=mediapipe "
         "+model.options.model_complexity=1",
         "deepbehavior infer out=results cohort=cohort.yaml model.weights=best.pt ray.address=auto model.batch_size=64",
     ],
