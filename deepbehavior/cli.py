@@ -92,12 +92,15 @@ def main(argv: list[str] | None = None) -> None:
     if name not in JOBS:
         sys.stderr.write(f"deepbehavior: error: unknown job {name!r}; expected one of {', '.join(JOBS)}\n")
         raise SystemExit(2)
+    verbose = _verbose(rest)
     try:
-        set_up_process(_verbose(rest))
+        set_up_process(verbose)
         module = importlib.import_module(f"{jobs_package().__name__}.{MODULES.get(name, name)}")
         schema = getattr(module.main, "schema", None)
         if schema is not None and "verbose" not in getattr(schema, "__dataclass_fields__", {}):
             rest = [a for a in rest if a.lstrip("+").partition("=")[0] != "verbose"]  # the CLI's own key
+        if verbose:
+            rest = [*rest, "hydra.job_logging.root.level=INFO"]  # libraries' INFO records too
         sys.argv = [f"deepbehavior {name}", *rest]
         module.main()
     except KeyboardInterrupt:

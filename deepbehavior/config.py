@@ -402,7 +402,7 @@ class AnalyzeJob:
 class FramesJob:
     """``deepbehavior frames``: pick frames of ``videos`` and extract them into the project ``out``.
 
-    ``method`` is uniform, kmeans, uncertain or jumps; the last two need ``stores`` (one Zarr
+    ``method`` is uniform, kmeans, uncertain or jumps (``labeling.selection.METHODS``); the last two need ``stores`` (one Zarr
     store of predictions per video). ``classes``/``keypoints``/``skeleton`` describe a new project.
     """
 
@@ -426,8 +426,7 @@ class FramesJob:
 
     def __post_init__(self):
         _require(self.n >= 1, f"Expected n >= 1 frames, but got {self.n}")
-        _require(self.method in ("uniform", "kmeans", "uncertain", "jumps"),
-                 f"Expected method uniform, kmeans, uncertain or jumps, but got {self.method!r}")
+        # method is checked by labeling.selection, where METHODS is defined next to the code.
         _require(self.min_gap >= 0, f"Expected min_gap >= 0 frames, but got {self.min_gap}")
 
 
