@@ -143,6 +143,7 @@ def test_healthy_videos_run_is_quiet_shows_start_progress_and_writes_its_cohort(
                           "model.imgsz=128", "store.chunk=20", cwd=tmp_path)
     assert code == 0, err
     assert err == "", err  # no Ray token warning, no core_worker line, nothing
+    assert not re.search(r"\]\[INFO\]", out), out  # no libraries' INFO log records either
     lines = out.splitlines()
     ray_line = next(i for i, l in enumerate(lines) if "starting a local Ray" in l)
     first_frames = next(i for i, l in enumerate(lines) if re.search(r"\d+/40 frames", l))
@@ -165,3 +166,11 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, tiny_inputs):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert err.strip() == f"deepbehavior infer: {INTERRUPTED}", err
+
+
+def test_verbose_is_accepted_by_every_job(tmp_path, tiny_inputs):
+    """verbose=true is the command line's own switch: a job without such a setting still runs."""
+    code, out, err = _cli("frames", f"out={tmp_path / 'p'}", f"videos=[{tiny_inputs / 'm1.mp4'}]", "n=2",
+                          "verbose=true", cwd=tmp_path)
+    assert code == 0, err
+    assert len(list((tmp_path / "p" / "frames").iterdir())) == 2
