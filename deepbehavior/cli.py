@@ -61,6 +61,7 @@ def jobs_package():
         spec = importlib.util.spec_from_file_location(JOBS_PACKAGE, checkout / "__init__.py",
                                                       submodule_search_locations=[str(checkout)])
         package = importlib.util.module_from_spec(spec)
+        package.__from_checkout__ = True  # Ray tasks then carry its code (hydra_plugins' launcher)
         sys.modules[JOBS_PACKAGE] = package
         spec.loader.exec_module(package)
         return package
