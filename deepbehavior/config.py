@@ -24,7 +24,9 @@ def _require(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class RayConfig:
-    """Where Ray runs. ``address`` null starts an embedded, loopback-only local Ray."""
+    """Where Ray runs. ``address`` null starts an embedded, loopback-only Ray of this job's own (never
+    a cluster already running on the machine); ``"auto"`` joins the one ``RAY_ADDRESS`` or the last
+    ``ray start`` names; ``"host:port"`` joins that one."""
 
     address: Optional[str] = None
     num_cpus: Optional[int] = None
