@@ -380,13 +380,15 @@ class LabelJob:
 
     ``export`` (yolo, coco, tensorbox, yolo_mark) writes a dataset under ``out``; ``import_from``
     reads a YOLO data.yaml, COCO/TensorBox JSON, Yolo_mark folder or DLC CSV into the project.
-    ``weights`` (an ultralytics ``.pt``) pre-fills suggestions in the app.
+    ``weights`` (an ultralytics ``.pt``) pre-fills suggestions in the app. Bound beyond loopback
+    (``host=0.0.0.0``) every request needs ``token`` (generated and printed in the URL when null).
     """
 
     out: str = MISSING
     project: str = MISSING
     host: str = "127.0.0.1"
     port: int = 8765
+    token: Optional[str] = None
     export: Optional[str] = None
     import_from: Optional[str] = None
     import_format: Optional[str] = None
