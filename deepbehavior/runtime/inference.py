@@ -92,8 +92,8 @@ def plan_shards(
 ) -> tuple[list[Shard], list[dict]]:
     """Create any missing store and list the shards that are not done yet.
 
-    Returns the shards, and the sessions that could not be planned (a video missing or unreadable)
-    with their error. With ``force`` every store is recreated.
+    Returns the shards, and the sessions that could not be planned (a video missing, unreadable,
+    truncated or damaged) with their error; the other sessions run. With ``force`` every store is recreated.
     """
     stores_dir = Path(stores_dir)
     stores_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def plan_shards(
         views = list(session.videos)
         try:
             infos = {view: probe(video) for view, video in session.videos.items()}
-        except VideoError as exc:
+        except (VideoError, OSError, ValueError) as exc:
             failures.append({"session": session.key, "view": "*", "start": 0, "stop": 0, "error": str(exc)})
             continue
         n_frames = max(info.frames for info in infos.values())
