@@ -24,7 +24,7 @@ def _sources(source) -> list[Path]:
 @hydra_job("import", ImportJob)
 def main(cfg: ImportJob) -> None:
     # Imported here, not at the top: `deepbehavior import --help` answers at once.
-    from deepbehavior import provenance
+    from deepbehavior import provenance, schema
     from deepbehavior.formats import READERS, load_file
     from deepbehavior.formats.importing import summarize, write_store
 
@@ -50,8 +50,9 @@ def main(cfg: ImportJob) -> None:
         extra = {"source": str(source.resolve()), "source_format": ds.attrs["source_format"]}
         if video_info is not None:
             extra["video"] = provenance.file_fingerprint(cfg.video)
-            if ds.sizes["time"] and int(ds["time"].values[-1]) >= video_info.frames:
-                print(f"warning: {source} has frame {int(ds['time'].values[-1])} but {cfg.video} has "
+            last = int(schema.frames(ds)[-1]) if ds.sizes["time"] else -1
+            if last >= video_info.frames:
+                print(f"warning: {source} has frame {last} but {cfg.video} has "
                       f"{video_info.frames} frames")
         attrs = {"provenance": provenance.record(to_plain(cfg), inputs, **extra)}
         if video_info is not None:

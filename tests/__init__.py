@@ -1,2 +1,2 @@
-"""The test suite (a regular package, so that ``tests.helpers`` is ours and not the ``tests`` package
-that sleap-io 0.9.5 installs into site-packages)."""
+"""The test suite as a package: sleap-io 0.9.5 installs a top-level ``tests`` package into
+site-packages, which would otherwise shadow ``tests.helpers``."""
