@@ -54,9 +54,9 @@ def main(cfg: InferJob) -> None:
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
     from deepbehavior.cohort import cohort_from_videos, load_cohort, write_cohort
 
-    # A missing or unreadable video fails its own session (named in the report, exit 1), not the cohort.
-    cohort = (load_cohort(cfg.cohort, check_files=False) if cfg.cohort
-              else cohort_from_videos(cfg.videos, check_files=False))
+    # In a manifest, a missing or unreadable video fails its own session (named in the report, exit 1),
+    # not the cohort; a video typed on the command line (videos=[...]) is checked here, in one line.
+    cohort = load_cohort(cfg.cohort, check_files=False) if cfg.cohort else cohort_from_videos(cfg.videos)
     # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
     from deepbehavior import provenance
     from deepbehavior.runtime.environment import start_ray
