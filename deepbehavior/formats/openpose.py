@@ -18,7 +18,7 @@ import xarray as xr
 
 from .. import schema
 from ..store import write_atomic
-from ._common import fail, read_text
+from ._common import check_frames, check_size, fail, read_text
 
 #: BODY_25 keypoints in OpenPose's order.
 BODY_25 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
@@ -40,6 +40,12 @@ _PARTS = (("pose_keypoints_2d", BODY_25), ("hand_left_keypoints_2d", LEFT_HAND),
 _FACE = ("face_keypoints_2d", FACE_70)
 _EMPTY_FIELDS = ("pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d")
 _NAME = re.compile(r"^(?P<video>.*)_(?P<frame>\d{12})_keypoints\.json$")
+
+
+def is_openpose(path: Path) -> bool:
+    """Whether ``path`` is a folder of OpenPose ``*_keypoints.json`` files."""
+    path = Path(path)
+    return path.is_dir() and any(_NAME.match(p.name) for p in path.iterdir())
 
 
 def keypoint_files(folder: str | os.PathLike, *, video_name: str | None = None) -> dict[int, Path]:
@@ -117,6 +123,8 @@ def read_openpose(
     parts = _PARTS + ((_FACE,) if face else ())
     names = tuple(n for _, part in parts for n in part)
     frames = sorted(files)
+    check_frames(folder, "frame numbers in the file names", frames)
+    check_size(folder, "frame numbers in the file names", frames[-1] - frames[0] + 1, 3 * len(names))
     time = np.arange(frames[0], frames[-1] + 1, dtype=np.int64)
     per_frame: dict[int, list[np.ndarray]] = {}
     for frame in frames:
@@ -125,6 +133,8 @@ def read_openpose(
             doc = json.loads(read_text(path))
         except json.JSONDecodeError as exc:
             raise fail(path, f"line {exc.lineno} column {exc.colno}", "valid JSON", exc.msg) from None
+        except RecursionError:
+            raise fail(path, "", "JSON nested less than a thousand deep", "deeper") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
             raise fail(path, "", "an object with a 'people' list", doc)
         persons = doc["people"][:1] if people == "first" else doc["people"]
@@ -136,6 +146,7 @@ def read_openpose(
                                         for key, part in parts]))
         per_frame[frame] = rows
     n_people = max([1] + [len(r) for r in per_frame.values()])
+    check_size(folder, "people", len(time), 3 * len(names) * n_people)
     data = np.full((len(time), len(names), n_people, 3), np.nan)
     for frame, rows in per_frame.items():
         for j, row in enumerate(rows):
