@@ -19,6 +19,7 @@ import random
 import shutil
 from pathlib import Path
 
+from ..models.dataset_checks import label_path
 from ._common import fail, read_text
 from ._labels import LabelledImage, LabelSet, image_size
 
@@ -34,17 +35,6 @@ def is_yolo(path: Path) -> bool:
     """Whether ``path`` is an ultralytics ``data.yaml`` or a folder holding one."""
     path = Path(path)
     return (path / "data.yaml").is_file() if path.is_dir() else path.suffix in (".yaml", ".yml")
-
-
-def label_path(image: Path) -> Path:
-    """The label file of an image of an ultralytics dataset: the last ``images`` folder of its path
-    replaced by ``labels``, the suffix by ``.txt``."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return Path(*parts).with_suffix(".txt")
 
 
 def read_label_file(path: Path, *, width: int, height: int, n_classes: int, n_keypoints: int = 0) -> list[dict]:
@@ -66,12 +56,16 @@ def read_label_file(path: Path, *, width: int, height: int, n_classes: int, n_ke
         try:
             cls, values = int(fields[0]), [float(v) for v in fields[1:]]
         except ValueError:
-            raise fail(path, f"line {number}", "an integer class and four numbers" if not n_keypoints else "an integer class and numbers", line) from None
+            what = "an integer class and numbers" if n_keypoints else "an integer class and four numbers"
+            raise fail(path, f"line {number}", what, line) from None
         if not 0 <= cls < n_classes:
             raise fail(path, f"line {number}", f"a class id in [0, {n_classes})", cls)
-        for v in values:
+        step = 3 if len(values) == 4 + 3 * n_keypoints and n_keypoints else 2
+        coordinates = values[:4] + [v for k in range(n_keypoints if len(values) > 4 else 0)
+                                    for v in values[4 + step * k:6 + step * k]]
+        for v in coordinates:
             if not -_REL_SLACK <= v <= 1 + _REL_SLACK:  # also refuses NaN and inf
-                raise fail(path, f"line {number}", "relative values in [0, 1]", v)
+                raise fail(path, f"line {number}", "relative coordinates in [0, 1]", v)
         cx, cy, w, h = values[:4]
         box = [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
         points = None
