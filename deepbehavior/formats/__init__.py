@@ -69,7 +69,7 @@ FORMATS: dict[str, Format] = {
     "darknet": Format(is_darknet, read_darknet),
     # Not guessed: its CSV has DeepLabCut's layout; name it with format=lightning_pose.
     "lightning_pose": Format(None, read_lightning_pose, save_lightning_pose, suffix=".csv"),
-    "csv": Format(None, write=save_csv, suffix=".csv"),
+    "csv": Format(None, write=save_csv, suffix=".table.csv"),
 }
 #: Older names still accepted by ``format=``.
 ALIASES = {"tensorbox_predictions": "tensorbox", "tensorbox_labels": "tensorbox"}

@@ -81,8 +81,11 @@ def _csv_table(path: Path):
             raise fail(path, f"line {i}", f"{n_cells} cells (the file may be truncated)", f"{line.count(',') + 1}")
     if len(lines) == len(levels):
         raise fail(path, f"line {len(levels) + 1}", "at least one data row", "none")
-    table = pd.read_csv(path, header=list(range(len(levels))), index_col=list(range(n_index)), dtype=str,
-                        keep_default_na=False, skip_blank_lines=True, encoding="utf-8-sig")
+    # No index_col: pandas would take an all-empty first row ("0,,,,") for the index's name row.
+    table = pd.read_csv(path, header=list(range(len(levels))), dtype=str, keep_default_na=False,
+                        skip_blank_lines=True, encoding="utf-8-sig")
+    index_cells = table.iloc[:, :n_index]
+    table = table.iloc[:, n_index:]
     table.columns = table.columns.set_names(levels)
     cells = table.apply(lambda column: column.str.strip())
     empty = (cells == "") | (cells.apply(lambda column: column.str.lower()) == "nan")
@@ -92,8 +95,7 @@ def _csv_table(path: Path):
         i, j = (int(v) for v in np.argwhere(wrong)[0])
         who = " ".join(str(c) for c in table.columns[j][1:])
         raise fail(path, f"line {len(levels) + 1 + i}, column {n_index + 1 + j} ({who})", "a number", cells.iat[i, j])
-    index = ["/".join(str(v).strip() for v in (row if isinstance(row, tuple) else (row,)) if str(v).strip())
-             for row in table.index]
+    index = ["/".join(str(v).strip() for v in row if str(v).strip()) for row in index_cells.itertuples(index=False)]
     return pd.DataFrame(values, columns=table.columns), index
 
 
@@ -247,5 +249,5 @@ def save_dlc(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     from ._movement import to_movement
 
     path = Path(path)
-    save_poses.to_dlc_file(to_movement(ds, path), path, split_individuals=False)
+    save_poses.to_dlc_file(to_movement(ds, path, from_frame_zero=True), path, split_individuals=False)
     return path

@@ -40,5 +40,5 @@ def save_lightning_pose(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     from ._movement import to_movement
 
     path = Path(path)
-    save_poses.to_lp_file(to_movement(ds, path), path)
+    save_poses.to_lp_file(to_movement(ds, path, from_frame_zero=True), path)
     return path

@@ -18,6 +18,7 @@ import xarray as xr
 
 from .. import schema
 from ..store import write_atomic
+from ._movement import frames
 from ._common import check_frames, check_size, fail, read_text
 
 #: BODY_25 keypoints in OpenPose's order.
@@ -192,13 +193,17 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     list of pathlib.Path
         The files written, in time order.
     """
-    schema.validate(ds)
-    if ds.attrs.get("ds_type") != schema.POSES or ds.sizes["space"] != 2:
+    if ds.attrs.get("ds_type") != schema.POSES or ds.sizes.get("space") != 2:
         raise ValueError(f"Expected a 2D poses dataset, but got {ds.attrs.get('ds_type')} with "
-                         f"{ds.sizes['space']} space entries")
-    if ds.sizes["view"] != 1:
-        raise ValueError(f"Expected one view (select it with ds.isel(view=[i])), but got {ds.sizes['view']}")
-    ds = ds.isel(view=0).transpose("time", "space", "keypoint", "individual").sel(space=["x", "y"]).load()
+                         f"{ds.sizes.get('space')} space entries")
+    if "view" in ds.dims:
+        if ds.sizes["view"] != 1:
+            raise ValueError(f"Expected one view (select it with ds.sel(view=...)), but got {ds.sizes['view']}")
+        ds = ds.isel(view=0)
+    kp = next(d for d in ds["position"].dims if d.startswith("keypoint"))
+    ind = next(d for d in ds["position"].dims if d.startswith("individual"))
+    frame_numbers = frames(ds)
+    ds = ds.transpose("time", "space", kp, ind, ...).sel(space=["x", "y"]).load()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -206,9 +211,9 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     position = ds["position"].values  # (time, space, keypoint, individual)
     confidence = ds["confidence"].values  # (time, keypoint, individual)
     present = ~np.isnan(position).any(axis=1).all(axis=1)  # (time, individual)
-    where = {str(n): i for i, n in enumerate(ds["keypoint"].values)}
+    where = {str(n): i for i, n in enumerate(ds[kp].values)}
     indices = [(key, [where.get(n, -1) for n in part]) for key, part in parts]
-    for t, frame in enumerate(ds["time"].values):
+    for t, frame in enumerate(frame_numbers):
         alive = np.flatnonzero(present[t])
         people = []
         for j in range(alive[-1] + 1 if len(alive) else 0):

@@ -240,7 +240,7 @@ def save_sleap(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
         from ._movement import to_movement
 
-        save_poses.to_sleap_analysis_file(to_movement(ds, path), path)
+        save_poses.to_sleap_analysis_file(to_movement(ds, path, from_frame_zero=True), path)
         return path
     if path.suffix.lower() != ".slp":
         raise fail(path, "suffix", "'.slp' (labels) or '.h5' (analysis)", path.suffix)

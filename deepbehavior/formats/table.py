@@ -16,6 +16,10 @@ import xarray as xr
 from ._movement import frames
 
 
+def _labels(coordinate) -> np.ndarray:
+    return np.array([str(v) for v in coordinate.values], dtype=object)
+
+
 def save_csv(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write a single-view dataset as a long CSV table (see the module docstring)."""
     import pandas as pd
@@ -35,8 +39,8 @@ def save_csv(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         conf = ds["confidence"].transpose("time", ind, kp).values
         n_t, n_i, n_k = conf.shape
         table = {"frame": np.repeat(frame, n_i * n_k), "time_s": np.repeat(seconds, n_i * n_k),
-                 "individual": np.tile(np.repeat(ds[ind].values.astype(str), n_k), n_t),
-                 "keypoint": np.tile(ds[kp].values.astype(str), n_t * n_i)}
+                 "individual": np.tile(np.repeat(_labels(ds[ind]), n_k), n_t),
+                 "keypoint": np.tile(_labels(ds[kp]), n_t * n_i)}
         for s, name in enumerate(space):
             table[name] = pos[..., s].ravel()
         table["confidence"] = conf.ravel()
@@ -45,7 +49,7 @@ def save_csv(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         size = ds["shape"].transpose("time", ind, "space").values
         n_t, n_i = pos.shape[:2]
         table = {"frame": np.repeat(frame, n_i), "time_s": np.repeat(seconds, n_i),
-                 "individual": np.tile(ds[ind].values.astype(str), n_t),
+                 "individual": np.tile(_labels(ds[ind]), n_t),
                  "x": pos[..., 0].ravel(), "y": pos[..., 1].ravel(), "width": size[..., 0].ravel(),
                  "height": size[..., 1].ravel(), "confidence": ds["confidence"].transpose("time", ind).values.ravel(),
                  "class_index": ds["class_index"].transpose("time", ind).values.ravel()}
