@@ -79,6 +79,11 @@ def _csv_table(path: Path):
     for i, line in enumerate(lines[len(levels):], start=len(levels) + 1):
         if line.strip() and line.count(",") + 1 != n_cells:
             raise fail(path, f"line {i}", f"{n_cells} cells (the file may be truncated)", f"{line.count(',') + 1}")
+    if not text.endswith("\n"):
+        # pandas (DeepLabCut's writer) ends every row with a newline: a last row without one was
+        # cut short, possibly inside a number, which would otherwise read as a smaller value.
+        raise fail(path, f"line {len(lines)}", "a last row ending in a newline (the file may be truncated)",
+                   lines[-1][-40:])
     if len(lines) == len(levels):
         raise fail(path, f"line {len(levels) + 1}", "at least one data row", "none")
     # No index_col: pandas would take an all-empty first row ("0,,,,") for the index's name row.
