@@ -87,19 +87,28 @@ def _csv_table(path: Path):
     if len(lines) == len(levels):
         raise fail(path, f"line {len(levels) + 1}", "at least one data row", "none")
     # No index_col: pandas would take an all-empty first row ("0,,,,") for the index's name row.
-    table = pd.read_csv(path, header=list(range(len(levels))), dtype=str, keep_default_na=False,
-                        skip_blank_lines=True, encoding="utf-8-sig")
-    index_cells = table.iloc[:, :n_index]
+    table = pd.read_csv(path, header=list(range(len(levels))), skip_blank_lines=True, encoding="utf-8-sig",
+                        na_values=["", "nan", "NaN"], keep_default_na=False)
+    index_cells = table.iloc[:, :n_index].astype(str).where(table.iloc[:, :n_index].notna(), "")
     table = table.iloc[:, n_index:]
     table.columns = table.columns.set_names(levels)
-    cells = table.apply(lambda column: column.str.strip())
-    empty = (cells == "") | (cells.apply(lambda column: column.str.lower()) == "nan")
-    values = cells.apply(lambda column: pd.to_numeric(column, errors="coerce")).to_numpy(dtype=np.float64)
-    wrong = np.isnan(values) & ~empty.to_numpy()
-    if wrong.any():
-        i, j = (int(v) for v in np.argwhere(wrong)[0])
-        who = " ".join(str(c) for c in table.columns[j][1:])
-        raise fail(path, f"line {len(levels) + 1 + i}, column {n_index + 1 + j} ({who})", "a number", cells.iat[i, j])
+    values = np.empty(table.shape, dtype=np.float64)
+    for j in range(table.shape[1]):
+        column = table.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            values[:, j] = column.to_numpy(dtype=np.float64)
+            continue
+        # A column pandas could not read as numbers: blank cells are missing, anything else an error.
+        cells = column.astype(str).str.strip().where(column.notna(), "")
+        numbers = pd.to_numeric(cells.where(cells != "", "nan"), errors="coerce")
+        wrong = np.flatnonzero(numbers.isna().to_numpy() & (cells != "").to_numpy()
+                               & ~cells.str.lower().isin(["nan"]).to_numpy())
+        if len(wrong):
+            i = int(wrong[0])
+            who = " ".join(str(c) for c in table.columns[j][1:])
+            raise fail(path, f"line {len(levels) + 1 + i}, column {n_index + 1 + j} ({who})", "a number",
+                       cells.iat[i])
+        values[:, j] = numbers.to_numpy(dtype=np.float64)
     index = ["/".join(str(v).strip() for v in row if str(v).strip()) for row in index_cells.itertuples(index=False)]
     return pd.DataFrame(values, columns=table.columns), index
 

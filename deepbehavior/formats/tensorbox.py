@@ -63,9 +63,12 @@ def _records(path, *, labels: bool) -> list[tuple[object, list[tuple[float, ...]
         fields = _CORNERS if labels else _CORNERS + ("score",)
         boxes = [tuple(number(path, f"{where}, box {j}", r, k) for k in fields) for j, r in enumerate(rects)]
         for j, box in enumerate(boxes):
-            check_values(path, f"{where}, box {j}", box[:4], low=-MAX_PIXELS, high=MAX_PIXELS, unit="px")
-            if len(box) > 4:
+            if not all(abs(v) <= MAX_PIXELS for v in box[:4]):  # also false for NaN
+                check_values(path, f"{where}, box {j}", box[:4], low=-MAX_PIXELS, high=MAX_PIXELS, unit="px")
+                raise fail(path, f"{where}, box {j}", "numbers, not NaN", list(box[:4]))
+            if len(box) > 4 and not 0.0 <= box[4] <= 1.0:
                 check_values(path, f"{where}, box {j}, score", box[4], low=0.0, high=1.0)
+                raise fail(path, f"{where}, box {j}, score", "a score in [0, 1], not NaN", box[4])
         if labels and not isinstance(record[key], str):
             raise fail(path, f"{where}, 'image_path'", "a path", record[key])
         out.append((record.get(key), boxes))
