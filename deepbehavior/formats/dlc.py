@@ -130,6 +130,8 @@ def _h5_table(path: Path):
         values = table.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
         raise fail(path, "", "numbers in every column", "other values") from None
+    if pd.api.types.is_integer_dtype(table.index.dtype):  # predictions: frame numbers, kept as numbers
+        return pd.DataFrame(values, columns=table.columns), table.index.to_numpy(dtype=np.int64)
     index = ["/".join(str(v) for v in (row if isinstance(row, tuple) else (row,))) for row in table.index]
     return pd.DataFrame(values, columns=table.columns), index
 
@@ -164,7 +166,10 @@ def _arrays(path, table):
     return position, confidence, [str(k) for k in ds["keypoints"].values], [str(i) for i in ds["individuals"].values]
 
 
-def _frames(index: list[str]) -> np.ndarray | None:
+def _frames(index) -> np.ndarray | None:
+    """Frame numbers of the rows, or None when the rows are indexed by image path."""
+    if isinstance(index, np.ndarray):
+        return index
     if not all(v.isdigit() for v in index):
         return None
     frames = np.asarray([int(v) if len(v) < 19 else -1 for v in index], dtype=np.int64)
@@ -206,7 +211,7 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     scorer = list(dict.fromkeys(table.columns.get_level_values("scorer")))
     ds.attrs.update(source_file=str(path), scorer=str(scorer[0]) if scorer else "")
     if frames is None:
-        ds.attrs["image_paths"] = index
+        ds.attrs["image_paths"] = list(index)
     return ds
 
 
@@ -239,7 +244,7 @@ def read_dlc_labels(path: str | os.PathLike, *, class_name: str = "animal") -> L
     position, _, keypoints, _ = _arrays(path, table)
     labels = LabelSet(classes=[class_name], keypoints=keypoints, skeleton=_skeleton(path, keypoints))
     project_root = path.parent.parent.parent
-    for t, image_path in enumerate(index):
+    for t, image_path in enumerate(str(v) for v in index):
         candidates = [project_root / image_path, path.parent / Path(image_path).name]
         image = next((c for c in candidates if c.is_file()), None)
         if image is None:
