@@ -89,6 +89,7 @@ def _csv_table(path: Path):
     # No index_col: pandas would take an all-empty first row ("0,,,,") for the index's name row.
     table = pd.read_csv(path, header=list(range(len(levels))), skip_blank_lines=True, encoding="utf-8-sig",
                         na_values=["", "nan", "NaN"], keep_default_na=False)
+    raw_index = table.iloc[:, 0]
     index_cells = table.iloc[:, :n_index].astype(str).where(table.iloc[:, :n_index].notna(), "")
     table = table.iloc[:, n_index:]
     table.columns = table.columns.set_names(levels)
@@ -109,6 +110,8 @@ def _csv_table(path: Path):
             raise fail(path, f"line {len(levels) + 1 + i}, column {n_index + 1 + j} ({who})", "a number",
                        cells.iat[i])
         values[:, j] = numbers.to_numpy(dtype=np.float64)
+    if n_index == 1 and pd.api.types.is_integer_dtype(raw_index.dtype):  # predictions: frame numbers
+        return pd.DataFrame(values, columns=table.columns), raw_index.to_numpy(dtype=np.int64)
     index = ["/".join(str(v).strip() for v in row if str(v).strip()) for row in index_cells.itertuples(index=False)]
     return pd.DataFrame(values, columns=table.columns), index
 
