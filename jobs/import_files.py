@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepbehavior import provenance
+from deepbehavior import provenance, schema
 from deepbehavior.config import ImportJob, to_plain
 from deepbehavior.formats import ALIASES, READERS, load_file
 from deepbehavior.formats.importing import join_views, summarize, write_store
@@ -94,10 +94,8 @@ def main(cfg: ImportJob) -> None:
         extra = {"source": {view or "": str(p.resolve()) for view, p in files.items()},
                  "source_format": ds.attrs["source_format"]}
         if video_info is not None:
-            from deepbehavior.formats._movement import frames
-
             extra["video"] = provenance.file_fingerprint(cfg.video)
-            last = int(frames(ds)[-1]) if ds.sizes["time"] else -1
+            last = int(schema.frames(ds)[-1]) if ds.sizes["time"] else -1
             if last >= video_info.frames:
                 raise ValueError(f"{next(iter(files.values()))}: Expected frame numbers below {video_info.frames} "
                                  f"(the frames of {cfg.video}), but got {last}")

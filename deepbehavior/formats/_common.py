@@ -204,9 +204,11 @@ def check_values(path, field: str, values, *, low: float, high: float, unit: str
 
 
 def _where(da, index) -> str:
-    """``"time=3, keypoint=snout"``: the coordinates of one element of a DataArray."""
+    """``"frame=3, keypoints=snout"``: the coordinates of one element of a DataArray."""
     parts = []
     for dim, i in zip(da.dims, index):
+        if dim == "time" and "frame" in da.coords:  # frame numbers say more than seconds
+            dim = "frame"
         label = da[dim].values[i] if dim in da.coords else i
         parts.append(f"{dim}={label.item() if hasattr(label, 'item') else label}")
     return ", ".join(parts)
@@ -218,7 +220,7 @@ def check_dataset(ds, path, *, max_confidence: float = 1.0) -> None:
     Positions and box sizes must be NaN or finite within :data:`MAX_PIXELS` (sizes not negative),
     confidences NaN or in [0, ``max_confidence``] (1, except for tools whose scores are not
     probabilities: SLEAP's point scores are confidence-map peaks, a little above 1 at times). The error names the file, the variable and the element's
-    coordinates (``time=…, keypoint=…``). Works on variable names only, whatever the dimensions.
+    coordinates (``frame=…, keypoints=…``). Works on variable names only, whatever the dimensions.
     """
     import numpy as np
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import xarray as xr
 
 from . import FORMATS, save_file
-from ._movement import select_view, views
+from .. import schema
 
 
 def export_dataset(ds: xr.Dataset, out: str | os.PathLike, *, name: str, format: str, suffix: str | None = None,
@@ -24,8 +24,8 @@ def export_dataset(ds: xr.Dataset, out: str | os.PathLike, *, name: str, format:
     out = Path(out)
     fmt = FORMATS[format]
     suffix = fmt.suffix if suffix is None else suffix
-    cameras = views(ds)
-    several = "view" in ds.dims and ds.sizes["view"] > 1
+    cameras = schema.view_names(ds)
+    several = schema.VIEW in ds.dims and ds.sizes[schema.VIEW] > 1
     targets = {}
     for view in cameras:
         stem = f"{name}_{view}" if several else name
@@ -36,7 +36,7 @@ def export_dataset(ds: xr.Dataset, out: str | os.PathLike, *, name: str, format:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for view, target in targets.items():
-        part = select_view(ds, view).load()
+        part = schema.select_view(ds, view).load()
         if format == "openpose":
             stem = target.name[: -len("_openpose")]
             save_file(part, target, format, video_name=stem)

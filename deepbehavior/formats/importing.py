@@ -42,9 +42,8 @@ def write_store(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, attrs: d
     template = ds.copy()
     template.attrs = _json_safe(dict(ds.attrs))
     path = store.create_store(path, template, chunk=chunk, attrs=_json_safe(attrs or {}), overwrite=overwrite)
-    views = [str(v) for v in ds["view"].values]
     for region in store.regions(path):
-        part = ds.isel(time=slice(region.start, region.stop), view=[views.index(region.view)])
+        part = schema.select_view(ds, region.view).isel(time=slice(region.start, region.stop))
         store.write_region(path, part, region)
     return path
 
@@ -52,26 +51,20 @@ def write_store(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, attrs: d
 def summarize(ds: xr.Dataset) -> dict:
     """Frames, individuals, keypoints, views and the fraction of missing positions of a dataset."""
     position = np.asarray(ds["position"].values)
-    kp = [d for d in ds["position"].dims if d.startswith("keypoint")]
     return {
         "kind": str(ds.attrs.get("ds_type")),
         "frames": int(ds.sizes["time"]),
-        "individuals": int(ds.sizes[_dim(ds, "individual")]),
-        "keypoints": int(ds.sizes[kp[0]]) if kp else 0,
+        "individuals": int(ds.sizes[schema.INDIVIDUALS]),
+        "keypoints": int(ds.sizes.get(schema.KEYPOINTS, 0)),
         "views": int(ds.sizes.get("view", 1)),
         "missing_fraction": float(np.isnan(position).mean()) if position.size else 1.0,
     }
 
 
-def _dim(ds: xr.Dataset, prefix: str) -> str:
-    return next(d for d in ds["position"].dims if d.startswith(prefix))
-
-
 def _one_view(ds: xr.Dataset, where) -> xr.Dataset:
-    if "view" in ds.dims:
-        if ds.sizes["view"] != 1:
-            raise ValueError(f"{where}: Expected one camera per file, but got {ds.sizes['view']} views")
-        ds = ds.isel(view=0)
+    ds = schema.drop_single_view(ds)
+    if schema.VIEW in ds.dims:
+        raise ValueError(f"{where}: Expected one camera per file, but got {ds.sizes[schema.VIEW]} views")
     return ds
 
 
@@ -95,7 +88,8 @@ def join_views(datasets: dict[str, xr.Dataset], *, fps: float | None = None) -> 
         The datasets' kind with a ``view`` dimension over the given views, in their order.
     """
     from ._common import check_size
-    from ._movement import frames
+
+    frames, KP, IND = schema.frames, schema.KEYPOINTS, schema.INDIVIDUALS
 
     if len(datasets) < 2:
         raise ValueError(f"Expected two or more views to join, but got {list(datasets)}")
@@ -115,12 +109,12 @@ def join_views(datasets: dict[str, xr.Dataset], *, fps: float | None = None) -> 
         raise ValueError(f"Expected every view's individuals to be slots, or every view's identities, but got "
                          f"{ {v: ds.attrs.get('individuals_are') for v, ds in items.items()} }")
     time = np.unique(np.concatenate([frames(ds) for ds in items.values()]))
-    individuals = list(dict.fromkeys(str(i) for ds in items.values() for i in ds[_dim(ds, "individual")].values))
+    individuals = list(dict.fromkeys(str(i) for ds in items.values() for i in ds[IND].values))
     views = list(items)
     if kind == "poses":
-        keypoints = [str(k) for k in first[_dim(first, "keypoint")].values]
+        keypoints = [str(k) for k in first[KP].values]
         for view, ds in items.items():
-            theirs = [str(k) for k in ds[_dim(ds, "keypoint")].values]
+            theirs = [str(k) for k in ds[KP].values]
             if sorted(theirs) != sorted(keypoints):
                 raise ValueError(f"{where[view]}: Expected the keypoints of {where[first_view]} ({keypoints}), "
                                  f"but got {theirs}")
@@ -128,7 +122,7 @@ def join_views(datasets: dict[str, xr.Dataset], *, fps: float | None = None) -> 
         position = np.full((len(time), 2, len(keypoints), len(individuals), len(views)), np.nan)
         confidence = np.full((len(time), len(keypoints), len(individuals), len(views)), np.nan)
         for v, (view, ds) in enumerate(items.items()):
-            kp, ind = _dim(ds, "keypoint"), _dim(ds, "individual")
+            kp, ind = KP, IND
             ds = ds.sel({kp: keypoints})
             rows = np.searchsorted(time, frames(ds))
             cols = [individuals.index(str(i)) for i in ds[ind].values]
@@ -148,7 +142,7 @@ def join_views(datasets: dict[str, xr.Dataset], *, fps: float | None = None) -> 
         arrays.update({name: np.full((len(time), len(individuals), len(views)), np.nan)
                        for name in ("confidence", "class_index")})
         for v, (view, ds) in enumerate(items.items()):
-            ind = _dim(ds, "individual")
+            ind = IND
             rows = np.searchsorted(time, frames(ds))
             cols = [individuals.index(str(i)) for i in ds[ind].values]
             for name in ("position", "shape"):

@@ -69,7 +69,7 @@ def save_nwb(ds: xr.Dataset, path: str | os.PathLike) -> list[Path]:
         warnings.simplefilter("ignore")
         files = save_poses.to_nwb_file(to_movement(ds, path))
     files = files if isinstance(files, list) else [files]
-    names = [str(i) for i in ds[[d for d in ds["position"].dims if d.startswith("individual")][0]].values]
+    names = [str(i) for i in ds[schema.INDIVIDUALS].values]
     written = []
     for name, nwbfile in zip(names, files):
         target = path if len(files) == 1 else path.with_name(f"{path.stem}_{name}{path.suffix or '.nwb'}")

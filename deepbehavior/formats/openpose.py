@@ -18,7 +18,6 @@ import xarray as xr
 
 from .. import schema
 from ..store import write_atomic
-from ._movement import frames
 from ._common import check_frames, check_size, fail, read_text
 
 #: BODY_25 keypoints in OpenPose's order.
@@ -196,13 +195,12 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     if ds.attrs.get("ds_type") != schema.POSES or ds.sizes.get("space") != 2:
         raise ValueError(f"Expected a 2D poses dataset, but got {ds.attrs.get('ds_type')} with "
                          f"{ds.sizes.get('space')} space entries")
-    if "view" in ds.dims:
-        if ds.sizes["view"] != 1:
-            raise ValueError(f"Expected one view (select it with ds.sel(view=...)), but got {ds.sizes['view']}")
-        ds = ds.isel(view=0)
-    kp = next(d for d in ds["position"].dims if d.startswith("keypoint"))
-    ind = next(d for d in ds["position"].dims if d.startswith("individual"))
-    frame_numbers = frames(ds)
+    ds = schema.drop_single_view(ds)
+    if schema.VIEW in ds.dims:
+        raise ValueError(f"Expected one view (select it with schema.select_view(ds, name)), but got "
+                         f"{ds.sizes[schema.VIEW]}")
+    kp, ind = schema.KEYPOINTS, schema.INDIVIDUALS
+    frame_numbers = schema.frames(ds)
     ds = ds.transpose("time", "space", kp, ind, ...).sel(space=["x", "y"]).load()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

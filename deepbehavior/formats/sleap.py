@@ -244,9 +244,9 @@ def save_sleap(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         raise fail(path, "suffix", "'.slp' (labels) or '.h5' (analysis)", path.suffix)
     import sleap_io as sio
 
-    from ._movement import frames, to_movement
+    from ._movement import to_movement
 
-    frame_numbers = frames(ds)
+    frame_numbers = schema.frames(ds)
     slots = ds.attrs.get("individuals_are") == "slots"
     video_name = str(ds.attrs.get("video", "video.mp4"))
     ds = to_movement(ds, path)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._movement import frames
+from .. import schema
 
 
 def _labels(coordinate) -> np.ndarray:
@@ -25,16 +25,15 @@ def save_csv(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     import pandas as pd
 
     path = Path(path)
-    if "view" in ds.dims:
-        if ds.sizes["view"] != 1:
-            raise ValueError(f"{path}: Expected one view (export each to its own file), but got {ds.sizes['view']}")
-        ds = ds.isel(view=0)
-    ind = [d for d in ds["position"].dims if d.startswith("individual")][0]
-    frame = frames(ds)
+    ds = schema.drop_single_view(ds)
+    if schema.VIEW in ds.dims:
+        raise ValueError(f"{path}: Expected one view (export each to its own file), but got {ds.sizes[schema.VIEW]}")
+    ind = schema.INDIVIDUALS
+    frame = schema.frames(ds)
     seconds = frame / float(ds.attrs["fps"])
     space = [str(s) for s in ds["space"].values]
     if ds.attrs.get("ds_type") == "poses":
-        kp = [d for d in ds["position"].dims if d.startswith("keypoint")][0]
+        kp = schema.KEYPOINTS
         pos = ds["position"].transpose("time", ind, kp, "space").values
         conf = ds["confidence"].transpose("time", ind, kp).values
         n_t, n_i, n_k = conf.shape

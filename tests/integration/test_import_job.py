@@ -52,8 +52,8 @@ def test_cli_imports_an_openpose_folder(shared_data, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "67 keypoints" in result.stdout
     ds = store.open_store(tmp_path / "stores" / "cam1.zarr")
-    assert ds.sizes["keypoint"] == 67 and ds.sizes["time"] == 30
-    assert np.isnan(ds["position"].sel(time=13).values).all()
+    assert ds.sizes["keypoints"] == 67 and ds.sizes["time"] == 30
+    assert np.isnan(ds["position"].isel(time=13).values).all()
     bad = subprocess.run([sys.executable, "-m", "deepbehavior.cli", "import", f"out={tmp_path}",
                           f"source={folder}", "+options.colour=red"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -119,6 +119,6 @@ def test_bad_values_are_refused_before_any_store(tmp_path):
     good.write_text("scorer,n,n,n\nbodyparts,paw,paw,paw\ncoords,x,y,likelihood\n0,1,2,0.5\n1,3,4,0.25\n")
     bad = tmp_path / "b.csv"
     bad.write_text("scorer,n,n,n\nbodyparts,paw,paw,paw\ncoords,x,y,likelihood\n0,1,2,0.5\n1,3,4,-12345\n")
-    with pytest.raises(ValueError, match=r"b\.csv, confidence \(time=1.*Expected finite values in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"b\.csv, confidence \(frame=1.*Expected finite values in \[0, 1\]"):
         main.run(ImportJob(out=str(tmp_path / "out"), source=[str(good), str(bad)]))
     assert not (tmp_path / "out" / "stores").exists()

@@ -226,7 +226,7 @@ def test_dlc_values_out_of_range_name_the_field(tmp_path, value, field):
     if field is None:
         assert np.isnan(load_file(path)["confidence"].values[1]).all()  # NaN is "missing", accepted
         return
-    with pytest.raises(FormatError, match=rf"p\.csv, {field} \(time=1, .*Expected finite values"):
+    with pytest.raises(FormatError, match=rf"p\.csv, {field} \(frame=1, .*Expected finite values"):
         load_file(path)
 
 
@@ -243,5 +243,5 @@ def test_sleap_points_and_scores_out_of_range_are_refused(shared_data, tmp_path)
         path = tmp_path / f"{field}.slp"
         sio.save_slp(labels, str(path))
         inst.points[field][2] = saved
-        with pytest.raises(FormatError, match=rf"{field}\.slp, {expected} \(time=3, .*Expected finite values"):
+        with pytest.raises(FormatError, match=rf"{field}\.slp, {expected} \(frame=3, .*Expected finite values"):
             load_file(path, "sleap")
