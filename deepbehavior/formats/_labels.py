@@ -95,7 +95,7 @@ def find_listed(listed: str, root: Path) -> Path | None:
 
 
 def labels_to_boxes(labels: LabelSet, *, fps: float, source_software: str) -> xr.Dataset:
-    """A boxes dataset over the labelled images (time = image index), one slot per box of the
+    """A boxes dataset over the labelled images (frame = image index), one slot per box of the
     image with most boxes; confidence 1 where a box, NaN elsewhere."""
     n_slots = max([1] + [sum(i["box"] is not None for i in image.instances) for image in labels.images])
     n = len(labels.images)

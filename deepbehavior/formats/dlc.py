@@ -193,8 +193,8 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     -------
     xarray.Dataset
         Poses in pixels with keypoints = body parts in the order of the header and individuals =
-        the ``individuals`` level (``individual_0`` for single-animal files). ``confidence`` is the
-        likelihood, or 1 where a labelled point exists. ``time`` holds the frame numbers when the
+        the ``individuals`` level (``individual0`` for single-animal files). ``confidence`` is the
+        likelihood, or 1 where a labelled point exists. ``frame`` holds the frame numbers when the
         rows are indexed by number; otherwise the row index, with the image paths in
         ``attrs["image_paths"]``. Empty cells are NaN.
     """

@@ -28,7 +28,7 @@ def read_nwb(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     Returns
     -------
     xarray.Dataset
-        Poses with the file's keypoints and its subject as the one individual; ``time`` the frame
+        Poses with the file's keypoints and its subject as the one individual; ``frame`` the frame
         numbers (``round(seconds × fps)``, fps from the file's timestamps unless given).
     """
     from movement.io import load_poses

@@ -112,7 +112,7 @@ def read_openpose(
     -------
     xarray.Dataset
         Poses ``position (time, space, keypoint, individual, view)`` in pixels with
-        :data:`OPENPOSE_KEYPOINTS` (and the face), ``confidence`` OpenPose's score. ``time`` runs
+        :data:`OPENPOSE_KEYPOINTS` (and the face), ``confidence`` OpenPose's score. ``frame`` runs
         over every frame number from the first file's to the last's; frames without a file, without
         a person, and points written as ``0, 0, 0`` are NaN. ``attrs["missing_frames"]`` counts the
         frames without a file.

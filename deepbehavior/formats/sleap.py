@@ -102,7 +102,7 @@ def read_sleap(path: str | os.PathLike, *, fps: float = 30.0, min_track_frames: 
     Returns
     -------
     xarray.Dataset
-        Poses in pixels, keypoints = the skeleton's nodes; ``time`` the frame numbers from the first
+        Poses in pixels, keypoints = the skeleton's nodes; ``frame`` the frame numbers from the first
         to the last labelled frame of the first video. With tracks: individuals = track names,
         ``individuals_are = "identities"`` (untracked instances are left out and counted in
         ``attrs["untracked_instances"]``). Without any track: individuals = slots ``slot0``, ``slot1``,

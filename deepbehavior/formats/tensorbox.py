@@ -104,7 +104,7 @@ def read_tensorbox(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     -------
     xarray.Dataset
         Boxes (centre, width and height, pixels), ``confidence`` the TensorBox score (1 for
-        labels). Predictions: ``time`` from the frame numbers in ``frame_number`` (the record's
+        labels). Predictions: ``frame`` from the frame numbers in ``frame_number`` (the record's
         index where it holds none, or where they repeat); "no detection" (all five values 0) is
         NaN. Labels: one time step per labelled image, ``attrs["image_paths"]`` the paths as
         written and ``attrs["image_root"]`` the file's folder. One slot per box of the record that
