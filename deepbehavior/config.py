@@ -478,15 +478,22 @@ class LabelJob:
 
 @dataclass
 class ImportJob:
-    """``deepbehavior import``: ``source`` is one path or a list; ``format`` a reader name or auto.
+    """``deepbehavior import``: other tools' files into stores.
 
-    ``fps`` null takes the frame rate from ``video`` when given, else 30. ``options`` go to the
-    reader (e.g. ``+options.people=all`` for OpenPose). ``name`` names the store (one source only).
+    ``source`` is one path or a list (one store each); ``sources`` a mapping view -> path (one
+    multi-camera store); with ``cohort`` (a manifest), ``source`` is a template such as
+    ``preds/{subject}_{session}_{view}.slp`` filled for every session and view of the manifest
+    (one store per session, at the path ``infer`` would use). ``format`` a reader name or auto.
+    ``fps`` null takes the frame rate from ``video`` (or the cohort's videos) when given, else 30.
+    ``options`` go to the reader (e.g. ``+options.people=all`` for OpenPose). ``name`` names the
+    store (one source, or ``sources``).
     """
 
     # Folder the imported stores are written to.
     out: str = MISSING
-    source: Any = MISSING
+    source: Any = None
+    sources: dict[str, Any] = field(default_factory=dict)
+    cohort: Optional[str] = None
     format: str = "auto"
     fps: Optional[float] = None
     video: Optional[str] = None
@@ -498,6 +505,44 @@ class ImportJob:
 
     def __post_init__(self):
         _require(self.fps is None or self.fps > 0, f"Expected fps > 0 or null, but got {self.fps}")
+        given = [k for k in ("source", "sources") if getattr(self, k)]
+        _require(len(given) == 1, f"Expected source=PATH (or a list), or sources={{view: PATH, ...}}, but got "
+                 f"{' and '.join(given) if given else 'neither'}")
+        _require(self.cohort is None or isinstance(self.source, str),
+                 f"Expected source to be a template such as preds/{{subject}}_{{session}}_{{view}}.slp with "
+                 f"cohort=, but got {self.source!r}")
+
+
+@dataclass
+class ExportJob:
+    """``deepbehavior export``: stores into another tool's files.
+
+    ``store`` one Zarr store, or ``cohort`` (a manifest) with ``stores`` (the folder of its
+    stores); ``format`` one of dlc, sleap, nwb, openpose, csv, lightning_pose. Files go to ``out``
+    as ``<store>.<suffix>``, one per camera (``<store>_<view>.<suffix>``) for multi-camera stores.
+    ``sleap_suffix`` chooses a labels file (``.slp``) or an analysis file (``.h5``); ``dlc_suffix``
+    ``.csv`` or ``.h5``.
+    """
+
+    out: str = MISSING
+    format: str = MISSING
+    store: Optional[str] = None
+    cohort: Optional[str] = None
+    stores: Optional[str] = None
+    dlc_suffix: str = ".csv"
+    sleap_suffix: str = ".slp"
+    force: bool = False
+
+    def __post_init__(self):
+        _require(self.format in ("dlc", "sleap", "nwb", "openpose", "csv", "lightning_pose"),
+                 f"Expected format dlc, sleap, nwb, openpose, csv or lightning_pose, but got {self.format!r}")
+        _require((self.store is None) != (self.cohort is None),
+                 f"Expected store=PATH or cohort=MANIFEST stores=DIR, but got store={self.store!r} cohort={self.cohort!r}")
+        _require(self.cohort is None or self.stores is not None,
+                 "Expected stores=DIR (the folder of the cohort's stores) with cohort=, but got none")
+        _require(self.dlc_suffix in (".csv", ".h5"), f"Expected dlc_suffix .csv or .h5, but got {self.dlc_suffix!r}")
+        _require(self.sleap_suffix in (".slp", ".h5"),
+                 f"Expected sleap_suffix .slp or .h5, but got {self.sleap_suffix!r}")
 
 
 # --------------------------------------------------------------------------------------------------
