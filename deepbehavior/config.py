@@ -524,13 +524,21 @@ class ExportJob:
     ``.csv`` or ``.h5``.
     """
 
+    # Folder the exported files are written to.
     out: str = MISSING
+    # Target format: dlc, sleap, nwb, openpose, csv or lightning_pose.
     format: str = MISSING
+    # One Zarr store to export (or give cohort= and stores=).
     store: Optional[str] = None
+    # A cohort manifest: export every session's store found in stores=.
     cohort: Optional[str] = None
+    # The folder of the cohort's stores (with cohort=).
     stores: Optional[str] = None
+    # DeepLabCut file kind: .csv or .h5.
     dlc_suffix: str = ".csv"
+    # SLEAP file kind: a labels file (.slp) or an analysis file (.h5).
     sleap_suffix: str = ".slp"
+    # Overwrite files that already exist.
     force: bool = False
 
     def __post_init__(self):
