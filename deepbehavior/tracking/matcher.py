@@ -90,6 +90,7 @@ class PoseMatcher:
         self.velocity = np.zeros((n_identities, n_space))
         self.last_seen = np.full(n_identities, -1, dtype=np.int64)
         self.t = 0
+        self.previous = np.zeros((0, n_space))  # centroids of the previous frame's left-over detections
 
     # -- costs ----------------------------------------------------------------------------------
 
@@ -107,6 +108,23 @@ class PoseMatcher:
             centroid = np.linalg.norm(ca[:, None] - cb[None], axis=-1)
             mean = np.where(count == 0, centroid, mean)
         return mean
+
+    @staticmethod
+    def _shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)) length of the mean displacement over keypoints seen in both (how far the
+        body moved, which a head-tail flip or a dropped keypoint hardly changes); centroid distance
+        when they share none."""
+        diff = b[None] - a[:, None]  # (na, nb, keypoint, space)
+        ok = np.isfinite(diff).all(-1)
+        count = ok.sum(axis=-1)
+        mean = np.where(ok[..., None], diff, 0.0).sum(axis=-2) / np.maximum(count, 1)[..., None]
+        shift = np.linalg.norm(mean, axis=-1)
+        if (count == 0).any():
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ca, cb = np.nanmean(a, axis=1), np.nanmean(b, axis=1)
+            shift = np.where(count == 0, np.linalg.norm(ca[:, None] - cb[None], axis=-1), shift)
+        return shift
 
     def _radius(self, gap: np.ndarray, centre: np.ndarray, seen: np.ndarray) -> np.ndarray:
         """Gate of each identity (pixels): grows with frames unseen, capped by the nearest other."""
@@ -132,12 +150,14 @@ class PoseMatcher:
         centre = np.nanmean(pred, axis=1) if seen.any() else np.zeros((self.n, pred.shape[-1]))
         cost = self._pose_distance(pred, det)  # (identity, detection)
         radius = self._radius(gap, centre, seen)
-        inside = seen[:, None] & (cost <= radius[:, None])
+        known = np.isfinite(pred).all(-1)
+        shown = (known[:, None] & np.isfinite(det).all(-1)[None]).sum(-1) / np.maximum(known.sum(-1), 1)[:, None]
+        # After a gap an identity is picked up again only by a detection showing at least half of
+        # its keypoints: a scrap of a false detection must not carry a lost animal away.
+        inside = seen[:, None] & (self._shift(pred, det) <= radius[:, None]) & ((gap[:, None] <= 1) | (shown >= 0.5))
         taken = np.full(self.n, -1)
         # Among detections inside the gate, one showing fewer of the identity's keypoints fits worse:
         # two keypoints of a false detection must not outbid the whole animal beside them.
-        known = np.isfinite(pred).all(-1)
-        shown = (known[:, None] & np.isfinite(det).all(-1)[None]).sum(-1) / np.maximum(known.sum(-1), 1)[:, None]
         fit = cost + 0.5 * self.max_jump * (1.0 - shown)
         rows, cols = linear_sum_assignment(np.where(inside, fit, _BIG))
         keep = inside[rows, cols]
@@ -170,16 +190,29 @@ class PoseMatcher:
                     alone &= ~twin
             status[left[~alone]] = DUPLICATE
             left = left[alone]
-        # Identities lost long enough (or never seen) take what is left, nearest first.
+        # Identities lost long enough (or never seen) take what is left, nearest first; a lost one
+        # only a detection that was there in the previous frame too (a one-frame false detection
+        # would otherwise carry it off).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            here = np.nanmean(det[left], axis=1)  # (left, space) centroids
         free = np.flatnonzero((taken < 0) & (~seen | (gap > self.reacquire_after)))
         if left.size and free.size:
             far = np.where(seen[free, None], cost[free][:, left], 0.0)
+            if self.previous.size:
+                before = np.linalg.norm(here[:, None] - self.previous[None], axis=-1).min(axis=1)
+                steady = before <= self.max_jump
+            else:
+                steady = np.zeros(left.size, dtype=bool)
+            far = np.where(seen[free, None] & ~steady[None], _BIG, far)
             r, c = linear_sum_assignment(far)
             for i, j in zip(free[r], left[c]):
+                if far[np.flatnonzero(free == i)[0], np.flatnonzero(left == j)[0]] >= _BIG:
+                    continue
                 taken[i] = j
                 status[j] = MATCHED
                 out_re[i] = seen[i]
-                left = left[left != j]
+        self.previous = here
         out_status[slots] = status
         for i in np.flatnonzero(taken >= 0):
             self._update(i, det[taken[i]], gap[i] if seen[i] else 0)
@@ -216,7 +249,9 @@ class PoseMatcher:
         present = _visible(block).any(axis=2)  # (time, slot)
         for k in range(n_time):
             slots = np.flatnonzero(present[k])
-            if slots.size:
+            if not slots.size:
+                self.previous = self.previous[:0]
+            else:
                 self._frame(block[k, slots], slots, slot_of[k], status[k], reacquired[k])
                 now = slot_of[k] >= 0
                 if now.any():

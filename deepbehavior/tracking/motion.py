@@ -43,6 +43,63 @@ def _events(frames: np.ndarray, status: np.ndarray, reacquired: np.ndarray, fix:
             "reacquired": pairs(reacquired)}
 
 
+def track_points(blocks, *, n_identities: int, max_jump: float, method: str = "pose", swap_radius: float | None = None,
+                 max_extrapolate: int = 5, reacquire_after: int = 10, duplicate_distance: float = 10.0,
+                 repair: bool = True, tracker_settings: dict | None = None):
+    """The arrays behind :func:`track_identities`, for one camera.
+
+    Parameters
+    ----------
+    blocks
+        (time, slots, keypoints, space) points in pixels, NaN where not detected, as one array or
+        an iterable of consecutive blocks of frames. For ``bytetrack``/``botsort`` on boxes: a
+        tuple (centres (time, slots, 1, 2), sizes (time, slots, 2)).
+    Other parameters
+        As :func:`track_identities`.
+
+    Returns
+    -------
+    (slot_of, status, reacquired, repair)
+        (time, identity) slots (-1: none); (time, slot) status codes of
+        :mod:`~deepbehavior.tracking.matcher`; (time, identity) re-acquisitions; the
+        :class:`~deepbehavior.tracking.repair.Repair` (``None`` without the repair).
+    """
+    swap_radius = 2 * max_jump if swap_radius is None else swap_radius
+    if isinstance(blocks, np.ndarray):
+        blocks = [blocks]
+    fix = None
+    if method == "pose":
+        matcher, parts = None, []
+        for block in blocks:
+            if matcher is None:
+                matcher = PoseMatcher(n_identities, block.shape[2], block.shape[3], max_jump=max_jump,
+                                      max_extrapolate=max_extrapolate, reacquire_after=reacquire_after,
+                                      duplicate_distance=duplicate_distance)
+            parts.append(matcher.feed(block))
+        result = concat(parts)
+        found, status, reacquired = result.slot_of.astype(np.int64), result.status, result.reacquired
+        if repair:
+            fix = stitching.repair_segments(result.centre, found >= 0, reacquired, swap_radius=swap_radius,
+                                            horizon=10 * max(max_extrapolate, 1))
+            found = stitching.apply(found, fix)
+            reacquired = stitching.apply(np.where(reacquired, 0, -1), fix) >= 0
+        return found, status, reacquired, fix
+    if isinstance(blocks, tuple):
+        block, size = blocks
+        centre = block[:, :, 0]
+    else:
+        block = np.concatenate(list(blocks))
+        centre, size = boxtrackers.boxes_from_points(block)
+    if method == "naive":
+        found = match_naive(block, n_identities)
+    elif method in boxtrackers.METHODS:
+        found, _ = boxtrackers.track_boxes(centre, size, None, n_identities, method=method, **(tracker_settings or {}))
+    else:
+        raise ValueError(f"Expected track.method in {METHODS}, but got {method!r}")
+    status = leftovers(block, found, duplicate_distance=duplicate_distance)
+    return found, status, np.zeros(found.shape, dtype=bool), None
+
+
 def track_identities(
     ds: xr.Dataset,
     *,
@@ -112,43 +169,20 @@ def track_identities(
     names = list(names) if names else [f"individual{i}" for i in range(n_identities)]
     if len(names) != n_identities:
         raise ValueError(f"Expected {n_identities} identity names, but got {names}")
-    swap_radius = 2 * max_jump if swap_radius is None else swap_radius
     frames = frame_numbers(ds)
     views = view_names(ds)
     slot_of = np.full((ds.sizes["time"], n_identities, len(views)), -1, dtype=np.int64)
     events, swap_frames = {}, {}
     for v, view in enumerate(views):
-        fix = None
-        if method == "pose":
-            matcher = None
-            parts = []
-            for _, block in points(ds, v, chunk=chunk):
-                if matcher is None:
-                    matcher = PoseMatcher(n_identities, block.shape[2], block.shape[3], max_jump=max_jump,
-                                          max_extrapolate=max_extrapolate, reacquire_after=reacquire_after,
-                                          duplicate_distance=duplicate_distance)
-                parts.append(matcher.feed(block))
-            result = concat(parts)
-            found, status, reacquired = result.slot_of.astype(np.int64), result.status, result.reacquired
-            if repair:
-                fix = stitching.repair_segments(result.centre, found >= 0, reacquired, swap_radius=swap_radius,
-                                             horizon=10 * max(max_extrapolate, 1))
-                found = stitching.apply(found, fix)
-                reacquired = stitching.apply(np.where(reacquired, 0, -1), fix) >= 0
-        else:
-            block = np.concatenate([b for _, b in points(ds, v, chunk=chunk)])
-            if method == "naive":
-                found = match_naive(block, n_identities)
-            else:
-                if keypoints_dim(ds) is None and "shape" in ds:
-                    size = next(points(ds.assign(position=ds["shape"]), v, chunk=ds.sizes["time"]))[1][:, :, 0]
-                    centre = block[:, :, 0]
-                else:
-                    centre, size = boxtrackers.boxes_from_points(block)
-                found, _ = boxtrackers.track_boxes(centre, size, None, n_identities, method=method,
-                                                   **(tracker_settings or {}))
-            status = leftovers(block, found, duplicate_distance=duplicate_distance)
-            reacquired = np.zeros(found.shape, dtype=bool)
+        blocks = (b for _, b in points(ds, v, chunk=chunk))
+        if method in boxtrackers.METHODS and keypoints_dim(ds) is None and "shape" in ds:
+            blocks = np.concatenate(list(blocks))
+            size = np.concatenate([b for _, b in points(ds.assign(position=ds["shape"]), v, chunk=chunk)])[:, :, 0]
+            blocks = (blocks, size)
+        found, status, reacquired, fix = track_points(
+            blocks, n_identities=n_identities, max_jump=max_jump, method=method, swap_radius=swap_radius,
+            max_extrapolate=max_extrapolate, reacquire_after=reacquire_after,
+            duplicate_distance=duplicate_distance, repair=repair, tracker_settings=tracker_settings)
         slot_of[:, :, v] = found
         events[view] = _events(frames, status, reacquired, fix)
         swap_frames[view] = [s for s, _ in events[view]["swap"]]
