@@ -554,7 +554,7 @@ class TrackConfig:
     names: list[str] = field(default_factory=list)
     max_jump: float = 30.0
     swap_radius: Optional[float] = None
-    max_extrapolate: int = 5
+    max_extrapolate: int = 15
     reacquire_after: int = 10
     repair: bool = True
     merge_distance: float = 10.0

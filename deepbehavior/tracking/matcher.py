@@ -80,7 +80,7 @@ class PoseMatcher:
     """
 
     def __init__(self, n_identities: int, n_keypoints: int, n_space: int, *, max_jump: float,
-                 max_extrapolate: int = 5, reacquire_after: int = 10, duplicate_distance: float = 10.0):
+                 max_extrapolate: int = 15, reacquire_after: int = 10, duplicate_distance: float = 10.0):
         self.n = n_identities
         self.max_jump = float(max_jump)
         self.max_extrapolate = int(max_extrapolate)

@@ -44,7 +44,7 @@ def _events(frames: np.ndarray, status: np.ndarray, reacquired: np.ndarray, fix:
 
 
 def track_points(blocks, *, n_identities: int, max_jump: float, method: str = "pose", swap_radius: float | None = None,
-                 max_extrapolate: int = 5, reacquire_after: int = 10, duplicate_distance: float = 10.0,
+                 max_extrapolate: int = 15, reacquire_after: int = 10, duplicate_distance: float = 10.0,
                  repair: bool = True, tracker_settings: dict | None = None):
     """The arrays behind :func:`track_identities`, for one camera.
 
@@ -107,7 +107,7 @@ def track_identities(
     max_jump: float,
     method: str = "pose",
     swap_radius: float | None = None,
-    max_extrapolate: int = 5,
+    max_extrapolate: int = 15,
     reacquire_after: int = 10,
     duplicate_distance: float = 10.0,
     repair: bool = True,

@@ -8,7 +8,7 @@ with an identity after is scored by how well each end predicts the other (consta
 forwards and backwards), as a Gaussian negative log-likelihood whose spread grows with the frames
 between the two ends: ``0.5 * (error / (sigma * frames))**2``, capped. ``sigma`` is measured from
 the video itself (the one-frame prediction error of the tracks). A pairing with an end that is not
-seen in its segment is *unknown* and costs a fixed ``unknown`` value, the cost of a pairing two
+seen in its segment is *unknown* and costs a fixed ``UNKNOWN`` value, the cost of a pairing 2.8
 standard deviations off: not free, so an unseen identity is never exchanged for nothing. The labels
 of all segments are then chosen together (Viterbi over the permutations of the identities) with a
 penalty for every exchange, so labels change only where the evidence outweighs it.
@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-UNKNOWN = 2.0  # cost of a pairing that cannot be measured: as if it were 2 standard deviations off
-CAP = 8.0  # no single pairing costs more than 4 standard deviations' worth
-SWITCH = 1.0  # an exchange must gain at least this much (e^1 in likelihood)
+UNKNOWN = 4.0  # cost of a pairing that cannot be measured: as if it were 2.8 standard deviations off
+CAP = 6.0  # no pairing costs more than 3.5 standard deviations' worth: CAP <= UNKNOWN + SWITCH, so a
+# measured pairing, however poor, is never given up for two unknown ones
+SWITCH = 2.0  # an exchange must gain at least this much (e^2 in likelihood)
 MAX_IDENTITIES = 5  # permutations: 120 for 5 identities
 
 
@@ -62,8 +63,15 @@ def one_frame_error(centre: np.ndarray, floor: float = 1.0) -> float:
     norm = norm[np.isfinite(norm)]
     if norm.size == 0:
         return float(floor)
-    # The median of a 2D Gaussian's norm is 1.1774 sigma; 2nd differences have sqrt(6) times the noise.
+    # The median of a 2D Gaussian's norm is 1.1774 sigma.
     return float(max(floor, np.median(norm) / 1.1774))
+
+
+def typical_speed(centre: np.ndarray) -> float:
+    """Median distance (pixels) an identity's centre moves between consecutive seen frames."""
+    step = np.linalg.norm(np.diff(centre.astype(np.float64), axis=0), axis=-1)
+    step = step[np.isfinite(step)]
+    return float(np.median(step)) if step.size else 0.0
 
 
 def cut_frames(centre: np.ndarray, matched: np.ndarray, reacquired: np.ndarray, *, swap_radius: float) -> np.ndarray:
@@ -82,7 +90,8 @@ def cut_frames(centre: np.ndarray, matched: np.ndarray, reacquired: np.ndarray, 
 
 
 def _ends(centre: np.ndarray, seen: np.ndarray, starts: np.ndarray, stops: np.ndarray, *, last: bool, context: int):
-    """Frame, position and velocity of each identity's last (or first) seen point in each segment.
+    """Frame, position and velocity of each identity's last (or first) seen point in each window
+    [start, stop) of frames.
 
     Returns arrays (segment, identity), (segment, identity, space), the same, and (segment,
     identity) bool: the velocity was measured (two seen points or more). The frame is -1 where
@@ -143,12 +152,16 @@ def repair_segments(centre: np.ndarray, matched: np.ndarray, reacquired: np.ndar
     segments = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
     identity = tuple(range(n_id))
     sigma = one_frame_error(centre)
+    speed = typical_speed(centre)
     if len(segments) < 2 or n_id < 2 or n_id > MAX_IDENTITIES:
         return Repair(segments, [identity] * len(segments), [], sigma)
-    starts, stops = edges[:-1], edges[1:]
     seen = matched & np.isfinite(centre).all(axis=-1)
-    t_end, p_end, v_end, m_end = _ends(centre, seen, starts, stops, last=True, context=context)
-    t_start, p_start, v_start, m_start = _ends(centre, seen, starts, stops, last=False, context=context)
+    # Each side of a cut looks up to ``horizon`` frames away, across other cuts: an identity unseen
+    # in the segment next to the cut is still known from before (in the matcher's labels).
+    at = edges[1:-1]
+    t_end, p_end, v_end, m_end = _ends(centre, seen, np.maximum(at - horizon, 0), at, last=True, context=context)
+    t_start, p_start, v_start, m_start = _ends(centre, seen, at, np.minimum(at + horizon, n_time), last=False,
+                                               context=context)
 
     perms = np.array(list(itertools.permutations(range(n_id))))  # (n_p, n_id)
     n_p = len(perms)
@@ -158,7 +171,7 @@ def repair_segments(centre: np.ndarray, matched: np.ndarray, reacquired: np.ndar
     trans_all = []
     for k in range(1, len(segments)):
         tb, pb, vb, mb = t_end[k - 1], p_end[k - 1], v_end[k - 1], m_end[k - 1]  # before the cut, per column
-        ta, pa, va, ma = t_start[k], p_start[k], v_start[k], m_start[k]  # after the cut
+        ta, pa, va, ma = t_start[k - 1], p_start[k - 1], v_start[k - 1], m_start[k - 1]  # after the cut
         dt = (ta[None, :] - tb[:, None]).astype(np.float64)  # (column before, column after)
         known = (tb[:, None] >= 0) & (ta[None, :] >= 0)
         dt = np.where(known, np.maximum(dt, 1.0), 1.0)
@@ -168,7 +181,9 @@ def repair_segments(centre: np.ndarray, matched: np.ndarray, reacquired: np.ndar
         # A direction counts only where its end's velocity was measured; neither: plain distance.
         wf, wb = mb[:, None] * 1.0, ma[None, :] * 1.0
         err = np.where(wf + wb > 0, (fwd * wf + bwd * wb) / np.maximum(wf + wb, 1), fwd)
-        z2 = (err / (sigma * dt)) ** 2
+        # Without a velocity on either side the animal's own motion adds to the spread.
+        spread = np.where(wf + wb > 0, sigma, sigma + speed) * dt
+        z2 = (err / spread) ** 2
         pair = np.where(known, np.minimum(0.5 * z2, CAP), UNKNOWN)
         # Labels p before and q after: identity i goes from column p[i] to column q[i].
         trans = pair[perms[:, None, :], perms[None, :, :]].sum(axis=-1)
