@@ -16,19 +16,20 @@ COLUMNS = ["view", "time", "event", "individual", "value"]
 
 def _pose_steps(track: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For one identity's (time, keypoints, space) poses: the frames of consecutive seen pairs
-    (later frame, frames between them) and the move, the mean over keypoints seen in both
-    (centroid distance when they share none)."""
+    (later frame, frames between them) and how far the body moved: the length of the mean
+    displacement over keypoints seen in both (a dropped keypoint or a head-tail flip hardly
+    changes it), or the centroid distance when they share none."""
     seen = np.flatnonzero(np.isfinite(track).all(-1).any(-1))
     if seen.size < 2:
         return np.array([], int), np.array([], int), np.array([])
     a, b = track[seen[:-1]], track[seen[1:]]
-    d = np.linalg.norm(b - a, axis=-1)
-    ok = np.isfinite(d)
-    move = np.where(ok, d, 0).sum(-1) / np.maximum(ok.sum(-1), 1)
+    diff = b - a
+    ok = np.isfinite(diff).all(-1)
+    mean = np.where(ok[..., None], diff, 0).sum(-2) / np.maximum(ok.sum(-1), 1)[:, None]
+    move = np.linalg.norm(mean, axis=-1)
     none = ~ok.any(-1)
     if none.any():
-        centroid = np.linalg.norm(np.nanmean(b[none], axis=1) - np.nanmean(a[none], axis=1), axis=-1)
-        move[none] = centroid
+        move[none] = np.linalg.norm(np.nanmean(b[none], axis=1) - np.nanmean(a[none], axis=1), axis=-1)
     return seen[1:], np.diff(seen), move
 
 
@@ -39,8 +40,8 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
     log-likelihood units), ``extra`` and ``duplicate`` (a detection no identity holds; individual:
     its slot), ``reacquired`` (an identity took a detection outside its motion gate after being
     lost), ``jump`` (an identity moved farther between two of its observations than ``max_jump``
-    per frame between them allows, gaps included; value: the move in pixels, mean over the
-    keypoints seen in both), ``merge`` (two identities closer than ``merge_distance``, same
+    per frame between them allows, gaps included; value: the move in pixels, the length of the
+    mean displacement of the keypoints seen in both), ``merge`` (two identities closer than ``merge_distance``, same
     measure) and ``missing`` (an identity unseen in a frame).
 
     Parameters

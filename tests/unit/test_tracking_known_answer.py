@@ -91,9 +91,9 @@ def test_crossing_animals(n_animals, condition, seed):
 def test_the_crossings_are_real():
     # The animals meet: closer than a body length (40 px) at every crossing, and with detector
     # noise and dropout the baseline loses them there.
-    truth = crossing_animals(2, 600)
+    truth = crossing_animals(2, 1500)
     d = np.linalg.norm(truth[:, 0].mean(1) - truth[:, 1].mean(1), axis=-1)
-    assert d.min() < 10 and (d < 40).sum() > 10
+    assert d.min() < 10 and (d < 40).sum() > 50
     points, labels = detections(truth, np.random.default_rng(0), **CONDITIONS["random"])
     present = np.stack([(labels == a).any(1) for a in range(2)], axis=1)
     assert naive_switches(points, labels, present, 2)["id_switches"] >= 2
@@ -114,7 +114,7 @@ def test_hidden_while_crossing_is_repaired_and_reported():
     report = quality_report(out, merge_distance=5, max_jump=15)
     missing = report.query("event == 'missing'")
     assert len(missing) == 2 * 12 * len(meet)
-    assert (report.query("event == 'jump'")["value"] > 15).all()
+    assert report.query("event == 'jump'").empty  # the jump check sees across the hidden frames: nothing jumped
 
 
 def test_unseen_is_not_free_in_the_repair():
@@ -156,17 +156,20 @@ def _fly_truth(shared_data):
     return labels.numpy()[:, :2].astype(np.float64)  # (time, fly, node, 2): SLEAP's tracks 1 and 2
 
 
-def _mouse_truth(shared_data, n_animals=3, upsample=10):
+def _mouse_truth(shared_data, upsample=20, offset=100):
+    """Three mice from the one labelled open-field mouse: its 116 poses in order, played slowly
+    (linear interpolation, ``upsample`` frames between labels), as is, mirrored left-right and
+    mirrored top-bottom in the 640 x 480 arena, each starting ``offset`` frames later."""
     import pandas as pd
 
     csv = shared_data / "dlc-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv"
     poses = pd.read_csv(csv, header=[0, 1, 2], index_col=0).to_numpy(float).reshape(-1, 4, 2)
-    poses = np.concatenate([poses, poses[::-1]])  # there and back, so the offsets below wrap smoothly
     fine = np.linspace(0, len(poses) - 1, (len(poses) - 1) * upsample + 1)
     slow = np.stack([[np.interp(fine, np.arange(len(poses)), poses[:, k, c]) for c in range(2)]
-                     for k in range(4)], axis=-1).transpose(1, 2, 0)  # (time, keypoint, 2)
-    shift = len(slow) // n_animals
-    return np.stack([np.roll(slow, -a * shift, axis=0) for a in range(n_animals)], axis=1)
+                     for k in range(4)]).transpose(2, 0, 1)  # (time, keypoint, 2)
+    n = len(slow) - 2 * offset
+    mice = [slow[:n], slow[offset:offset + n] * [-1, 1] + [640, 0], slow[2 * offset:] * [1, -1] + [0, 480]]
+    return np.stack(mice, axis=1)
 
 
 def test_real_fly_trajectories_are_what_we_think(shared_data):
@@ -206,5 +209,6 @@ def test_real_flies_as_sleap_predicted_them(shared_data):
 def test_real_mice_in_one_arena(shared_data, condition, seed):
     truth = _mouse_truth(shared_data)
     points, labels = detections(truth, np.random.default_rng(seed), **CONDITIONS[condition])
-    ours, _ = check(points, labels, 3, max_jump=15)
-    assert ours["idf1"] > 0.8
+    # 4 keypoints with up to 5 px noise: the gate must cover a step (<= 6 px) plus that noise.
+    ours, _ = check(points, labels, 3, max_jump=25)
+    assert ours["idf1"] > 0.9
