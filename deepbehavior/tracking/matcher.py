@@ -110,6 +110,12 @@ class PoseMatcher:
         return mean
 
     @staticmethod
+    def _centroids(a: np.ndarray) -> np.ndarray:
+        """(len(a), space) mean of the seen keypoints of each pose in ``a`` (zero when none)."""
+        ok = ~np.isnan(a[..., 0])
+        return np.where(ok[..., None], a, 0.0).sum(1) / np.maximum(ok.sum(-1), 1)[:, None]
+
+    @staticmethod
     def _shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a), len(b)) length of the mean displacement over keypoints seen in both (how far the
         body moved, which a head-tail flip or a dropped keypoint hardly changes); centroid distance
@@ -147,14 +153,25 @@ class PoseMatcher:
         gap = np.where(seen, t - self.last_seen, 0)
         horizon = np.minimum(gap, self.max_extrapolate)
         pred = self.pose + (self.velocity * horizon[:, None])[:, None, :]
-        centre = np.nanmean(pred, axis=1) if seen.any() else np.zeros((self.n, pred.shape[-1]))
-        cost = self._pose_distance(pred, det)  # (identity, detection)
+        known = ~np.isnan(pred[..., 0])  # (identity, keypoint)
+        n_known = known.sum(-1)
+        centre = np.where(known[..., None], pred, 0.0).sum(1) / np.maximum(n_known, 1)[:, None]
+        # Distances keypoint by keypoint (the cost) and the mean displacement (the gate), in one pass.
+        diff = det[None] - pred[:, None]  # (identity, detection, keypoint, space)
+        ok = ~np.isnan(diff[..., 0])
+        count = ok.sum(-1)
+        diff = np.where(ok[..., None], diff, 0.0)
+        cost = np.sqrt((diff * diff).sum(-1)).sum(-1) / np.maximum(count, 1)
+        mean = diff.sum(-2) / np.maximum(count, 1)[..., None]
+        shift = np.sqrt((mean * mean).sum(-1))
+        if (count == 0).any():
+            fallback = self._pose_distance(pred, det)
+            cost, shift = np.where(count == 0, fallback, cost), np.where(count == 0, fallback, shift)
         radius = self._radius(gap, centre, seen)
-        known = np.isfinite(pred).all(-1)
-        shown = (known[:, None] & np.isfinite(det).all(-1)[None]).sum(-1) / np.maximum(known.sum(-1), 1)[:, None]
+        shown = count / np.maximum(n_known, 1)[:, None]
         # After a gap an identity is picked up again only by a detection showing at least half of
         # its keypoints: a scrap of a false detection must not carry a lost animal away.
-        inside = seen[:, None] & (self._shift(pred, det) <= radius[:, None]) & ((gap[:, None] <= 1) | (shown >= 0.5))
+        inside = seen[:, None] & (shift <= radius[:, None]) & ((gap[:, None] <= 1) | (shown >= 0.5))
         taken = np.full(self.n, -1)
         # Among detections inside the gate, one showing fewer of the identity's keypoints fits worse:
         # two keypoints of a false detection must not outbid the whole animal beside them.
@@ -193,9 +210,7 @@ class PoseMatcher:
         # Identities lost long enough (or never seen) take what is left, nearest first; a lost one
         # only a detection that was there in the previous frame too (a one-frame false detection
         # would otherwise carry it off).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            here = np.nanmean(det[left], axis=1)  # (left, space) centroids
+        here = self._centroids(det[left])
         free = np.flatnonzero((taken < 0) & (~seen | (gap > self.reacquire_after)))
         if left.size and free.size:
             far = np.where(seen[free, None], cost[free][:, left], 0.0)
@@ -219,17 +234,19 @@ class PoseMatcher:
             out_slot[i] = slots[taken[i]]
 
     def _update(self, i: int, det: np.ndarray, gap: int) -> None:
-        ok = np.isfinite(det).all(axis=-1)
-        known = np.isfinite(self.pose[i]).all(axis=-1)
-        both = ok & known
-        if gap and both.any():
-            shift = (det[both] - self.pose[i, both]).mean(axis=0)
-        elif gap:
-            shift = det[ok].mean(axis=0) - self.pose[i, known].mean(axis=0)
+        ok = ~np.isnan(det[:, 0])
+        pose = self.pose[i]
+        if gap:
+            both = ok & ~np.isnan(pose[:, 0])
+            if both.any():
+                shift = (det[both] - pose[both]).mean(axis=0)
+            else:
+                shift = self._centroids(det[None])[0] - self._centroids(pose[None])[0]
+            # Keypoints not seen now move with the rest of the body.
+            self.pose[i] = np.where(ok[:, None], det, pose + shift)
         else:
-            shift = np.zeros(det.shape[-1])
-        # Keypoints not seen now move with the rest of the body.
-        self.pose[i] = np.where(ok[:, None], det, self.pose[i] + shift)
+            shift = None
+            self.pose[i] = np.where(ok[:, None], det, pose)
         if gap and gap <= self.max_extrapolate:
             step = shift / gap
             self.velocity[i] = 0.5 * self.velocity[i] + 0.5 * step if gap == 1 else step
@@ -255,7 +272,7 @@ class PoseMatcher:
                 self._frame(block[k, slots], slots, slot_of[k], status[k], reacquired[k])
                 now = slot_of[k] >= 0
                 if now.any():
-                    centre[k, now] = np.nanmean(self.pose[now], axis=1)
+                    centre[k, now] = self._centroids(self.pose[now])
             self.t += 1
         return MatchResult(slot_of, centre, status, reacquired)
 
