@@ -263,3 +263,37 @@ def test_sleap_flies_through_the_track_job(shared_data, tmp_path):
     summary = pd.read_csv(tmp_path / "o" / "track_summary.csv")
     assert summary["swaps_repaired"].tolist() == [direct.attrs["swaps_repaired"]]
     assert summary["swap_frames"].tolist() == [len(direct.attrs["swap_frames"]["view0"])]
+
+
+def test_ultralytics_bytetrack_and_botsort_on_boxes():
+    # Two boxes apart (200 px), slots shuffled, one hidden for 5 frames: ultralytics' trackers keep
+    # them, and their tracks fold into the two identities.
+    rng = np.random.default_rng(0)
+    t = np.arange(120, dtype=float)
+    truth = np.stack([np.stack([50 + 2 * t, 100 + 0 * t], 1), np.stack([400 - 2 * t, 300 + 0 * t], 1)], axis=2)
+    order = np.array([rng.permutation(2) for _ in t])
+    slots = np.take_along_axis(truth, order[:, None, :], axis=2)
+    slots[60:65, :, 0] = np.nan
+    ds = make_boxes(slots, np.full_like(slots, 30.0), fps=30.0)
+    for method in ("bytetrack", "botsort"):
+        out = track_identities(ds, n_identities=2, max_jump=15, method=method)
+        assert out.attrs["identity_from"] == method
+        got = out["position"].isel(view=0).values
+        seen = np.isfinite(got).all(axis=1)
+        assert seen.sum() >= 0.95 * np.isfinite(slots).all(axis=1).sum()  # ByteTrack confirms a track after a frame
+        best = max(((np.isclose(got, truth[:, :, list(p)]) | ~seen[:, None]).all(axis=(1, 2))).sum()
+                   for p in ([0, 1], [1, 0]))
+        assert best == len(t)
+    with pytest.raises(ValueError, match="Expected track.method in"):
+        track_identities(ds, n_identities=2, max_jump=15, method="sort")
+
+
+def test_naive_method_is_the_baseline():
+    from deepbehavior.tracking.matcher import match_naive
+
+    ds, truth = _crossing(n=60)
+    out = track_identities(ds, n_identities=2, max_jump=15, method="naive")
+    points = ds["position"].isel(view=0).transpose("time", "individual", "space").values[:, :, None, :]
+    slot_of = match_naive(points, 2)
+    expected = np.take_along_axis(points[:, :, 0, :], slot_of[:, :, None], axis=1)  # (time, identity, space)
+    np.testing.assert_allclose(out["position"].isel(view=0).transpose("time", "individual", "space").values, expected)
