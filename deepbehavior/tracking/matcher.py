@@ -213,13 +213,16 @@ class PoseMatcher:
         here = self._centroids(det[left])
         free = np.flatnonzero((taken < 0) & (~seen | (gap > self.reacquire_after)))
         if left.size and free.size:
-            far = np.where(seen[free, None], cost[free][:, left], 0.0)
             if self.previous.size:
                 before = np.linalg.norm(here[:, None] - self.previous[None], axis=-1).min(axis=1)
                 steady = before <= self.max_jump
             else:
                 steady = np.zeros(left.size, dtype=bool)
-            far = np.where(seen[free, None] & ~steady[None], _BIG, far)
+            # A first sighting prefers steady detections that show the most keypoints (an animal,
+            # not a scrap of a false detection).
+            missing = 1.0 - (~np.isnan(det[left, :, 0])).mean(axis=1)
+            first = missing + ~steady
+            far = np.where(seen[free, None], np.where(steady[None], cost[free][:, left], _BIG), first[None])
             r, c = linear_sum_assignment(far)
             for i, j in zip(free[r], left[c]):
                 if far[np.flatnonzero(free == i)[0], np.flatnonzero(left == j)[0]] >= _BIG:
