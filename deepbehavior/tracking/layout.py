@@ -13,17 +13,12 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import xarray as xr
 
-INDIVIDUALS = "individuals"
-KEYPOINTS = "keypoints"
-VIEW = "view"
+from ..schema import INDIVIDUALS, KEYPOINTS, VIEW
+from ..schema import frames as frame_numbers
 
 
 def _dim(position: xr.DataArray, name: str) -> str | None:
-    # Stores written before the plural names (``individual``, ``keypoint``) still open.
-    for candidate in (name, name.removesuffix("s")):
-        if candidate in position.dims:
-            return candidate
-    return None
+    return name if name in position.dims else None
 
 
 def individuals_dim(ds: xr.Dataset) -> str:
@@ -46,12 +41,6 @@ def view_names(ds: xr.Dataset) -> list[str]:
     if VIEW in ds.coords:
         return [str(ds[VIEW].values.item())]
     return ["view0"]
-
-
-def frame_numbers(ds: xr.Dataset) -> np.ndarray:
-    """Frame numbers (int64) along ``time``: the ``frame`` coordinate, else ``time`` itself."""
-    values = ds["frame"].values if "frame" in ds.coords else ds["time"].values
-    return np.asarray(values).astype(np.int64)
 
 
 def check_slots(ds: xr.Dataset) -> None:

@@ -139,7 +139,7 @@ def test_extra_and_duplicate_detections_are_reported():
     report = quality_report(out, merge_distance=5)
     left = report[report["event"].isin(["extra", "duplicate"])]
     detected = int(np.isfinite(points).all(-1).any(-1).sum())
-    held = int(out["position"].notnull().any(("space", "keypoint")).sum())
+    held = int(out["position"].notnull().any(("space", "keypoints")).sum())
     assert held + len(left) == detected
     # Duplicates are second detections of a real animal, extras are the false ones.
     false = int(((labels == -1) & np.isfinite(points).all(-1).any(-1)).sum())
