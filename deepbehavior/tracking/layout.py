@@ -120,7 +120,9 @@ def gather(ds: xr.Dataset, slot_of: np.ndarray, names: Sequence[str]) -> xr.Data
         idx = index if VIEW in var.dims else (index.isel({VIEW: 0}, drop=True) if has_view else index)
         if "time" not in var.dims:
             raise ValueError(f"Expected '{name}' with a 'time' dimension, but got {tuple(var.dims)}")
-        picked = xr.apply_ufunc(take, var, idx.chunk({"time": var.chunks[var.dims.index("time")]}) if var.chunks else idx,
+        if var.chunks:  # the index follows the variable's chunks along time
+            idx = idx.chunk({"time": var.chunks[var.dims.index("time")]})
+        picked = xr.apply_ufunc(take, var, idx,
                                 input_core_dims=[[ind], ["_identity"]], output_core_dims=[["_identity"]],
                                 dask="parallelized", output_dtypes=[var.dtype])
         out[name] = picked.rename(_identity=ind).transpose(*var.dims)

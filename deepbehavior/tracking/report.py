@@ -41,8 +41,9 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
     its slot), ``reacquired`` (an identity took a detection outside its motion gate after being
     lost), ``jump`` (an identity moved farther between two of its observations than ``max_jump``
     per frame between them allows, gaps included; value: the move in pixels, the length of the
-    mean displacement of the keypoints seen in both), ``merge`` (two identities closer than ``merge_distance``, same
-    measure) and ``missing`` (an identity unseen in a frame).
+    mean displacement of the keypoints seen in both), ``merge`` (two identities closer than
+    ``merge_distance``, mean distance over the keypoints seen in both) and ``missing`` (an
+    identity unseen in a frame).
 
     Parameters
     ----------
