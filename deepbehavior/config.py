@@ -694,20 +694,30 @@ class TrackConfig:
     largest plausible move between frames (px); ``swap_radius`` (px, null: 2 x max_jump): animals
     closer than this may have exchanged labels; ``max_extrapolate``/``reacquire_after`` (frames):
     how long a lost animal's predicted path is used, and after how long it is re-acquired anywhere;
-    ``repair``: relabel whole segments to undo swaps. In the quality report, two animals closer
-    than ``merge_distance`` (px) are a merge and a move over ``max_jump`` is a jump."""
+    ``repair``: relabel whole segments to undo swaps. ``method``: ``pose`` (per-keypoint matching
+    with a gated motion model, then the repair), ``naive`` (the baseline: Hungarian on centroids),
+    or ultralytics' ``bytetrack``/``botsort`` (boxes). A detection within ``duplicate_distance``
+    (px, mean over keypoints) of a held one is a duplicate. In the quality report, two animals
+    closer than ``merge_distance`` (px) are a merge and a move over ``max_jump`` per frame between
+    two observations is a jump."""
 
     classes: dict[str, str] = field(default_factory=dict)
+    method: str = "pose"
     n_identities: int = 2
     names: list[str] = field(default_factory=list)
     max_jump: float = 30.0
     swap_radius: Optional[float] = None
-    max_extrapolate: int = 5
+    max_extrapolate: int = 15
     reacquire_after: int = 10
     repair: bool = True
     merge_distance: float = 10.0
+    duplicate_distance: float = 10.0
 
     def __post_init__(self):
+        methods = ("pose", "naive", "bytetrack", "botsort")
+        _require(self.method in methods, f"Expected track.method in {methods}, but got {self.method!r}")
+        _require(self.duplicate_distance >= 0,
+                 f"Expected track.duplicate_distance >= 0 px, but got {self.duplicate_distance}")
         _require(self.n_identities >= 1, f"Expected track.n_identities >= 1, but got {self.n_identities}")
         _require(self.max_jump > 0, f"Expected track.max_jump > 0 px, but got {self.max_jump}")
         _require(self.swap_radius is None or self.swap_radius > 0,

@@ -3,7 +3,8 @@ per-frame detections (``cohort`` manifest with ``stores``, default ``<out>/store
 ``<subject>_<session>.zarr`` per session; or one ``store``), turns its slots into identities for the
 whole video whatever the inference shards were (from the class with ``track.classes``, else from
 motion with the other ``track`` settings) and writes ``<out>/tracked/<name>.zarr`` atomically,
-``<out>/reports/<name>_quality.csv`` (frames with a swap, merge, jump or missing animal), one
+``<out>/reports/<name>_quality.csv`` (frames with a swap undone, a merge, a jump, a missing animal,
+or a detection no identity holds: extra, duplicate; see ``deepbehavior.tracking.quality_report``), one
 ``<out>/track_summary.csv`` over all sessions and, with ``figures``, ``<out>/figures/<name>_tracks.png``.
 Sessions already tracked are skipped unless ``force``; a failing session is recorded in the summary
 and the others finish, then the job fails naming it. ``deepbehavior analyze stores=<out>/tracked``
@@ -16,7 +17,8 @@ from deepbehavior.config import TrackJob
 from ._hydra import hydra_job
 
 SUMMARY_COLUMNS = ("name", "subject", "group", "session", "status", "frames", "swaps_repaired", "swap_frames",
-                   "merge_frames", "jump_frames", "missing_frames", "error")
+                   "merge_frames", "jump_frames", "missing_frames", "extra_frames", "duplicate_frames",
+                   "reacquired_frames", "error")
 
 
 def _track_one(source: Path, target: Path, report_csv: Path, figure: Path | None, cfg: TrackJob) -> dict:
@@ -76,7 +78,8 @@ def main(cfg: TrackJob) -> None:
             row.update(_track_one(source, out / "tracked" / f"{name}.zarr",
                                   out / "reports" / f"{name}_quality.csv", figure, cfg))
             print(f"{name}: {row['status']}, {row['swaps_repaired']} swaps repaired, "
-                  f"{row['merge_frames']} merge and {row['missing_frames']} missing-animal frames")
+                  f"{row['merge_frames']} merge, {row['missing_frames']} missing-animal, {row['jump_frames']} jump "
+                  f"and {row['extra_frames']} extra-detection frames")
         except Exception as exc:  # one bad session must not stop the others
             row.update(status="failed", error=" ".join(f"{type(exc).__name__}: {exc}".split()))
             failed.append(f"{name} ({row['error']})")
