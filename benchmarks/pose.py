@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import psutil
 
-from deepbehavior.runtime.environment import offline_ultralytics
+from deepbehavior.offline import offline_ultralytics
 from deepbehavior.store import write_atomic
 from deepbehavior.video import read_frames, write_video
 

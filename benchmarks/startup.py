@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
 
-    from deepbehavior.runtime.environment import offline_ultralytics, state_dir
+    from deepbehavior.offline import offline_ultralytics, state_dir
     from deepbehavior.synthetic import render_session
     from tests.helpers.models import random_yolo
 

@@ -39,7 +39,7 @@ def machine() -> dict:
 def run_ultralytics(spec, work: Path, device: str) -> dict:
     """ultralytics' own trainer with the arguments our loop gives it; training time from callbacks."""
     from deepbehavior.models.training import ultralytics_arguments
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics import YOLO

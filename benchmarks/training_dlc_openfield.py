@@ -31,7 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "training_dlc_openfield.
 def held_out_errors(weights: Path, data_yaml: Path, *, imgsz: int) -> dict:
     """Predict the held-out frames with ``YOLO(best.pt)`` and score them against the labels."""
     from deepbehavior.models.keypoint_metrics import keypoint_errors, summarize_keypoint_errors
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics import YOLO

@@ -71,7 +71,7 @@ class UltralyticsSuggester:
     def __call__(self, image: Path) -> list[dict]:
         with self._lock:
             if self._model is None:
-                from ..runtime.environment import offline_ultralytics
+                from ..offline import offline_ultralytics
 
                 offline_ultralytics()
                 from ultralytics import YOLO

@@ -196,7 +196,7 @@ def _as_single_process() -> Iterator[None]:
 
 
 def _import_ultralytics():
-    from ..runtime.environment import offline_ultralytics
+    from ..offline import offline_ultralytics
 
     offline_ultralytics()
     with _as_single_process():

@@ -85,7 +85,7 @@ class YoloPredictor:
     def __init__(self, weights: str, *, imgsz: int = 640, conf: float = 0.25, iou: float = 0.7,
                  max_individuals: int = 1, device: str = "auto", half: bool = False, threads: int | None = None,
                  channels_last: bool | None = None):
-        from ..runtime.environment import offline_ultralytics
+        from ..offline import offline_ultralytics
 
         offline_ultralytics()
         import torch

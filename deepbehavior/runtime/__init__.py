@@ -1,7 +1,8 @@
 """Running work at scale: the embedded Ray, cohort inference and distributed training.
 
-- :mod:`.environment`: the loopback-only local Ray (or one joined by address) and an offline
-  ultralytics; it sets only the variables those libraries read, never the host's console settings.
+- :mod:`.environment`: the loopback-only local Ray (or one joined by address), with ultralytics kept
+  offline by :mod:`deepbehavior.offline`; it sets only the variables those libraries read, never the
+  host's console settings.
 - :mod:`.inference`: a cohort cut into shards (one Zarr chunk each, the unit of resume), run
   through predictor actors into one store per session, with retries and recorded failures.
 - :mod:`.stages`: decoding and prediction stages, and :data:`.stages.BACKENDS`, the model registry.

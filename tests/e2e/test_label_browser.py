@@ -117,7 +117,7 @@ def _open(browser, port: int, image: str):
 
 def _train_one_epoch(data_yaml: Path, out: Path) -> tuple[str, Path]:
     """One epoch with ``deepbehavior train`` when that job runs here, else with ultralytics directly."""
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     try:

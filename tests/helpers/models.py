@@ -13,7 +13,7 @@ from deepbehavior.models.yolo import YoloPredictor
 
 def random_yolo(path: Path, architecture: str = "yolo11n.yaml", *, seed: int = 0) -> Path:
     """Save a model of ``architecture`` with seeded random weights as an ultralytics ``.pt``."""
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     import torch

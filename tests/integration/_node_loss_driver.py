@@ -42,7 +42,7 @@ def main(folder: Path) -> None:
 
     from deepbehavior import store, synthetic
     from deepbehavior.cohort import Cohort, Session
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
     from deepbehavior.runtime.inference import infer_cohort
 
     offline_ultralytics()

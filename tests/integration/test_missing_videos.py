@@ -13,7 +13,7 @@ from deepbehavior.runtime.inference import infer_cohort
 
 def random_yolo(path):
     """A YOLO model with seeded random weights (tests.helpers is shadowed by a site-packages 'tests')."""
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     import torch

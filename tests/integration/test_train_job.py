@@ -101,7 +101,7 @@ def test_gpu_run_trains_on_cuda(tmp_path):
 
 
 def test_worker_that_dies_is_restarted_within_the_run(tmp_path):
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()  # before ultralytics is imported, or its import looks for the network
     from ultralytics import YOLO

@@ -66,7 +66,7 @@ print("matplotlib.pyplot" in sys.modules, matplotlib.rcParams._get_backend_or_no
 
 
 def test_state_dir_follows_the_variable_at_call_time(tmp_path, monkeypatch):
-    from deepbehavior.runtime.environment import state_dir
+    from deepbehavior.offline import state_dir
 
     monkeypatch.setenv("DEEPBEHAVIOR_HOME", str(tmp_path / "a"))
     assert state_dir() == tmp_path / "a" and (tmp_path / "a").is_dir()

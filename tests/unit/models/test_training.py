@@ -105,7 +105,7 @@ def _dataset(folder, **kwargs):
 
 
 def _predict(weights, image):
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     from ultralytics import YOLO

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from deepbehavior.models import pose_layout as L
-from deepbehavior.runtime.environment import offline_ultralytics
+from deepbehavior.offline import offline_ultralytics
 
 ASSETS = Path(importlib.util.find_spec("ultralytics").origin).parent / "assets"
 SETTINGS = dict(imgsz=160, conf=0.0, max_individuals=3, device="cpu", threads=1)
