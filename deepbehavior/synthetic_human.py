@@ -347,7 +347,7 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
         Camera names, in the order of the observations' first axis (the store's ``view`` labels).
     """
     from . import store
-    from .runtime.inference import predictions_to_part, store_template
+    from .models.outputs import predictions_to_part, store_template
 
     n_views, n_frames = observations.confidence.shape[:2]
     if len(views) != n_views:
