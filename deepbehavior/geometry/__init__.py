@@ -1,7 +1,8 @@
 """Cameras, calibration, triangulation and calibration file formats.
 
 - :mod:`.camera`: :class:`Camera` and :class:`CameraGroup` (``project``, ``undistort``,
-  ``triangulate``, ``reprojection_error``), the pinhole model with OpenCV's distortion.
+  ``reprojection_error``), the pinhole model with OpenCV's distortion; triangulating points with a
+  group is :func:`.triangulation.triangulate` (cameras know nothing of triangulation).
 - :mod:`.triangulation`: batched N-view linear triangulation weighted by confidence, the robust
   mode, the Caltech two-camera midpoint, and lazy triangulation of a multi-view store; the NumPy
   code is the reference, :mod:`._kernels` the fused numba kernel used by default.

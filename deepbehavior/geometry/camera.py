@@ -218,15 +218,6 @@ class CameraGroup:
         pixels = self._check(pixels)
         return np.stack([c.undistort(p) for c, p in zip(self.cameras, pixels)])
 
-    def triangulate(self, pixels, confidence=None, *, method: str = "dlt", **options) -> np.ndarray:
-        """World points ``(..., 3)`` from pixels ``(camera, ..., 2)``.
-
-        See :func:`deepbehavior.geometry.triangulation.triangulate` for ``method`` and options.
-        """
-        from .triangulation import triangulate
-
-        return triangulate(self, pixels, confidence, method=method, **options)[0]
-
     def reprojection_error(self, points, pixels) -> np.ndarray:
         """Distance ``(camera, ...)`` in pixels between ``pixels`` and the projections of ``points``."""
         pixels = self._check(pixels)
