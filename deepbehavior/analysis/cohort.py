@@ -29,7 +29,7 @@ from ..cohort import Cohort, Session, store_path
 from ..config import ANALYZE_MEASURES, HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 from ..store import open_store, write_atomic
 from . import human, reaching, regions, social
-from ._tracks import as_position, fps_of, path_length, point_track, speed
+from .tracks import as_position, fps_of, path_length, point_track, speed
 from .kinematics import scale_to_mm
 
 COLUMNS = ("subject", "group", "session", "measure", "value", "unit")

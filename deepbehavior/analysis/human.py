@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from . import cleaning
-from ._tracks import as_position, fps_of, path_length, point_track, select, speed
+from .tracks import as_position, fps_of, path_length, point_track, select, speed
 
 
 def filter_confidence_sd(ds: xr.Dataset, *, k: float = 3.0) -> xr.Dataset:

@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import schema
-from ._tracks import as_position, fps_of, point_track, runs, speed, step_lengths
+from .tracks import as_position, fps_of, point_track, runs, speed, step_lengths
 
 REACH_COLUMNS = ("onset", "offset", "peak", "onset_s", "duration_s", "peak_speed", "path_length",
                  "extent")

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.path import Path
 
-from ._tracks import fps_of, path_length, runs
+from .tracks import fps_of, path_length, runs
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._tracks import fps_of, point_track, runs, speed
+from .tracks import fps_of, point_track, runs, speed
 
 
 def _pair(position: xr.DataArray, individuals: Sequence[str] | None) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Small helpers the task measures share: picking one track out of a dataset, speed, runs.
 
-Kept private: the public kinematics live in :mod:`deepbehavior.analysis.kinematics`; these are the
-few pieces the measures need in a fixed form (a ``(time, space)`` track and NumPy runs).
+The general kinematics live in :mod:`deepbehavior.analysis.kinematics`; these are the few pieces
+the measures and the figures of :mod:`deepbehavior.viz` need in a fixed form (a ``(time, space)``
+track and NumPy runs).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ..analysis._tracks import as_position
+from ..analysis.tracks import as_position
 from ..video import iter_frames, write_video
 
 # BGR colours, one per individual (cycled).

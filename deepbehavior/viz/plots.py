@@ -161,7 +161,7 @@ def write_session_figures(
         ``(time, space, [keypoints,] [individuals])`` in ``unit``; each animal is drawn by its
         ``centre`` keypoint (None: the mean of its keypoints).
     """
-    from ..analysis._tracks import point_track, speed
+    from ..analysis.tracks import point_track, speed
     from ..analysis.social import inter_animal_distance, interaction_bouts
 
     folder = Path(folder)
