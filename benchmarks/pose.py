@@ -28,7 +28,7 @@ import numpy as np
 import psutil
 
 from deepbehavior.offline import offline_ultralytics
-from deepbehavior.store import write_atomic
+from deepbehavior.files import write_atomic
 from deepbehavior.video import read_frames, write_video
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from . import schema
+from .files import write_atomic  # noqa: F401  (also the name other modules knew it by)
 
 
 @dataclass(frozen=True)
@@ -61,33 +61,6 @@ def chunk_bounds(n_frames: int, chunk: int) -> list[tuple[int, int]]:
 
 def _progress_dir(path: Path) -> Path:
     return Path(f"{path}.progress")
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (``os.umask`` sets it, racing other threads)."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename; the file gets the
-    permissions of any file the user creates (``0o666`` less the umask, not ``mkstemp``'s 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _store_chunks(var: xr.DataArray, chunk: int) -> tuple[int, ...]:

@@ -392,7 +392,7 @@ def write_session(folder: str | os.PathLike, *, fps: float = 30.0, duration_s: f
     import yaml
 
     from .geometry.calib_io import save_calibration
-    from .store import write_atomic
+    from .files import write_atomic
 
     if calibration_format not in ("toml", "yml"):
         raise ValueError(f"Expected calibration_format 'toml' or 'yml', but got {calibration_format!r}")

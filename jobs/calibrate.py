@@ -22,7 +22,7 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg"}
 def main(cfg: CalibrateJob) -> None:
     from deepbehavior.geometry.calib_io import save_opencv, save_toml
     from deepbehavior.geometry.calibration import Board, calibrate_group, detect_in_images, detect_in_video
-    from deepbehavior.store import write_atomic
+    from deepbehavior.files import atomic_path, write_atomic
     from deepbehavior.viz.three_d import plot_calibration
 
     if len(cfg.cameras) != len(cfg.sources) or not cfg.cameras:
@@ -54,9 +54,8 @@ def main(cfg: CalibrateJob) -> None:
     save_opencv(group, out / "calibration.yml")
     write_atomic(out / "calibration_report.json", json.dumps(report.as_dict(), indent=2) + "\n")
     fig = plot_calibration(group, detections)
-    tmp = out / ".calibration.partial.png"
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(out / "calibration.png")
+    with atomic_path(out / "calibration.png") as tmp:
+        fig.savefig(tmp, dpi=100)
     for name, missing in report.frames_missing.items():
         if missing:
             print(f"camera {name}: board not found in frames {missing}")

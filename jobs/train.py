@@ -44,7 +44,7 @@ def main(cfg: TrainJob) -> None:
     from deepbehavior.models.dataset_checks import check_dataset
     from deepbehavior.models.training import make_spec
     from deepbehavior.runtime.training import fit
-    from deepbehavior.store import write_atomic
+    from deepbehavior.files import write_atomic
 
     if not cfg.train.data:
         raise ValueError("Expected train.data=PATH/data.yaml, but got nothing")

@@ -25,7 +25,7 @@ def run_cohort(cfg: TriangulateJob, options: dict) -> None:
     """The cohort form: every session's store, a report, exit status 1 if any session failed."""
     from deepbehavior.cohort import load_cohort
     from deepbehavior.geometry.cohort3d import triangulate_cohort
-    from deepbehavior.store import write_atomic
+    from deepbehavior.files import atomic_path, write_atomic
 
     cohort = load_cohort(cfg.cohort, check_files=False)
     out = Path(cfg.out)
@@ -79,9 +79,8 @@ def main(cfg: TriangulateJob) -> None:
 
         if cfg.figure:
             fig = plot_trajectories_3d(result)
-            tmp = out / ".trajectories3d.partial.png"
-            fig.savefig(tmp, dpi=100)
-            tmp.replace(out / "trajectories3d.png")
+            with atomic_path(out / "trajectories3d.png") as tmp:
+                fig.savefig(tmp, dpi=100)
             print(f"figure -> {out / 'trajectories3d.png'}")
         if cfg.movie_frames > 0:
             movie = write_movie_3d(result, out / "skeleton3d.mp4", frames=cfg.movie_frames)

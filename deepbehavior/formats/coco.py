@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from ..store import write_atomic
+from ..files import write_atomic
 from ._common import MAX_PIXELS, check_values, fail, read_text
 from ._labels import LabelledImage, LabelSet
 from .yolo import box_from_keypoints

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ..store import write_atomic
+from ..files import write_atomic
 from ._common import check_frames, check_size, fail, read_text
 
 #: BODY_25 keypoints in OpenPose's order.

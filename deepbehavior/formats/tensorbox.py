@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ..store import write_atomic
+from ..files import write_atomic
 from ._common import MAX_PIXELS, check_frames, check_values, fail, frame_number, load_json_objects, number
 from ._labels import LabelledImage, LabelSet, labels_to_boxes
 

@@ -19,6 +19,7 @@ import random
 import shutil
 from pathlib import Path
 
+from ..files import write_atomic
 from ..models.dataset_checks import label_path
 from ._common import fail, read_text
 from ._labels import LabelledImage, LabelSet, image_size
@@ -203,9 +204,7 @@ def save_yolo_labels(labels: LabelSet, out: str | os.PathLike, *, val_fraction: 
         data.update(kpt_shape=[n_kp, 3], flip_idx=flip_indices(list(labels.keypoints)),
                     kpt_names={0: list(labels.keypoints)}, skeleton=[list(p) for p in labels.skeleton])
     target = out / "data.yaml"
-    tmp = out / ".data.yaml.partial"
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    os.replace(tmp, target)
+    write_atomic(target, yaml.safe_dump(data, sort_keys=False))
     return target
 
 

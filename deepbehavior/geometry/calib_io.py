@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..store import write_atomic
+from ..files import write_atomic
 from .camera import Camera, CameraGroup
 
 # --------------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..formats.yolo import box_from_keypoints, unique_name  # noqa: F401 (box_from_keypoints: re-exported)
-from ..store import write_atomic
+from ..files import write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 STATUSES = ("labelled", "skipped")

@@ -8,15 +8,16 @@ from typing import Any
 
 import pandas as pd
 
+from ..files import atomic_path
+
 RESULTS_CSV = "results.csv"
 RESULTS_PNG = "results.png"
 COMPARISON_CSV = "comparison.csv"
 
 
 def _write_csv_atomic(table: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:
@@ -48,9 +49,8 @@ def plot_history(table: pd.DataFrame, path: Path) -> None:
     for ax in axes.ravel()[len(columns):]:
         ax.axis("off")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
 
 
 def write_report(history: list[dict[str, Any]], folder: str | os.PathLike) -> pd.DataFrame:

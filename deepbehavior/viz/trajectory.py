@@ -10,6 +10,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..files import atomic_path
+
 
 def _subplots(figsize: tuple[float, float]):
     """A figure on its own Agg canvas (no pyplot state, no backend chosen for the process)."""
@@ -20,10 +22,8 @@ def _subplots(figsize: tuple[float, float]):
 
 def _save(fig, path: str | os.PathLike) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
     return path
 
 
