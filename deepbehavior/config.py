@@ -452,13 +452,15 @@ class BoardConfig:
 
 @dataclass(frozen=True)
 class TriangulateConfig:
-    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (drops a view
-    whose reprojection error exceeds ``max_error_px``) or ``midpoint`` (two cameras, Caltech)."""
+    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (the largest
+    subset of views that agree within ``max_error_px``) or ``midpoint`` (two cameras, Caltech);
+    ``views`` the cameras to use (default all), e.g. to leave out one whose calibration is wrong."""
 
     method: str = "dlt"
     min_confidence: float = 0.0
     refine: int = 1
     max_error_px: float = 20.0
+    views: Optional[list[str]] = None
 
     def __post_init__(self):
         _require(self.method in ("dlt", "robust", "midpoint"),
