@@ -525,8 +525,8 @@ def _popcount(mask):
 
 
 @njit(cache=True, error_model="numpy", fastmath=False)
-def _consensus_points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, px_scale, refine, threshold,
-                      points, error, used, status):
+def _consensus_points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, px_scale, penalty, refine,
+                      threshold, points, error, used, status):
     """Points ``first`` to ``last``: the largest subset of usable views whose own fit reprojects
     within ``threshold`` in each of its views (the lowest sum of squared errors among those of that
     size); when no pair even qualifies, the pair with the lowest sum of squared errors."""
@@ -577,7 +577,7 @@ def _consensus_points(first, last, pixels, weights, min_weight, intrinsics, dist
                         ev = _reprojection(v, hx, hy, hz, pixels[v, p, 0], pixels[v, p, 1], intrinsics, dist,
                                            ext) * px_scale[v]
                         worst = max(worst, ev)
-                        sse += ev * ev
+                        sse += ev * ev + penalty[v]
                 if k == 2 and sse < fallback_sse:
                     fallback_sse = sse
                     fallback = mask
@@ -607,22 +607,22 @@ def _consensus_points(first, last, pixels, weights, min_weight, intrinsics, dist
 
 
 @njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
-def _consensus_parallel(pixels, weights, min_weight, intrinsics, dist, ext, px_scale, refine, threshold, points, error,
-                        used, status):
+def _consensus_parallel(pixels, weights, min_weight, intrinsics, dist, ext, px_scale, penalty, refine, threshold, points,
+                        error, used, status):
     n_points = pixels.shape[1]
     n_blocks = (n_points + BLOCK - 1) // BLOCK
     for b in prange(n_blocks):
         _consensus_points(b * BLOCK, min((b + 1) * BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist,
-                          ext, px_scale, refine, threshold, points, error, used, status)
+                          ext, px_scale, penalty, refine, threshold, points, error, used, status)
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
-def _consensus_serial(pixels, weights, min_weight, intrinsics, dist, ext, px_scale, refine, threshold, points, error,
-                      used, status):
+def _consensus_serial(pixels, weights, min_weight, intrinsics, dist, ext, px_scale, penalty, refine, threshold, points,
+                      error, used, status):
     n_points = pixels.shape[1]
     for start in range(0, n_points, BLOCK):
         _consensus_points(start, min(start + BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext,
-                          px_scale, refine, threshold, points, error, used, status)
+                          px_scale, penalty, refine, threshold, points, error, used, status)
 
 
 def consensus_views(
@@ -633,6 +633,7 @@ def consensus_views(
     extrinsics: np.ndarray,
     *,
     px_scale: np.ndarray | None = None,
+    penalty: np.ndarray | None = None,
     min_weight: float = 0.0,
     refine: int = 1,
     threshold: float = 20.0,
@@ -656,6 +657,9 @@ def consensus_views(
     px_scale
         ``(camera,)`` factor from the units of ``pixels`` to pixels (the focal length for cameras
         passed in normalized coordinates; 1 otherwise).
+    penalty
+        ``(camera,)`` squared pixels added to the score of every subset holding the camera: among
+        agreeing subsets of one size, those without a distrusted camera win (default 0).
     threshold
         Inlier reprojection error in pixels.
 
@@ -685,7 +689,8 @@ def consensus_views(
     used = np.empty((n_views, n_points), dtype=np.bool_)
     status = np.empty(n_points, dtype=np.uint8)
     run = _consensus_parallel if parallel else _consensus_serial
+    penalty = np.zeros(n_views) if penalty is None else np.ascontiguousarray(penalty, dtype=np.float64)
     run(pixels, weights, float(min_weight), np.ascontiguousarray(intrinsics, dtype=np.float64),
         np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64), scale,
-        int(refine), float(threshold), points, error, used, status)
+        penalty, int(refine), float(threshold), points, error, used, status)
     return points, error, used, status

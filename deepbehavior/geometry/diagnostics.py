@@ -200,7 +200,11 @@ def plot_camera_errors(table: pd.DataFrame, check: CameraCheck | None = None, *,
             ax_bar.legend(fontsize=7)
     grid = np.array([[float(table[(table.camera == c) & (table.keypoint == k)].median_error_px.iloc[0])
                       for k in keypoints] for c in cameras])
-    image = ax_map.imshow(grid, aspect="auto", cmap="magma")
+    from matplotlib.colors import LogNorm
+
+    finite = grid[np.isfinite(grid) & (grid > 0)]
+    norm = LogNorm(vmin=max(finite.min(), 1e-3), vmax=max(finite.max(), finite.min() * 10)) if finite.size else None
+    image = ax_map.imshow(grid, aspect="auto", cmap="magma", norm=norm)  # log: 1 px and 100 px both readable
     ax_map.set_yticks(range(len(cameras)), cameras)
     ax_map.set_xticks(range(len(keypoints)), keypoints, rotation=60, ha="right", fontsize=7)
     ax_map.set_xlabel("keypoint")

@@ -14,7 +14,10 @@ Three methods, all vectorised over points (no Python loop per point):
   pixels in each of its views (the lowest sum of squared errors among agreeing subsets of one
   size wins; when not even a pair agrees, the best pair). A camera that is wrong for every point
   is thus outvoted, rather than masking the outlier and getting the good views dropped, as the
-  former "drop the worst view" rule did. Up to 12 cameras.
+  former "drop the worst view" rule did. When the first pass names a camera as wrong across the
+  points (:func:`.diagnostics.flag_cameras`), a second pass breaks ties against it (with three
+  cameras a wrong view and a good one can agree by chance as well as the two good ones). Up to
+  12 cameras.
 - ``"midpoint"``: two cameras only, the midpoint of the shortest segment between the two rays,
   as the Caltech toolbox's ``stereo_triangulation`` (DeepBehavior's 3D).
 
@@ -273,7 +276,7 @@ def _compiled_linear(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | No
 
 
 def _consensus_numpy(group: CameraGroup, flat: np.ndarray, conf: np.ndarray, *, refine: int,
-                     threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     threshold: float, penalty: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The reference of :func:`._kernels.consensus_views` in NumPy, vectorised over points.
 
     ``flat`` ``(V, P, 2)`` pixels, ``conf`` ``(V, P)`` prepared weights (0: unusable). Returns the
@@ -309,7 +312,7 @@ def _consensus_numpy(group: CameraGroup, flat: np.ndarray, conf: np.ndarray, *, 
                 e = group.subset([group.names[v] for v in subset]).reprojection_error(found, flat[subset][:, idx])
             in_front = (ext[subset, 2, :3] @ found.T + ext[subset, 2, 3][:, None]) > 0
             e = np.where(np.isfinite(e) & in_front, e, np.inf)
-            sse = (e * e).sum(axis=0)
+            sse = (e * e).sum(axis=0) + (0.0 if penalty is None else penalty[subset].sum())
             ok = np.isfinite(found).all(axis=1)
             if k == 2:
                 lower = ok & (sse < fallback_sse[idx])
@@ -354,8 +357,22 @@ def _others_agree(group: CameraGroup, normalized: np.ndarray, flat: np.ndarray, 
     return agree
 
 
+def _suspect_cameras(group: CameraGroup, error: np.ndarray) -> np.ndarray:
+    """``(V,)`` bool: the cameras whose median error against the consensus is far above the
+    others' (:func:`.diagnostics.flag_cameras`), from the errors ``(V, P)`` of a consensus pass."""
+    from .diagnostics import flag_cameras
+
+    medians = {}
+    for name, row in zip(group.names, error.reshape(len(group), -1)):
+        finite = row[np.isfinite(row)]
+        medians[name] = float(np.median(finite)) if finite.size else float("nan")
+    named = set(flag_cameras(medians))
+    return np.array([n in named for n in group.names])
+
+
 def _compiled_consensus(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | None, *, refine: int,
-                        threshold: float, min_confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        threshold: float, min_confidence: float, penalty: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_consensus_numpy` by the numba kernel; the rare points the kernel cannot undistort
     and the errors of cameras undistorted by OpenCV are redone the NumPy way."""
     from . import _kernels
@@ -369,7 +386,7 @@ def _compiled_consensus(group: CameraGroup, flat: np.ndarray, conf: np.ndarray |
             pixels[v] = group.cameras[v].undistort(flat[v])
             scale[v] = np.sqrt(abs(np.linalg.det(group.cameras[v].matrix[:2, :2])))
     points, error, used, status = _kernels.consensus_views(pixels, conf, intrinsics, dist, ext, px_scale=scale,
-                                                           min_weight=min_confidence, refine=refine,
+                                                           penalty=penalty, min_weight=min_confidence, refine=refine,
                                                            threshold=threshold)
     if opencv.any():
         for v in np.flatnonzero(opencv):
@@ -379,7 +396,7 @@ def _compiled_consensus(group: CameraGroup, flat: np.ndarray, conf: np.ndarray |
     if bad.size:
         prepared = _prepared_confidence(flat[:, bad], None if conf is None else conf[:, bad], min_confidence)
         points[bad], error[:, bad], used[:, bad] = _consensus_numpy(group, flat[:, bad], prepared, refine=refine,
-                                                                    threshold=threshold)
+                                                                    threshold=threshold, penalty=penalty)
     return points, error, used
 
 
@@ -489,11 +506,18 @@ def triangulate_diagnostics(
     flat, conf, shape = _per_point(group, pixels, confidence, min_confidence, prepare=not compiled)
     error = None
     if method == "robust":
-        if compiled:
-            points, error, used = _compiled_consensus(group, flat, conf, refine=refine, threshold=max_error,
-                                                      min_confidence=min_confidence)
-        else:
-            points, error, used = _consensus_numpy(group, flat, conf, refine=refine, threshold=max_error)
+        def consensus(penalty=None):
+            if compiled:
+                return _compiled_consensus(group, flat, conf, refine=refine, threshold=max_error,
+                                           min_confidence=min_confidence, penalty=penalty)
+            return _consensus_numpy(group, flat, conf, refine=refine, threshold=max_error, penalty=penalty)
+
+        points, error, used = consensus()
+        # a camera the consensus names as wrong (diagnostics.flag_cameras) loses ties: where a pair
+        # holding it agrees as well as a pair without it (possible with 3 cameras), the latter wins
+        suspect = _suspect_cameras(group, error)
+        if suspect.any():
+            points, error, used = consensus(np.where(suspect, 1e6 * max_error ** 2, 0.0))
     elif compiled:
         points, error = _compiled_linear(group, flat, conf, refine=refine, errors=errors,
                                          min_confidence=min_confidence)
