@@ -139,3 +139,38 @@ def perturb_camera(group: CameraGroup, index: int, how: str, *, amount: float | 
     else:
         raise ValueError(f"Expected how to be 'swap', 'shift' or 'rotate', but got {how!r}")
     return CameraGroup(cams, metadata=dict(group.metadata))
+
+
+def board_detections(group: CameraGroup, board, frames: int = 30, *, noise: float = 0.3, seed: int = 0,
+                     height: float = 150.0) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
+    """Detections of a calibration board waved through the rig, as :func:`.calibration.detect_board`
+    returns them: per camera name a list of :class:`.calibration.Detection` (None where fewer than
+    6 corners are in the image and facing the camera), with ``noise`` px of Gaussian noise.
+
+    Returns the detections and the true board-to-world pose ``(rotation matrix, translation)``
+    of each frame.
+    """
+    from .calibration import Detection
+
+    rng = np.random.default_rng(seed)
+    corners = board.object_points
+    centre = corners.mean(axis=0)
+    out = {name: [] for name in group.names}
+    poses = []
+    for _ in range(frames):
+        tilt = rng.normal(scale=0.5, size=3)
+        tilt[2] = rng.uniform(-np.pi, np.pi)
+        rot = rotation_matrix(tilt)
+        position = np.array([rng.uniform(-120, 120), rng.uniform(-120, 120), height + rng.uniform(-60, 60)])
+        world = (corners - centre) @ rot.T + position
+        poses.append((rot, position - rot @ centre))
+        normal = rot[:, 2]
+        for cam in group.cameras:
+            px = cam.project(world) + rng.normal(scale=noise, size=(len(world), 2))
+            depth = world @ cam.rotation.T + cam.tvec
+            facing = abs(normal @ (cam.centre - world.mean(axis=0))) / np.linalg.norm(cam.centre - world.mean(axis=0))
+            inside = ((px >= 0) & (px < np.asarray(cam.size))).all(axis=1) & (depth[:, 2] > 0)
+            ids = np.flatnonzero(inside)
+            ok = facing > 0.3 and len(ids) >= 6 and (board.kind == "charuco" or len(ids) == len(corners))
+            out[cam.name].append(Detection(ids, px[ids]) if ok else None)
+    return out, poses
