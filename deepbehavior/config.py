@@ -473,7 +473,9 @@ class TriangulateConfig:
 class CalibrateJob:
     """``deepbehavior calibrate``: ``cameras`` names the cameras and ``sources`` gives, per camera,
     a glob of images or a video (synchronised: the i-th image/frame of each is the same moment).
-    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure."""
+    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure.
+    With ``check=true``, checks the existing ``calibration`` on those boards instead (``cameras``
+    default to its cameras) and writes ``calibration_check.json``."""
 
     out: str = MISSING
     cameras: list[str] = field(default_factory=list)
@@ -482,6 +484,9 @@ class CalibrateJob:
     every: int = 10
     bundle_adjustment: bool = True
     min_views: int = 3
+    # check=true: no calibrating; report each camera's board error under `calibration` instead
+    check: bool = False
+    calibration: Optional[str] = None
 
     def __post_init__(self):
         _require(self.every >= 1, f"Expected every >= 1 frame, but got {self.every}")

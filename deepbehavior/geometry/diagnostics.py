@@ -100,8 +100,9 @@ def camera_check(group: CameraGroup, pixels: np.ndarray, confidence: np.ndarray 
     names = group.names
     if len(group) < 3:
         _, error, used = triangulate_diagnostics(group, pixels, confidence, min_confidence=min_confidence)
-        note = ("2 cameras: a wrong camera cannot be told from a right one by their points; check the "
-                "calibration on a board (deepbehavior calibrate check=true)")
+        note = ("2 cameras: their disagreement shows in both, so which one is wrong cannot be told from "
+                "their points; each camera's board error alone (deepbehavior calibrate check=true) and the "
+                "measured square size can")
     else:
         _, error, used = triangulate_diagnostics(group, pixels, confidence, method="robust",
                                                  min_confidence=min_confidence, max_error=max_error)

@@ -164,3 +164,39 @@ def test_triangulate_job_names_the_wrong_camera(tmp_path):
     assert "WARNING" not in res.stderr
     good = open_store(out / "good.zarr")
     assert list(good["camera"].values) == ["cam0", "cam1", "cam3"] and good.attrs["suspect_cameras"] == []
+
+
+def test_calibrate_check_on_opencv_stereo(shared_data, tmp_path):
+    """check=true on the real stereo pairs: the calibration made from them passes (sub-pixel, 25 mm
+    squares); the same calibration with the right camera moved 20 mm across the baseline does not
+    (a move along the baseline keeps the epipolar geometry and shows in the square size only)."""
+    import json
+
+    from deepbehavior.config import BoardConfig, CalibrateJob
+    from jobs.calibrate import main
+
+    folder = shared_data / "stereo-chessboard/opencv"
+    sources = [str(folder / "left*.jpg"), str(folder / "right*.jpg")]
+    board = BoardConfig(columns=9, rows=6, square_size=25.0)
+    main.run(CalibrateJob(out=str(tmp_path / "calib"), cameras=["left", "right"], sources=sources, board=board))
+    calib = tmp_path / "calib" / "calibration.toml"
+    main.run(CalibrateJob(out=str(tmp_path / "ok"), sources=sources, board=board, check=True, calibration=str(calib)))
+    good = json.loads((tmp_path / "ok" / "calibration_check.json").read_text())
+    assert set(good["cameras"]) == {"left", "right"}
+    for row in good["cameras"].values():
+        assert row["board_rms_px"] < 0.5 and row["consensus_median_px"] < 0.5 and row["board_frames"] >= 10
+    assert abs(good["square_size_measured"] - 25.0) < 0.25
+    assert "2 cameras" in good["note"]  # two cameras cannot outvote each other: said, not hidden
+
+    group = load_calibration(calib)
+    moved = CameraGroup([group.cameras[0], group.cameras[1].replace(tvec=group.cameras[1].tvec + [0, 20.0, 0])],
+                        metadata=group.metadata)
+    bad_calib = save_calibration(moved, tmp_path / "moved.toml")
+    res = subprocess.run([sys.executable, "-m", "deepbehavior.cli", "calibrate", f"out={tmp_path / 'bad'}",
+                          "check=true", f"calibration={bad_calib}", f"sources=[{sources[0]},{sources[1]}]",
+                          "board.columns=9", "board.rows=6", "board.square_size=25"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    bad = json.loads((tmp_path / "bad" / "calibration_check.json").read_text())
+    assert bad["cameras"]["right"]["consensus_median_px"] > 10 * good["cameras"]["right"]["consensus_median_px"]
+    assert "camera left" in res.stdout and "against the other cameras" in res.stdout
