@@ -147,14 +147,14 @@ def camera_table(ds3d: xr.Dataset, *, frames: int = 20000) -> pd.DataFrame:
     error = ds3d["view_error"]
     used = ds3d["view_used"]
     n = ds3d.sizes["time"]
-    observed_count = error.notnull().sum(dim=("time", "individual")).values
-    used_count = used.sum(dim=("time", "individual")).values
+    observed_count = error.notnull().sum(dim=("time", "individuals")).transpose("keypoints", "camera").values
+    used_count = used.sum(dim=("time", "individuals")).transpose("keypoints", "camera").values
     index = np.unique(np.linspace(0, n - 1, min(frames, n)).round().astype(int)) if n else np.zeros(0, int)
-    sample = np.asarray(error.isel(time=index).transpose("camera", "keypoint", "time", "individual").values,
+    sample = np.asarray(error.isel(time=index).transpose("camera", "keypoints", "time", "individuals").values,
                         dtype=np.float64)
     rows = []
     cameras = [str(c) for c in ds3d["camera"].values]
-    keypoints = [str(k) for k in ds3d["keypoint"].values]
+    keypoints = [str(k) for k in ds3d["keypoints"].values]
     for c, cam in enumerate(cameras):
         per_kp = [sample[c, k].ravel() for k in range(len(keypoints))]
         for k, kp in enumerate(keypoints + ["all"]):

@@ -548,19 +548,19 @@ def triangulate_diagnostics(
 
 
 def _as_pose_arrays(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, list[str]]:
-    """Position ``(time, space, keypoint, individual, view)`` and confidence of poses or boxes."""
+    """Position ``(time, space, keypoints, individuals, view)`` and confidence of poses or boxes."""
     if ds.attrs.get("ds_type") == schema.BOXES:
-        position = ds["position"].expand_dims(keypoint=["centre"], axis=2)
-        confidence = ds["confidence"].expand_dims(keypoint=["centre"], axis=1)
+        position = ds["position"].expand_dims(keypoints=["centre"], axis=2)
+        confidence = ds["confidence"].expand_dims(keypoints=["centre"], axis=1)
         return position, confidence, ["centre"]
-    return ds["position"], ds["confidence"], [str(k) for k in ds["keypoint"].values]
+    return ds["position"], ds["confidence"], [str(k) for k in ds["keypoints"].values]
 
 
 def _kernel(position: np.ndarray, confidence: np.ndarray, *, group: CameraGroup, options: dict) -> np.ndarray:
-    """One time chunk: position ``(time, space, keypoint, individual, view)`` and confidence
-    ``(time, 1, keypoint, individual, view)`` → ``(time, 6 + 2 view, keypoint, individual)`` holding
-    x, y, z, the mean reprojection error (pixels) and the mean confidence of the views used, the
-    number of views used, then per view its reprojection error and whether it was used."""
+    """One time chunk: position ``(time, space, keypoints, individuals, view)`` and confidence
+    ``(time, 1, keypoints, individuals, view)`` → ``(time, 6 + 2 view, keypoints, individuals)``
+    holding x, y, z, the mean reprojection error (pixels) and the mean confidence of the views
+    used, the number of views used, then per view its reprojection error and whether it was used."""
     pixels = np.moveaxis(position.astype(np.float64), (4, 1), (0, -1))  # (view, time, kp, ind, 2)
     conf = np.moveaxis(confidence[:, 0].astype(np.float64), 3, 0)
     points, error, used = triangulate_diagnostics(group, pixels, conf, errors=True, **options)
@@ -594,7 +594,7 @@ def triangulate_dataset(
     Parameters
     ----------
     ds
-        Poses (``position (time, space, keypoint, individual, view)``) or boxes (box centres) of
+        Poses (``position (time, space, keypoints, individuals, view)``) or boxes (box centres) of
         two or more views, in pixels; its ``view`` labels name cameras of ``group``.
     group
         The calibration.
@@ -610,23 +610,25 @@ def triangulate_dataset(
     Returns
     -------
     xarray.Dataset
-        A poses dataset with ``space`` = x, y, z (calibration units), ``confidence`` the mean
-        confidence of the views used, backed by Dask, one task per time chunk (boxes give one
-        keypoint, "centre"), and diagnostics: ``reprojection_error (time, keypoint, individual)``
-        the mean reprojection error of the views used (pixels), ``n_views`` the number of views
-        used, ``view_error (time, keypoint, individual, camera)`` the reprojection error of the 3D
-        point in every usable view, used or rejected (pixels), and ``view_used`` (bool).
+        A poses dataset with ``space`` = x, y, z (calibration units), no ``view`` dimension (scalar
+        ``view`` = "3d"), ``confidence`` the mean confidence of the views used, backed by Dask, one
+        task per time chunk (boxes give one keypoint, "centre"), and diagnostics:
+        ``reprojection_error (time, keypoints, individuals)`` the mean reprojection error of the
+        views used (pixels), ``n_views`` the number of views used, ``view_error (time, keypoints,
+        individuals, camera)`` the reprojection error of the 3D point in every usable view, used or
+        rejected (pixels), and ``view_used`` (bool). The cameras are a ``camera`` dimension, not
+        ``view``: a 3D store is one view.
     """
     schema.validate(ds)
     if method not in METHODS:
         raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
-    available = [str(v) for v in ds["view"].values]
+    available = schema.view_names(ds)
     if views:
         unknown = [v for v in views if v not in available]
         if unknown:
             raise ValueError(f"Expected views= to name views of the store {available}, but got {unknown}")
         ds = ds.sel(view=list(views))
-    views = [str(v) for v in ds["view"].values]
+    views = schema.view_names(ds)
     if len(views) < 2:
         raise ValueError(f"Expected a dataset with 2 or more views to triangulate, but got views {views}")
     cameras = group.subset(views)
@@ -646,7 +648,7 @@ def triangulate_dataset(
         dtype=np.float32, chunks=(pos.chunks[0], (6 + 2 * n_views,), (n_kp,), (n_ind,)), drop_axis=4,
         meta=np.empty((0, 0, 0, 0), dtype=np.float32),
     )
-    dims = ("time", "space", "keypoint", "individual", "view")
+    dims = ("time", "space", "keypoints", "individuals")
     unit = str(group.metadata.get("unit", "calibration units"))
     attrs = {
         **{k: v for k, v in ds.attrs.items() if k not in ("chunk", "class_names")},
@@ -655,19 +657,19 @@ def triangulate_dataset(
         "triangulation": {"method": method, "min_confidence": min_confidence, "refine": refine,
                           "max_error_px": max_error, "views": views},
     }
-    per_camera = ("time", "keypoint", "individual", "camera")
+    per_camera = ("time", "keypoints", "individuals", "camera")
     return xr.Dataset(
         {
-            # the analyses read a DataArray's "units" (and take mm for 3D when a calibration does not say)
-            "position": (dims, packed[:, :3, :, :, None], {"units": unit} if "unit" in group.metadata else {}),
-            "confidence": (dims[:1] + dims[2:], packed[:, 4, :, :, None]),
-            "reprojection_error": (("time", "keypoint", "individual"), packed[:, 3], {"units": "px"}),
-            "n_views": (("time", "keypoint", "individual"), packed[:, 5].astype(np.int8)),
+            "position": (dims, packed[:, :3]),
+            "confidence": (dims[:1] + dims[2:], packed[:, 4]),
+            "reprojection_error": (("time", "keypoints", "individuals"), packed[:, 3], {"units": "px"}),
+            "n_views": (("time", "keypoints", "individuals"), packed[:, 5].astype(np.int8)),
             "view_error": (per_camera, da.moveaxis(packed[:, 6:6 + n_views], 1, 3), {"units": "px"}),
             "view_used": (per_camera, da.moveaxis(packed[:, 6 + n_views:], 1, 3) > 0.5),
         },
-        coords={"time": ds["time"].values, "space": list(schema.SPACE_3D), "keypoint": keypoints,
-                "individual": [str(i) for i in ds["individual"].values], "view": ["3d"], "camera": views},
+        coords={"time": ds["time"].values, "frame": ("time", schema.frames(ds)), "space": list(schema.SPACE_3D),
+                "keypoints": keypoints, "individuals": [str(i) for i in ds["individuals"].values], "view": "3d",
+                "camera": views},
         attrs=attrs,
     )
 
