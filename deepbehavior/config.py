@@ -584,8 +584,9 @@ class BoardConfig:
 
 @dataclass(frozen=True)
 class TriangulateConfig:
-    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (drops a view
-    whose reprojection error exceeds ``max_error_px``) or ``midpoint`` (two cameras, Caltech)."""
+    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (the largest
+    subset of views that agree within ``max_error_px``) or ``midpoint`` (two cameras, Caltech);
+    ``views`` the cameras to use (default all), e.g. to leave out one whose calibration is wrong."""
 
     # dlt, robust or midpoint.
     method: str = "dlt"
@@ -594,6 +595,7 @@ class TriangulateConfig:
     # Rounds of nonlinear refinement of each 3D point.
     refine: int = 1
     max_error_px: float = 20.0
+    views: Optional[list[str]] = None
 
     def __post_init__(self):
         _require(self.method in ("dlt", "robust", "midpoint"),
@@ -606,7 +608,9 @@ class TriangulateConfig:
 class CalibrateJob:
     """``deepbehavior calibrate``: ``cameras`` names the cameras and ``sources`` gives, per camera,
     a glob of images or a video (synchronised: the i-th image/frame of each is the same moment).
-    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure."""
+    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure.
+    With ``check=true``, checks the existing ``calibration`` on those boards instead (``cameras``
+    default to its cameras) and writes ``calibration_check.json``."""
 
     # Folder for calibration.toml/.yml, the report and the figure.
     out: str = MISSING
@@ -620,6 +624,9 @@ class CalibrateJob:
     bundle_adjustment: bool = True
     # Fewest board views a camera needs.
     min_views: int = 3
+    # check=true: no calibrating; report each camera's board error under `calibration` instead
+    check: bool = False
+    calibration: Optional[str] = None
 
     def __post_init__(self):
         _require(self.every >= 1, f"Expected every >= 1 frame, but got {self.every}")

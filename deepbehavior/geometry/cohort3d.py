@@ -18,6 +18,7 @@ import dask
 from ..cohort import Cohort, Session, store_path
 from ..store import open_store
 from .calib_io import load_calibration
+from .diagnostics import CameraCheck, camera_table, check_dataset, plot_camera_errors
 from .triangulation import triangulate_dataset, write_3d
 
 
@@ -29,9 +30,11 @@ class CohortReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
+    diagnostics: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"written": self.written, "skipped": self.skipped, "failures": self.failures}
+        return {"written": self.written, "skipped": self.skipped, "failures": self.failures,
+                "diagnostics": self.diagnostics}
 
 
 def session_calibration(session: Session, default: str | os.PathLike | None) -> Path:
@@ -56,18 +59,63 @@ def triangulate_session(
     """Triangulate the 2D store ``source`` with ``calibration`` into the 3D store ``target``.
 
     ``options`` are keyword arguments of :func:`.triangulation.triangulate_dataset` (method,
-    min_confidence, refine, max_error, engine). Memory stays bounded by a few ``time`` chunks.
+    min_confidence, refine, max_error, engine, views). Memory stays bounded by a few ``time``
+    chunks. The store's attrs ``camera_check`` hold each camera's error against the consensus of
+    the cameras on a sample of frames (:func:`.diagnostics.check_dataset`) and ``suspect_cameras``
+    the cameras named by :func:`.diagnostics.flag_cameras`.
     """
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"Expected a 2D store at {source}, but there is none")
     group = load_calibration(calibration)
-    ds3d = triangulate_dataset(open_store(source), group, chunk=chunk, **(options or {}))
+    options = dict(options or {})
+    ds2d = open_store(source)
+    ds3d = triangulate_dataset(ds2d, group, chunk=chunk, **options)
+    views = list(ds3d["camera"].values)
+    if len(views) >= 2:
+        check = check_dataset(ds2d.sel(view=views), group, min_confidence=options.get("min_confidence", 0.0),
+                              max_error=options.get("max_error", 20.0))
+        ds3d.attrs["camera_check"] = check.as_dict()
+        ds3d.attrs["suspect_cameras"] = check.suspect
     ds3d.attrs["calibration"] = str(Path(calibration).resolve())
     ds3d.attrs["source_store"] = str(source.resolve())
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with dask.config.set(scheduler="threads", num_workers=workers):
         return write_3d(ds3d, target, overwrite=overwrite)
+
+
+def write_diagnostics(path: str | os.PathLike, prefix: str | os.PathLike, *, figure: bool = True) -> dict:
+    """Per-camera, per-keypoint table of the 3D store at ``path`` as ``<prefix>_cameras.csv`` and,
+    with ``figure``, ``<prefix>_cameras.png``; returns ``{"table", "figure", "suspect",
+    "warnings", "median_error_px"}`` (file paths as strings, the warning lines to print)."""
+    from ..store import write_atomic
+
+    ds = open_store(path)
+    table = camera_table(ds)
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    csv = prefix.with_name(prefix.name + "_cameras.csv")
+    write_atomic(csv, table.to_csv(index=False, float_format="%.4g"))
+    checked = ds.attrs.get("camera_check")
+    check = None
+    if checked:
+        check = CameraCheck(checked["median_error_px"], checked["p90_error_px"], checked["outlier_fraction"],
+                            checked["points"], checked["frames_sampled"], list(checked["suspect"]),
+                            checked.get("note", ""))
+    result = {"table": str(csv), "figure": None, "suspect": check.suspect if check else [],
+              "warnings": check.warnings([str(c) for c in ds["camera"].values]) if check else [],
+              "median_error_px": check.median_error_px if check else {}}
+    if figure:
+        fig = plot_camera_errors(table, check, title=Path(path).name)
+        png = prefix.with_name(prefix.name + "_cameras.png")
+        tmp = png.with_name(f".{png.name}.partial.png")
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(png)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        result["figure"] = str(png)
+    return result
 
 
 def triangulate_cohort(
@@ -80,6 +128,7 @@ def triangulate_cohort(
     chunk: int | None = None,
     force: bool = False,
     workers: int = 2,
+    figure: bool = True,
 ) -> CohortReport:
     """Triangulate every session of ``cohort``; see the module's description.
 
@@ -95,6 +144,8 @@ def triangulate_cohort(
         As in :func:`triangulate_session`.
     force
         Redo sessions whose 3D store exists.
+    figure
+        Draw each session's camera figure beside its table in ``<out>/../diagnostics3d/``.
     """
     report = CohortReport()
     for session in cohort.sessions:
@@ -107,6 +158,8 @@ def triangulate_cohort(
             calib = session_calibration(session, calibration)
             triangulate_session(source, calib, target, options=options, chunk=chunk, overwrite=force,
                                 workers=workers)
+            report.diagnostics[session.key] = write_diagnostics(
+                target, Path(out).parent / "diagnostics3d" / session.key, figure=figure)
         except Exception as exc:  # one session's bad input must not stop the cohort
             report.failures.append({"session": session.key, "store": str(source),
                                     "calibration": str(calib) if calib else None,
