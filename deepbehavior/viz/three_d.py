@@ -48,7 +48,7 @@ def plot_trajectories_3d(ds: xr.Dataset, *, individual: str | None = None,
     Parameters
     ----------
     ds
-        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals, view)``).
+        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals)``).
     edges
         Pairs of keypoint names drawn as skeleton segments.
     frame
@@ -99,7 +99,7 @@ def write_movie_3d(ds: xr.Dataset, path: str | os.PathLike, *, individual: str |
     Parameters
     ----------
     ds
-        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals, view)``).
+        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals)``).
     path
         Output video file, written under its final name only once complete.
     edges
