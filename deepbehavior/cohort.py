@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from .video import VideoError, check_video_path
+
 
 class ManifestError(ValueError):
     """A cohort manifest is malformed; the message names the file and the entry."""
@@ -168,9 +170,10 @@ def cohort_from_videos(videos: list[str | os.PathLike], *, view: str = "camera")
     """A cohort of one session per video file (for running on loose videos without a manifest)."""
     sessions = []
     for video in videos:
-        video = Path(video)
-        if not video.is_file():
-            raise ManifestError(f"Expected a video file at {video}, but there is none")
+        try:
+            video = check_video_path(video)
+        except VideoError as exc:
+            raise ManifestError(str(exc)) from None
         sessions.append(Session(subject=video.stem, group="all", session="s1", videos={view: video}))
     return Cohort(name="videos", views=(view,), sessions=tuple(sessions))
 

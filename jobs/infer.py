@@ -1,9 +1,11 @@
 """deepbehavior infer: a trained model over a cohort (cohort=FILE) or loose videos (videos=[…]).
 
 Writes one Zarr store per session to ``out/stores/<subject>_<session>.zarr`` and a run report to
-``out/infer_report.json``. Rerunning the same command skips finished shards (``force=true`` redoes
-them); a shard that fails is retried, then recorded, and the job exits non-zero naming the
-incomplete sessions.
+``out/infer_report.json``. Videos and weights are checked before Ray starts. Rerunning the same
+command skips finished shards (``force=true`` redoes them) once the store's fingerprint (weights,
+backend options, videos, chunk) matches this run's; otherwise it stops naming the difference. A
+shard that fails is retried, then recorded, and the job exits non-zero naming the incomplete
+sessions.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from deepbehavior import provenance
 from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path
 from deepbehavior.config import InferJob, PredictConfig, to_plain
 from deepbehavior.runtime.environment import start_ray
-from deepbehavior.runtime.inference import infer_cohort
+from deepbehavior.runtime.inference import check_resumable, describe_model, infer_cohort, session_fingerprints
 from deepbehavior.store import write_atomic
+from deepbehavior.video import probe_videos
 from jobs._hydra import hydra_job
 
 
 def backend_kwargs(model: PredictConfig) -> dict:
     """Constructor arguments of the configured backend (``threads``: one per CPU of its predictor)."""
+    if model.backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
+        return {"max_individuals": model.max_individuals, **model.options}
     if model.backend not in ("yolo", "yolo_pose"):
         return dict(model.options)
     return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
@@ -55,11 +60,19 @@ def main(cfg: InferJob) -> None:
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
     cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
-    start_ray(cfg.ray)
+    # Everything that can be checked is checked before the cluster starts: each video decodes and
+    # has frames and a rate, the weights are a model of the backend's kind, and existing stores
+    # were made with these same settings.
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
+    probe_videos(inputs)
+    kwargs = backend_kwargs(cfg.model)
+    description = describe_model(cfg.model.backend, kwargs)
+    check_resumable(cohort, Path(cfg.out) / "stores",
+                    session_fingerprints(cohort, backend=cfg.model.backend, backend_kwargs=kwargs,
+                                         chunk=cfg.store.chunk), force=cfg.force)
+    start_ray(cfg.ray)
     report = infer_cohort(
-        cohort, cfg.out, backend=cfg.model.backend,
-        backend_kwargs=backend_kwargs(cfg.model),
+        cohort, cfg.out, backend=cfg.model.backend, backend_kwargs=kwargs, description=description,
         chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
         readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
     )
