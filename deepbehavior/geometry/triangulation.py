@@ -479,8 +479,7 @@ def triangulate_dataset(
     }
     return xr.Dataset(
         {
-            # the analyses read a DataArray's "units" (and take mm for 3D when a calibration does not say)
-            "position": (dims, packed[:, :3, :, :, None], {"units": unit} if "unit" in group.metadata else {}),
+            "position": (dims, packed[:, :3, :, :, None]),  # its unit: attrs["space_unit"], the one unit attribute
             "confidence": (dims[:1] + dims[2:], packed[:, 4, :, :, None]),
             "reprojection_error": (("time", "keypoint", "individual"), packed[:, 3]),
         },

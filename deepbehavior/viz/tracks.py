@@ -8,6 +8,8 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..analysis.kinematics import space_unit
+
 
 def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> Figure:
     """x and y (two panels) of every identity's reference point against time (s).
@@ -42,7 +44,7 @@ def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> 
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
     swaps = [float(t) / fps for t in ds.attrs.get("swap_frames", {}).get(str(view), [])]
-    unit = str(ds["position"].attrs.get("units", "px"))
+    unit = space_unit(ds)
     for ax, axis in zip(axes, ("x", "y")):
         for name in ref["individual"].values:
             values = ref.sel(individual=name, space=axis).values

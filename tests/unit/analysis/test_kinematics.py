@@ -25,7 +25,7 @@ def _positions(xy: np.ndarray, *, time=None, fps=FPS, units=None, dtype=np.float
     time = np.arange(len(xy)) if time is None else np.asarray(time)
     attrs = {"fps": fps} if fps is not None else {}
     if units is not None:
-        attrs["units"] = units
+        attrs["space_unit"] = units
     return xr.DataArray(
         np.asarray(xy, dtype=dtype)[:, :, None, None],
         dims=("time", "space", "keypoint", "individual"),
@@ -154,7 +154,7 @@ def test_fps_resolution_and_units():
         compute_velocity(pos, fps=0)
     with pytest.raises(ValueError, match="'space' dimension"):
         compute_velocity(pos.isel(space=0), fps=10)
-    assert pos.attrs == {"units": "mm"}  # inputs are not modified
+    assert pos.attrs == {"space_unit": "mm"}  # inputs are not modified
 
 
 def test_heading_body_axis_and_velocity():
@@ -201,7 +201,7 @@ def test_distance_between_individuals_and_keypoints():
 def test_scale_to_mm():
     pos = _uniform(n=10)
     mm = scale_to_mm(pos, 0.25)
-    assert mm.attrs["units"] == "mm"
+    assert mm.attrs["space_unit"] == "mm"
     np.testing.assert_allclose(mm, pos * 0.25)
     assert compute_velocity(mm).attrs["units"] == "mm/s"
     np.testing.assert_allclose(compute_velocity(mm).sel(space="x"), 7.5)
