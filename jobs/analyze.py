@@ -3,7 +3,8 @@ one ``<subject>_<session>.zarr`` per session of the manifest ``cohort``), runs t
 ``measures`` (locomotion, reaching, regions, social, human; parameters in the ``reaching``,
 ``regions``, ``social`` and ``human`` groups) with a local Dask scheduler, and writes one tidy table
 ``<out>/measures.parquet`` and ``.csv`` (a row per session × measure: subject, group, session,
-measure, value, unit, flag: implausible frames of the session, else empty). Stores of detection
+measure, value, unit, flag: implausible frames of the session, else empty), and
+``<out>/measures_fingerprint.json`` (the settings and each input store's fingerprint). Stores of detection
 slots (straight from ``infer``) are refused: ``deepbehavior track`` first. With ``figures`` it draws
 per-session figures in ``<out>/figures/<session>/`` (units from the store's ``space_unit``, or mm
 with a ``pixel_size_mm``; the wrist for human and reaching measures, else the body's centre; frames
@@ -17,6 +18,27 @@ from pathlib import Path
 
 from deepbehavior.config import AnalyzeJob
 from jobs._hydra import hydra_job
+
+
+def write_fingerprint(cohort, stores: Path, cfg: AnalyzeJob, path: Path) -> None:
+    """What the table was computed from: each session's store fingerprint and the settings.
+
+    The table is recomputed on every run (nothing is skipped as done), so this is a record to
+    compare tables by, not a check.
+    """
+    import json
+
+    from deepbehavior import fingerprint
+    from deepbehavior.cohort import store_path
+    from deepbehavior.config import to_plain
+    from deepbehavior.store import open_store, write_atomic
+
+    settings = {k: v for k, v in to_plain(cfg).items()
+                if k in ("measures", "view", "reaching", "regions", "social", "human", "max_speed")}
+    record = {"settings": fingerprint.make(**settings),
+              "stores": {s.key: fingerprint.source_digest(open_store(store_path(stores, s)).attrs)
+                         for s in cohort.sessions}}
+    write_atomic(path, json.dumps(record, indent=2))
 
 
 def figure_point(position, cfg: AnalyzeJob) -> str | None:
@@ -56,6 +78,7 @@ def main(cfg: AnalyzeJob) -> None:
                                regions=cfg.regions, social=cfg.social, human=cfg.human, max_speed=cfg.max_speed)
     table = analyze_cohort(cohort, stores, settings, workers=cfg.workers)
     parquet, csv = write_table(table, out)
+    write_fingerprint(cohort, stores, cfg, out / "measures_fingerprint.json")
     print(f"measures: {len(table)} rows for {len(cohort.sessions)} sessions -> {parquet} and {csv}")
 
     if cfg.figures:

@@ -1,5 +1,7 @@
 """Slots refused, implausible speeds flagged, one unit attribute (issue #15)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,3 +136,5 @@ def test_3d_without_a_unit_is_never_called_px(tmp_path, monkeypatch):
     assert axes.get_xlabel() == "x (unknown)"
     assert "MidHip" in axes.get_title()  # locomotion: the body's centre
     assert set(table["unit"]) == {"unknown", "unknown/s"}
+    record = json.loads((tmp_path / "out" / "measures_fingerprint.json").read_text())
+    assert record["settings"]["measures"] == '["locomotion"]' and record["stores"] == {"p1_d1": "none"}
