@@ -107,3 +107,13 @@ def test_mediapipe_with_several_people_is_refused_before_the_cluster(material, t
                    model=PredictConfig(backend="mediapipe", max_individuals=2))
     with pytest.raises(ValueError, match="tracks one person per view"):
         no_cluster(job)
+
+
+def test_a_real_video_is_probed_with_its_true_size(shared_data):
+    from deepbehavior.video import probe_videos
+
+    video = shared_data / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
+    info = probe_videos([video, video])  # each video once
+    assert list(info) == [str(video)]
+    found = info[str(video)]
+    assert (found.frames, found.fps, found.width, found.height) == (2330, 30.0, 640, 480)

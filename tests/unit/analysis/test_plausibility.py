@@ -138,3 +138,36 @@ def test_3d_without_a_unit_is_never_called_px(tmp_path, monkeypatch):
     assert set(table["unit"]) == {"unknown", "unknown/s"}
     record = json.loads((tmp_path / "out" / "measures_fingerprint.json").read_text())
     assert record["settings"]["measures"] == '["locomotion"]' and record["stores"] == {"p1_d1": "none"}
+
+
+def test_real_flies_tracked_are_plausible_and_the_most_confident_slot_is_not(shared_data):
+    """Real SLEAP tracks of two flies: as identities no frame is implausible; reduced to one slot
+    holding the more confident fly of each frame (what ``infer`` with one slot gives), the slot
+    hops between flies and those hops are flagged. Baseline: the hops counted directly, as frames
+    where the slot changes fly while both are seen."""
+    from deepbehavior.analysis._tracks import as_position
+    from deepbehavior.analysis.cohort import check_plausibility
+    from deepbehavior.formats.sleap import read_sleap
+
+    ds = read_sleap(shared_data / "sleap-flies" / "centered_pair_predictions.slp", min_track_frames=500)
+    position = as_position(ds).load()
+    individuals = next(d for d in ("individuals", "individual") if d in position.dims)
+    assert position.sizes[individuals] == 2
+    tracked = check_plausibility(position, 30.0)
+    assert [c.count for c in tracked.values()] == [0, 0]
+
+    keypoints = next(d for d in ("keypoints", "keypoint") if d in position.dims)
+    confidence = ds["confidence"].isel(view=0) if "view" in ds["confidence"].dims else ds["confidence"]
+    score = confidence.mean(keypoints).fillna(-1).transpose("time", individuals).values
+    best = score.argmax(axis=1)
+    values = position.transpose("time", "space", keypoints, individuals).values
+    slot = values[np.arange(len(best)), :, :, best]  # (time, space, keypoints)
+    one_slot = position.transpose("time", "space", keypoints, individuals).isel({individuals: [0]}).copy(
+        data=slot[..., None])
+    hopped = check_plausibility(one_slot, 30.0)
+    both_seen = (score >= 0).all(axis=1)
+    hops = int(((np.diff(best) != 0) & both_seen[1:] & both_seen[:-1]).sum())
+    assert hops > 5
+    count = next(iter(hopped.values())).count
+    # central differences flag the frames on both sides of a hop; a hop between nearby flies can stay under
+    assert 0.5 * hops <= count <= 2 * hops, (count, hops)
