@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import schema
 from ..cohort import Cohort, Session, store_path
 from ..config import ANALYZE_MEASURES, HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 from ..store import open_store, write_atomic
@@ -84,8 +85,7 @@ def require_identities(ds: xr.Dataset, *, where: str) -> None:
     Slot ``k`` of a frame is its k-th most confident detection, a different animal from one
     frame to the next: distances and speeds over slots mix animals and run to impossible values.
     """
-    individuals = next((d for d in ("individuals", "individual") if d in ds.dims), None)
-    slots = ds.sizes[individuals] if individuals else 1
+    slots = ds.sizes.get(schema.INDIVIDUALS, 1)
     if ds.attrs.get("individuals_are") == "slots" and slots > 1:
         raise ValueError(f"Expected identities in the store of {where}, but it holds {slots} detection slots "
                          f"(individuals_are='slots'): run `deepbehavior track` first and analyze its stores "
@@ -99,10 +99,9 @@ BODY_CENTRES = ("MidHip", "body", "centre", "center", "bodycenter", "body_center
 def body_centre(position: xr.DataArray, preferred: str | None = None) -> str | None:
     """The keypoint that stands for the body's centre: ``preferred`` if present, else one named as in
     :data:`BODY_CENTRES`, else None (the mean of the keypoints; also for boxes, which have none)."""
-    keypoints = next((d for d in ("keypoints", "keypoint") if d in position.dims), None)
-    if keypoints is None:
+    if schema.KEYPOINTS not in position.dims:
         return None
-    names = [str(k) for k in position[keypoints].values]
+    names = [str(k) for k in position[schema.KEYPOINTS].values]
     for name in ((preferred,) if preferred else ()) + BODY_CENTRES:
         if name in names:
             return name
@@ -113,8 +112,8 @@ def check_plausibility(position: xr.DataArray, fps: float, *, max_speed: float |
                        keypoint: str | None = None) -> dict[str, plausibility.SpeedCheck]:
     """Individual name → the frames where it moves implausibly fast (:mod:`.plausibility`), in the
     unit of ``position``."""
-    individuals = next((d for d in ("individuals", "individual") if d in position.dims), None)
-    names = [str(v) for v in position[individuals].values] if individuals else [None]
+    names = ([str(v) for v in position[schema.INDIVIDUALS].values] if schema.INDIVIDUALS in position.dims
+             else [None])
     keypoint = body_centre(position, keypoint)
     return {name or "individual0": plausibility.check_speed(
                 speed(point_track(position, keypoint=keypoint, individual=name), fps=fps),
@@ -129,7 +128,7 @@ def load_position(ds: xr.Dataset, *, view: str | None = None) -> xr.DataArray:
 
 def _locomotion(position: xr.DataArray, fps: float, unit: str) -> list[tuple[str, float, str]]:
     rows = []
-    names = [str(v) for v in position["individual"].values] if "individual" in position.dims else [None]
+    names = [str(v) for v in position["individuals"].values] if "individuals" in position.dims else [None]
     for name in names:
         track = point_track(position, individual=name)
         s = speed(track, fps=fps)
@@ -199,7 +198,7 @@ def _measure_session(ds: xr.Dataset, session: Session, settings: MeasureSettings
 
 
 def _first_view(ds: xr.Dataset, view: str | None) -> str:
-    return str(ds["view"].values[0]) if view is None else view
+    return str(np.atleast_1d(ds["view"].values)[0]) if view is None else view
 
 
 def _session_rows(stores: Path, session: Session, settings: MeasureSettings) -> list[dict]:

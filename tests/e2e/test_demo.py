@@ -47,7 +47,7 @@ def test_speed_and_path_length_match_the_body_truth(demo):
     # The truth is the closed-form body path, not anything the pipeline computed.
     for i, row in summary.iterrows():
         truth = synthetic.render_session(out / "check.mp4", frames=300, width=320, height=240, fps=30.0, seed=i)
-        body = truth.poses["position"].sel(keypoint="body").isel(individual=0, view=0).values
+        body = truth.poses["position"].sel(keypoints="body").isel(individuals=0).values
         np.testing.assert_allclose(row["true_mean_speed"], truth.speed[:, 0].mean(), rtol=1e-9)
         steps = np.linalg.norm(np.diff(body, axis=0), axis=1).sum()
         assert row["true_path_length"] == pytest.approx(steps, rel=2e-3)
@@ -62,7 +62,7 @@ def test_stores_open_with_xarray_and_are_complete(demo):
     out, _ = demo
     for session in ("m01_day1", "m02_day1"):
         ds = xr.open_zarr(out / "stores" / f"{session}.zarr")
-        assert ds["position"].dims == ("time", "space", "individual", "view")
+        assert ds["position"].dims == ("time", "space", "individuals") and str(ds["view"].values) == "top"
         assert ds.sizes["time"] == 300 and ds.attrs["fps"] == 30.0
         assert ds.attrs["provenance"]["versions"]["ultralytics"]
         assert ds.attrs["provenance"]["inputs"][0]["size_bytes"] > 0

@@ -151,12 +151,12 @@ def test_real_flies_tracked_are_plausible_and_the_most_confident_slot_is_not(sha
 
     ds = read_sleap(shared_data / "sleap-flies" / "centered_pair_predictions.slp", min_track_frames=500)
     position = as_position(ds).load()
-    individuals = next(d for d in ("individuals", "individual") if d in position.dims)
+    individuals = "individuals"
     assert position.sizes[individuals] == 2
     tracked = check_plausibility(position, 30.0)
     assert [c.count for c in tracked.values()] == [0, 0]
 
-    keypoints = next(d for d in ("keypoints", "keypoint") if d in position.dims)
+    keypoints = "keypoints"
     confidence = ds["confidence"].isel(view=0) if "view" in ds["confidence"].dims else ds["confidence"]
     score = confidence.mean(keypoints).fillna(-1).transpose("time", individuals).values
     best = score.argmax(axis=1)
