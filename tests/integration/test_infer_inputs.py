@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from deepbehavior import synthetic
-from deepbehavior.cohort import ManifestError
 from deepbehavior.config import InferJob, PredictConfig
 from deepbehavior.video import VideoError
 
@@ -50,15 +49,39 @@ def _job(tmp_path, videos, weights, **model):
 
 
 def test_a_text_file_named_mp4_is_refused_without_suggesting_a_rerun(material, tmp_path, no_cluster):
-    _, video, weights = material
+    _, _, weights = material
     text = tmp_path / "notes.mp4"
     text.write_text("these are my notes, not a video\n" * 50)
+    other = tmp_path / "empty.mp4"
+    other.write_bytes(b"")
     with pytest.raises(VideoError) as error:
-        no_cluster(_job(tmp_path, [video, text], weights))
+        no_cluster(_job(tmp_path, [text, other], weights))
     message = str(error.value)
     assert str(text) in message and "could not be opened" in message and "\n" not in message
+    assert "(and 1 more sessions with unreadable videos)" in message
     assert "rerun" not in message
     assert not (tmp_path / "out" / "stores").exists()
+
+
+def test_an_unreadable_video_is_named_before_the_cluster_and_the_others_run(material, tmp_path, monkeypatch, capsys):
+    """With a readable video beside it, the bad one's session is reported at once, before Ray
+    starts, and the readable one goes on (stopped here at the start of Ray)."""
+    import jobs.infer
+
+    _, video, weights = material
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 50)
+
+    class Started(Exception):
+        pass
+
+    def start(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(jobs.infer, "start_ray", start)
+    with pytest.raises(Started):
+        jobs.infer.main.run(_job(tmp_path, [video, text], weights))
+    assert "notes_s1: unreadable video, skipped: Expected a video OpenCV can decode" in capsys.readouterr().out
 
 
 def test_a_photo_is_refused_not_an_empty_store(material, tmp_path, no_cluster):
@@ -66,7 +89,7 @@ def test_a_photo_is_refused_not_an_empty_store(material, tmp_path, no_cluster):
     _, _, weights = material
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), np.full((64, 96, 3), 120, np.uint8))
-    with pytest.raises(ManifestError, match=r"photo.jpg, but got a still image \(.jpg\); make a video"):
+    with pytest.raises(VideoError, match=r"photo.jpg, but got a still image \(.jpg\); make a video"):
         no_cluster(_job(tmp_path, [photo], weights))
 
 
@@ -76,7 +99,7 @@ def test_a_folder_of_images_is_refused_with_how_to_make_a_clip(material, tmp_pat
     frames.mkdir()
     for i in range(3):
         cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((64, 96, 3), 10 * i, np.uint8))
-    with pytest.raises(ManifestError, match="but got a folder of 3 images; make a video of the images first"):
+    with pytest.raises(VideoError, match="but got a folder of 3 images; make a video of the images first"):
         no_cluster(_job(tmp_path, [frames], weights))
 
 
