@@ -82,7 +82,8 @@ def predictor_fingerprint(backend: str, options: Mapping, videos: Mapping[str, s
     parts: dict = {"backend": backend, "options": content, "chunk": int(chunk)}
     if weights:
         parts["weights"] = file_digest(weights) if Path(weights).is_file() else str(weights)
-    parts["video"] = {view: file_digest(path) for view, path in videos.items()}
+    # a missing video fails its session when it is planned; its fingerprint says so, not raises
+    parts["video"] = {view: file_digest(path) if Path(path).is_file() else "missing" for view, path in videos.items()}
     return make(**parts)
 
 
