@@ -17,7 +17,7 @@ rotates, ``<out>/videos/<session>_skeleton3d.mp4``.
 from pathlib import Path
 
 from deepbehavior.config import AnalyzeJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 def write_fingerprint(cohort, stores: Path, cfg: AnalyzeJob, path: Path) -> None:

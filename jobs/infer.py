@@ -1,12 +1,13 @@
 """deepbehavior infer: a trained model over a cohort (cohort=FILE) or loose videos (videos=[…]).
 
 Writes one Zarr store per session to ``out/stores/<subject>_<session>.zarr`` and a run report to
-``out/infer_report.json``. Videos and weights are checked before Ray starts (a session whose video
-cannot be read fails alone, at once; with none readable the job stops there). Rerunning the same
-command skips finished shards (``force=true`` redoes them) once the store's fingerprint (weights,
-backend options, videos, chunk) matches this run's; otherwise it stops naming the difference. A
-shard that fails is retried, then recorded, and the job exits non-zero naming the incomplete
-sessions.
+``out/infer_report.json``; with ``videos=[…]`` also the manifest of those videos, ``out/cohort.yaml``,
+which the next job (track, analyze, triangulate) takes as ``cohort=``. Videos and weights are
+checked before Ray starts (a session whose video cannot be read fails alone, at once; with none
+readable the job stops there). Rerunning the same command skips finished shards (``force=true``
+redoes them) once the store's fingerprint (weights, backend options, videos, chunk) matches this
+run's; otherwise it stops naming the difference. A shard that fails is retried, then recorded, and
+the job exits non-zero naming the incomplete sessions.
 """
 
 from __future__ import annotations
@@ -15,14 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-from deepbehavior import provenance
-from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path
 from deepbehavior.config import InferJob, PredictConfig, to_plain
-from deepbehavior.runtime.environment import start_ray
-from deepbehavior.runtime.inference import check_resumable, describe_model, infer_cohort, session_fingerprints
-from deepbehavior.store import write_atomic
-from deepbehavior.video import VideoError, probe_videos
-from jobs._hydra import hydra_job
+
+from ._hydra import hydra_job
 
 
 def backend_kwargs(model: PredictConfig) -> dict:
@@ -38,6 +34,7 @@ def backend_kwargs(model: PredictConfig) -> dict:
 
 def render_videos(cohort, out: Path) -> None:
     """A labelled video per session and view, from the stores just written."""
+    from deepbehavior.cohort import store_path
     from deepbehavior.store import open_store
     from deepbehavior.viz.labelled import render_labelled_video
 
@@ -58,6 +55,8 @@ def readable_sessions(cohort, printer=print):
     that a bad one is named in seconds; its session fails alone and the others run.
     """
     from dataclasses import replace
+
+    from deepbehavior.video import VideoError, probe_videos
 
     good, failures, probed = [], [], 0
     total = sum(len(s.videos) for s in cohort.sessions)
@@ -86,12 +85,22 @@ def main(cfg: InferJob) -> None:
         raise ValueError("Expected model.weights=PATH of a trained .pt file, but got none")
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
+    from deepbehavior.cohort import cohort_from_videos, load_cohort, write_cohort
+
+    # In a manifest, a missing or unreadable video fails its own session (named in the report, exit 1),
+    # not the cohort; a video typed on the command line (videos=[...]) is checked here, in one line.
+    cohort = load_cohort(cfg.cohort, check_files=False) if cfg.cohort else cohort_from_videos(cfg.videos)
+    # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
+    from deepbehavior import provenance
+    from deepbehavior.runtime.environment import start_ray
+    from deepbehavior.runtime.inference import check_resumable, describe_model, infer_cohort, session_fingerprints
+    from deepbehavior.store import write_atomic
+    from deepbehavior.video import VideoError
+
     # Everything that can be checked is checked before the cluster starts: each video decodes and
     # has frames and a rate (a session whose video does not fails alone, named in the report, exit
     # 1), the weights are a model of the backend's kind, and existing stores were made with these
     # same settings.
-    cohort = (load_cohort(cfg.cohort, check_files=False) if cfg.cohort
-              else cohort_from_videos(cfg.videos, check_files=False))
     cohort, unreadable = readable_sessions(cohort)
     if not cohort.sessions:
         more = f" (and {len(unreadable) - 1} more sessions with unreadable videos)" if len(unreadable) > 1 else ""
@@ -101,6 +110,11 @@ def main(cfg: InferJob) -> None:
     check_resumable(cohort, Path(cfg.out) / "stores",
                     session_fingerprints(cohort, backend=cfg.model.backend, backend_kwargs=kwargs,
                                          chunk=cfg.store.chunk), force=cfg.force)
+
+    if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
+        manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
+        print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
+              f"cohort={manifest})", flush=True)
     start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(

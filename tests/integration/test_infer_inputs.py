@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deepbehavior import synthetic
+from deepbehavior.cohort import ManifestError
 from deepbehavior.config import InferJob, PredictConfig
 from deepbehavior.video import VideoError
 
@@ -34,12 +35,13 @@ def material(tmp_path_factory):
 @pytest.fixture()
 def no_cluster(monkeypatch):
     """Any start of Ray fails the test: every check here must come before it."""
+    import deepbehavior.runtime.environment
     import jobs.infer
 
     def refuse(*args, **kwargs):
         raise AssertionError("Ray was started before the inputs were checked")
 
-    monkeypatch.setattr(jobs.infer, "start_ray", refuse)
+    monkeypatch.setattr(deepbehavior.runtime.environment, "start_ray", refuse)
     return jobs.infer.main.run
 
 
@@ -66,6 +68,7 @@ def test_a_text_file_named_mp4_is_refused_without_suggesting_a_rerun(material, t
 def test_an_unreadable_video_is_named_before_the_cluster_and_the_others_run(material, tmp_path, monkeypatch, capsys):
     """With a readable video beside it, the bad one's session is reported at once, before Ray
     starts, and the readable one goes on (stopped here at the start of Ray)."""
+    import deepbehavior.runtime.environment
     import jobs.infer
 
     _, video, weights = material
@@ -78,7 +81,7 @@ def test_an_unreadable_video_is_named_before_the_cluster_and_the_others_run(mate
     def start(*args, **kwargs):
         raise Started
 
-    monkeypatch.setattr(jobs.infer, "start_ray", start)
+    monkeypatch.setattr(deepbehavior.runtime.environment, "start_ray", start)
     with pytest.raises(Started):
         jobs.infer.main.run(_job(tmp_path, [video, text], weights))
     assert "notes_s1: unreadable video, skipped: Expected a video OpenCV can decode" in capsys.readouterr().out
@@ -89,7 +92,7 @@ def test_a_photo_is_refused_not_an_empty_store(material, tmp_path, no_cluster):
     _, _, weights = material
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), np.full((64, 96, 3), 120, np.uint8))
-    with pytest.raises(VideoError, match=r"photo.jpg, but got a still image \(.jpg\); make a video"):
+    with pytest.raises(ManifestError, match=r"photo.jpg, but got a still image \(.jpg\); make a video"):
         no_cluster(_job(tmp_path, [photo], weights))
 
 
@@ -99,7 +102,7 @@ def test_a_folder_of_images_is_refused_with_how_to_make_a_clip(material, tmp_pat
     frames.mkdir()
     for i in range(3):
         cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((64, 96, 3), 10 * i, np.uint8))
-    with pytest.raises(VideoError, match="but got a folder of 3 images; make a video of the images first"):
+    with pytest.raises(ManifestError, match="but got a folder of 3 images; make a video of the images first"):
         no_cluster(_job(tmp_path, [frames], weights))
 
 
