@@ -385,11 +385,17 @@ class AnalyzeJob:
     regions: RegionsConfig = field(default_factory=RegionsConfig)
     social: SocialConfig = field(default_factory=SocialConfig)
     human: HumanConfig = field(default_factory=HumanConfig)
+    # Fastest plausible speed of an animal, in the session's unit per second (mm/s with a
+    # pixel_size_mm, else px/s; 3D: the calibration's unit); faster frames are flagged in the table
+    # and marked in the speed figure. null: 25 x the session's median moving speed.
+    max_speed: Optional[float] = None
 
     def __post_init__(self):
         unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
         _require(not unknown, f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
         _require(self.workers >= 1, f"Expected workers >= 1, but got {self.workers}")
+        _require(self.max_speed is None or self.max_speed > 0,
+                 f"Expected max_speed > 0 (units per second) or null, but got {self.max_speed}")
         _require(self.movie_frames is None or self.movie_frames >= 1,
                  f"Expected movie_frames >= 1 or null, but got {self.movie_frames}")
         _require(all(len(e) == 2 for e in self.movie_edges),

@@ -4,7 +4,8 @@ Each session's 2D store is ``<stores>/<subject>_<session>.zarr`` (as ``infer`` w
 3D store ``<out>/<subject>_<session>.zarr``. A session uses its own ``calibration`` from the
 manifest, else the cohort-wide one. A session that fails (no store, a bad calibration file, views
 the calibration does not name) is recorded with its error and the others go on; a session whose
-3D store already exists is skipped unless ``force``.
+3D store already exists is skipped unless ``force``, once its fingerprint (2D store, calibration
+file, options) matches this run's; otherwise the session fails naming the difference.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import dask
 
+from .. import fingerprint
 from ..cohort import Cohort, Session, store_path
 from ..store import open_store
 from .calib_io import load_calibration
@@ -46,6 +48,12 @@ def session_calibration(session: Session, default: str | os.PathLike | None) -> 
     return Path(path)
 
 
+def _fingerprint(ds2d, calibration: str | os.PathLike, options: dict | None) -> dict[str, str]:
+    """What a 3D store depends on: the 2D store's fingerprint, the calibration file, the options."""
+    return fingerprint.make(source=fingerprint.source_digest(ds2d.attrs) if ds2d is not None else "absent",
+                            calibration=fingerprint.file_digest(calibration), triangulate=dict(options or {}))
+
+
 def triangulate_session(
     source: str | os.PathLike,
     calibration: str | os.PathLike,
@@ -71,6 +79,7 @@ def triangulate_session(
     options = dict(options or {})
     ds2d = open_store(source)
     ds3d = triangulate_dataset(ds2d, group, chunk=chunk, **options)
+    ds3d.attrs[fingerprint.ATTR] = _fingerprint(ds2d, calibration, options)
     views = list(ds3d["camera"].values)
     if len(views) >= 2:
         check = check_dataset(ds2d.sel(view=views), group, min_confidence=options.get("min_confidence", 0.0),
@@ -150,12 +159,18 @@ def triangulate_cohort(
     report = CohortReport()
     for session in cohort.sessions:
         source, target = store_path(stores, session), store_path(out, session)
-        if target.exists() and not force:
-            report.skipped.append(session.key)
-            continue
         calib = None
         try:
             calib = session_calibration(session, calibration)
+            if target.exists() and not force:
+                # skipped as done only if made from the same 2D store, calibration and options
+                recorded = fingerprint.of_store(open_store(target).attrs)
+                current = _fingerprint(open_store(source) if source.exists() else None, calib, options)
+                if not source.exists() and recorded:  # the 2D store was removed: nothing to compare it to
+                    current["source"] = recorded.get("source", "absent")
+                fingerprint.check(recorded, current, where=f"3D store {target}", redo="force=true")
+                report.skipped.append(session.key)
+                continue
             triangulate_session(source, calib, target, options=options, chunk=chunk, overwrite=force,
                                 workers=workers)
             report.diagnostics[session.key] = write_diagnostics(

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
+from ..analysis.kinematics import space_unit
 
 
 def _figure(**kwargs):
@@ -63,10 +64,10 @@ def plot_trajectories_3d(ds: xr.Dataset, *, individual: str | None = None,
     if edges and (frame is not None or len(complete)):
         _skeleton(ax, points[frame if frame is not None else complete[0]], keypoints, edges)
     _limits(ax, points)
-    unit = ds.attrs.get("space_unit", "")
-    ax.set_xlabel(f"x {unit}")
-    ax.set_ylabel(f"y {unit}")
-    ax.set_zlabel(f"z {unit}")
+    unit = space_unit(ds)
+    ax.set_xlabel(f"x ({unit})")
+    ax.set_ylabel(f"y ({unit})")
+    ax.set_zlabel(f"z ({unit})")
     if len(keypoints) <= 12:
         ax.legend(fontsize=6, loc="upper left")
     return fig

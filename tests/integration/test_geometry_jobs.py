@@ -108,6 +108,22 @@ def test_triangulate_job_over_a_cohort_records_the_broken_session(tmp_path):
     report = json.loads((out / "triangulate_report.json").read_text())
     assert report["skipped"] == ["m1_d1"] and report["written"] == []
 
+    # Issue #15: other options, or another calibration, are not skipped as done
+    from deepbehavior.config import TriangulateConfig
+
+    with pytest.raises(SystemExit):
+        main.run(TriangulateJob(out=str(out), cohort=str(manifest), stores=str(stores), calibration=str(good_calib),
+                                triangulate=TriangulateConfig(min_confidence=0.9)))
+    report = json.loads((out / "triangulate_report.json").read_text())
+    assert report["skipped"] == [] and report["failures"][0]["session"] == "m1_d1"
+    assert "triangulate.min_confidence was 0.0, but this run has 0.9" in report["failures"][0]["error"]
+    moved = CameraGroup([c.replace(tvec=[0, 0, 1200]) if c.name == "front" else c for c in cams])
+    save_calibration(moved, good_calib)
+    with pytest.raises(SystemExit):
+        main.run(cfg)
+    report = json.loads((out / "triangulate_report.json").read_text())
+    assert "calibration was" in report["failures"][0]["error"] and report["skipped"] == []
+
 
 def test_triangulate_job_needs_store_or_cohort(tmp_path):
     import pytest
