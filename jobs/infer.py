@@ -21,9 +21,24 @@ from deepbehavior.store import write_atomic
 from jobs._hydra import hydra_job
 
 
-def backend_kwargs(model: PredictConfig) -> dict:
+def resolve_backend(model: PredictConfig) -> str:
+    """The backend that runs ``model.weights``: ``topdown`` for a top-down checkpoint of ours given to the
+    default ``yolo`` backend (what ``deepbehavior train`` writes for keypoint datasets), else as configured."""
+    if model.backend == "yolo" and Path(model.weights).suffix == ".pt":
+        from deepbehavior.models.topdown import is_checkpoint
+
+        if is_checkpoint(Path(model.weights).expanduser()):
+            return "topdown"
+    return model.backend
+
+
+def backend_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
     """Constructor arguments of the configured backend (``threads``: one per CPU of its predictor)."""
-    if model.backend not in ("yolo", "yolo_pose"):
+    backend = backend or model.backend
+    if backend == "topdown":
+        return {"weights": str(Path(model.weights).expanduser()), "max_individuals": model.max_individuals,
+                "conf": model.conf, "device": model.device, "threads": None, **model.options}
+    if backend not in ("yolo", "yolo_pose"):
         return dict(model.options)
     return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
             "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
@@ -55,11 +70,12 @@ def main(cfg: InferJob) -> None:
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
     cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
+    backend = resolve_backend(cfg.model)
     start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(
-        cohort, cfg.out, backend=cfg.model.backend,
-        backend_kwargs=backend_kwargs(cfg.model),
+        cohort, cfg.out, backend=backend,
+        backend_kwargs=backend_kwargs(cfg.model, backend),
         chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
         readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
     )
