@@ -12,7 +12,7 @@ A learning curve trains the same recipe on the first 25 and 50 training frames o
 bottom-up ultralytics model of ``training_dlc_openfield.json`` (same split), quoted, not re-run.
 Writes ``benchmarks/results/keypoints.json`` after every run::
 
-    python benchmarks/keypoints.py [--datasets openfield reaching] [--curve 25 50] [--epochs 40]
+    python benchmarks/keypoints.py [--datasets openfield reaching] [--curve 25 50] [--epochs 50]
 """
 
 from __future__ import annotations
@@ -88,6 +88,27 @@ def score(weights: Path, data_yaml: Path) -> dict:
         per_part[part] = {"mean_px": float(e.mean()) if len(e) else None,
                           "median_px": float(np.median(e)) if len(e) else None,
                           "labelled": int((~np.isnan(errors[:, j])).sum()), "found": int(found[:, j].sum())}
+    # Is the model's own confidence a guide to its errors (what `frames method=uncertain` relies on)?
+    # Per held-out frame: uncertainty as selection.uncertainty_score computes it (1 - lowest part
+    # confidence; 1 when nothing was found) against the frame's worst part error.
+    from scipy.stats import spearmanr
+
+    uncertainty, worst = [], []
+    for image, row in zip(split.images, errors):
+        conf = model.predict(image[None], max_individuals=1)["keypoint_conf"][0, 0]
+        uncertainty.append(1.0 - float(np.nanmin(conf)) if np.isfinite(conf).any() else 1.0)
+        labelled = row[~np.isnan(row)]
+        worst.append(float(labelled.max()) if len(labelled) else np.nan)
+    uncertainty, worst = np.array(uncertainty), np.array(worst)
+    ok = ~np.isnan(worst)
+    ranked = np.argsort(-uncertainty[ok], kind="stable")
+    top = max(len(ranked) // 4, 1)
+    capped = np.minimum(worst[ok], 1e3)  # a missed animal (inf) counts as 1000 px
+    selection = {
+        "spearman_uncertainty_vs_worst_error": float(spearmanr(uncertainty[ok], capped).statistic),
+        "worst_error_median_px_of_most_uncertain_quarter": float(np.median(capped[ranked[:top]])),
+        "worst_error_median_px_of_all": float(np.median(capped)),
+    }
     return {
         "mean_px": result["kpt_error_px"], "median_px": result["kpt_median_px"],
         "pck_0.05": summarize_keypoint_errors(errors, sizes, pck_threshold=0.05)["pck"],
@@ -95,7 +116,7 @@ def score(weights: Path, data_yaml: Path) -> dict:
         "parts_found": result["kpt_detected"], "frames_found": frames_found,
         "animal_size_px_median": float(np.nanmedian(sizes)), "held_out_frames": len(split.paths),
         "per_part": per_part, "window_px": model.settings.window, "crop_size": model.settings.crop_size,
-        "predict_frames_per_s": len(split.paths) / predict_s,
+        "predict_frames_per_s": len(split.paths) / predict_s, "uncertainty": selection,
     }
 
 
@@ -106,8 +127,7 @@ def run(name: str, data_yaml: Path, work: Path, *, epochs: int, frames: int | No
     from deepbehavior.models.training import LocalSession, make_spec
 
     _, _, rotation = DATASETS[name]
-    train = TrainConfig(data=str(data_yaml), epochs=epochs, seed=TRAIN_SEED, patience=max(epochs // 3, 5),
-                        topdown=TopDownConfig(rotation=rotation))
+    train = TrainConfig(data=str(data_yaml), epochs=epochs, seed=TRAIN_SEED, topdown=TopDownConfig(rotation=rotation))
     out = work / f"{name}-{frames or 'all'}"
     spec = make_spec(train, task="pose", data=data_yaml, out=out)
     from dataclasses import replace
@@ -144,53 +164,74 @@ def _count(data_yaml: Path, split: str) -> int:
     return int(check_dataset(data_yaml).images[split])
 
 
-def _save(result: dict) -> None:
-    tmp = OUT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
-    os.replace(tmp, OUT)
+def _save(updates: dict, dataset: str | None = None, part: str | None = None) -> None:
+    """Merge ``updates`` into the JSON under a lock (several runs of this script may share it)."""
+    import fcntl
+
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with open(OUT.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = json.loads(OUT.read_text()) if OUT.is_file() else {}
+        if dataset is None:
+            result.update(updates)
+        elif part is None:
+            result.setdefault(dataset, {}).update(updates)
+        else:
+            result.setdefault(dataset, {}).setdefault(part, {}).update(updates)
+        tmp = OUT.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
+        os.replace(tmp, OUT)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--curve", nargs="*", type=int, default=[25, 50], help="training frames of the learning curve")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the training worker")
+    parser.add_argument("--epochs", type=int, default=50, help="at most (early stopping); 50 is the job's default")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the training worker")
+    parser.add_argument("--no-ray", action="store_true", help="train the main run in this process (the same loop "
+                        "Ray Train runs), e.g. when an overloaded machine cannot start Ray")
+    parser.add_argument("--skip-main", action="store_true", help="only the learning curve (several runs of this "
+                        "script can share the machine and the JSON)")
     args = parser.parse_args()
     for name in args.datasets:
         if not (DATA / DATASETS[name][0]).is_dir():
             raise SystemExit(f"Expected the real data at {DATA / DATASETS[name][0]}, but it is absent")
-    result = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    common = {}
     baseline = RESULTS / "training_dlc_openfield.json"
     if baseline.is_file():
         old = json.loads(baseline.read_text())
-        result["baseline_openfield_bottom_up"] = {
+        common["baseline_openfield_bottom_up"] = {
             "what": "yolo11n-pose.yaml from scratch, whole frame at 320 px, same split (training_dlc_openfield.json)",
             "mean_px": old["test_error_px"], "median_px": old["test_median_error_px"], "pck_0.1": old["test_pck_0.1"],
             "parts_found": old["test_detected"], "train_wall_s": old["train_time_s"]}
-    result.update({"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    common.update({"machine": machine(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    _save(common)
     with tempfile.TemporaryDirectory(prefix="deepbehavior-keypoints-") as tmp:
         work = Path(tmp)
-        for name in args.datasets:
-            data_yaml = write_dataset(name, work / f"{name}-data")
-            entry = result.setdefault(name, {})
-            entry["split"] = {"train": _count(data_yaml, "train"), "held_out": _count(data_yaml, "val"),
-                              "val_fraction": 0.2, "seed": SPLIT_SEED}
-            print(f"[{name}] all {entry['split']['train']} training frames (Ray Train)", flush=True)
-            entry["all"] = run(name, data_yaml, work, epochs=args.epochs, frames=None, ray=True, threads=args.threads)
-            _save(result)
-            curve = {}
+        datasets = {}
+        for name in args.datasets:  # every dataset's main run first, then the learning curves
+            data_yaml = datasets[name] = write_dataset(name, work / f"{name}-data")
+            split = {"train": _count(data_yaml, "train"), "held_out": _count(data_yaml, "val"),
+                     "val_fraction": 0.2, "seed": SPLIT_SEED}
+            _save({"split": split}, name)
+            if args.skip_main:
+                continue
+            print(f"[{name}] all {split['train']} training frames", flush=True)
+            figures = run(name, data_yaml, work, epochs=args.epochs, frames=None, ray=not args.no_ray,
+                          threads=args.threads)
+            _save({"all": figures}, name)
+            _save({"all": {k: figures[k] for k in ("mean_px", "median_px", "pck_0.1", "parts_found")}}, name,
+                  "learning_curve")
+            print(json.dumps({k: figures[k] for k in ("mean_px", "median_px", "pck_0.05", "pck_0.1",
+                                                      "parts_found", "train_wall_s", "train_cpu_s")}), flush=True)
+        for name, data_yaml in datasets.items():
             for n in args.curve:
-                if n >= entry["split"]["train"]:
+                if n >= _count(data_yaml, "train"):
                     continue
                 print(f"[{name}] {n} training frames", flush=True)
-                curve[str(n)] = run(name, data_yaml, work, epochs=args.epochs, frames=n, ray=False, threads=args.threads)
-                entry["learning_curve"] = {**curve, "all": {k: entry["all"][k] for k in
-                                                            ("mean_px", "median_px", "pck_0.1", "parts_found")}}
-                _save(result)
-            print(json.dumps({k: entry["all"][k] for k in ("mean_px", "median_px", "pck_0.05", "pck_0.1",
-                                                           "parts_found", "train_wall_s", "train_cpu_s")}), flush=True)
-    _save(result)
+                figures = run(name, data_yaml, work, epochs=args.epochs, frames=n, ray=False, threads=args.threads)
+                _save({str(n): figures}, name, "learning_curve")
     print(f"results: {OUT}")
 
 

@@ -89,18 +89,21 @@ class TopDownConfig:
     animal times ``1 + 2 margin``); ``centroid_size``: longer side of the frame as the animal-finding
     network sees it (px, multiple of 16); ``width``: channels of the networks' first stage; ``sigma``:
     target Gaussian width (heatmap px); ``rotation``: augmentation turn, ± degrees (180 for top views,
-    ~15 for side views); ``samples_per_epoch``: augmented crops per epoch; ``lr``: AdamW's peak rate.
+    ~15 for side views); ``samples_per_epoch``: augmented crops per epoch; ``lr``: AdamW's peak rate;
+    ``patience``: epochs without a lower held-out error before stopping (``train.patience`` is
+    ultralytics').
     """
 
-    crop_size: int = 160
+    crop_size: int = 128
     window: float = 0.0
     margin: float = 0.2
-    centroid_size: int = 256
+    centroid_size: int = 192
     width: int = 16
     sigma: float = 2.0
     rotation: float = 180.0
-    samples_per_epoch: int = 512
+    samples_per_epoch: int = 256
     lr: float = 0.003
+    patience: int = 10
 
     def __post_init__(self):
         for name in ("crop_size", "centroid_size"):
@@ -114,6 +117,7 @@ class TopDownConfig:
         _require(self.samples_per_epoch >= 1, f"Expected train.topdown.samples_per_epoch >= 1, but got "
                                               f"{self.samples_per_epoch}")
         _require(self.lr > 0, f"Expected train.topdown.lr > 0, but got {self.lr}")
+        _require(self.patience >= 1, f"Expected train.topdown.patience >= 1 epoch, but got {self.patience}")
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,8 @@ def animal_size(points: np.ndarray) -> float:
     return float((p.max(axis=0) - p.min(axis=0)).max()) if len(p) else float("nan")
 
 
-def errors_by_centre(true_points: np.ndarray, pred_points: np.ndarray, *, max_distance: float | None = None,
-                     min_distance: float = 16.0) -> np.ndarray:
+def errors_by_centre(true_points: np.ndarray, pred_points: np.ndarray, *, pred_centres: np.ndarray | None = None,
+                     max_distance: float | None = None, min_distance: float = 16.0) -> np.ndarray:
     """Distance in pixels from each true keypoint to its prediction, animals matched by their centres.
 
     Parameters
@@ -142,6 +142,9 @@ def errors_by_centre(true_points: np.ndarray, pred_points: np.ndarray, *, max_di
         ``(N, K, 2)`` labelled keypoints of one image (x, y pixels), NaN where not labelled.
     pred_points
         ``(M, K, 2)`` predicted keypoints of the same image; rows that are all NaN are empty slots.
+    pred_centres
+        ``(M, 2)`` where the model found each animal (e.g. a top-down model's centroid), pixels;
+        default the centre of the box around its predicted points.
     max_distance
         Largest distance (pixels) between the centres of the boxes around the true and the predicted
         points for a match; default half the true animal's size (:func:`animal_size`).
@@ -164,7 +167,8 @@ def errors_by_centre(true_points: np.ndarray, pred_points: np.ndarray, *, max_di
     kept = [j for j in range(len(pred_points)) if np.isfinite(pred_points[j]).any()]
     if n and kept:
         tc = np.array([centre(p) for p in true_points])
-        pc = np.array([centre(pred_points[j]) for j in kept])
+        pc = np.array([centre(pred_points[j]) if pred_centres is None else np.asarray(pred_centres[j], float)
+                       for j in kept])
         distance = np.linalg.norm(tc[:, None] - pc[None], axis=-1)
         limits = np.array([max_distance if max_distance is not None else max(animal_size(p) / 2, min_distance)
                            for p in true_points])

@@ -57,10 +57,10 @@ class TopDownSettings:
         Width of the target Gaussians, heatmap pixels.
     """
 
-    crop_size: int = 160
+    crop_size: int = 128
     window: float = 0.0
     margin: float = 0.2
-    centroid_size: int = 256
+    centroid_size: int = 192
     width: int = 16
     stride: int = 2
     sigma: float = 2.0

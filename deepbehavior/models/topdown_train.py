@@ -64,11 +64,11 @@ class TopDownSpec:
     out: str
     settings: dict = field(default_factory=dict)
     augmentation: dict = field(default_factory=dict)
-    epochs: int = 60
-    samples_per_epoch: int = 512
+    epochs: int = 50
+    samples_per_epoch: int = 256
     batch: int = 16
     lr: float = 3e-3
-    patience: int = 15
+    patience: int = 10
     seed: int = 0
     init: Optional[str] = None
     max_train_frames: Optional[int] = None
@@ -130,11 +130,13 @@ def subset(split: Split, n: Optional[int], seed: int) -> Split:
 
 
 def make_sample(image: np.ndarray, animals: np.ndarray, which: int, *, settings: TopDownSettings,
-                aug: Augmentation, flip_idx, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+                aug: Augmentation, flip_idx, rng: np.random.Generator,
+                canvas: tuple[int, int] | None = None) -> tuple[np.ndarray, ...]:
     """One augmented training sample from an image and one of its animals.
 
     Returns the centroid network's input ``(h, w, 3)`` and target ``(1, h/s, w/s)``, and the
-    instance network's crop ``(c, c, 3)`` and targets ``(K, c/s, c/s)``.
+    instance network's crop ``(c, c, 3)`` and targets ``(K, c/s, c/s)``. ``canvas`` (w, h) fixes
+    the centroid input's size (for datasets whose images differ in size); default this image's.
     """
     s = settings
     height, width = image.shape[:2]
@@ -147,6 +149,8 @@ def make_sample(image: np.ndarray, animals: np.ndarray, which: int, *, settings:
 
     # the whole frame, scaled for the centroid network (small turns only: the arena stays the arena)
     scale, canvas_w, canvas_h = frame_geometry(height, width, s.centroid_size)
+    if canvas is not None:
+        canvas_w, canvas_h = canvas
     frame_m = crops.affine_matrix((width / 2 - 0.5, height / 2 - 0.5), scale=scale * zoom,
                                   angle=angle if abs(aug.rotation) <= 30 else rng.uniform(-15, 15), flip=flip,
                                   out_centre=(canvas_w / 2 - 0.5, canvas_h / 2 - 0.5))
@@ -179,6 +183,8 @@ def evaluate(model: TopDownModel, split: Split, *, pck_threshold: float = 0.1, m
              ) -> dict[str, Any]:
     """Held-out keypoint error of ``model`` on ``split`` through the whole pipeline, in frame pixels.
 
+    An animal counts as found when the centroid network put a centre within half its size (at least
+    16 px) of the centre of the box around its labelled parts.
     Returns the summary of :func:`~deepbehavior.models.keypoint_metrics.summarize_keypoint_errors`
     (mean and median error of found parts, PCK at ``pck_threshold`` of the animal's size, fraction
     found) plus ``errors (N_animals, K)`` and ``sizes (N_animals,)`` for further statistics.
@@ -187,7 +193,7 @@ def evaluate(model: TopDownModel, split: Split, *, pck_threshold: float = 0.1, m
     all_errors, sizes = [], []
     for image, truth in zip(split.images, split.points):
         pred = model.predict(image[None], max_individuals=slots)
-        all_errors.append(errors_by_centre(truth, pred["keypoints"][0]))
+        all_errors.append(errors_by_centre(truth, pred["keypoints"][0], pred_centres=pred["centre"][0]))
         sizes += [animal_size(p) for p in truth]
     k = len(model.keypoint_names)
     errors = np.concatenate(all_errors) if all_errors else np.zeros((0, k))
@@ -300,6 +306,8 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total_steps - warmup, 1)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    shapes = np.array([frame_geometry(*image.shape[:2], settings.centroid_size)[1:] for image in train.images])
+    canvas = (int(shapes[:, 0].max()), int(shapes[:, 1].max()))  # one size for every batch
     instances = [(i, j) for i, p in enumerate(train.points) for j in range(len(p))]
     if not instances:
         raise ValueError(f"{spec.data}: Expected labelled animals in the train split, but got none")
@@ -335,7 +343,8 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
             if not len(chosen):
                 break
             samples = [make_sample(train.images[instances[i][0]], train.points[instances[i][0]], instances[i][1],
-                                   settings=settings, aug=aug, flip_idx=flip_idx, rng=rng) for i in chosen]
+                                   settings=settings, aug=aug, flip_idx=flip_idx, rng=rng, canvas=canvas)
+                       for i in chosen]
             frames, frame_t, crop_in, crop_t = (np.stack(parts) for parts in zip(*samples))
             pred_f, pred_c = model(to_tensor(frames, device), to_tensor(crop_in, device))
             loss = heatmap_loss(pred_f, torch.from_numpy(frame_t).to(device)) + \
@@ -425,7 +434,7 @@ def spec_from_config(train: Any, *, data: str | os.PathLike, out: str | os.PathL
         augmentation = {"rotation": td.rotation}
     return TopDownSpec(data=str(data), out=str(out), settings=settings, augmentation=augmentation,
                        epochs=train.epochs, samples_per_epoch=td.samples_per_epoch, batch=train.batch,
-                       lr=td.lr, patience=train.patience, seed=train.seed, init=init,
+                       lr=td.lr, patience=td.patience, seed=train.seed, init=init,
                        pck_threshold=train.pck_threshold)
 
 

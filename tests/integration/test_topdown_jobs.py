@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -60,3 +61,12 @@ def test_train_defaults_to_topdown_resumes_and_infer_uses_it(tmp_path):
     confidence = ds["confidence"].values
     first_slot = confidence.reshape(12, 3, -1)[..., 0] if confidence.ndim == 3 else confidence[..., 0, 0]
     assert ((first_slot >= 0) & (first_slot <= 1)).all()
+
+    # the next labelling round: `frames method=uncertain` picks the frames where this model is least sure
+    from deepbehavior.labeling.selection import select
+
+    picks = select([video], 3, method="uncertain", stores=[ds], min_gap=0)
+    lowest = confidence.reshape(12, -1)
+    lowest = np.where(np.isnan(lowest).all(axis=1), 0.0, np.nanmin(np.where(np.isnan(lowest), np.inf, lowest), axis=1))
+    expected = sorted(np.argsort(lowest, kind="stable")[:3].tolist())
+    assert [f for _, f in picks] == expected

@@ -138,3 +138,11 @@ def test_real_labels_fit_inside_their_crops(shared_data):
         p = crops.apply_matrix(m, a)
         inside.append(((p >= 0) & (p <= 159)).all(axis=1)[np.isfinite(a).all(axis=1)].mean())
     assert np.mean(inside) > 0.99
+
+
+def test_errors_by_centre_can_match_on_the_found_centre():
+    truth = np.array([[[10.0, 10.0], [50.0, 10.0]]])  # centre (30, 10), size 40
+    wild = np.array([[[90.0, 10.0], [50.0, 10.0]]])  # box centre (70, 10): too far to match
+    assert np.isinf(errors_by_centre(truth, wild)).all()
+    found_here = errors_by_centre(truth, wild, pred_centres=np.array([[32.0, 11.0]]))
+    np.testing.assert_allclose(found_here[0], [80.0, 0.0])

@@ -83,7 +83,7 @@ def test_fine_tuning_starts_from_the_checkpoint(trained, triangles, tmp_path):
     tuned = LocalSession(storage=tmp_path / "b")
     train_topdown(_spec(triangles, tmp_path / "tuned", epochs=1, lr=1e-9, init=str(best)), tuned)
     # with a vanishing learning rate, the first epoch shows the starting weights: the trained ones fit better
-    assert tuned.reported[0]["train/heatmap_loss"] < 0.7 * scratch.reported[0]["train/heatmap_loss"]
+    assert tuned.reported[0]["train/heatmap_loss"] < 0.95 * scratch.reported[0]["train/heatmap_loss"]
 
 
 def test_predictor_follows_the_inference_contract(trained, triangles):
