@@ -169,7 +169,7 @@ def _save(updates: dict, dataset: str | None = None, part: str | None = None) ->
     import fcntl
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT.with_suffix(".lock"), "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "deepbehavior-keypoints-benchmark.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = json.loads(OUT.read_text()) if OUT.is_file() else {}
         if dataset is None:
