@@ -92,15 +92,59 @@ class PredictConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Training a detector or keypoint model from the ultralytics family.
+class TopDownConfig:
+    """The top-down keypoint recipe (``deepbehavior.models.topdown``), the default for keypoint datasets.
 
-    ``model`` is an architecture YAML (``yolo11n.yaml``, ``yolo11n-pose.yaml``: from scratch) or a
-    weights file / named weights (fine-tuning). ``data`` is a YOLO ``data.yaml``.
+    ``crop_size``: side of the crop the body-part network sees (px, multiple of 16); ``window``: side
+    of the square cut from the frame around each animal (frame px; 0 = from the labels: the largest
+    animal times ``1 + 2 margin``); ``centroid_size``: longer side of the frame as the animal-finding
+    network sees it (px, multiple of 16); ``width``: channels of the networks' first stage; ``sigma``:
+    target Gaussian width (heatmap px); ``rotation``: augmentation turn, ± degrees (180 for top views,
+    ~15 for side views); ``samples_per_epoch``: augmented crops per epoch; ``lr``: AdamW's peak rate;
+    ``patience``: epochs without a lower held-out error before stopping (``train.patience`` is
+    ultralytics').
+    """
+
+    crop_size: int = 128
+    window: float = 0.0
+    margin: float = 0.2
+    centroid_size: int = 192
+    width: int = 16
+    sigma: float = 2.0
+    rotation: float = 180.0
+    samples_per_epoch: int = 256
+    lr: float = 0.003
+    patience: int = 10
+
+    def __post_init__(self):
+        for name in ("crop_size", "centroid_size"):
+            value = getattr(self, name)
+            _require(value >= 16 and value % 16 == 0, f"Expected train.topdown.{name} a multiple of 16, but got {value}")
+        _require(self.window >= 0, f"Expected train.topdown.window >= 0 px (0: from the labels), but got {self.window}")
+        _require(self.margin >= 0, f"Expected train.topdown.margin >= 0, but got {self.margin}")
+        _require(self.width >= 4, f"Expected train.topdown.width >= 4, but got {self.width}")
+        _require(self.sigma > 0, f"Expected train.topdown.sigma > 0, but got {self.sigma}")
+        _require(0 <= self.rotation <= 180, f"Expected train.topdown.rotation in [0, 180] degrees, but got {self.rotation}")
+        _require(self.samples_per_epoch >= 1, f"Expected train.topdown.samples_per_epoch >= 1, but got "
+                                              f"{self.samples_per_epoch}")
+        _require(self.lr > 0, f"Expected train.topdown.lr > 0, but got {self.lr}")
+        _require(self.patience >= 1, f"Expected train.topdown.patience >= 1 epoch, but got {self.patience}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training a detector (ultralytics) or a keypoint model (top-down by default, or ultralytics).
+
+    ``model``: ``auto`` (a detection dataset trains ``yolo11n.yaml``; a keypoint dataset trains the
+    top-down model of ``topdown``), ``topdown``, an ultralytics architecture YAML (``yolo11n.yaml``,
+    ``yolo11n-pose.yaml``: from scratch; a ``-pose`` YAML is the bottom-up keypoint option) or a
+    weights file to fine-tune (``weights/best.pt`` of an earlier top-down run, or an ultralytics
+    ``.pt``). ``data`` is a YOLO ``data.yaml``. ``imgsz``, ``lr0``, ``optimizer``, ``close_mosaic``,
+    ``workers``, ``amp`` and ``overrides`` apply to ultralytics models only.
     """
 
     data: str = MISSING
-    model: str = "yolo11n.yaml"
+    model: str = "auto"
     # Passes over the training images.
     epochs: int = 50
     # Training image size (px, a multiple of 32).
@@ -129,6 +173,7 @@ class TrainConfig:
     pck_threshold: float = 0.1
     # Any other ultralytics training argument (mosaic: 0.5, warmup_epochs: 1, ...).
     overrides: dict[str, Any] = field(default_factory=dict)
+    topdown: TopDownConfig = field(default_factory=TopDownConfig)
 
     def __post_init__(self):
         _require(self.epochs >= 1, f"Expected train.epochs >= 1, but got {self.epochs}")

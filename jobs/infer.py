@@ -21,11 +21,26 @@ from deepbehavior.config import InferJob, PredictConfig, to_plain
 from ._hydra import hydra_job
 
 
-def backend_kwargs(model: PredictConfig) -> dict:
+def resolve_backend(model: PredictConfig) -> str:
+    """The backend that runs ``model.weights``: ``topdown`` for a top-down checkpoint of ours given to the
+    default ``yolo`` backend (what ``deepbehavior train`` writes for keypoint datasets), else as configured."""
+    if model.backend == "yolo" and Path(model.weights).suffix == ".pt":
+        from deepbehavior.models.topdown import is_checkpoint
+
+        if is_checkpoint(Path(model.weights).expanduser()):
+            return "topdown"
+    return model.backend
+
+
+def backend_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
     """Constructor arguments of the configured backend (``threads``: one per CPU of its predictor)."""
-    if model.backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
+    backend = backend or model.backend
+    if backend == "topdown":
+        return {"weights": str(Path(model.weights).expanduser()), "max_individuals": model.max_individuals,
+                "conf": model.conf, "device": model.device, "threads": None, **model.options}
+    if backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
         return {"max_individuals": model.max_individuals, **model.options}
-    if model.backend not in ("yolo", "yolo_pose"):
+    if backend not in ("yolo", "yolo_pose"):
         return dict(model.options)
     return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
             "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
@@ -105,10 +120,11 @@ def main(cfg: InferJob) -> None:
     if not cohort.sessions:
         more = f" (and {len(unreadable) - 1} more sessions with unreadable videos)" if len(unreadable) > 1 else ""
         raise VideoError(f"{unreadable[0]['error']}{more}")
-    kwargs = backend_kwargs(cfg.model)
-    description = describe_model(cfg.model.backend, kwargs)
+    backend = resolve_backend(cfg.model)
+    kwargs = backend_kwargs(cfg.model, backend)
+    description = describe_model(backend, kwargs)
     check_resumable(cohort, Path(cfg.out) / "stores",
-                    session_fingerprints(cohort, backend=cfg.model.backend, backend_kwargs=kwargs,
+                    session_fingerprints(cohort, backend=backend, backend_kwargs=kwargs,
                                          chunk=cfg.store.chunk), force=cfg.force)
 
     if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
@@ -118,7 +134,7 @@ def main(cfg: InferJob) -> None:
     start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(
-        cohort, cfg.out, backend=cfg.model.backend, backend_kwargs=kwargs, description=description,
+        cohort, cfg.out, backend=backend, backend_kwargs=kwargs, description=description,
         chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
         readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
     )
