@@ -5,6 +5,7 @@ each other while both are hidden, in slots shuffled every frame, tracked, then m
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,20 @@ def test_track_then_analyze_keeps_identities_and_matches_truth(cohort, tmp_path)
                        track=TrackConfig(names=["a", "b"], max_jump=15, max_extrapolate=5, merge_distance=5)))
     summary = pd.read_csv(out / "track_summary.csv").set_index("name")
     assert summary["status"].tolist() == ["skipped", "skipped"] and summary["swaps_repaired"].tolist() == [0, 0]
+
+    # Issue #15: other settings must not be skipped as done, nor may new detections
+    with pytest.raises(ValueError, match=r"track.max_jump was 15, but this run has 40.*force=true"):
+        track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
+                           track=TrackConfig(names=["a", "b"], max_jump=40, merge_distance=5)))
+    shutil.rmtree(tmp_path / "stores" / "m02_d1.zarr")  # infer redone with other weights
+    _write(tmp_path / "stores" / "m02_d1.zarr", _slots(truth, seed=7).assign_attrs(fingerprint={"weights": "B"}))
+    with pytest.raises(ValueError, match=r"1 failed: m02_d1 .*source was"):
+        track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
+                           track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
+    track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
+                       force=True, track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
+    assert open_store(out / "tracked" / "m02_d1.zarr").attrs["fingerprint"]["source"] != \
+        open_store(out / "tracked" / "m01_d1.zarr").attrs["fingerprint"]["source"]
 
 
 def test_a_failing_session_is_recorded_and_the_others_finish(cohort, tmp_path):
