@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from deepbehavior.offline import offline_ultralytics, state_dir
-    from deepbehavior.synthetic import render_session
+    from deepbehavior.synthetic.mice import render_session
     from tests.helpers.models import random_yolo
 
     offline_ultralytics()

@@ -5,7 +5,7 @@ Writes ``benchmarks/results/tracking.json`` with:
 
 - ``accuracy``: for each input (synthetic crossing animals; the SLEAP flies and the DLC open-field
   mice of ``../shared/data`` turned into detector-like detections, see
-  ``deepbehavior.tracking.simulate.detections``; the flies as SLEAP predicted them, extra instances
+  ``deepbehavior.synthetic.crossing_animals.detections``; the flies as SLEAP predicted them, extra instances
   included) and each method (``pose``, ``naive``: Hungarian on centroids, last seen position, no
   gate; ``bytetrack``: ultralytics' ByteTrack on the boxes around the keypoints, its tracks folded
   into the animals): ``id_switches``, ``idf1``, ``mota``, ``fn``, ``fp``, ``seconds``;
@@ -50,7 +50,7 @@ from _machine import cpu_model  # noqa: E402
 
 from deepbehavior.tracking.metrics import clear_mot, covers_from_labels  # noqa: E402
 from deepbehavior.tracking.motion import track_points  # noqa: E402
-from deepbehavior.tracking.simulate import crossing_animals, detections  # noqa: E402
+from deepbehavior.synthetic.crossing_animals import crossing_animals, detections  # noqa: E402
 
 
 def _flies() -> np.ndarray | None:

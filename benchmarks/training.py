@@ -7,7 +7,7 @@ Writes ``benchmarks/results/training.json`` with:
 - ``ray_map50`` / ``ultralytics_map50`` (and mAP50-95): validation of the best epoch (ultralytics: best.pt);
 - ``throughput_ratio`` (ray / ultralytics), wall times, ``device``, ``machine``, ``date``.
 
-The data is the synthetic rectangle dataset (``deepbehavior.models.synthetic_dataset``), small enough
+The data is the synthetic rectangle dataset (``deepbehavior.synthetic.shapes_dataset``), small enough
 for a 2-core CPU machine: ``python benchmarks/training.py [--epochs N] [--images N] [--imgsz N]``.
 """
 
@@ -96,7 +96,7 @@ def main() -> None:
     import torch
 
     from deepbehavior.models.dataset_checks import check_dataset
-    from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+    from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
     from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec
 
     use_gpu = torch.cuda.is_available()

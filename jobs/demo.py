@@ -26,7 +26,7 @@ from deepbehavior.config import DemoJob, to_plain
 from ._hydra import hydra_job
 
 if TYPE_CHECKING:
-    from deepbehavior import synthetic
+    from deepbehavior.synthetic import mice as synthetic
     from deepbehavior.cohort import Cohort
 
 
@@ -35,7 +35,7 @@ def _say(message: str) -> None:
 
 
 def _render_cohort(cfg: DemoJob, out: Path) -> tuple[Cohort, dict[str, synthetic.SyntheticSession]]:
-    from deepbehavior import synthetic
+    from deepbehavior.synthetic import mice as synthetic
     from deepbehavior.cohort import Cohort, Session, load_cohort, write_cohort
 
     sessions, truth = [], {}
@@ -71,7 +71,8 @@ def main(cfg: DemoJob) -> None:
     import numpy as np
     import pandas as pd
 
-    from deepbehavior import provenance, schema, synthetic
+    from deepbehavior import provenance, schema
+    from deepbehavior.synthetic import mice as synthetic
     from deepbehavior.analysis.tables import kinematics_table, summarize
     from deepbehavior.runtime.environment import start_ray
     from deepbehavior.runtime.inference import infer_cohort

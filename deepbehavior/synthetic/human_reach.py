@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import schema
-from .models import pose_layout
-from .models.base import ModelDescription
+from .. import schema
+from ..models import pose_layout
+from ..models.base import ModelDescription
 
 UPPER_ARM_MM = 300.0
 FOREARM_MM = 260.0
@@ -201,7 +201,7 @@ def human_reach_3d(*, fps: float = 30.0, duration_s: float = 4.0, reach: Reach =
                                                    np.broadcast_to(left_across, (n, 3)))
     position = np.moveaxis(points, -1, 1)[..., None]  # (time, space, keypoints, individuals)
     return schema.make_poses(position, fps=fps, keypoints=pose_layout.KEYPOINT_NAMES, individuals=["person0"],
-                             views=["3d"], source_software="deepbehavior.synthetic_human", space_unit="mm")
+                             views=["3d"], source_software="deepbehavior.synthetic.human_reach", space_unit="mm")
 
 
 def reach_truth(ds: xr.Dataset, reach: Reach = Reach()) -> dict[str, float]:
@@ -230,7 +230,7 @@ def reach_truth(ds: xr.Dataset, reach: Reach = Reach()) -> dict[str, float]:
 
 def _look_at(centre, target) -> tuple[np.ndarray, np.ndarray]:
     """Rodrigues vector and translation of a camera at ``centre`` looking at ``target`` (``z`` up)."""
-    from .geometry.camera import rotation_vector
+    from ..geometry.camera import rotation_vector
 
     forward = np.asarray(target, float) - np.asarray(centre, float)
     forward /= np.linalg.norm(forward)
@@ -251,7 +251,7 @@ def two_camera_rig(*, names: tuple[str, str] = ("cam1", "cam2"), size: tuple[int
     deepbehavior.geometry.CameraGroup
         With ``metadata["unit"] = "mm"``.
     """
-    from .geometry.camera import Camera, CameraGroup
+    from ..geometry.camera import Camera, CameraGroup
 
     target = np.array([0.0, 100.0, 1150.0])
     cameras = []
@@ -263,7 +263,7 @@ def two_camera_rig(*, names: tuple[str, str] = ("cam1", "cam2"), size: tuple[int
         matrix = [[focal_px, 0.0, size[0] / 2 - 0.5 + 6 * sign], [0.0, focal_px * 1.002, size[1] / 2 - 0.5 - 4],
                   [0.0, 0.0, 1.0]]
         cameras.append(Camera(name=name, size=size, matrix=matrix, dist=dist, rvec=rvec, tvec=tvec))
-    return CameraGroup(cameras, metadata={"unit": "mm", "source": "deepbehavior.synthetic_human"})
+    return CameraGroup(cameras, metadata={"unit": "mm", "source": "deepbehavior.synthetic.human_reach"})
 
 
 @dataclass(frozen=True)
@@ -346,8 +346,8 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     views
         Camera names, in the order of the observations' first axis (the store's ``view`` labels).
     """
-    from . import store
-    from .models.outputs import predictions_to_part, store_template
+    from .. import store
+    from ..models.outputs import predictions_to_part, store_template
 
     n_views, n_frames = observations.confidence.shape[:2]
     if len(views) != n_views:
@@ -359,7 +359,7 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     key = f"{subject}_{session}"
     attrs = {"session": key, "subject": subject, "group": group,
              "videos": dict(videos or {v: f"{key}_{v}.mp4" for v in views}),
-             "model": description.metadata, "provenance": {"generator": "deepbehavior.synthetic_human"}}
+             "model": description.metadata, "provenance": {"generator": "deepbehavior.synthetic.human_reach"}}
     path = store.create_store(path, template, chunk=chunk, attrs=attrs, overwrite=overwrite)
     for region in store.regions(path):
         v = views.index(region.view)
@@ -391,8 +391,8 @@ def write_session(folder: str | os.PathLike, *, fps: float = 30.0, duration_s: f
     """
     import yaml
 
-    from .geometry.calib_io import save_calibration
-    from .files import write_atomic
+    from ..geometry.calib_io import save_calibration
+    from ..files import write_atomic
 
     if calibration_format not in ("toml", "yml"):
         raise ValueError(f"Expected calibration_format 'toml' or 'yml', but got {calibration_format!r}")

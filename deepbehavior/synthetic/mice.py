@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import xarray as xr
 
-from . import schema
-from .video import write_video
+from .. import schema
+from ..video import write_video
 
 KEYPOINTS = ("nose", "head", "body", "tailbase", "tailtip", "paw")
 BODY_HALF_LENGTH = 0.085  # of the arena's shorter side
@@ -189,7 +189,7 @@ def write_yolo_dataset(
     """
     if box not in ("animal", "body"):
         raise ValueError(f"Expected box 'animal' or 'body', but got {box!r}")
-    from .video import read_frames
+    from ..video import read_frames
 
     folder = Path(folder)
     rng = np.random.default_rng(seed)

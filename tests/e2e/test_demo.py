@@ -40,7 +40,7 @@ def test_detected_centres_are_within_a_few_pixels_of_ground_truth(demo):
 def test_speed_and_path_length_match_the_body_truth(demo):
     """Issue #15: against the exact body path, the demo overestimated speed and path by 10-11 %
     (its truth was the box centre); now both are within 3 % of the body's true ones."""
-    from deepbehavior import synthetic
+    from deepbehavior.synthetic import mice as synthetic
 
     out, _ = demo
     summary = pd.read_csv(out / "tables" / "summary.csv")

@@ -2,7 +2,7 @@
 ``deepbehavior triangulate`` → ``deepbehavior analyze measures=[human]`` → the reaching measures.
 
 There is no real two-camera recording of a person here, so the 2D poses come from
-:mod:`deepbehavior.synthetic_human`: a person whose arm angles and wrist path are known in closed
+:mod:`deepbehavior.synthetic.human_reach`: a person whose arm angles and wrist path are known in closed
 form, filmed by a distorted two-camera rig, with pixel noise, dropouts and outlier frames. The
 "pose from both views" step is also run once with the real pretrained backend on real photos; the
 two photos are not views of one scene, so only the plumbing is checked there, not the geometry.
@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from deepbehavior import synthetic_human
+from deepbehavior.synthetic import human_reach as synthetic_human
 from deepbehavior.analysis.human import filter_confidence_sd
 from deepbehavior.config import AnalyzeJob, HumanConfig
 from deepbehavior.models.pose_layout import KEYPOINT_NAMES

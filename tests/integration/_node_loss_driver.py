@@ -40,7 +40,8 @@ def random_yolo(path: Path) -> Path:
 def main(folder: Path) -> None:
     from ray.cluster_utils import Cluster
 
-    from deepbehavior import store, synthetic
+    from deepbehavior import store
+    from deepbehavior.synthetic import mice as synthetic
     from deepbehavior.cohort import Cohort, Session
     from deepbehavior.offline import offline_ultralytics
     from deepbehavior.runtime.inference import infer_cohort

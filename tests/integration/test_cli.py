@@ -126,7 +126,7 @@ def test_demo_help_shows_the_yaml_defaults_of_that_job(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_inputs(tmp_path_factory):
-    from deepbehavior.synthetic import render_session
+    from deepbehavior.synthetic.mice import render_session
     from tests.helpers.models import random_yolo
 
     folder = tmp_path_factory.mktemp("cli-inputs")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deepbehavior import synthetic
+from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import ManifestError
 from deepbehavior.config import InferJob, PredictConfig
 from deepbehavior.video import VideoError

@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deepbehavior import store, synthetic
+from deepbehavior import store
+from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import Cohort, Session, load_cohort, write_cohort
 from deepbehavior.config import RayConfig
 from deepbehavior.runtime.environment import start_ray, stop_ray

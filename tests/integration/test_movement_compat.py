@@ -223,7 +223,7 @@ def test_triangulated_store_is_a_3d_movement_dataset(tmp_path):
 
 
 def test_inferred_boxes_store_opens_as_movement_bboxes(tmp_path):
-    from deepbehavior import synthetic
+    from deepbehavior.synthetic import mice as synthetic
     from deepbehavior.cohort import Cohort, Session
     from deepbehavior.runtime.environment import start_ray
     from deepbehavior.runtime.inference import infer_cohort

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from deepbehavior import synthetic
-from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+from deepbehavior.synthetic import mice as synthetic
+from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 from deepbehavior.models.topdown import is_checkpoint, load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]

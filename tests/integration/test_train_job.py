@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["train.imgsz=64", "train.batch=8", "train.augment=false", "train.optimizer=AdamW",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deepbehavior import fingerprint, store, synthetic
+from deepbehavior import fingerprint, store
+from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import Cohort, Session
 from deepbehavior.models.base import ModelDescription
 from deepbehavior.runtime.inference import check_resumable, plan_shards, session_fingerprints

@@ -20,10 +20,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "deepbehavior"
 # ``deepbehavior``; ``""`` is the package's own ``__init__``.
 LAYERS: list[tuple[str, ...]] = [
     # Base: the data model, atomic files, network-free ultralytics, configuration values, video
-    # decoding, provenance records, cohort manifests and console helpers. They import nothing of ours.
-    ("", "schema", "files", "offline", "config", "video", "provenance", "cohort", "_console"),
-    # Zarr stores of the schema, written region by region.
-    ("store",),
+    # decoding, provenance records and console helpers. They import nothing of ours.
+    ("", "schema", "files", "offline", "config", "video", "provenance", "_console"),
+    # On the base: cohort manifests (videos probed), fingerprints of inputs (provenance), and Zarr
+    # stores of the schema, written region by region.
+    ("cohort", "fingerprint", "store"),
     # The domain, one subpackage per capability, independent of one another.
     ("geometry", "models", "tracking", "analysis"),
     # Built on the domain: file formats (YOLO datasets are checked with models' dataset checks) and

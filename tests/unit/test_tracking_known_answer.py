@@ -21,7 +21,7 @@ from deepbehavior.tracking import quality_report, track_identities
 from deepbehavior.tracking.matcher import DUPLICATE, EMPTY, EXTRA, MATCHED
 from deepbehavior.tracking.metrics import clear_mot, covers_from_labels
 from deepbehavior.tracking.motion import track_points
-from deepbehavior.tracking.simulate import crossing_animals, detections
+from deepbehavior.synthetic.crossing_animals import crossing_animals, detections
 
 CONDITIONS = {  # name: detections() settings
     "clean": dict(noise=0.0),

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from deepbehavior.models.dataset_checks import check_dataset, find_dataset_problems, label_path
-from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 
 
 def _touch_image(path: Path) -> None:

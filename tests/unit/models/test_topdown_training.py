@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from deepbehavior.config import TopDownConfig, TrainConfig
-from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 from deepbehavior.models.topdown import is_checkpoint, load_checkpoint
 from deepbehavior.models.topdown_predictor import TopDownPredictor
 from deepbehavior.models.topdown_train import TopDownSpec, load_matching, read_split, train_topdown

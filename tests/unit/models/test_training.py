@@ -12,7 +12,7 @@ import yaml
 from deepbehavior.config import RayConfig, TrainConfig
 from deepbehavior.models.dataset_checks import check_dataset
 from deepbehavior.models.keypoint_metrics import box_iou, keypoint_errors, match_by_iou, summarize_keypoint_errors
-from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
+from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 from deepbehavior.models.train_report import compare_runs, write_report
 from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec, epoch_line, make_spec, train_locally
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from deepbehavior import synthetic
+from deepbehavior.synthetic import mice as synthetic
 
 
 def _length(path: np.ndarray) -> float:

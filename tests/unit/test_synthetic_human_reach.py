@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deepbehavior import synthetic_human as sh
+from deepbehavior.synthetic import human_reach as sh
 from deepbehavior.analysis.human import joint_angle
 from deepbehavior.geometry.calib_io import load_calibration, save_calibration
 from deepbehavior.models.pose_layout import KEYPOINT_NAMES
