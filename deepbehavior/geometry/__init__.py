@@ -6,8 +6,11 @@
 - :mod:`.triangulation`: batched N-view linear triangulation weighted by confidence, the robust
   mode, the Caltech two-camera midpoint, and lazy triangulation of a multi-view store; the NumPy
   code is the reference, :mod:`._kernels` the fused numba kernel used by default.
+- :mod:`.consensus`: the rule that names a camera whose error is far above the other cameras'.
+- :mod:`.diagnostics`: per-camera reprojection errors against that consensus, tables and figures.
 - :mod:`.cohort3d`: one 3D store per session of a cohort, failures recorded per session.
 - :mod:`.calibration`: board detection, intrinsics, extrinsics and bundle adjustment.
+- :mod:`.calibration_check`: an existing calibration checked against board images.
 - :mod:`.calib_io`: anipose TOML, OpenCV YAML/XML and Caltech (Bouguet) ``.mat`` files.
 
 How to add a calibration file format: write ``load_x(path) -> CameraGroup`` and

@@ -360,7 +360,7 @@ def _others_agree(group: CameraGroup, normalized: np.ndarray, flat: np.ndarray, 
 def _suspect_cameras(group: CameraGroup, error: np.ndarray) -> np.ndarray:
     """``(V,)`` bool: the cameras whose median error against the consensus is far above the
     others' (:func:`.diagnostics.flag_cameras`), from the errors ``(V, P)`` of a consensus pass."""
-    from .diagnostics import flag_cameras
+    from .consensus import flag_cameras
 
     medians = {}
     for name, row in zip(group.names, error.reshape(len(group), -1)):
