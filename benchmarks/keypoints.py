@@ -124,7 +124,7 @@ def run(name: str, data_yaml: Path, work: Path, *, epochs: int, frames: int | No
     import pandas as pd
 
     from deepbehavior.config import RayConfig, TopDownConfig, TrainConfig
-    from deepbehavior.models.training import LocalSession, make_spec
+    from deepbehavior.models.yolo_train import LocalSession, make_spec
 
     _, _, rotation = DATASETS[name]
     train = TrainConfig(data=str(data_yaml), epochs=epochs, seed=TRAIN_SEED, topdown=TopDownConfig(rotation=rotation))
@@ -135,7 +135,7 @@ def run(name: str, data_yaml: Path, work: Path, *, epochs: int, frames: int | No
     spec = replace(spec, max_train_frames=frames, threads=threads)
     started, cpu_started = time.perf_counter(), time.process_time()
     if ray:
-        from deepbehavior.runtime.training import fit
+        from deepbehavior.runtime.distributed_training import fit
 
         fit(spec, num_workers=1, storage=work / "checkpoints", name=out.name, cpus_per_worker=threads,
             ray=RayConfig(num_cpus=max(threads, 1)))

@@ -38,7 +38,7 @@ def machine() -> dict:
 
 def run_ultralytics(spec, work: Path, device: str) -> dict:
     """ultralytics' own trainer with the arguments our loop gives it; training time from callbacks."""
-    from deepbehavior.models.training import ultralytics_arguments
+    from deepbehavior.models.yolo_train import ultralytics_arguments
     from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
@@ -70,7 +70,7 @@ def run_ray(spec, work: Path, use_gpu: bool, cpus: int) -> dict:
     import pandas as pd
 
     from deepbehavior.config import RayConfig
-    from deepbehavior.runtime.training import fit
+    from deepbehavior.runtime.distributed_training import fit
 
     load = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
@@ -97,7 +97,7 @@ def main() -> None:
 
     from deepbehavior.models.dataset_checks import check_dataset
     from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
-    from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec
+    from deepbehavior.models.yolo_train import NO_AUGMENTATION, LoopSpec
 
     use_gpu = torch.cuda.is_available()
     device = "0" if use_gpu else "cpu"

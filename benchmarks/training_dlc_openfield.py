@@ -79,8 +79,8 @@ def main() -> None:
     from deepbehavior.formats.dlc import read_dlc
     from deepbehavior.models.dataset_checks import check_dataset
     from deepbehavior.models.pose_dataset import write_pose_dataset
-    from deepbehavior.models.training import make_spec
-    from deepbehavior.runtime.training import fit
+    from deepbehavior.models.yolo_train import make_spec
+    from deepbehavior.runtime.distributed_training import fit
 
     labels = read_dlc(PROJECT / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv")
     kp = next(d for d in labels["position"].dims if d.startswith("keypoint"))

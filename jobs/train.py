@@ -42,8 +42,8 @@ def main(cfg: TrainJob) -> None:
     import yaml
 
     from deepbehavior.models.dataset_checks import check_dataset
-    from deepbehavior.models.training import make_spec
-    from deepbehavior.runtime.training import fit
+    from deepbehavior.models.yolo_train import make_spec
+    from deepbehavior.runtime.distributed_training import fit
     from deepbehavior.files import write_atomic
 
     if not cfg.train.data:

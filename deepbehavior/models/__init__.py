@@ -1,4 +1,11 @@
-"""Detection and pose models.
+"""Detection and pose models: predictors, their output as schema datasets, and training.
+
+- Predictors: :mod:`.yolo` (boxes), :mod:`.yolo_pose`, :mod:`.mediapipe_pose`, :mod:`.topdown`
+  (keypoints in crops), all on the contract of :mod:`.base`; :mod:`.outputs` turns their arrays
+  into the store's layout.
+- Training: :mod:`.yolo_train` (ultralytics' parts in our data-parallel loop),
+  :mod:`.topdown_train`, both run in a session of :mod:`.train_session`; :mod:`.train_report`,
+  :mod:`.keypoint_metrics`, :mod:`.dataset_checks`.
 
 How to add a new model backend: write a class with the :class:`~deepbehavior.models.base.Predictor`
 interface (load in ``__init__``, ``__call__(batch) -> batch``, plus ``describe()``), make it

@@ -8,7 +8,7 @@ the whole pipeline (centroid network, crop, instance network, back to the frame)
 Every sample is augmented as behaviour video varies: rotation (a top-view animal faces any way),
 scale, a shift of the crop centre (the centroid network is never exact), brightness and contrast,
 and left-right mirroring with the left/right body parts swapped (``flip_idx`` of the dataset). The
-loop runs in any :class:`~deepbehavior.models.training.Session` (one process, or a Ray Train worker
+loop runs in any :class:`~deepbehavior.models.train_session.Session` (one process, or a Ray Train worker
 whose shard of every epoch is its own, with gradients averaged by DDP), checkpoints every epoch and
 resumes from the session's latest checkpoint. ``init`` fine-tunes from a previous top-down
 checkpoint: every weight whose shape matches is kept (all of them when the body parts are the same).
@@ -365,7 +365,6 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
 
         stop = False
         if rank == 0:
-            _maybe_fail(epoch)
             trained = TopDownModel(_unwrap(model), settings, tuple(names), tuple(flip_idx))
             scored = evaluate(trained, held_out, pck_threshold=spec.pck_threshold)
             cpu_s = time.process_time() - cpu_started  # this process's CPU time: training and validation
@@ -389,7 +388,7 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
                 os.replace(out / "weights" / "best.tmp", out / "weights" / "best.pt")
             write_report(history, out)
             stop = since_best >= spec.patience or epoch + 1 >= spec.epochs
-            from .training import epoch_line
+            from .train_session import epoch_line
 
             session.say(epoch_line(metrics, epochs=spec.epochs, seconds_left=None if stop else
                                    (spec.epochs - epoch - 1) * train_s))
@@ -400,9 +399,9 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
                 session.report({k: float(v) for k, v in _plain(metrics).items() if math.isfinite(float(v))}, Path(tmp))
         else:
             session.report({"epoch": epoch}, None)
-        from .training import _broadcast
+        from .train_session import broadcast
 
-        if _broadcast(stop, world):
+        if broadcast(stop, world):
             break
     return metrics if rank == 0 else {}
 
@@ -413,12 +412,6 @@ def _unwrap(model):
 
 def _plain(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float, np.floating, np.integer))}
-
-
-def _maybe_fail(epoch: int) -> None:
-    from .training import _maybe_fail as fail
-
-    fail(epoch, 0)
 
 
 def spec_from_config(train: Any, *, data: str | os.PathLike, out: str | os.PathLike) -> TopDownSpec:

@@ -15,8 +15,8 @@ distribution is this module's alone.
 
 A session is what the loop needs from its runner: its rank, the world size, the device, how to wrap
 the model for data parallelism, the latest checkpoint folder (to resume) and how to report an
-epoch's metrics with a checkpoint. :class:`LocalSession` runs without Ray (one process, for tests and
-quick runs); ``deepbehavior.runtime.training`` provides the Ray Train one.
+epoch's metrics with a checkpoint (:mod:`.train_session`). Its ``LocalSession`` runs without Ray (one
+process, for tests and quick runs); ``deepbehavior.runtime.distributed_training`` provides the Ray Train one.
 """
 
 from __future__ import annotations
@@ -33,72 +33,16 @@ from copy import copy, deepcopy
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Optional, Protocol
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from .keypoint_metrics import keypoint_errors, summarize_keypoint_errors
+from .train_session import LocalSession, Session, broadcast, epoch_line  # noqa: F401  (part of this API)
 from .train_report import compare_runs, write_report  # noqa: F401  (compare_runs is part of this API)
 
 STATE_FILE = "state.pt"
 WEIGHTS_DIR = "weights"
-
-
-# --------------------------------------------------------------------------------------------------
-# What the loop needs from its runner
-
-
-class Session(Protocol):
-    world_rank: int
-    world_size: int
-
-    def device(self) -> Any: ...
-
-    def prepare_model(self, model: Any) -> Any: ...
-
-    def latest_checkpoint(self) -> Optional[Path]: ...
-
-    def report(self, metrics: dict[str, float], checkpoint_dir: Optional[Path]) -> None: ...
-
-    def say(self, text: str) -> None: ...
-
-
-@dataclass
-class LocalSession:
-    """One process without Ray: checkpoints are folders ``epoch_NNNN`` under ``storage``."""
-
-    storage: Path
-    world_rank: int = 0
-    world_size: int = 1
-    keep: int = 2
-    reported: list[dict[str, float]] = field(default_factory=list)
-
-    def device(self):
-        import torch
-
-        return torch.device("cpu")
-
-    def prepare_model(self, model):
-        return model
-
-    def latest_checkpoint(self) -> Optional[Path]:
-        found = sorted(Path(self.storage).glob("epoch_*"))
-        return found[-1] if found else None
-
-    def report(self, metrics, checkpoint_dir):
-        self.reported.append(dict(metrics))
-        if checkpoint_dir is None:
-            return
-        target = Path(self.storage) / f"epoch_{int(metrics['epoch']):04d}"
-        staging = target.with_name(target.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(checkpoint_dir, staging)
-        os.replace(staging, target)  # a folder appears complete or not at all
-        for old in sorted(Path(self.storage).glob("epoch_*"))[:-self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def say(self, text: str) -> None:
-        print(text, flush=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,39 +90,6 @@ def ultralytics_arguments(spec: LoopSpec, *, save_dir: Path, device: str) -> dic
 
 # --------------------------------------------------------------------------------------------------
 # Progress and fault injection
-
-
-def epoch_line(metrics: dict[str, Any], *, epochs: int, seconds_left: Optional[float]) -> str:
-    """One console line for a finished epoch: losses, validation metrics, throughput, time left.
-
-    ``metrics`` is an epoch's record from the loop (``epoch`` counted from 0, ``train/*`` losses,
-    ``metrics/*``, ``kpt_error_px``, ``images_per_s``, ``time_s``); ``seconds_left`` (s) is the
-    estimated wall time of the remaining epochs, or None when unknown.
-    """
-    parts = [f"epoch {int(metrics['epoch']) + 1}/{epochs}"]
-    losses = [f"{k.split('/', 1)[1].removesuffix('_loss')} {v:.3f}" for k, v in metrics.items()
-              if k.startswith("train/")]
-    if losses:
-        parts.append("loss " + " ".join(losses))
-    shown = {"metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50-95", "metrics/mAP50(P)": "mAP50(P)",
-             "kpt_error_px": "kpt_err_px", "kpt_median_px": "median_px", "pck": "PCK", "kpt_detected": "found"}
-    values = [f"{label} {float(metrics[k]):.3f}" for k, label in shown.items() if k in metrics]
-    if values:
-        parts.append(" ".join(values))
-    if "images_per_s" in metrics:
-        parts.append(f"{float(metrics['images_per_s']):.1f} img/s")
-    if "time_s" in metrics:
-        parts.append(f"train {float(metrics['time_s']):.1f} s")
-    if seconds_left is not None:
-        parts.append(f"left ~{_duration(seconds_left)}")
-    return "deepbehavior train: " + " | ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(int(round(seconds)), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -279,16 +190,6 @@ def _save_weights(path: Path, *, ema, args, epoch: int, best_fitness: float, met
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
-
-
-def _broadcast(value: Any, world_size: int) -> Any:
-    if world_size == 1:
-        return value
-    import torch.distributed as dist
-
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
@@ -484,7 +385,7 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
                 session.report(_scalars(metrics), Path(tmp))
         else:
             session.report({"epoch": epoch}, None)
-        if _broadcast(stop, world):
+        if broadcast(stop, world):
             break
     return metrics if rank == 0 else {}
 

@@ -6,7 +6,8 @@
 - :mod:`.inference`: a cohort cut into shards (one Zarr chunk each, the unit of resume), run
   through predictor actors into one store per session, with retries and recorded failures.
 - :mod:`.stages`: decoding and prediction stages, and :data:`.stages.BACKENDS`, the model registry.
-- :mod:`.training`: Ray Train wiring of the training loop of :mod:`deepbehavior.models.training`.
+- :mod:`.distributed_training`: the training loops of :mod:`deepbehavior.models` (``yolo_train``,
+  ``topdown_train``) run on Ray Train workers (``fit``), checkpointed and resumed.
 
 How to add a model backend: see :mod:`deepbehavior.models`. How to run on a cluster: pass
 ``ray.address=HOST:PORT`` (or ``auto``); nothing else changes. How to add a runtime other than Ray:

@@ -1,6 +1,6 @@
 """Ray Train wiring of the training loop: ``TorchTrainer`` with data-parallel workers.
 
-Each worker runs :func:`deepbehavior.models.training.train_loop` with a :class:`RaySession`: Ray
+Each worker runs :func:`deepbehavior.models.yolo_train.train_loop` with a :class:`RaySession`: Ray
 Train starts the process group (gloo on CPU, NCCL on GPU), DDP wraps the model, and every epoch's
 checkpoint goes to ``storage_path/name`` through ``ray.train.report``. Rerunning with the same
 storage and name finds Ray Train's record of that run and hands the latest checkpoint back to the
@@ -33,7 +33,7 @@ from typing import Any, Iterator, Optional
 
 from ..config import RayConfig
 from ..models.topdown_train import TopDownSpec
-from ..models.training import LoopSpec, train_loop
+from ..models.yolo_train import LoopSpec, train_loop
 from .environment import start_ray
 
 

@@ -13,7 +13,7 @@ import os
 import sys
 
 VARIABLE = "DEEPBEHAVIOR_TRAIN_FAIL_ONCE"
-TARGET = "deepbehavior.models.training"
+TARGET = "deepbehavior.models.yolo_train"
 
 
 def _wrap(module) -> None:

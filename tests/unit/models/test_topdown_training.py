@@ -16,7 +16,7 @@ from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 from deepbehavior.models.topdown import is_checkpoint, load_checkpoint
 from deepbehavior.models.topdown_predictor import TopDownPredictor
 from deepbehavior.models.topdown_train import TopDownSpec, load_matching, read_split, train_topdown
-from deepbehavior.models.training import LocalSession, LoopSpec, make_spec
+from deepbehavior.models.yolo_train import LocalSession, LoopSpec, make_spec
 
 TINY = {"crop_size": 48, "centroid_size": 64, "width": 8, "window": 0.0, "margin": 0.1}
 

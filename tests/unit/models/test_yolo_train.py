@@ -14,7 +14,7 @@ from deepbehavior.models.dataset_checks import check_dataset
 from deepbehavior.models.keypoint_metrics import box_iou, keypoint_errors, match_by_iou, summarize_keypoint_errors
 from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
 from deepbehavior.models.train_report import compare_runs, write_report
-from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec, epoch_line, make_spec, train_locally
+from deepbehavior.models.yolo_train import NO_AUGMENTATION, LoopSpec, epoch_line, make_spec, train_locally
 
 # Small enough for a shared 2-core machine: a few seconds per epoch.
 FAST = {"imgsz": 128, "nbs": 8, "warmup_epochs": 0, "optimizer": "AdamW", "lr0": 0.002, **NO_AUGMENTATION}
@@ -152,7 +152,7 @@ def test_local_run_resumes_from_its_checkpoint(tmp_path):
 
 
 def test_two_ray_workers_share_each_epoch_and_converge(tmp_path):
-    from deepbehavior.runtime.training import fit
+    from deepbehavior.runtime.distributed_training import fit
 
     _, data = _dataset(tmp_path)
     spec = LoopSpec(data=str(data), out=str(tmp_path / "out"), task="detect", epochs=3, batch=4,
