@@ -173,3 +173,32 @@ def test_only_the_cli_finds_the_jobs(module):
     names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not [n for n in names if n.split(".")[0] in ("jobs", "deepbehavior_jobs")], (
         f"Expected {module} not to import the jobs (they sit above the library), but it does")
+
+
+def _private_uses(module: str) -> list[str]:
+    """``module.name`` for every private name (``_x``) or private module that ``module`` imports
+    from another component."""
+    path, is_package = MODULES[module]
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*here[: len(here) - (node.level - 1)], *([node.module] if node.module else [])])
+            names = [f"{base}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "deepbehavior" and len(parts) > 1 and parts[1] != _component(module) \
+                    and any(p.startswith("_") and not p.startswith("__") for p in parts[2:]):
+                found.append(name)
+    return found
+
+
+def test_no_component_uses_another_ones_private_names():
+    used = {m: u for m in MODULES if (u := _private_uses(m))}
+    assert not used, f"Expected only public names across components, but got {used}"
