@@ -36,7 +36,7 @@ from _machine import cpu_model  # noqa: E402
 from deepbehavior.geometry import CameraGroup
 from deepbehavior.geometry.calibration import Board, calibrate_group, detect_in_images
 from deepbehavior.geometry.calibration_check import corner_pixels, measured_square
-from deepbehavior.geometry.synthetic_rig import board_detections, ring_rig
+from deepbehavior.synthetic.camera_rigs import board_detections, ring_rig
 from deepbehavior.geometry.triangulation import triangulate
 
 RESULTS = Path(__file__).parent / "results" / "calibration.json"

@@ -7,7 +7,7 @@ default ``dlt``, the numba kernel warm; ``jit_compile_or_cache_load_s`` its one-
 input with 1 px noise, errors in mm; ``peak_rss_mb`` of this process; and ``store_memory``: the
 peak RSS of a subprocess triangulating stores of 2, 8 and 32 chunks (it should stay flat).
 
-``skeleton``: realistic points, a 14-keypoint mouse walking an arena (``synthetic_rig``) filmed by
+``skeleton``: realistic points, a 14-keypoint mouse walking an arena (``deepbehavior.synthetic.camera_rigs``) filmed by
 4 cameras 0.7-0.9 m away (f = 1400 px, 1 px noise), 2000 frames. Modes ``dlt``, ``weighted``
 (per-view confidences) and ``robust`` against aniposelib's ``triangulate(fast=True)`` and
 ``triangulate_ransac`` (the latter on a subset of points, as it takes milliseconds per point),
@@ -32,7 +32,7 @@ from _machine import cpu_model  # noqa: E402
 
 from deepbehavior.geometry import Camera, CameraGroup
 from deepbehavior.geometry.camera import rotation_vector
-from deepbehavior.geometry.synthetic_rig import mouse_skeleton, perturb_camera, ring_rig
+from deepbehavior.synthetic.camera_rigs import mouse_skeleton, perturb_camera, ring_rig
 from deepbehavior.geometry.triangulation import triangulate_points
 
 RESULTS = Path(__file__).parent / "results" / "triangulation.json"

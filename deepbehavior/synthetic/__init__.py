@@ -4,6 +4,8 @@
   (``render_session``, ``write_yolo_dataset``); the demo's and the inference tests' input.
 - :mod:`.human_reach`: a person reaching, filmed by a calibrated two-camera rig, with closed-form
   joint angles and wrist path (``write_session``: calibration, 2D store, cohort and truth).
+- :mod:`.camera_rigs`: rings of calibrated cameras, a walking 14-keypoint mouse skeleton, cameras
+  broken the ways real calibrations break, and board detections, for triangulation and calibration.
 - :mod:`.shapes_dataset`: a tiny YOLO-layout dataset of shapes (boxes) and triangles (keypoints)
   for training tests (``write_synthetic_dataset``).
 - :mod:`.crossing_animals`: trajectories of animals that cross and the detections a pose detector

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .camera import Camera, CameraGroup, rotation_matrix, rotation_vector
+from ..geometry.camera import Camera, CameraGroup, rotation_matrix, rotation_vector
 
 MOUSE_KEYPOINTS = ("nose", "left_ear", "right_ear", "neck", "spine1", "spine2", "spine3", "tail_base",
                    "tail_mid", "tail_tip", "left_fore_paw", "right_fore_paw", "left_hind_paw", "right_hind_paw")
@@ -150,7 +150,7 @@ def board_detections(group: CameraGroup, board, frames: int = 30, *, noise: floa
     Returns the detections and the true board-to-world pose ``(rotation matrix, translation)``
     of each frame.
     """
-    from .calibration import Detection
+    from ..geometry.calibration import Detection
 
     rng = np.random.default_rng(seed)
     corners = board.object_points

@@ -141,7 +141,7 @@ def test_triangulate_job_names_the_wrong_camera(tmp_path):
     robust mode recovers the skeleton as well as the three good cameras do."""
     import pandas as pd
 
-    from deepbehavior.geometry.synthetic_rig import mouse_skeleton, perturb_camera, ring_rig
+    from deepbehavior.synthetic.camera_rigs import mouse_skeleton, perturb_camera, ring_rig
 
     rig = ring_rig(4)
     world = mouse_skeleton(120, seed=3)[:, :, None]  # (time, keypoint, individual, 3)

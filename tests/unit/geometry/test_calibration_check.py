@@ -5,7 +5,7 @@ import pytest
 
 from deepbehavior.geometry.calibration import Board
 from deepbehavior.geometry.calibration_check import check_calibration
-from deepbehavior.geometry.synthetic_rig import board_detections, perturb_camera, ring_rig
+from deepbehavior.synthetic.camera_rigs import board_detections, perturb_camera, ring_rig
 
 BOARD = Board(kind="charuco", columns=8, rows=6, square_size=24.0, marker_size=18.0)
 

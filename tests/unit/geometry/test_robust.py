@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deepbehavior.geometry.diagnostics import camera_check, flag_cameras
-from deepbehavior.geometry.synthetic_rig import MOUSE_KEYPOINTS, mouse_skeleton, perturb_camera, ring_rig
+from deepbehavior.synthetic.camera_rigs import MOUSE_KEYPOINTS, mouse_skeleton, perturb_camera, ring_rig
 from deepbehavior.geometry.triangulation import triangulate, triangulate_diagnostics
 
 
