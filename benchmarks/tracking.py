@@ -9,7 +9,8 @@ Writes ``benchmarks/results/tracking.json`` with:
   included) and each method (``pose``, ``naive``: Hungarian on centroids, last seen position, no
   gate; ``bytetrack``: ultralytics' ByteTrack on the boxes around the keypoints, its tracks folded
   into the animals): ``id_switches``, ``idf1``, ``mota``, ``fn``, ``fp``, ``seconds``;
-- ``scale``: frames per second of ``pose`` and ``naive`` on 100k frames x 3 animals x 13
+- ``scale``: frames per second of ``pose`` (compiled kernel; ``pose_reference``, the NumPy
+  reference, on the first 10k frames) and ``naive`` on 100k frames x 3 animals x 13
   keypoints (5 slots a frame: noise, dropout, false and duplicate detections), ``bytetrack`` on
   the first 10k of them;
 - ``memory``: peak resident memory of a fresh process that tracks a Zarr store of 10k and of 100k
@@ -21,6 +22,7 @@ Run: ``python benchmarks/tracking.py`` (about 10 minutes on 2 busy cores).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import platform
@@ -102,9 +104,26 @@ def inputs() -> list[tuple[str, np.ndarray, np.ndarray, int, float]]:
     return out
 
 
+@contextlib.contextmanager
+def _reference():
+    """The pose matcher's NumPy reference (one frame at a time in Python) instead of its kernel."""
+    from deepbehavior.tracking import matcher
+
+    saved = matcher._kernels
+    matcher._kernels = lambda: None
+    try:
+        yield
+    finally:
+        matcher._kernels = saved
+
+
 def score(points, labels, n, max_jump, method) -> dict:
     start = time.perf_counter()
-    slot_of, *_ = track_points(points, n_identities=n, max_jump=max_jump, method=method)
+    if method == "pose_reference":
+        with _reference():
+            slot_of, *_ = track_points(points, n_identities=n, max_jump=max_jump, method="pose")
+    else:
+        slot_of, *_ = track_points(points, n_identities=n, max_jump=max_jump, method=method)
     seconds = time.perf_counter() - start
     present = np.stack([(labels == a).any(1) for a in range(n)], axis=1)
     metrics = clear_mot(covers_from_labels(slot_of, labels), present)
@@ -163,6 +182,10 @@ def main() -> dict:
     warnings.simplefilter("ignore")
     import ultralytics.trackers  # noqa: F401  (imported before any timing: torch takes seconds)
 
+    # numba compiles the matcher's kernel on its first call (cached on disk afterwards): not timed.
+    warm = detections(crossing_animals(2, 50), np.random.default_rng(0))[0]
+    track_points(warm, n_identities=2, max_jump=15.0)
+
     accuracy = {}
     for name, points, labels, n, max_jump in inputs():
         accuracy[name] = {m: score(points, labels, n, max_jump, m) for m in ("pose", "naive", "bytetrack")}
@@ -170,7 +193,8 @@ def main() -> dict:
     truth = crossing_animals(3, SCALE_FRAMES, n_keypoints=13)
     points, labels = detections(truth, np.random.default_rng(1), **CONDITIONS["random"])
     scale = {"frames": SCALE_FRAMES, "animals": 3, "keypoints": 13, "slots": points.shape[1]}
-    for method, frames in (("pose", SCALE_FRAMES), ("naive", SCALE_FRAMES), ("bytetrack", BYTETRACK_FRAMES)):
+    for method, frames in (("pose", SCALE_FRAMES), ("pose_reference", BYTETRACK_FRAMES), ("naive", SCALE_FRAMES),
+                           ("bytetrack", BYTETRACK_FRAMES)):
         result = score(points[:frames], labels[:frames], 3, 15.0, method)
         scale[method] = result | {"frames": frames, "frames_per_s": round(frames / result["seconds"], 1)}
         print("scale", method, scale[method], flush=True)

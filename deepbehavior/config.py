@@ -107,6 +107,7 @@ class TopDownConfig:
 
     crop_size: int = 128
     window: float = 0.0
+    # Extra room around the largest labelled animal, each side, as a fraction of its size.
     margin: float = 0.2
     centroid_size: int = 192
     width: int = 16

@@ -54,6 +54,15 @@ class MatchResult:
     reacquired: np.ndarray
 
 
+def _kernels():
+    """The compiled kernels module, or ``None`` without numba."""
+    try:
+        from . import _kernels as kernels
+    except ImportError:  # numba missing: the NumPy reference runs
+        return None
+    return kernels
+
+
 def _visible(block: np.ndarray) -> np.ndarray:
     """(time, slot, keypoint) bool: keypoints with every coordinate finite."""
     return np.isfinite(block).all(axis=-1)
@@ -77,11 +86,17 @@ class PoseMatcher:
     duplicate_distance
         A left-over detection within this mean per-keypoint distance (pixels) of a matched one is
         a duplicate of that animal, never a new one.
+    compiled
+        Match each block in the compiled kernel (:func:`~deepbehavior.tracking._kernels.match_block`,
+        the same decisions, about a hundred times faster) when numba is installed; ``False``
+        runs the NumPy reference, one frame at a time.
     """
 
     def __init__(self, n_identities: int, n_keypoints: int, n_space: int, *, max_jump: float,
-                 max_extrapolate: int = 15, reacquire_after: int = 10, duplicate_distance: float = 10.0):
+                 max_extrapolate: int = 15, reacquire_after: int = 10, duplicate_distance: float = 10.0,
+                 compiled: bool = True):
         self.n = n_identities
+        self.compiled = compiled and _kernels() is not None
         self.max_jump = float(max_jump)
         self.max_extrapolate = int(max_extrapolate)
         self.reacquire_after = int(reacquire_after)
@@ -266,6 +281,16 @@ class PoseMatcher:
         centre = np.full((n_time, self.n, block.shape[-1]), np.nan, dtype=np.float32)
         status = np.zeros((n_time, n_slot), dtype=np.int8)
         reacquired = np.zeros((n_time, self.n), dtype=bool)
+        if self.compiled:
+            previous = np.zeros((max(n_slot, len(self.previous)), block.shape[-1]))
+            previous[:len(self.previous)] = self.previous
+            n_previous = np.array([len(self.previous)], dtype=np.int64)
+            self.t = _kernels().match_block(
+                np.ascontiguousarray(block, dtype=np.float64), self.pose, self.velocity, self.last_seen, previous,
+                n_previous, self.t, self.max_jump, self.max_extrapolate, self.reacquire_after,
+                self.duplicate_distance, slot_of, centre, status, reacquired)
+            self.previous = previous[:n_previous[0]].copy()
+            return MatchResult(slot_of, centre, status, reacquired)
         present = _visible(block).any(axis=2)  # (time, slot)
         for k in range(n_time):
             slots = np.flatnonzero(present[k])
