@@ -17,7 +17,7 @@ pytest.importorskip("numba")
 
 from deepbehavior.tracking._kernels import lsap  # noqa: E402
 from deepbehavior.tracking.matcher import PoseMatcher, concat  # noqa: E402
-from deepbehavior.tracking.simulate import crossing_animals, detections  # noqa: E402
+from deepbehavior.synthetic.crossing_animals import crossing_animals, detections  # noqa: E402
 
 from test_tracking_known_answer import CONDITIONS, _fly_truth, _mouse_truth  # noqa: E402
 
