@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("DEEPBEHAVIOR_SHARED_DATA", REPO.parent / "shared" / "data"))
 VIDEOS = ["sleap-flies/centered_pair_small.mp4", "dlc-openfield/videos/m3v1mp4.mp4"]
 FRAMES = 600
-ROUNDS = 3
+ROUNDS = 5
 
 from _machine import cpu_model  # noqa: E402
 

@@ -27,11 +27,23 @@ import numpy as np
 DECODER_LOG_ENV = "DEEPBEHAVIOR_DECODER_LOG"
 
 
+_LOG_OVERRIDE: str | None = None  # set by set_decoder_log: a job's own log, before the environment's
+
+
 def decoder_log_path() -> Path:
-    """Where decoder messages go: ``$DEEPBEHAVIOR_DECODER_LOG`` if set (a job sets it to a file in its
-    output folder before starting workers, which inherit it), else ``deepbehavior-decoder.log`` in the
-    temporary folder."""
-    return Path(os.environ.get(DECODER_LOG_ENV) or Path(tempfile.gettempdir()) / "deepbehavior-decoder.log")
+    """Where decoder messages go: the file given to :func:`set_decoder_log` (a job gives
+    ``OUT/decoder.log``, to its driver and its workers), else ``$DEEPBEHAVIOR_DECODER_LOG``, else
+    ``deepbehavior-decoder.log`` in the temporary folder."""
+    setting = _LOG_OVERRIDE or os.environ.get(DECODER_LOG_ENV)
+    return Path(setting or Path(tempfile.gettempdir()) / "deepbehavior-decoder.log")
+
+
+def set_decoder_log(path: str | os.PathLike | None) -> str | None:
+    """Send this process's decoder messages to ``path`` from now on (``None``: back to the default);
+    return the previous setting."""
+    global _LOG_OVERRIDE
+    previous, _LOG_OVERRIDE = _LOG_OVERRIDE, (str(path) if path is not None else None)
+    return previous
 
 
 class DecoderLog:
@@ -52,7 +64,7 @@ class DecoderLog:
         self._saved: int | None = None
         self._log: int | None = None
         self._logged_path: Path | None = None
-        self._setting: str | None = None  # the DEEPBEHAVIOR_DECODER_LOG the open log was chosen by
+        self._setting: str | None = None  # the setting the open log was chosen by
         self.reported: set[str] = set()
 
     def enter(self) -> int:
@@ -71,7 +83,7 @@ class DecoderLog:
 
     def _open_log(self) -> None:
         """Open the log once per path (kept open: opening it per frame would cost ~0.1 ms)."""
-        setting = os.environ.get(DECODER_LOG_ENV)
+        setting = _LOG_OVERRIDE or os.environ.get(DECODER_LOG_ENV)
         if self._log is not None and setting == self._setting:
             return
         path = decoder_log_path()

@@ -95,3 +95,22 @@ def test_a_damaged_file_read_in_a_reader_thread_gives_one_line_and_the_console_b
     assert 0 < count < 60
     assert lines[-1] == "consumer says hi" and len(lines) == 2 and "cut.avi" in lines[0] and str(log) in lines[0], lines
     assert "jpeg" in log.read_text().lower()
+
+
+def test_decode_shard_sends_the_decoder_messages_to_the_jobs_log(avi_pair, tmp_path, capfd):
+    from deepbehavior.runtime.stages import decode_shard
+
+    _, cut = avi_pair
+    log = tmp_path / "out" / "decoder.log"
+    batch = {"shard": np.array([0]), "video": np.array([str(cut)]), "start": np.array([0]), "stop": np.array([100])}
+    previous = video.set_decoder_log(None)
+    try:
+        rows = list(decode_shard(batch, frames_per_batch=16, retries=1, decoder_log=str(log)))
+    finally:
+        video.set_decoder_log(previous)
+    # the cut file ends early: the shard's error names it; its frames before the cut came out
+    assert "cut.avi" in rows[-1]["error"][0] and "ended at frame" in rows[-1]["error"][0]
+    _, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cut.avi" in lines[0] and str(log) in lines[0], lines
+    assert "jpeg" in log.read_text().lower()
