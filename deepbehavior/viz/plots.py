@@ -8,7 +8,6 @@ drawn from several threads and on machines without a display.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from matplotlib.patches import Polygon
 
 from ..analysis.plausibility import SpeedCheck, check_speed
 from ..analysis.regions import RegionOfInterest
+from ..files import atomic_path
 
 
 def _figure(width: float = 6.0, height: float = 4.0) -> tuple[Figure, object]:
@@ -32,15 +32,8 @@ def _figure(width: float = 6.0, height: float = 4.0) -> tuple[Figure, object]:
 def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
     """Write ``fig`` as a PNG at ``path`` (through a temporary file and a rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
