@@ -30,7 +30,7 @@ def run_cohort(cfg: TriangulateJob, options: dict) -> None:
     """The cohort form: every session's store, a report, exit status 1 if any session failed."""
     from deepbehavior.cohort import load_cohort
     from deepbehavior.geometry.cohort3d import triangulate_cohort
-    from deepbehavior.files import atomic_path, write_atomic
+    from deepbehavior.files import write_atomic
 
     cohort = load_cohort(cfg.cohort, check_files=False)
     out = Path(cfg.out)
@@ -93,6 +93,7 @@ def main(cfg: TriangulateJob) -> None:
     for line in diagnostics["warnings"]:
         print(f"[triangulate] WARNING {line}", file=sys.stderr)
     if cfg.figure or cfg.movie_frames > 0:
+        from deepbehavior.files import atomic_path
         from deepbehavior.viz.three_d import plot_trajectories_3d, write_movie_3d
 
         if cfg.figure:

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
-from .. import fingerprint, schema, store
+from .. import fingerprint, store
 from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
 from ..models.outputs import predictions_to_part, store_template
