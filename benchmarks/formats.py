@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 
+from deepbehavior import schema
 from deepbehavior.formats import load_file, save_openpose
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +47,7 @@ def main() -> dict:
         (tmp / "big_darknet.txt").write_text(darknet * REPEAT)
         out["darknet_frames_per_s"] = _rate(30 * REPEAT, lambda: load_file(tmp / "big_darknet.txt"))
         poses = load_file(formats / "openpose_cam1")
-        big = poses.isel(time=[i % 30 for i in range(30 * 20)]).assign_coords(time=range(600))
+        big = poses.isel(time=[i % 30 for i in range(30 * 20)]).assign_coords(schema.time_coords(range(600), poses.attrs["fps"]))
         out["openpose_write_frames_per_s"] = _rate(600, lambda: save_openpose(big, tmp / "op", video_name="v"))
         out["openpose_read_frames_per_s"] = _rate(600, lambda: load_file(tmp / "op"))
     out["sleap_frames_per_s"] = _rate(1100, lambda: load_file(DATA / "sleap-flies" / "centered_pair_predictions.h5"))

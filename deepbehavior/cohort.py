@@ -19,7 +19,9 @@ optionally ``calibration``, ``pixel_size_mm``). Relative paths are relative to t
 from __future__ import annotations
 
 import csv
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +68,34 @@ def store_path(stores: str | os.PathLike, session: Session) -> Path:
 
 
 _REQUIRED = ("subject", "session", "videos")
+# Subject, session and view names become file names (``<subject>_<session>.zarr``): no separators,
+# no leading dot, no control characters.
+_NAME = re.compile(r"[^/\\\x00-\x1f\x7f.][^/\\\x00-\x1f\x7f]{0,199}")
+MAX_PIXEL_SIZE_MM = 1000.0
+
+
+def _name(value, field: str, where: str) -> str:
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise ManifestError(f"{where}: expected '{field}' to be a name, but got {value!r}"[:300])
+    text = str(value)
+    if not _NAME.fullmatch(text) or text.strip() != text:
+        raise ManifestError(f"{where}: expected '{field}' to be a plain name (no '/', '\\', leading '.', "
+                            f"control characters or surrounding spaces, at most 200 characters), but got {text[:60]!r}")
+    return text
+
+
+def _pixel_size(value, where: str) -> float:
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
+            or not 0 < number <= MAX_PIXEL_SIZE_MM:
+        raise ManifestError(f"{where}: expected 'pixel_size_mm' a finite number in (0, {MAX_PIXEL_SIZE_MM:g}] mm, "
+                            f"but got {value!r}"[:300])
+    return float(number)
 
 
 def _resolve(root: Path, value) -> Path:
@@ -84,18 +114,22 @@ def _session(entry: dict, root: Path, where: str) -> Session:
         raise ManifestError(f"{where}: unknown field(s) {sorted(unknown)}")
     videos = entry["videos"]
     if not isinstance(videos, dict):
-        raise ManifestError(f"{where}: expected 'videos' to map view names to files, but got {videos!r}")
+        raise ManifestError(f"{where}: expected 'videos' to map view names to files, but got {videos!r}"[:300])
+    for view, video in videos.items():
+        _name(view, "videos (view name)", where)
+        if not isinstance(video, str) or not video or "\x00" in video:
+            raise ManifestError(f"{where}: expected the video of view {view!r} to be a file path, but got {video!r}"[:300])
     pixel = entry.get("pixel_size_mm")
-    if pixel is not None and (not isinstance(pixel, (int, float)) or pixel <= 0):
-        raise ManifestError(f"{where}: expected a positive 'pixel_size_mm', but got {pixel!r}")
     calibration = entry.get("calibration")
+    if calibration is not None and (not isinstance(calibration, str) or "\x00" in calibration):
+        raise ManifestError(f"{where}: expected 'calibration' to be a file path, but got {calibration!r}"[:300])
     return Session(
-        subject=str(entry["subject"]),
-        group=str(entry.get("group", "all")),
-        session=str(entry["session"]),
+        subject=_name(entry["subject"], "subject", where),
+        group=_name(entry.get("group", "all"), "group", where),
+        session=_name(entry["session"], "session", where),
         videos={str(view): _resolve(root, path) for view, path in videos.items()},
         calibration=_resolve(root, calibration) if calibration else None,
-        pixel_size_mm=float(pixel) if pixel is not None else None,
+        pixel_size_mm=_pixel_size(pixel, where) if pixel is not None else None,
     )
 
 
@@ -115,7 +149,7 @@ def _rows_from_csv(path: Path) -> list[dict]:
             entry["videos"][row["view"]] = row["video"]
             for optional in ("calibration", "pixel_size_mm"):
                 if row.get(optional):
-                    entry[optional] = float(row[optional]) if optional == "pixel_size_mm" else row[optional]
+                    entry[optional] = row[optional]  # checked with the YAML entries' rules
         return list(merged.values())
 
 
@@ -130,14 +164,23 @@ def load_cohort(path: str | os.PathLike, *, check_files: bool = True) -> Cohort:
         raise ManifestError(f"Expected a cohort manifest at {path}, but there is no such file")
     root = path.parent
     if path.suffix.lower() == ".csv":
-        raw = {"cohort": path.stem, "sessions": _rows_from_csv(path)}
+        try:
+            raw = {"cohort": path.stem, "sessions": _rows_from_csv(path)}
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ManifestError(f"{path}: expected a UTF-8 CSV manifest, but got: {exc}".replace("\n", " ")) from None
     else:
         try:
             raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ManifestError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+            raise ManifestError(f"{path}: not valid YAML ({exc})".replace("\n", " ")[:400]) from None
         if not isinstance(raw, dict) or not isinstance(raw.get("sessions"), list):
             raise ManifestError(f"{path}: expected a mapping with a 'sessions' list, but got {type(raw).__name__}")
+        declared = raw.get("views")
+        if declared is not None and (not isinstance(declared, list)
+                                     or any(isinstance(v, (dict, list)) for v in declared)):
+            raise ManifestError(f"{path}: expected 'views' to be a list of names, but got {declared!r}"[:300])
+        for view in declared or []:
+            _name(view, "views", str(path))
     sessions = []
     seen: dict[str, str] = {}
     for index, entry in enumerate(raw["sessions"]):
@@ -164,12 +207,13 @@ def load_cohort(path: str | os.PathLike, *, check_files: bool = True) -> Cohort:
     return Cohort(name=str(raw.get("cohort", path.stem)), views=views, sessions=tuple(sessions), source=path)
 
 
-def cohort_from_videos(videos: list[str | os.PathLike], *, view: str = "camera") -> Cohort:
+def cohort_from_videos(videos: list[str | os.PathLike], *, view: str = "camera",
+                       check_files: bool = True) -> Cohort:
     """A cohort of one session per video file (for running on loose videos without a manifest)."""
     sessions = []
     for video in videos:
         video = Path(video)
-        if not video.is_file():
+        if check_files and not video.is_file():
             raise ManifestError(f"Expected a video file at {video}, but there is none")
         sessions.append(Session(subject=video.stem, group="all", session="s1", videos={view: video}))
     return Cohort(name="videos", views=(view,), sessions=tuple(sessions))

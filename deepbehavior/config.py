@@ -24,7 +24,9 @@ def _require(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class RayConfig:
-    """Where Ray runs. ``address`` null starts an embedded, loopback-only local Ray."""
+    """Where Ray runs. ``address`` null starts an embedded, loopback-only Ray of this job's own (never
+    a cluster already running on the machine); ``"auto"`` joins the one ``RAY_ADDRESS`` or the last
+    ``ray start`` names; ``"host:port"`` joins that one."""
 
     address: Optional[str] = None
     num_cpus: Optional[int] = None
@@ -378,13 +380,15 @@ class LabelJob:
 
     ``export`` (yolo, coco, tensorbox, yolo_mark) writes a dataset under ``out``; ``import_from``
     reads a YOLO data.yaml, COCO/TensorBox JSON, Yolo_mark folder or DLC CSV into the project.
-    ``weights`` (an ultralytics ``.pt``) pre-fills suggestions in the app.
+    ``weights`` (an ultralytics ``.pt``) pre-fills suggestions in the app. Bound beyond loopback
+    (``host=0.0.0.0``) every request needs ``token`` (generated and printed in the URL when null).
     """
 
     out: str = MISSING
     project: str = MISSING
     host: str = "127.0.0.1"
     port: int = 8765
+    token: Optional[str] = None
     export: Optional[str] = None
     import_from: Optional[str] = None
     import_format: Optional[str] = None

@@ -1,18 +1,25 @@
 """The data model: names of dimensions and variables, construction and validation of datasets.
 
-Datasets follow the conventions of the ``movement`` package so that our stores open as movement
-datasets:
+Datasets are ``movement`` (0.15) datasets, so that a store opened with :func:`xarray.open_zarr`
+passes straight to movement's kinematics, filters and exporters:
 
-- poses: ``position (time, space, keypoint, individual, view)``,
-  ``confidence (time, keypoint, individual, view)``
-- boxes: ``position (time, space, individual, view)`` (box centre),
-  ``shape (time, space, individual, view)`` (width, height),
-  ``confidence (time, individual, view)``, and ``class_index (time, individual, view)``
+- poses: ``position (time, space, keypoints, individuals[, view])``,
+  ``confidence (time, keypoints, individuals[, view])``
+- boxes: ``position (time, space, individuals[, view])`` (box centre, pixels),
+  ``shape (time, space, individuals[, view])`` (width, height, pixels),
+  ``confidence (time, individuals[, view])`` and ``class_index (time, individuals[, view])``
+  (float, NaN where there is no box)
 
-``view`` is always present (length 1 for a single camera) so that one code path serves one camera
-and many. ``time`` holds frame numbers; ``attrs["fps"]`` turns them into seconds. Missing values are
-NaN. Before tracking, the ``individual`` axis holds *slots* (``attrs["individuals_are"] ==
-"slots"``): the k-th most confident detection of a frame, not an identity.
+``view`` is a dimension (the last one) only when a dataset holds two or more cameras; a
+single-camera dataset keeps its camera name in a scalar (0-d) coordinate ``view``. Code that loops
+over cameras calls :func:`with_view` on read, and :func:`drop_single_view` undoes it.
+
+``time`` is in seconds (float64, frame number / fps, ``attrs["time_unit"] == "seconds"``); the
+frame numbers, for anything that seeks video, are the int64 coordinate ``frame`` along ``time``
+(:func:`frames`). ``attrs["space_unit"]`` is the one unit of positions: ``"px"`` in 2D, the
+calibration's unit in 3D. Missing values are NaN. Before tracking, the ``individuals`` axis holds
+*slots* (``attrs["individuals_are"] == "slots"``): the k-th most confident detection of a frame,
+not an identity.
 """
 
 from __future__ import annotations
@@ -25,19 +32,34 @@ import xarray as xr
 POSES = "poses"
 BOXES = "bboxes"
 
+TIME = "time"
+SPACE = "space"
+KEYPOINTS = "keypoints"
+INDIVIDUALS = "individuals"
+VIEW = "view"
+FRAME = "frame"
+
 SPACE_2D = ("x", "y")
 SPACE_3D = ("x", "y", "z")
 
+# Dimensions of a single-camera dataset (movement's); a multi-camera one appends VIEW.
 POSE_DIMS = {
-    "position": ("time", "space", "keypoint", "individual", "view"),
-    "confidence": ("time", "keypoint", "individual", "view"),
+    "position": (TIME, SPACE, KEYPOINTS, INDIVIDUALS),
+    "confidence": (TIME, KEYPOINTS, INDIVIDUALS),
 }
 BOX_DIMS = {
-    "position": ("time", "space", "individual", "view"),
-    "shape": ("time", "space", "individual", "view"),
-    "confidence": ("time", "individual", "view"),
-    "class_index": ("time", "individual", "view"),
+    "position": (TIME, SPACE, INDIVIDUALS),
+    "shape": (TIME, SPACE, INDIVIDUALS),
+    "confidence": (TIME, INDIVIDUALS),
+    "class_index": (TIME, INDIVIDUALS),
 }
+
+# Names of the layout before issue #13 (singular, frame-numbered time, view always present).
+_LEGACY_NAMES = {"individual": INDIVIDUALS, "keypoint": KEYPOINTS}
+UPGRADE_HINT = (
+    "convert it with deepbehavior.store.upgrade_store(old, new) "
+    "(or deepbehavior.schema.upgrade_legacy(xarray.open_zarr(old)) for the dataset)"
+)
 
 
 class SchemaError(ValueError):
@@ -62,13 +84,18 @@ def _names(values: Sequence[str] | None, count: int, prefix: str) -> list[str]:
     return values
 
 
-def _time(time, count: int) -> np.ndarray:
+def _frames(time, count: int) -> np.ndarray:
     if time is None:
         return np.arange(count, dtype=np.int64)
     time = np.asarray(time)
     if time.shape != (count,):
         raise SchemaError(f"Expected {count} frame numbers in time, but got shape {time.shape}")
-    return time
+    if time.dtype.kind == "f":
+        if not np.all(np.isfinite(time)) or np.any(time != np.round(time)):
+            raise SchemaError(f"Expected whole frame numbers in time, but got {time[:5]}...")
+    elif time.dtype.kind not in "iu":
+        raise SchemaError(f"Expected integer frame numbers in time, but got dtype {time.dtype}")
+    return time.astype(np.int64)
 
 
 def _check_fps(fps: float) -> float:
@@ -76,6 +103,28 @@ def _check_fps(fps: float) -> float:
     if not np.isfinite(fps) or fps <= 0:
         raise SchemaError(f"Expected a positive fps, but got {fps}")
     return fps
+
+
+def time_coords(frame_numbers, fps: float) -> dict:
+    """The ``time`` (seconds) and ``frame`` coordinates for ``frame_numbers`` at ``fps``.
+
+    Use as ``ds.assign_coords(schema.time_coords(frames, fps))`` when building a dataset by hand.
+    """
+    frame_numbers = np.asarray(frame_numbers, dtype=np.int64)
+    fps = _check_fps(fps)
+    return {TIME: frame_numbers.astype(np.float64) / fps, FRAME: (TIME, frame_numbers)}
+
+
+def _assemble(variables: dict, dims: dict, coords: dict, views: list[str], attrs: dict) -> xr.Dataset:
+    """A dataset of ``variables`` (arrays with the view axis last), with the view axis dropped when
+    there is one camera (its name kept in a scalar coordinate ``view``)."""
+    if len(views) == 1:
+        data = {name: (dims[name], arr[..., 0]) for name, arr in variables.items()}
+        coords = {**coords, VIEW: views[0]}
+    else:
+        data = {name: ((*dims[name], VIEW), arr) for name, arr in variables.items()}
+        coords = {**coords, VIEW: views}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def make_poses(
@@ -90,24 +139,37 @@ def make_poses(
     space: Sequence[str] | None = None,
     source_software: str = "deepbehavior",
     individuals_are: str = "identities",
+    space_unit: str | None = None,
 ) -> xr.Dataset:
     """Build a poses dataset.
 
     Parameters
     ----------
     position
-        Array ``(time, space, keypoint, individual)`` or, with several cameras,
-        ``(time, space, keypoint, individual, view)``; pixels (2D) or calibrated units (3D).
+        Array ``(time, space, keypoints, individuals)`` or, with cameras,
+        ``(time, space, keypoints, individuals, view)``; pixels (2D) or calibrated units (3D).
     confidence
-        Array ``(time, keypoint, individual[, view])`` in [0, 1]; NaN where position is NaN when
+        Array ``(time, keypoints, individuals[, view])`` in [0, 1]; NaN where position is NaN when
         omitted, 1 elsewhere.
     fps
         Frames per second of the source video.
+    keypoints, individuals, views
+        Names along each axis (default ``keypoint0``…, ``individual0``…, ``view0``…).
+    time
+        Frame numbers ``(time,)`` (default 0, 1, …); they become the ``frame`` coordinate and
+        ``time`` = frame / fps seconds.
+    space_unit
+        Unit of positions; default ``"px"`` in 2D and ``"unknown"`` in 3D.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``view`` is a dimension (the last) only when there are two or more views.
     """
     position = np.asarray(position, dtype=np.float32)
     if position.ndim == 4:
         position = position[..., None]
-    position = _as_float(position, "position (time, space, keypoint, individual, view)", 5)
+    position = _as_float(position, "position (time, space, keypoints, individuals, view)", 5)
     n_time, n_space, n_kp, n_ind, n_view = position.shape
     if confidence is None:
         confidence = np.where(np.isnan(position).any(axis=1), np.nan, 1.0)
@@ -121,28 +183,23 @@ def make_poses(
     space = tuple(space) if space is not None else (SPACE_2D if n_space == 2 else SPACE_3D)
     if len(space) != n_space:
         raise SchemaError(f"Expected {n_space} space labels, but got {space}")
+    fps = _check_fps(fps)
     coords = {
-        "time": _time(time, n_time),
-        "space": list(space),
-        "keypoint": _names(keypoints, n_kp, "keypoint"),
-        "individual": _names(individuals, n_ind, "individual"),
-        "view": _names(views, n_view, "view"),
+        **time_coords(_frames(time, n_time), fps),
+        SPACE: list(space),
+        KEYPOINTS: _names(keypoints, n_kp, "keypoint"),
+        INDIVIDUALS: _names(individuals, n_ind, "individual"),
     }
-    ds = xr.Dataset(
-        {
-            "position": (POSE_DIMS["position"], position),
-            "confidence": (POSE_DIMS["confidence"], confidence),
-        },
-        coords=coords,
-        attrs={
-            "ds_type": POSES,
-            "fps": _check_fps(fps),
-            "time_unit": "frames",
-            "source_software": source_software,
-            "individuals_are": individuals_are,
-        },
-    )
-    return ds
+    attrs = {
+        "ds_type": POSES,
+        "fps": fps,
+        "time_unit": "seconds",
+        "space_unit": space_unit or ("px" if n_space == 2 else "unknown"),
+        "source_software": source_software,
+        "individuals_are": individuals_are,
+    }
+    return _assemble({"position": position, "confidence": confidence}, POSE_DIMS, coords,
+                     _names(views, n_view, "view"), attrs)
 
 
 def make_boxes(
@@ -159,23 +216,25 @@ def make_boxes(
     source_software: str = "deepbehavior",
     individuals_are: str = "slots",
 ) -> xr.Dataset:
-    """Build a boxes dataset.
+    """Build a boxes dataset (movement's ``bboxes``).
 
     Parameters
     ----------
     centre, shape
-        Arrays ``(time, 2, individual[, view])``: box centre (x, y) and size (width, height), pixels.
+        Arrays ``(time, 2, individuals[, view])``: box centre (x, y) and size (width, height), pixels.
     confidence
-        Array ``(time, individual[, view])``; 1 where the box exists when omitted.
+        Array ``(time, individuals[, view])``; 1 where the box exists when omitted.
     class_index
-        Array ``(time, individual[, view])`` of indices into ``class_names``; NaN where no box
+        Array ``(time, individuals[, view])`` of indices into ``class_names``; NaN where no box
         (stored as floats so that "missing" is NaN here as everywhere).
+    time
+        Frame numbers (default 0, 1, …): the ``frame`` coordinate; ``time`` = frame / fps seconds.
     """
     centre = np.asarray(centre, dtype=np.float32)
     shape = np.asarray(shape, dtype=np.float32)
     if centre.ndim == 3:
         centre, shape = centre[..., None], shape[..., None]
-    centre = _as_float(centre, "box centre (time, space, individual, view)", 4)
+    centre = _as_float(centre, "box centre (time, space, individuals, view)", 4)
     if shape.shape != centre.shape:
         raise SchemaError(f"Expected box shape of shape {centre.shape}, but got {shape.shape}")
     if centre.shape[1] != 2:
@@ -195,49 +254,59 @@ def make_boxes(
     for name, arr in (("confidence", confidence), ("class_index", class_index)):
         if arr.shape != (n_time, n_ind, n_view):
             raise SchemaError(f"Expected {name} of shape {(n_time, n_ind, n_view)}, but got {arr.shape}")
+    fps = _check_fps(fps)
     coords = {
-        "time": _time(time, n_time),
-        "space": list(SPACE_2D),
-        "individual": _names(individuals, n_ind, "slot" if individuals_are == "slots" else "individual"),
-        "view": _names(views, n_view, "view"),
+        **time_coords(_frames(time, n_time), fps),
+        SPACE: list(SPACE_2D),
+        INDIVIDUALS: _names(individuals, n_ind, "slot" if individuals_are == "slots" else "individual"),
     }
-    return xr.Dataset(
-        {
-            "position": (BOX_DIMS["position"], centre),
-            "shape": (BOX_DIMS["shape"], shape),
-            "confidence": (BOX_DIMS["confidence"], confidence),
-            "class_index": (BOX_DIMS["class_index"], class_index),
-        },
-        coords=coords,
-        attrs={
-            "ds_type": BOXES,
-            "fps": _check_fps(fps),
-            "time_unit": "frames",
-            "source_software": source_software,
-            "individuals_are": individuals_are,
-            "class_names": list(class_names),
-        },
+    attrs = {
+        "ds_type": BOXES,
+        "fps": fps,
+        "time_unit": "seconds",
+        "space_unit": "px",
+        "source_software": source_software,
+        "individuals_are": individuals_are,
+        "class_names": list(class_names),
+    }
+    variables = {"position": centre, "shape": shape, "confidence": confidence, "class_index": class_index}
+    return _assemble(variables, BOX_DIMS, coords, _names(views, n_view, "view"), attrs)
+
+
+def is_legacy(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` has the layout before issue #13 (``individual``/``keypoint``, time in frames)."""
+    return any(name in ds.dims for name in _LEGACY_NAMES) or (
+        ds.attrs.get("time_unit") == "frames" and FRAME not in ds.coords and "ds_type" in ds.attrs
     )
 
 
 def validate(ds: xr.Dataset) -> xr.Dataset:
     """Check that ``ds`` is a poses or boxes dataset of this project; return it unchanged.
 
+    Single-camera datasets (no ``view`` dimension, a scalar ``view`` coordinate) and multi-camera
+    ones (``view`` the last dimension of every variable) are both accepted.
+
     Raises
     ------
     SchemaError
         Naming the variable, dimension or attribute that is wrong and what was expected.
     """
+    if is_legacy(ds):
+        raise SchemaError(
+            "Expected dimensions 'individuals'/'keypoints' and time in seconds, but got the old layout "
+            f"(dims {tuple(ds.dims)}, time_unit {ds.attrs.get('time_unit')!r}); {UPGRADE_HINT}"
+        )
     kind = ds.attrs.get("ds_type")
     if kind not in (POSES, BOXES):
         raise SchemaError(f"Expected attrs['ds_type'] to be '{POSES}' or '{BOXES}', but got {kind!r}")
     expected = POSE_DIMS if kind == POSES else BOX_DIMS
+    tail = (VIEW,) if VIEW in ds.dims else ()
     for name, dims in expected.items():
         if name not in ds:
             raise SchemaError(f"Expected a variable '{name}' in a {kind} dataset, but it is missing")
-        if tuple(ds[name].dims) != dims:
-            raise SchemaError(f"Expected '{name}' with dimensions {dims}, but got {tuple(ds[name].dims)}")
-    n_space = ds.sizes["space"]
+        if tuple(ds[name].dims) != dims + tail:
+            raise SchemaError(f"Expected '{name}' with dimensions {dims + tail}, but got {tuple(ds[name].dims)}")
+    n_space = ds.sizes[SPACE]
     if n_space not in (2, 3):
         raise SchemaError(f"Expected 2 or 3 entries in 'space', but got {n_space}")
     if kind == BOXES and n_space != 2:
@@ -246,9 +315,85 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
     if fps is None:
         raise SchemaError("Expected attrs['fps'] (frames per second), but it is missing")
     _check_fps(fps)
+    if ds.attrs.get("time_unit") != "seconds":
+        raise SchemaError(f"Expected attrs['time_unit'] == 'seconds', but got {ds.attrs.get('time_unit')!r}")
+    if FRAME not in ds.coords or ds[FRAME].dims != (TIME,):
+        raise SchemaError("Expected a coordinate 'frame' (frame numbers along time), but it is missing")
+    if ds[FRAME].dtype.kind not in "iu":
+        raise SchemaError(f"Expected integer frame numbers in 'frame', but got dtype {ds[FRAME].dtype}")
+    if VIEW not in ds.coords:
+        raise SchemaError("Expected a coordinate 'view' (camera name), but it is missing")
     return ds
+
+
+def with_view(ds: xr.Dataset, *, default: str = "view0") -> xr.Dataset:
+    """``ds`` with a ``view`` dimension last in every data variable (length 1 for one camera).
+
+    For code that loops over cameras. A single-camera dataset's scalar ``view`` coordinate (or
+    ``default`` when it has none) names the one view. :func:`drop_single_view` undoes it.
+    """
+    if VIEW not in ds.dims:
+        if VIEW not in ds.coords:
+            ds = ds.assign_coords({VIEW: default})
+        ds = ds.expand_dims(VIEW)
+    return ds.transpose(..., VIEW)
+
+
+def drop_single_view(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` without its ``view`` dimension when that has length 1 (the name stays as a scalar
+    coordinate); unchanged otherwise. The reverse of :func:`with_view`."""
+    if VIEW in ds.dims and ds.sizes[VIEW] == 1:
+        return ds.isel({VIEW: 0})
+    return ds
+
+
+def view_names(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """Names of the cameras of ``ds`` (one for a single-camera dataset)."""
+    if VIEW not in ds.coords:
+        return ["view0"]
+    return [str(v) for v in np.atleast_1d(ds[VIEW].values)]
+
+
+def select_view(ds: xr.Dataset | xr.DataArray, view: str | None = None) -> xr.Dataset | xr.DataArray:
+    """One camera of ``ds`` (None: the first) without a ``view`` dimension, its name kept as the
+    scalar coordinate ``view``: a single-camera dataset in its own right."""
+    names = view_names(ds)
+    view = names[0] if view is None else str(view)
+    if view not in names:
+        raise ValueError(f"Expected a view in {names}, but got {view!r}")
+    return ds.isel({VIEW: names.index(view)}) if VIEW in ds.dims else ds
+
+
+def frames(ds: xr.Dataset | xr.DataArray) -> np.ndarray:
+    """Frame numbers (int64) of the ``time`` axis of ``ds``: its ``frame`` coordinate, else
+    ``round(time * fps)`` (or ``time`` itself when ``attrs["time_unit"] == "frames"``)."""
+    if FRAME in ds.coords:
+        return np.asarray(ds[FRAME].values, dtype=np.int64)
+    time = np.asarray(ds[TIME].values, dtype=np.float64)
+    if ds.attrs.get("time_unit") == "frames" or "fps" not in ds.attrs:
+        return np.round(time).astype(np.int64)
+    return np.round(time * float(ds.attrs["fps"])).astype(np.int64)
 
 
 def frame_seconds(ds: xr.Dataset) -> np.ndarray:
     """Times of the frames of ``ds`` in seconds (frame number / fps)."""
-    return np.asarray(ds["time"], dtype=np.float64) / float(ds.attrs["fps"])
+    return frames(ds).astype(np.float64) / float(ds.attrs["fps"])
+
+
+def upgrade_legacy(ds: xr.Dataset) -> xr.Dataset:
+    """Convert a dataset of the layout before issue #13 to the current one.
+
+    Renames ``individual``/``keypoint`` to ``individuals``/``keypoints``, turns frame-numbered
+    ``time`` into seconds with a ``frame`` coordinate, drops a length-1 ``view`` dimension and sets
+    ``space_unit`` (from ``position.attrs["units"]``, else ``"px"`` in 2D). Values are unchanged.
+    """
+    out = ds.rename({old: new for old, new in _LEGACY_NAMES.items() if old in ds.dims or old in ds.coords})
+    fps = _check_fps(out.attrs.get("fps", np.nan))
+    if FRAME not in out.coords:
+        out = out.assign_coords(time_coords(np.round(out[TIME].values).astype(np.int64), fps))
+    unit = out.attrs.get("space_unit") or out["position"].attrs.get("units")
+    out.attrs = {**out.attrs, "time_unit": "seconds",
+                 "space_unit": unit or ("px" if out.sizes[SPACE] == 2 else "unknown")}
+    if VIEW in out.dims:
+        out = out.transpose(..., VIEW)
+    return drop_single_view(out)

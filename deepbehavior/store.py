@@ -1,11 +1,14 @@
 """Zarr v3 stores of a session: create the arrays, write one region, record progress, open lazily.
 
 A store holds one dataset of :mod:`deepbehavior.schema` (poses or boxes) for one session, every
-camera view included. Arrays are chunked along ``time`` (``chunk`` frames) and one view per chunk;
-every other dimension is whole. One worker (or the driver) owns one (view, chunk) region, so writes
-never collide. Zarr writes each chunk file under a temporary name and renames it, so a chunk on
-disk is always complete; a region counts as *done* only once its marker exists, and markers are
-written after the data. A run that was killed leaves regions that are either done or not done,
+camera view included: a single-camera store has no ``view`` dimension (its camera name is a scalar
+coordinate), a multi-camera store has ``view`` last. Arrays are chunked along ``time`` (``chunk``
+frames), every other dimension whole except ``view``, which has one camera per chunk so that the
+workers writing different cameras of the same frames never share a chunk. One worker (or the
+driver) owns one (view, chunk) region, so writes never collide; a single-camera store's regions are
+keyed by its camera name all the same. Zarr writes each chunk file under a temporary name and
+renames it, so a chunk on disk is always complete; a region counts as *done* only once its marker
+exists, and markers are written after the data. A run that was killed leaves regions that are either done or not done,
 never half done.
 
 Markers live beside the store, in ``<store>.progress/``: ``done/<view>.<chunk>`` and
@@ -60,11 +63,25 @@ def _progress_dir(path: Path) -> Path:
     return Path(f"{path}.progress")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it, racing other threads)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` to ``path`` through a temporary file and a rename; the file gets the
+    permissions of any file the user creates (``0o666`` less the umask, not ``mkstemp``'s 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.replace(tmp, path)
@@ -75,7 +92,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 def _store_chunks(var: xr.DataArray, chunk: int) -> tuple[int, ...]:
     """Chunk shape of a variable in a store: ``chunk`` frames, one view, every other dimension whole."""
-    return tuple(min(chunk, n) if d == "time" else 1 if d == "view" else n for d, n in zip(var.dims, var.shape))
+    return tuple(min(chunk, n) if d == schema.TIME else 1 if d == schema.VIEW else n
+                 for d, n in zip(var.dims, var.shape))
 
 
 def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
@@ -109,6 +127,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwr
     if path.exists() and not overwrite:
         raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
+    ds = schema.drop_single_view(ds)
     out = _plain_strings(ds)
     encoding = {}
     for name, var in out.data_vars.items():
@@ -147,7 +166,7 @@ def create_store(
     An existing store is kept unless ``overwrite`` is true.
     """
     path = Path(path)
-    schema.validate(template)
+    template = schema.validate(schema.drop_single_view(template))
     if path.exists() and not overwrite:
         raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
     if path.exists():
@@ -166,12 +185,39 @@ def create_store(
 
 
 def open_store(path: str | os.PathLike) -> xr.Dataset:
-    """Open a store lazily (dask arrays chunked as stored)."""
+    """Open a store lazily (dask arrays chunked as stored).
+
+    Raises
+    ------
+    schema.SchemaError
+        When the store has the layout before issue #13 (dims ``individual``/``keypoint``, time
+        in frames); the message says how to convert it (:func:`upgrade_store`).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Expected a Zarr store at {path}, but there is none")
     with _consolidated_metadata():
-        return xr.open_zarr(path, zarr_format=3, consolidated=True)
+        ds = xr.open_zarr(path, zarr_format=3, consolidated=True)
+    if schema.is_legacy(ds):
+        raise schema.SchemaError(
+            f"{path}: Expected dimensions 'individuals'/'keypoints' and time in seconds, but got the old "
+            f"layout (dims {tuple(ds.dims)}); convert it with "
+            f"deepbehavior.store.upgrade_store('{path}', '<new path>')"
+        )
+    # frame numbers and the camera name are small: read them now, not on every use
+    return ds.assign_coords({name: ds[name].load() for name in (schema.FRAME, schema.VIEW) if name in ds.coords})
+
+
+def upgrade_store(old: str | os.PathLike, new: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write the store at ``old`` (layout before issue #13) in the current layout at ``new``.
+
+    Values are copied unchanged (see :func:`deepbehavior.schema.upgrade_legacy`); the time chunk
+    and attributes are kept. Progress markers are not copied: the new store is a finished one.
+    """
+    with _consolidated_metadata():
+        ds = xr.open_zarr(Path(old), zarr_format=3, consolidated=True)
+    chunk = int(ds.attrs.get("chunk", ds.sizes[schema.TIME]))
+    return write_dataset(schema.upgrade_legacy(ds), new, chunk=chunk, overwrite=overwrite)
 
 
 @contextmanager
@@ -187,30 +233,39 @@ def regions(path: str | os.PathLike) -> list[Region]:
     """Every (view, chunk) region of the store at ``path``."""
     ds = open_store(path)
     chunk = int(ds.attrs["chunk"])
-    bounds = chunk_bounds(ds.sizes["time"], chunk)
-    return [Region(str(v), i, s, e) for v in ds["view"].values for i, (s, e) in enumerate(bounds)]
+    bounds = chunk_bounds(ds.sizes[schema.TIME], chunk)
+    views = [str(v) for v in np.atleast_1d(ds[schema.VIEW].values)]
+    return [Region(v, i, s, e) for v in views for i, (s, e) in enumerate(bounds)]
 
 
 def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> None:
-    """Write ``part`` (one view, the frames of ``region``) into the store, then mark it done."""
+    """Write ``part`` (one view, the frames of ``region``) into the store, then mark it done.
+
+    ``part`` may have a ``view`` dimension of length 1 or none; the store decides whether the
+    written array has one (multi-camera stores) or not (single-camera stores).
+    """
     path = Path(path)
-    if part.sizes["time"] != region.frames:
+    if part.sizes[schema.TIME] != region.frames:
         raise ValueError(
-            f"Expected {region.frames} frames for region {region.key} of {path}, but got {part.sizes['time']}"
+            f"Expected {region.frames} frames for region {region.key} of {path}, but got {part.sizes[schema.TIME]}"
         )
-    store_views = [str(v) for v in open_store(path)["view"].values]
-    view_index = store_views.index(region.view)
-    part = part.drop_vars([c for c in part.coords if c not in ("time", "view")])
-    if "view" not in part.dims:
-        part = part.expand_dims(view=[region.view], axis=-1)
+    target = open_store(path)
+    store_views = [str(v) for v in np.atleast_1d(target[schema.VIEW].values)]
+    if region.view not in store_views:
+        raise ValueError(f"Expected a view of {path} ({store_views}) in region {region.key}, but got {region.view!r}")
+    if schema.VIEW in part.dims:
+        if part.sizes[schema.VIEW] != 1:
+            raise ValueError(f"Expected one view in the part for region {region.key} of {path}, "
+                             f"but got {part.sizes[schema.VIEW]}")
+        part = part.isel({schema.VIEW: 0})
+    part = part.drop_vars(list(part.coords))
     part.attrs = {}
-    part = part.drop_vars(["time", "view"])
-    part.to_zarr(
-        path,
-        region={"time": slice(region.start, region.stop), "view": slice(view_index, view_index + 1)},
-        zarr_format=3,
-        consolidated=False,
-    )
+    where = {schema.TIME: slice(region.start, region.stop)}
+    if schema.VIEW in target.dims:
+        view_index = store_views.index(region.view)
+        part = part.expand_dims({schema.VIEW: 1}).transpose(..., schema.VIEW)
+        where[schema.VIEW] = slice(view_index, view_index + 1)
+    part.to_zarr(path, region=where, zarr_format=3, consolidated=False)
     mark_done(path, region)
 
 

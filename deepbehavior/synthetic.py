@@ -54,7 +54,7 @@ def random_motion(rng: np.random.Generator, width: int, height: int, *, terms: i
 
 
 def _pose(centre: np.ndarray, heading: np.ndarray, scale: float, t: np.ndarray) -> np.ndarray:
-    """Keypoints ``(time, 2, keypoint)`` of a mouse at ``centre`` facing ``heading`` (radians)."""
+    """Keypoints ``(time, 2, keypoints)`` of a mouse at ``centre`` facing ``heading`` (radians)."""
     forward = np.stack([np.cos(heading), np.sin(heading)], axis=1)
     side = np.stack([-forward[:, 1], forward[:, 0]], axis=1)
     length = BODY_HALF_LENGTH * scale
@@ -99,9 +99,9 @@ def _draw(frame: np.ndarray, pose: np.ndarray, scale: float, colour: int) -> Non
 @dataclass(frozen=True)
 class SyntheticSession:
     video: Path
-    poses: xr.Dataset  # ground-truth keypoints (time, space, keypoint, individual, view)
-    boxes: xr.Dataset  # ground-truth boxes (time, space, individual, view)
-    speed: np.ndarray  # ground-truth speed of each mouse's body centre, (time, individual), px/s
+    poses: xr.Dataset  # ground-truth keypoints (time, space, keypoints, individuals), one view "camera"
+    boxes: xr.Dataset  # ground-truth boxes (time, space, individuals), one view "camera"
+    speed: np.ndarray  # ground-truth speed of each mouse's body centre, (time, individuals), px/s
 
 
 def render_session(
@@ -177,8 +177,8 @@ def write_yolo_dataset(
         picks = np.unique(np.linspace(0, n - 1, frames_per_session).round().astype(int))
         images = read_frames(session.video, 0, n)
         height, width = images.shape[1:3]
-        centre = session.boxes["position"].isel(view=0).values  # (time, 2, individual)
-        size = session.boxes["shape"].isel(view=0).values
+        centre = session.boxes["position"].values  # (time, 2, individuals)
+        size = session.boxes["shape"].values
         for i in picks:
             split = "val" if rng.random() < val_fraction else "train"
             name = f"s{s_index}_f{i:05d}"

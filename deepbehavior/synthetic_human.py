@@ -167,7 +167,7 @@ def human_reach_3d(*, fps: float = 30.0, duration_s: float = 4.0, reach: Reach =
     Returns
     -------
     xarray.Dataset
-        ``position (time, space=x,y,z, keypoint=67, individual=1, view=["3d"])`` in mm, confidence 1,
+        ``position (time, space=x,y,z, keypoints=67, individuals=1)`` (scalar ``view`` = "3d") in mm, confidence 1,
         ``attrs["space_unit"] = "mm"``. The right arm and hand move; the rest of the body stands still.
     """
     if fps <= 0 or duration_s <= 0:
@@ -199,11 +199,9 @@ def human_reach_3d(*, fps: float = 30.0, duration_s: float = 4.0, reach: Reach =
     points[:, pose_layout.LEFT_HAND_SLICE] = _hand(np.broadcast_to(left_wrist, (n, 3)).copy(),
                                                    np.broadcast_to(left_along, (n, 3)),
                                                    np.broadcast_to(left_across, (n, 3)))
-    position = np.moveaxis(points, -1, 1)[..., None]  # (time, space, keypoint, individual)
-    ds = schema.make_poses(position, fps=fps, keypoints=pose_layout.KEYPOINT_NAMES, individuals=["person0"],
-                           views=["3d"], source_software="deepbehavior.synthetic_human")
-    ds.attrs["space_unit"] = "mm"
-    return ds
+    position = np.moveaxis(points, -1, 1)[..., None]  # (time, space, keypoints, individuals)
+    return schema.make_poses(position, fps=fps, keypoints=pose_layout.KEYPOINT_NAMES, individuals=["person0"],
+                             views=["3d"], source_software="deepbehavior.synthetic_human", space_unit="mm")
 
 
 def reach_truth(ds: xr.Dataset, reach: Reach = Reach()) -> dict[str, float]:
@@ -270,7 +268,7 @@ def two_camera_rig(*, names: tuple[str, str] = ("cam1", "cam2"), size: tuple[int
 
 @dataclass(frozen=True)
 class Observations:
-    """What two pose backends would report: ``pixels (view, time, keypoint, 2)`` and ``confidence
+    """What two pose backends would report: ``pixels (view, time, keypoints, 2)`` and ``confidence
     (view, time, keypoint)`` (NaN where missing), and which ``(time, keypoint)`` were made outliers."""
 
     pixels: np.ndarray
@@ -308,11 +306,11 @@ def observe(ds: xr.Dataset, group, *, noise_px: float = 1.0, dropout: float = 0.
         missing.
     """
     rng = np.random.default_rng(seed)
-    world = ds["position"].isel(individual=0, view=0).transpose("time", "keypoint", "space").values
+    world = schema.select_view(ds["position"]).isel(individuals=0).transpose("time", "keypoints", "space").values
     pixels = group.project(world.astype(np.float64))  # (view, time, keypoint, 2)
     pixels = pixels + rng.normal(0.0, noise_px, pixels.shape)
     confidence = rng.uniform(0.75, 0.95, pixels.shape[:-1])
-    names = [str(k) for k in ds["keypoint"].values]
+    names = [str(k) for k in ds["keypoints"].values]
     outliers = np.zeros(pixels.shape[1:3], dtype=bool)
     for frame in outlier_frames:
         for name in outlier_keypoints:
@@ -344,7 +342,7 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     Parameters
     ----------
     observations
-        From :func:`observe`: pixels ``(view, time, keypoint, 2)``, confidence ``(view, time, keypoint)``.
+        From :func:`observe`: pixels ``(view, time, keypoints, 2)``, confidence ``(view, time, keypoints)``.
     views
         Camera names, in the order of the observations' first axis (the store's ``view`` labels).
     """
@@ -414,7 +412,7 @@ def write_session(folder: str | os.PathLike, *, fps: float = 30.0, duration_s: f
                               "calibration": calibration.name}]}
     cohort = folder / "cohort.yaml"
     write_atomic(cohort, yaml.safe_dump(manifest, sort_keys=False))
-    names = [str(k) for k in truth_ds["keypoint"].values]
+    names = [str(k) for k in truth_ds["keypoints"].values]
     outliers = [{"frame": int(t), "keypoint": names[k]} for t, k in zip(*np.nonzero(obs.outliers))]
     truth = {"measures": reach_truth(truth_ds, reach), "fps": fps, "frames": int(truth_ds.sizes["time"]),
              "noise_px": noise_px, "dropout": dropout, "outliers": outliers, "unit": "mm"}

@@ -30,6 +30,8 @@ import pandas as pd
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
+from . import schema
+
 if TYPE_CHECKING:
     from .config import TrackConfig
 
@@ -42,7 +44,7 @@ _REJECT = 1e12  # cost of a pairing outside the gate: never chosen while another
 def _check_slots(ds: xr.Dataset) -> None:
     if not isinstance(ds, xr.Dataset) or "position" not in ds:
         raise ValueError("Expected a poses or boxes dataset with a 'position' variable, but got something else")
-    for dim in ("time", "space", "individual"):
+    for dim in ("time", "space", "individuals"):
         if dim not in ds["position"].dims:
             raise ValueError(f"Expected 'position' with a '{dim}' dimension, but got {tuple(ds['position'].dims)}")
     kind = ds.attrs.get("individuals_are", "slots")
@@ -56,16 +58,16 @@ def reference_points(ds: xr.Dataset) -> xr.DataArray:
     Returns
     -------
     xr.DataArray
-        ``position`` without the ``keypoint`` dim; lazy when ``ds`` is Dask-backed.
+        ``position`` without the ``keypoints`` dim; lazy when ``ds`` is Dask-backed.
     """
     position = ds["position"]
-    if "keypoint" in position.dims:
-        position = position.mean("keypoint", skipna=True)
+    if "keypoints" in position.dims:
+        position = position.mean("keypoints", skipna=True)
     return position
 
 
 def _gather(ds: xr.Dataset, slot_of: np.ndarray, names: Sequence[str], views: Sequence) -> xr.Dataset:
-    """New dataset whose ``individual`` k at (time, view) is slot ``slot_of[t, k, v]`` (-1: none)."""
+    """New dataset whose ``individuals`` k at (time, view) is slot ``slot_of[t, k, v]`` (-1: none)."""
     index = xr.DataArray(slot_of, dims=("time", "identity", "view"), coords={"time": ds["time"], "view": views})
 
     def take(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -76,7 +78,7 @@ def _gather(ds: xr.Dataset, slot_of: np.ndarray, names: Sequence[str], views: Se
 
     out = {}
     for name, var in ds.data_vars.items():
-        if "individual" not in var.dims:
+        if "individuals" not in var.dims:
             out[name] = var
             continue
         idx = index if "view" in var.dims else index.isel(view=0, drop=True)
@@ -84,14 +86,14 @@ def _gather(ds: xr.Dataset, slot_of: np.ndarray, names: Sequence[str], views: Se
             take,
             var,
             idx,
-            input_core_dims=[["individual"], ["identity"]],
+            input_core_dims=[["individuals"], ["identity"]],
             output_core_dims=[["identity"]],
             dask="parallelized",
             output_dtypes=[var.dtype],
         )
-        out[name] = picked.rename(identity="individual").transpose(*var.dims)
-    result = xr.Dataset(out, coords={k: v for k, v in ds.coords.items() if "individual" not in v.dims}, attrs=dict(ds.attrs))
-    result = result.assign_coords(individual=list(names))
+        out[name] = picked.rename(identity="individuals").transpose(*var.dims)
+    result = xr.Dataset(out, coords={k: v for k, v in ds.coords.items() if "individuals" not in v.dims}, attrs=dict(ds.attrs))
+    result = result.assign_coords(individuals=list(names))
     result.attrs["individuals_are"] = "identities"
     return result
 
@@ -116,7 +118,7 @@ def identities_from_classes(ds: xr.Dataset, class_to_identity: Mapping[str, str]
     Returns
     -------
     xr.Dataset
-        ``individual`` = the identity names in order of first appearance in the mapping,
+        ``individuals`` = the identity names in order of first appearance in the mapping,
         ``attrs["individuals_are"] == "identities"``.
     """
     _check_slots(ds)
@@ -127,8 +129,9 @@ def identities_from_classes(ds: xr.Dataset, class_to_identity: Mapping[str, str]
     if unknown:
         raise ValueError(f"Expected class names from {class_names}, but got {unknown}")
     names = list(dict.fromkeys(class_to_identity.values()))
-    cls = ds["class_index"].transpose("time", "individual", "view").values
-    conf = ds["confidence"].transpose("time", "individual", "view").values if "confidence" in ds else np.ones(cls.shape)
+    ds = schema.with_view(ds)
+    cls = ds["class_index"].transpose("time", "individuals", "view").values
+    conf = ds["confidence"].transpose("time", "individuals", "view").values if "confidence" in ds else np.ones(cls.shape)
     conf = np.where(np.isnan(conf), 0.0, conf)
     slot_of = np.full((cls.shape[0], len(names), cls.shape[2]), -1, dtype=np.int64)
     for k, name in enumerate(names):
@@ -138,7 +141,7 @@ def identities_from_classes(ds: xr.Dataset, class_to_identity: Mapping[str, str]
         best = np.argmax(score, axis=1)  # (time, view)
         found = np.take_along_axis(member, best[:, None, :], axis=1)[:, 0, :]
         slot_of[:, k, :] = np.where(found, best, -1)
-    out = _gather(ds, slot_of, names, ds["view"].values if "view" in ds.dims else [0])
+    out = schema.drop_single_view(_gather(ds, slot_of, names, ds["view"].values))
     out.attrs["identity_from"] = "class"
     return out
 
@@ -321,7 +324,7 @@ def track_identities(
     Returns
     -------
     xr.Dataset
-        Same variables with ``individual`` = identities, ``attrs["individuals_are"] ==
+        Same variables with ``individuals`` = identities, ``attrs["individuals_are"] ==
         "identities"``, ``attrs["swaps_repaired"]`` (count over all views) and, per view, the
         frames where the repair exchanged identities in ``attrs["swap_frames"]`` (a dict of
         view name → list of frame numbers).
@@ -335,12 +338,11 @@ def track_identities(
     if len(names) != n_identities:
         raise ValueError(f"Expected {n_identities} identity names, but got {names}")
     swap_radius = 2 * max_jump if swap_radius is None else swap_radius
+    ds = schema.with_view(ds)
     ref = reference_points(ds)
-    has_view = "view" in ref.dims
-    ref = ref if has_view else ref.expand_dims(view=[0])
-    ref = ref.transpose("view", "time", "individual", "space").values.astype(np.float64)
-    views = ds["view"].values if has_view else np.array([0])
-    frames = ds["time"].values
+    ref = ref.transpose("view", "time", "individuals", "space").values.astype(np.float64)
+    views = ds["view"].values
+    frames = schema.frames(ds)
     slot_of = np.full((ref.shape[1], n_identities, ref.shape[0]), -1, dtype=np.int64)
     swap_frames: dict[str, list[int]] = {}
     for v in range(ref.shape[0]):
@@ -358,7 +360,7 @@ def track_identities(
             online = repaired
             swap_frames[str(views[v])] = swaps
         slot_of[:, :, v] = online
-    out = _gather(ds, slot_of, names, views)
+    out = schema.drop_single_view(_gather(ds, slot_of, names, views))
     out.attrs["identity_from"] = "motion"
     out.attrs["swaps_repaired"] = int(sum(len(s) for s in swap_frames.values()))
     out.attrs["swap_frames"] = swap_frames
@@ -392,13 +394,11 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
     """
     if ds.attrs.get("individuals_are") != "identities":
         raise ValueError(f"Expected attrs['individuals_are'] == 'identities', but got {ds.attrs.get('individuals_are')!r}")
-    ref = reference_points(ds)
-    has_view = "view" in ref.dims
-    ref = ref if has_view else ref.expand_dims(view=[0])
-    values = ref.transpose("view", "time", "individual", "space").values.astype(np.float64)
-    names = [str(n) for n in ds["individual"].values]
-    frames = ds["time"].values
-    views = [str(v) for v in (ds["view"].values if has_view else [0])]
+    ds = schema.with_view(ds)
+    values = reference_points(ds).transpose("view", "time", "individuals", "space").values.astype(np.float64)
+    names = [str(n) for n in ds["individuals"].values]
+    frames = schema.frames(ds)
+    views = schema.view_names(ds)
     rows: list[dict] = []
     for v, view in enumerate(views):
         track = values[v]
@@ -451,7 +451,7 @@ def track_session(ds: xr.Dataset, config: TrackConfig) -> xr.Dataset:
     if config.classes:
         out = identities_from_classes(ds, dict(config.classes))
         out.attrs["swaps_repaired"] = 0
-        out.attrs["swap_frames"] = {str(v): [] for v in (ds["view"].values if "view" in ds.dims else [0])}
+        out.attrs["swap_frames"] = {v: [] for v in schema.view_names(ds)}
     else:
         out = track_identities(ds, n_identities=config.n_identities, max_jump=config.max_jump,
                                swap_radius=config.swap_radius, max_extrapolate=config.max_extrapolate,
@@ -467,7 +467,7 @@ def summarize_quality(report: pd.DataFrame, *, frames: int, swaps_repaired: int)
     Parameters
     ----------
     report
-        The per-event table (columns ``view, time, event, individual, value``).
+        The per-event table (columns ``view, time, event, individuals, value``).
     frames
         Frames in the session (per view).
     swaps_repaired

@@ -18,6 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# FFmpeg's decoder messages (hundreds of lines for one damaged file) would flood the console of a
+# cohort run; our own errors name the file once. OPENCV_FFMPEG_LOGLEVEL=24 brings them back.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 
 class VideoError(OSError):
     """A video is missing, unreadable, or shorter than asked."""
@@ -32,6 +36,7 @@ class VideoInfo:
     height: int
     variable_frame_rate: bool
     size_bytes: int
+    container_frames: int = -1  # the count the container's header states (-1: none stated)
 
 
 def _open(path: str | os.PathLike) -> cv2.VideoCapture:
@@ -63,8 +68,18 @@ def _count_frames(capture: cv2.VideoCapture, claimed: int) -> int:
     return count
 
 
-def probe(path: str | os.PathLike, *, sample_frames: int = 120) -> VideoInfo:
+def truncation_tolerance(claimed: int) -> int:
+    """Frames a container may over-state its count by before the file counts as truncated: 2, or
+    1 % of the count (containers that estimate it from duration × fps are off by a little)."""
+    return max(2, claimed // 100)
+
+
+def probe(path: str | os.PathLike, *, sample_frames: int = 120, allow_truncated: bool = False) -> VideoInfo:
     """Frame count, frame rate and size of a video.
+
+    ``frames`` is the number of frames that decode. Raises ``VideoError`` when it falls short of
+    the count the container states by more than :func:`truncation_tolerance` (a file cut short,
+    e.g. a half-copied AVI, whose header still lists every frame), unless ``allow_truncated``.
 
     Warns (``UserWarning``) when the first ``sample_frames`` timestamps are not evenly spaced, since
     frame numbers then do not map to time by a single fps.
@@ -81,9 +96,13 @@ def probe(path: str | os.PathLike, *, sample_frames: int = 120) -> VideoInfo:
             stamps.append(capture.get(cv2.CAP_PROP_POS_MSEC))
         if not stamps:
             raise VideoError(f"Expected at least one decodable frame in {path}, but got none")
-        frames = _count_frames(capture, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        frames = _count_frames(capture, claimed)
     finally:
         capture.release()
+    if claimed > 0 and frames < claimed - truncation_tolerance(claimed) and not allow_truncated:
+        raise VideoError(f"Expected {claimed} frames in {path}, as its container states, but only {frames} "
+                         f"decode: the file is truncated or damaged")
     steps = np.diff(np.asarray(stamps))
     variable = bool(len(steps) > 2 and np.ptp(steps[1:]) > 0.5 * max(np.median(steps), 1e-9))
     if variable:
@@ -94,7 +113,8 @@ def probe(path: str | os.PathLike, *, sample_frames: int = 120) -> VideoInfo:
         )
     if fps <= 0:
         raise VideoError(f"Expected a frame rate in {path}, but the container reports {fps}")
-    return VideoInfo(str(path), frames, fps, width, height, variable, Path(path).stat().st_size)
+    return VideoInfo(str(path), frames, fps, width, height, variable, Path(path).stat().st_size,
+                     claimed if claimed > 0 else -1)
 
 
 def iter_frames(

@@ -23,6 +23,7 @@ def main(cfg: AnalyzeJob) -> None:
     from deepbehavior.analysis.cohort import MeasureSettings, analyze_cohort, in_unit, load_position, write_table
     from deepbehavior.analysis.regions import parse_regions
     from deepbehavior.cohort import load_cohort, store_path
+    from deepbehavior import schema
     from deepbehavior.store import open_store
     from deepbehavior.viz.plots import plot_measure_by_group, save_figure, write_session_figures
 
@@ -61,7 +62,7 @@ def main(cfg: AnalyzeJob) -> None:
 
         for session in cohort.sessions:
             ds = open_store(store_path(stores, session))
-            view = cfg.view or str(ds["view"].values[0])
+            view = cfg.view or schema.view_names(ds)[0]
             if view not in session.videos:
                 raise ValueError(f"Expected a video for view {view!r} of session {session.key}, but it has {list(session.videos)}")
             video = render_social_overlay(session.videos[view], ds, out / "videos" / f"{session.key}_overlay.mp4",
@@ -75,12 +76,12 @@ def main(cfg: AnalyzeJob) -> None:
 
         for session in cohort.sessions:
             ds = open_store(store_path(stores, session))
-            if ds.sizes.get("space") != 3 or "keypoint" not in ds.dims:
+            if ds.sizes.get("space") != 3 or "keypoints" not in ds.dims:
                 print(f"movie: {session.key} skipped (not a 3D poses store)")
                 continue
             if cfg.movie_frames is not None:
                 ds = ds.isel(time=slice(0, cfg.movie_frames))
-            edges = [tuple(e) for e in cfg.movie_edges] or layout_edges(ds["keypoint"].values)
+            edges = [tuple(e) for e in cfg.movie_edges] or layout_edges(ds["keypoints"].values)
             movie = write_movie_3d(ds, out / "videos" / f"{session.key}_skeleton3d.mp4", edges=edges,
                                    frames=ds.sizes["time"], rotate=cfg.movie_degrees / ds.sizes["time"])
             print(f"movie: {movie}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepbehavior import provenance, synthetic
+from deepbehavior import provenance, schema, synthetic
 from deepbehavior.analysis.tables import kinematics_table, summarize
 from deepbehavior.cohort import Cohort, Session, load_cohort, write_cohort
 from deepbehavior.config import DemoJob, to_plain
@@ -88,15 +88,16 @@ def main(cfg: DemoJob) -> None:
     for session in cohort.sessions:
         ds = open_store(out / "stores" / f"{session.key}.zarr")  # lazy: Dask arrays chunked as stored
         fps = float(ds.attrs["fps"])
-        track = ds["position"].isel(individual=0, view=0)
-        confident = track.where(ds["confidence"].isel(individual=0, view=0) >= cfg.kinematics.min_confidence)
+        one = schema.select_view(ds)  # the demo's one camera, "top"
+        track = one["position"].isel(individuals=0)
+        confident = track.where(one["confidence"].isel(individuals=0) >= cfg.kinematics.min_confidence)
         table = kinematics_table(confident, fps=fps, pixel_size_mm=cfg.kinematics.pixel_size_mm,
                                  smooth_window=cfg.kinematics.smooth_window)
         gt = truth[session.key]
-        gt_centre = gt.boxes["position"].isel(individual=0, view=0).values
+        gt_centre = gt.boxes["position"].isel(individuals=0).values
         detected = track.transpose("time", "space").values  # raw detections, before any smoothing
         error = np.hypot(detected[:, 0] - gt_centre[:, 0], detected[:, 1] - gt_centre[:, 1])
-        gt_table = kinematics_table(gt.boxes["position"].isel(individual=0, view=0), fps=fps,
+        gt_table = kinematics_table(gt.boxes["position"].isel(individuals=0), fps=fps,
                                     pixel_size_mm=cfg.kinematics.pixel_size_mm)  # exact: no smoothing
         tables = out / "tables"
         tables.mkdir(exist_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepbehavior import provenance
+from deepbehavior import provenance, schema
 from deepbehavior.config import ImportJob, to_plain
 from deepbehavior.formats import READERS, load_file
 from deepbehavior.formats.importing import summarize, write_store
@@ -48,8 +48,9 @@ def main(cfg: ImportJob) -> None:
         extra = {"source": str(source.resolve()), "source_format": ds.attrs["source_format"]}
         if video_info is not None:
             extra["video"] = provenance.file_fingerprint(cfg.video)
-            if ds.sizes["time"] and int(ds["time"].values[-1]) >= video_info.frames:
-                print(f"warning: {source} has frame {int(ds['time'].values[-1])} but {cfg.video} has "
+            last = int(schema.frames(ds)[-1]) if ds.sizes["time"] else -1
+            if last >= video_info.frames:
+                print(f"warning: {source} has frame {last} but {cfg.video} has "
                       f"{video_info.frames} frames")
         attrs = {"provenance": provenance.record(to_plain(cfg), inputs, **extra)}
         if video_info is not None:

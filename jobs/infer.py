@@ -54,7 +54,9 @@ def main(cfg: InferJob) -> None:
         raise ValueError("Expected model.weights=PATH of a trained .pt file, but got none")
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
-    cohort = load_cohort(cfg.cohort) if cfg.cohort else cohort_from_videos(cfg.videos)
+    # A missing or unreadable video fails its own session (named in the report, exit 1), not the cohort.
+    cohort = (load_cohort(cfg.cohort, check_files=False) if cfg.cohort
+              else cohort_from_videos(cfg.videos, check_files=False))
     start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     report = infer_cohort(

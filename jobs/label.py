@@ -44,9 +44,11 @@ def main(cfg: LabelJob) -> None:
     from deepbehavior.labeling.server import UltralyticsSuggester, make_server, url_of
 
     suggester = UltralyticsSuggester(cfg.weights, project, conf=cfg.conf, imgsz=cfg.imgsz) if cfg.weights else None
-    server = make_server(project, host=cfg.host, port=cfg.port, suggester=suggester)
+    server = make_server(project, host=cfg.host, port=cfg.port, suggester=suggester, token=cfg.token)
     progress = project.progress()
     print(f"labelling {project.root}: {progress['labelled']}/{progress['total']} images labelled", flush=True)
+    if server.token is not None:
+        print(f"serving beyond loopback ({cfg.host}): every request needs the token in this URL", flush=True)
     print(f"open {url_of(server)} (Ctrl-C stops; every change is already saved)", flush=True)
     try:
         server.serve_forever()

@@ -23,13 +23,13 @@ def main(cfg: PoseExportJob) -> None:
     if ds.attrs.get("ds_type") != schema.POSES or ds.sizes.get("space") != 2:
         raise ValueError(f"Expected a 2D poses store at {cfg.store}, but got {ds.attrs.get('ds_type')!r} "
                          f"with {ds.sizes.get('space')} space entries")
-    views = [str(v) for v in ds["view"].values]
+    views = schema.view_names(ds)
     view = cfg.view if cfg.view is not None else views[0]
     if view not in views:
         raise ValueError(f"Expected view among {views}, but got {view!r}")
     if cfg.video is not None and not Path(cfg.video).is_file():
         raise FileNotFoundError(f"Expected a video at {cfg.video}, but there is no such file")
-    ds = ds.sel(view=[view]).load()
+    ds = schema.select_view(ds, view).load()
     out = Path(cfg.out)
     name = Path(cfg.video).stem if cfg.video else Path(cfg.store).stem
     if cfg.openpose:

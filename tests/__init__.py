@@ -1,1 +1,2 @@
-"""The test suite (a package, so that ``tests.helpers`` is ours, not the ``tests`` package sleap-io 0.9.5 installs)."""
+"""The test suite as a package: sleap-io 0.9.5 installs a top-level ``tests`` package into
+site-packages, which would otherwise shadow ``tests.helpers``."""

@@ -9,8 +9,15 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .kinematics import _resolve_fps as fps_of  # noqa: F401  (the measures' name for it)
-from .kinematics import compute_path_length, compute_speed
+from .kinematics import _resolve_fps, compute_path_length, compute_speed
+
+
+def fps_of(data: xr.Dataset | xr.DataArray, fps: float | None = None) -> float:
+    """``fps``, else ``data.attrs["fps"]`` (checked positive); an error when neither is given."""
+    found = _resolve_fps(data, fps)
+    if found is None:
+        raise ValueError("Expected fps (keyword argument or attrs['fps']), but got neither")
+    return found
 
 
 def select(array: xr.DataArray, dim: str, label: str | None = None) -> xr.DataArray:
@@ -38,6 +45,8 @@ def as_position(data: xr.Dataset | xr.DataArray, *, view: str | None = None) -> 
         position = data
     if "view" in position.dims:
         position = select(position, "view", view)
+    elif view is not None and "view" in position.coords and str(position["view"].values) != view:
+        raise ValueError(f"Expected a view in {[str(position['view'].values)]}, but got {view!r}")
     if "time" not in position.dims or "space" not in position.dims:
         raise ValueError(f"Expected position with dimensions time and space, but got {position.dims}")
     return position
@@ -52,13 +61,13 @@ def point_track(
     takes the first individual.
     """
     track = position
-    if "individual" in track.dims:
-        track = select(track, "individual", individual)
-    if "keypoint" in track.dims:
+    if "individuals" in track.dims:
+        track = select(track, "individuals", individual)
+    if "keypoints" in track.dims:
         if keypoint is None:
-            track = track.mean("keypoint", skipna=True, keep_attrs=True)
+            track = track.mean("keypoints", skipna=True, keep_attrs=True)
         else:
-            track = select(track, "keypoint", keypoint)
+            track = select(track, "keypoints", keypoint)
     extra = set(track.dims) - {"time", "space"}
     if extra:
         raise ValueError(f"Expected a track with dimensions (time, space), but got extra {sorted(extra)}")

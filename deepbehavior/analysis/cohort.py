@@ -53,9 +53,13 @@ class MeasureSettings:
 
 
 def position_unit(position: xr.DataArray) -> str:
-    """Unit of a position array: ``attrs["units"]``, else px for 2D and mm for 3D."""
+    """Unit of a position array: ``attrs["units"]``, else the store's ``attrs["space_unit"]`` when it
+    names a unit, else px for 2D and mm for 3D."""
     default = "mm" if position.sizes.get("space", 2) == 3 else "px"
-    return str(position.attrs.get("units", default))
+    stored = position.attrs.get("space_unit")
+    if stored in (None, "", "unknown", "calibration units"):
+        stored = None
+    return str(position.attrs.get("units") or stored or default)
 
 
 def in_unit(position: xr.DataArray, unit: str, *, pixel_size_mm: float | None, where: str) -> xr.DataArray:
@@ -77,7 +81,7 @@ def load_position(ds: xr.Dataset, *, view: str | None = None) -> xr.DataArray:
 
 def _locomotion(position: xr.DataArray, fps: float, unit: str) -> list[tuple[str, float, str]]:
     rows = []
-    names = [str(v) for v in position["individual"].values] if "individual" in position.dims else [None]
+    names = [str(v) for v in position["individuals"].values] if "individuals" in position.dims else [None]
     for name in names:
         track = point_track(position, individual=name)
         s = speed(track, fps=fps)
@@ -136,7 +140,7 @@ def measure_session(ds: xr.Dataset, session: Session, settings: MeasureSettings)
 
 
 def _first_view(ds: xr.Dataset, view: str | None) -> str:
-    return str(ds["view"].values[0]) if view is None else view
+    return str(np.atleast_1d(ds["view"].values)[0]) if view is None else view
 
 
 def _session_rows(stores: Path, session: Session, settings: MeasureSettings) -> list[dict]:

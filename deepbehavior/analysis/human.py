@@ -69,7 +69,7 @@ def joint_angle(position: xr.DataArray, a: str, b: str, c: str) -> xr.DataArray:
     Parameters
     ----------
     position
-        ``(time, space, keypoint, ...)``, 2D or 3D.
+        ``(time, space, keypoints, ...)``, 2D or 3D.
     a, b, c
         Keypoint names; ``b`` is the joint.
 
@@ -79,12 +79,12 @@ def joint_angle(position: xr.DataArray, a: str, b: str, c: str) -> xr.DataArray:
         Dims of ``position`` without ``space`` and ``keypoint``; NaN where a point is missing or
         a segment has zero length.
     """
-    names = [str(k) for k in position["keypoint"].values]
+    names = [str(k) for k in position["keypoints"].values]
     for name in (a, b, c):
         if name not in names:
             raise ValueError(f"Expected keypoint {name!r} in {names}, but it is missing")
-    u = position.sel(keypoint=a, drop=True) - position.sel(keypoint=b, drop=True)
-    v = position.sel(keypoint=c, drop=True) - position.sel(keypoint=b, drop=True)
+    u = position.sel(keypoints=a, drop=True) - position.sel(keypoints=b, drop=True)
+    v = position.sel(keypoints=c, drop=True) - position.sel(keypoints=b, drop=True)
     dot = (u * v).sum("space", skipna=False)
     norms = np.sqrt((u**2).sum("space", skipna=False)) * np.sqrt((v**2).sum("space", skipna=False))
     cosine = (dot / norms.where(norms > 0)).clip(-1.0, 1.0)
@@ -135,7 +135,7 @@ def measure_human(
     Parameters
     ----------
     position
-        ``(time, space, keypoint[, individual][, view])``; 3D in mm after triangulation.
+        ``(time, space, keypoints[, individuals][, view])``; 3D in mm after triangulation.
     side
         ``"R"`` or ``"L"``: which arm and leg.
     individual
@@ -152,9 +152,9 @@ def measure_human(
     """
     fps = fps_of(position, fps)
     position = as_position(position)
-    if "individual" in position.dims:
-        position = select(position, "individual", individual)
-    available = {str(k) for k in position["keypoint"].values}
+    if "individuals" in position.dims:
+        position = select(position, "individuals", individual)
+    available = {str(k) for k in position["keypoints"].values}
     rows = []
     for name, (a, b, c) in (angles or default_angles(side)).items():
         if not {a, b, c} <= available:

@@ -1,14 +1,15 @@
 """Kinematics of trajectories: displacement, velocity, acceleration, speed, path length, heading,
 distances, and conversion from pixels to millimetres.
 
-Every function takes an ``xr.DataArray`` of positions with dimensions including ``time`` (frame
-numbers, as in our stores) and ``space`` (x, y[, z]); any other dimension (``keypoint``,
-``individual``, ``view``) passes through untouched. Arrays may be NumPy- or Dask-backed: with Dask
+Every function takes an ``xr.DataArray`` of positions with dimensions including ``time`` (seconds,
+as in our stores and in ``movement``) and ``space`` (x, y[, z]); any other dimension (``keypoints``,
+``individuals``, ``view``) passes through untouched. Arrays may be NumPy- or Dask-backed: with Dask
 the result stays lazy and time derivatives see across chunk boundaries (each chunk borrows one
 frame from each neighbour), so a whole cohort never has to fit in memory.
 
-Time derivatives use seconds: frame numbers divided by ``fps`` (keyword argument, or
-``position.attrs["fps"]``). Results carry ``attrs["units"]`` built from the input unit
+Time derivatives are per second: the ``time`` coordinate, or, when the array carries the integer
+``frame`` coordinate of our stores and an ``fps`` (keyword argument or ``position.attrs["fps"]``),
+frame / fps, whose steps are exact. Results carry ``attrs["units"]`` built from the input unit
 (``position.attrs.get("units", "px")``), e.g. ``"px/s"`` or ``"mm/s^2"``.
 """
 
@@ -45,14 +46,15 @@ def _check_position(position: xr.DataArray, name: str = "position") -> None:
         if dim not in position.dims:
             raise ValueError(f"Expected {name} with a '{dim}' dimension, but got dims {tuple(position.dims)}")
     if "time" not in position.coords:
-        raise ValueError(f"Expected {name} with a 'time' coordinate (frame numbers), but it is missing")
+        raise ValueError(f"Expected {name} with a 'time' coordinate (seconds), but it is missing")
 
 
-def _resolve_fps(position: xr.DataArray | xr.Dataset, fps: float | None = None) -> float:
+def _resolve_fps(position: xr.DataArray | xr.Dataset, fps: float | None = None) -> float | None:
+    """``fps`` or ``position.attrs["fps"]`` (checked), or None when neither is given."""
     if fps is None:
         fps = position.attrs.get("fps")
     if fps is None:
-        raise ValueError("Expected fps (keyword argument or position.attrs['fps']), but got neither")
+        return None
     fps = float(fps)
     if not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"Expected a positive fps, but got {fps}")
@@ -60,38 +62,50 @@ def _resolve_fps(position: xr.DataArray | xr.Dataset, fps: float | None = None) 
 
 
 def _unit(position: xr.DataArray) -> str:
-    return str(position.attrs.get("units", "px"))
+    """``attrs["units"]``, else the dataset-level ``attrs["space_unit"]``, else px."""
+    return str(position.attrs.get("units") or position.attrs.get("space_unit") or "px")
 
 
 def _float(position: xr.DataArray) -> xr.DataArray:
     return position if np.issubdtype(position.dtype, np.floating) else position.astype(np.float64)
 
 
-def _seconds(position: xr.DataArray, fps: float) -> np.ndarray:
-    seconds = np.asarray(position["time"].values, dtype=np.float64) / fps
+def _clock(position: xr.DataArray, fps: float | None) -> tuple[np.ndarray, float]:
+    """Sample instants along ``time`` and the factor that turns them into seconds: the integer
+    ``frame`` coordinate and 1 / fps when both are known (exact steps), else ``time`` and 1."""
+    if fps is not None and "frame" in position.coords and position["frame"].dims == ("time",):
+        return np.asarray(position["frame"].values), 1.0 / fps
+    return np.asarray(position["time"].values), 1.0
+
+
+def _seconds(position: xr.DataArray, fps: float | None) -> np.ndarray:
+    ticks, scale = _clock(position, fps)
+    seconds = ticks.astype(np.float64) * scale
     if seconds.size > 1 and not np.all(np.diff(seconds) > 0):
-        raise ValueError("Expected strictly increasing frame numbers in 'time', but got repeats or a decrease")
+        raise ValueError("Expected strictly increasing values in 'time', but got repeats or a decrease")
     return seconds
 
 
 _STEP_BLOCK = 1 << 16  # frames per pass of the time checks: bounded temporaries for any length
 
 
-def _uniform_step(position: xr.DataArray, fps: float) -> float | None:
-    """The time step in seconds when frames are evenly spaced, else None; checks that frame
-    numbers strictly increase. Works through the time coordinate in blocks, so that a long video
+def _uniform_step(position: xr.DataArray, fps: float | None) -> float | None:
+    """The time step in seconds when samples are evenly spaced, else None; checks that times
+    strictly increase. Works through the time coordinate in blocks, so that a long video
     costs no extra copies of it (whole-array diffs were what made memory grow with length)."""
-    frames = np.asarray(position["time"].values)
-    if frames.size < 2:
+    ticks, scale = _clock(position, fps)
+    if ticks.size < 2:
         return None
-    first = float(frames[1]) - float(frames[0])
+    first = float(ticks[1]) - float(ticks[0])
+    # frame numbers step exactly; seconds computed as frame / fps carry rounding of ~1e-16 * t
+    tolerance = 1e-9 if ticks.dtype.kind in "iu" else 1e-6
     uniform = True
-    for start in range(0, frames.size - 1, _STEP_BLOCK):
-        steps = np.diff(frames[start:start + _STEP_BLOCK + 1]).astype(np.float64)
+    for start in range(0, ticks.size - 1, _STEP_BLOCK):
+        steps = np.diff(ticks[start:start + _STEP_BLOCK + 1]).astype(np.float64)
         if not np.all(steps > 0):
-            raise ValueError("Expected strictly increasing frame numbers in 'time', but got repeats or a decrease")
-        uniform = uniform and bool(np.all(np.abs(steps - first) <= 1e-9 * first))
-    return first / fps if uniform else None
+            raise ValueError("Expected strictly increasing values in 'time', but got repeats or a decrease")
+        uniform = uniform and bool(np.all(np.abs(steps - first) <= tolerance * first))
+    return first * scale if uniform else None
 
 
 def _wrap(template: xr.DataArray, data, units: str, name: str | None) -> xr.DataArray:
@@ -182,7 +196,7 @@ def _mask_missing(values: np.ndarray, result: np.ndarray, space_axis: int) -> np
     return result
 
 
-def _time_derivative(position: xr.DataArray, fps: float, order: int) -> xr.DataArray:
+def _time_derivative(position: xr.DataArray, fps: float | None, order: int) -> xr.DataArray:
     """Derivative along time; a point missing in any space entry gives NaN at its own frame
     (its neighbours get NaN from the stencil)."""
     position = _float(position)
@@ -263,7 +277,8 @@ def compute_displacement(position: xr.DataArray) -> xr.DataArray:
 def compute_velocity(position: xr.DataArray, *, fps: float | None = None) -> xr.DataArray:
     """Velocity by central differences (one-sided at the ends, like ``np.gradient``).
 
-    Time is ``position["time"] / fps`` in seconds, so frames missing from ``time`` are handled.
+    Time is ``position["time"]`` in seconds (or ``frame / fps``, see the module notes), so frames
+    missing from ``time`` are handled.
     A frame whose position is NaN gets a NaN velocity; its neighbours do too, as their central
     difference needs it.
 
@@ -273,7 +288,8 @@ def compute_velocity(position: xr.DataArray, *, fps: float | None = None) -> xr.
         Positions with dims including ``time`` and ``space``; units in ``attrs["units"]``
         (default ``"px"``).
     fps
-        Frames per second; default ``position.attrs["fps"]``.
+        Frames per second; default ``position.attrs["fps"]``. Only used with a ``frame``
+        coordinate; without one ``time`` (seconds) is used as it is.
 
     Returns
     -------
@@ -297,7 +313,7 @@ def compute_acceleration(position: xr.DataArray, *, fps: float | None = None) ->
     position
         Positions with dims including ``time`` and ``space``.
     fps
-        Frames per second; default ``position.attrs["fps"]``.
+        Frames per second; default ``position.attrs["fps"]`` (only used with a ``frame`` coordinate).
 
     Returns
     -------
@@ -348,7 +364,7 @@ def compute_path_length(
     position
         Positions with dims including ``time`` and ``space``.
     start, stop
-        First and last frame numbers (values of ``time``); default the whole recording.
+        First and last times in seconds (values of ``time``), inclusive; default the whole recording.
     nan_policy
         ``"ffill"``: a gap is crossed in a straight line from the last seen to the next seen
         point (positions forward-filled before differencing). ``"drop"``: steps with a missing
@@ -391,16 +407,16 @@ def compute_heading(
         2D positions with dims including ``time`` and ``space``.
     from_keypoint, to_keypoint
         When both are given: the angle of the body axis from ``from_keypoint`` to ``to_keypoint``
-        (e.g. tail base to snout); the ``keypoint`` dim is dropped. When neither is given: the
+        (e.g. tail base to snout); the ``keypoints`` dim is dropped. When neither is given: the
         direction of the velocity (NaN where the point does not move).
     fps
-        Only used for the velocity direction; default ``position.attrs["fps"]`` or 1 (the
-        direction does not depend on the time unit).
+        Only used for the velocity direction, with a ``frame`` coordinate (the direction does
+        not depend on the time unit).
 
     Returns
     -------
     xr.DataArray
-        Dims of ``position`` without ``space`` (and ``keypoint`` for a body axis), ``"rad"``.
+        Dims of ``position`` without ``space`` (and ``keypoints`` for a body axis), ``"rad"``.
     """
     _check_position(position)
     if position.sizes["space"] != 2:
@@ -410,15 +426,13 @@ def compute_heading(
             f"Expected both from_keypoint and to_keypoint or neither, but got {from_keypoint!r} and {to_keypoint!r}"
         )
     if from_keypoint is not None:
-        if "keypoint" not in position.dims:
-            raise ValueError(f"Expected a 'keypoint' dimension for a body axis, but got dims {tuple(position.dims)}")
+        if "keypoints" not in position.dims:
+            raise ValueError(f"Expected a 'keypoints' dimension for a body axis, but got dims {tuple(position.dims)}")
         for name in (from_keypoint, to_keypoint):
-            if name not in position["keypoint"].values:
-                raise ValueError(f"Expected keypoint {name!r} in {list(position['keypoint'].values)}, but it is missing")
-        vector = position.sel(keypoint=to_keypoint, drop=True) - position.sel(keypoint=from_keypoint, drop=True)
+            if name not in position["keypoints"].values:
+                raise ValueError(f"Expected keypoint {name!r} in {list(position['keypoints'].values)}, but it is missing")
+        vector = position.sel(keypoints=to_keypoint, drop=True) - position.sel(keypoints=from_keypoint, drop=True)
     else:
-        if fps is None and position.attrs.get("fps") is None:
-            fps = 1.0
         vector = compute_velocity(position, fps=fps)
         vector = vector.where(_norm(vector) > 0)
     heading = np.arctan2(vector.isel(space=1, drop=True), vector.isel(space=0, drop=True))
@@ -430,7 +444,7 @@ def compute_distance(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
     """Euclidean distance between two sets of positions, frame by frame.
 
     ``a`` and ``b`` are selections of the same dataset, e.g. two keypoints
-    (``pos.sel(keypoint="snout")``, ``pos.sel(keypoint="tailbase")``) or two individuals; the
+    (``pos.sel(keypoints="snout")``, ``pos.sel(keypoints="tailbase")``) or two individuals; the
     remaining dims broadcast as in xarray. Scalar coordinates that differ between the two (the
     selected keypoint or individual names) are dropped.
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import schema
 from ._tracks import as_position, fps_of, point_track, runs, speed, step_lengths
 
 REACH_COLUMNS = ("onset", "offset", "peak", "onset_s", "duration_s", "peak_speed", "path_length",
@@ -120,7 +121,7 @@ def measure_reaches(
     fps = fps_of(track, fps)
     track = track.transpose("time", "space")
     axes = [str(a) for a in track["space"].values]
-    frames = np.asarray(track["time"].values)
+    frames = schema.frames(track.assign_attrs(fps=fps))
     values = np.asarray(track.values, dtype=np.float64)
     speeds = speed(track, fps=fps)
     steps = step_lengths(track)

@@ -18,7 +18,7 @@ from ._tracks import fps_of, point_track, runs, speed
 
 
 def _pair(position: xr.DataArray, individuals: Sequence[str] | None) -> tuple[str, str]:
-    names = [str(v) for v in position["individual"].values]
+    names = [str(v) for v in position["individuals"].values]
     if individuals is None or len(individuals) == 0:
         if len(names) < 2:
             raise ValueError(f"Expected at least two individuals, but got {names}")
@@ -39,7 +39,7 @@ def keypoint_distance(
     Parameters
     ----------
     position
-        ``(time, space, [keypoint,] individual)``, pixels or mm.
+        ``(time, space, [keypoints,] individuals)``, pixels or mm.
     individuals
         The two animals (default: the first two individuals).
     keypoints
@@ -123,7 +123,7 @@ def measure_social(
     Parameters
     ----------
     position
-        ``(time, space, [keypoint,] individual)`` in ``unit``.
+        ``(time, space, [keypoints,] individuals)`` in ``unit``.
     threshold
         Interaction distance (``unit``): bouts are where the ``centre`` distance is below it.
     min_duration_s
@@ -147,7 +147,7 @@ def measure_social(
     distance = inter_animal_distance(position, individuals=pair, keypoint=centre)
     rows = [("distance_mean", float(np.nanmean(distance.values)) if np.isfinite(distance.values).any()
              else float("nan"), unit)]
-    names = [str(k) for k in position["keypoint"].values] if "keypoint" in position.dims else []
+    names = [str(k) for k in position["keypoints"].values] if "keypoints" in position.dims else []
     if nose in names:
         for label, kps, who in (("nose_nose_mean", (nose, nose), pair),
                                 ("nose_tail_mean_ab", (nose, tail), pair),

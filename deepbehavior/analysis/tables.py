@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import schema
 from . import cleaning, kinematics
 
 
@@ -39,9 +40,9 @@ def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float
     acceleration = kinematics.compute_acceleration(position, fps=fps)
     speed = kinematics.compute_speed(position, fps=fps)
     pos, vel, acc, spd = (np.asarray(a.transpose("time", ...).values) for a in (position, velocity, acceleration, speed))
-    frames = position["time"].values
+    frames = schema.frames(position)
     table = pd.DataFrame({
-        "frame": frames, "time_s": frames / fps,
+        "frame": frames, "time_s": np.asarray(position["time"].values, dtype=np.float64),
         "x": pos[:, 0], "y": pos[:, 1], "vx": vel[:, 0], "vy": vel[:, 1],
         "ax": acc[:, 0], "ay": acc[:, 1], "speed": spd,
     })

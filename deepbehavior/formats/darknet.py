@@ -131,7 +131,7 @@ def read_darknet(
     Returns
     -------
     xarray.Dataset
-        Boxes with ``time`` = frame block index (from 0), ``individual`` = ``"<class>.<k>"`` (the k-th
+        Boxes with ``frame`` = frame block index (from 0), ``individuals`` = ``"<class>.<k>"`` (the k-th
         most probable detection of that class in the frame), ``class_index`` the class,
         ``confidence`` the probability in [0, 1]; centre, width and height in pixels.
     """

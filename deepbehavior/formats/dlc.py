@@ -37,7 +37,7 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     xarray.Dataset
         Poses in pixels with keypoints = body parts in the order of the header and individuals =
         the ``individuals`` row (``individual0`` for single-animal files). ``confidence`` is the
-        likelihood, or 1 where a labelled point exists. ``time`` holds the frame numbers when the
+        likelihood, or 1 where a labelled point exists. ``frame`` holds the frame numbers when the
         rows are indexed by number; otherwise the row index, with the image paths in
         ``attrs["image_paths"]``. Empty cells are NaN.
     """

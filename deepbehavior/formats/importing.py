@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import store
+from .. import schema, store
 
 
 def _json_safe(value):
@@ -42,9 +42,8 @@ def write_store(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, attrs: d
     template = ds.copy()
     template.attrs = _json_safe(dict(ds.attrs))
     path = store.create_store(path, template, chunk=chunk, attrs=_json_safe(attrs or {}), overwrite=overwrite)
-    views = [str(v) for v in ds["view"].values]
     for region in store.regions(path):
-        part = ds.isel(time=slice(region.start, region.stop), view=[views.index(region.view)])
+        part = schema.select_view(ds, region.view).isel(time=slice(region.start, region.stop))
         store.write_region(path, part, region)
     return path
 
@@ -55,7 +54,7 @@ def summarize(ds: xr.Dataset) -> dict:
     return {
         "kind": str(ds.attrs.get("ds_type")),
         "frames": int(ds.sizes["time"]),
-        "individuals": int(ds.sizes["individual"]),
-        "keypoints": int(ds.sizes.get("keypoint", 0)),
+        "individuals": int(ds.sizes["individuals"]),
+        "keypoints": int(ds.sizes.get("keypoints", 0)),
         "missing_fraction": float(np.isnan(position).mean()) if position.size else 1.0,
     }

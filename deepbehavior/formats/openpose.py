@@ -105,7 +105,7 @@ def read_openpose(
     Returns
     -------
     xarray.Dataset
-        Poses ``position (time, space, keypoint, individual, view)`` in pixels with
+        Poses ``position (time, space, keypoints, individuals)`` in pixels with
         :data:`OPENPOSE_KEYPOINTS` (and the face), ``confidence`` OpenPose's score. ``time`` runs
         over every frame number from the first file's to the last's; frames without a file, without
         a person, and points written as ``0, 0, 0`` are NaN. ``attrs["missing_frames"]`` counts the
@@ -153,7 +153,7 @@ def read_openpose(
 def _flat(xy: np.ndarray, c: np.ndarray, index: list[int]) -> list[float]:
     """``[x0, y0, c0, ...]`` of the keypoints at ``index`` (-1: absent) of one person; 0, 0, 0 where missing.
 
-    ``xy`` is ``(keypoint, 2)`` and ``c`` ``(keypoint,)`` for one person at one time.
+    ``xy`` is ``(keypoints, 2)`` and ``c`` ``(keypoints,)`` for one person at one time.
     """
     if all(i < 0 for i in index):
         return []
@@ -169,7 +169,7 @@ def _flat(xy: np.ndarray, c: np.ndarray, index: list[int]) -> list[float]:
 def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str) -> list[Path]:
     """Write a 2D poses dataset as an OpenPose ``--write_json`` folder (format version 1.2).
 
-    One file ``<video_name>_<12-digit frame>_keypoints.json`` per frame of ``ds["time"]``, each
+    One file ``<video_name>_<12-digit frame>_keypoints.json`` per frame of ``ds["frame"]``, each
     written atomically. Keypoints are matched by name (:data:`BODY_25`, :data:`LEFT_HAND`,
     :data:`RIGHT_HAND`, :data:`FACE_70`); names the dataset lacks are written as 0, 0, 0, and a
     part it has none of as ``[]``. NaN points become ``0, 0, 0``; a person with no point at all is
@@ -185,9 +185,9 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     if ds.attrs.get("ds_type") != schema.POSES or ds.sizes["space"] != 2:
         raise ValueError(f"Expected a 2D poses dataset, but got {ds.attrs.get('ds_type')} with "
                          f"{ds.sizes['space']} space entries")
-    if ds.sizes["view"] != 1:
-        raise ValueError(f"Expected one view (select it with ds.isel(view=[i])), but got {ds.sizes['view']}")
-    ds = ds.isel(view=0).transpose("time", "space", "keypoint", "individual").sel(space=["x", "y"]).load()
+    if "view" in ds.dims:
+        raise ValueError(f"Expected one view (select it with ds.isel(view=i)), but got {ds.sizes['view']}")
+    ds = ds.transpose("time", "space", "keypoints", "individuals").sel(space=["x", "y"]).load()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -195,9 +195,9 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     position = ds["position"].values  # (time, space, keypoint, individual)
     confidence = ds["confidence"].values  # (time, keypoint, individual)
     present = ~np.isnan(position).any(axis=1).all(axis=1)  # (time, individual)
-    where = {str(n): i for i, n in enumerate(ds["keypoint"].values)}
+    where = {str(n): i for i, n in enumerate(ds["keypoints"].values)}
     indices = [(key, [where.get(n, -1) for n in part]) for key, part in parts]
-    for t, frame in enumerate(ds["time"].values):
+    for t, frame in enumerate(schema.frames(ds)):
         alive = np.flatnonzero(present[t])
         people = []
         for j in range(alive[-1] + 1 if len(alive) else 0):

@@ -116,7 +116,7 @@ def _read_labels(f, path, *, fps, min_track_frames) -> xr.Dataset:
     names = [str(t) for t in tracks] if tracks else ["track0"]
     ds = _poses(position, confidence, fps=fps, nodes=nodes, tracks=names, min_track_frames=min_track_frames,
                 path=path, attrs={"sleap_file": "labels", "untracked_instances": int(untracked)})
-    return ds.assign_coords(time=time)
+    return ds.assign_coords(schema.time_coords(time, fps))
 
 
 def read_sleap(path: str | os.PathLike, *, fps: float = 30.0, min_track_frames: int = 1) -> xr.Dataset:
@@ -136,7 +136,7 @@ def read_sleap(path: str | os.PathLike, *, fps: float = 30.0, min_track_frames: 
     -------
     xarray.Dataset
         Poses in pixels, keypoints = the skeleton's nodes, individuals = track names, confidence
-        = SLEAP's point score (1 for user labels); ``time`` the frame numbers from the first to the
+        = SLEAP's point score (1 for user labels); ``frame`` the frame numbers from the first to the
         last labelled frame. Points not visible and frames without the track are NaN. Instances
         with no track are not read (counted in ``attrs["untracked_instances"]``).
     """

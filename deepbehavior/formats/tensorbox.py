@@ -57,8 +57,8 @@ def read_tensorbox_predictions(path: str | os.PathLike, *, fps: float = 30.0) ->
     Returns
     -------
     xarray.Dataset
-        Boxes ``position``/``shape (time, space, individual, view)`` in pixels (centre, width and
-        height), ``confidence`` the TensorBox score. ``time`` holds the frame numbers parsed from
+        Boxes ``position``/``shape (time, space, individuals)`` in pixels (centre, width and
+        height), ``confidence`` the TensorBox score. ``frame`` holds the frame numbers parsed from
         ``frame_number`` (the record's index where it holds no number). "No detection" (all five
         values 0) is NaN. One slot per box of the record that has most boxes (one, in DeepBehavior).
     """
@@ -94,7 +94,7 @@ def read_tensorbox_labels(path: str | os.PathLike, *, fps: float = 30.0) -> xr.D
     Returns
     -------
     xarray.Dataset
-        Boxes over the labelled images: ``time`` is the image's index in the file,
+        Boxes over the labelled images: ``frame`` is the image's index in the file,
         ``attrs["image_paths"]`` the image paths as written (relative to the file's folder) and
         ``attrs["image_root"]`` that folder. One slot per box of the image with most boxes;
         positions in pixels, confidence 1 where a box exists.

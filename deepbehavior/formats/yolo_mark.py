@@ -85,7 +85,7 @@ def read_yolo_mark(path: str | os.PathLike, *, fps: float = 30.0, subset: str = 
     Returns
     -------
     xarray.Dataset
-        Boxes in pixels (centre, width, height) with ``time`` = index of the image among those
+        Boxes in pixels (centre, width, height) with ``frame`` = index of the image among those
         found, ``class_index`` into ``attrs["class_names"]`` (``obj.names``), confidence 1 where a
         box. ``attrs["image_paths"]`` lists the images read; ``attrs["missing_images"]`` the listed
         images that are not there and ``attrs["labels_without_image"]`` label files with no image

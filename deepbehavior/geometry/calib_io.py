@@ -25,6 +25,87 @@ from ..store import write_atomic
 from .camera import Camera, CameraGroup
 
 # --------------------------------------------------------------------------------------------------
+# Validation shared by every reader: values, not only syntax
+
+# Bounds beyond which a value can only be damage, not a camera (pixels, radians, calibration units).
+MAX_IMAGE_SIDE = 100_000
+MAX_FOCAL = 1e6
+MAX_DISTORTION = 1e4
+MAX_ROTATION = 100.0
+MAX_TRANSLATION = 1e9
+
+
+def _numbers(value, where: str, field: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``value`` as finite float64 (of ``shape`` when given), or a one-line error naming the field."""
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"Expected numbers in {field} of {where}, but got {str(value)[:60]!r}") from None
+    if shape is not None and out.size == int(np.prod(shape)):
+        out = out.reshape(shape)
+    if shape is not None and out.shape != shape:
+        raise ValueError(f"Expected {field} of {where} with shape {shape}, but got shape {out.shape}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"Expected finite values in {field} of {where}, but got {out.reshape(-1)[:9].tolist()}")
+    return out
+
+
+def checked_camera(*, name, size, matrix, dist, rvec, tvec, where: str,
+                   fields: dict[str, str] | None = None) -> Camera:
+    """A :class:`Camera` from a file's values, each checked: finite, focal lengths > 0, a sane image
+    size, a principal point near the image, bounded distortion, rotation and translation.
+
+    ``where`` names the file and camera (e.g. ``"[cam_0] of calib.toml"``); ``fields`` maps
+    ``size``, ``matrix``, ``dist``, ``rvec``, ``tvec`` to the file's own field names for messages.
+    Raises ``ValueError`` with one line, "Expected …, but got …".
+    """
+    f = {"size": "size", "matrix": "matrix", "dist": "distortions", "rvec": "rotation",
+         "tvec": "translation", **(fields or {})}
+    name = str(name)
+    if not name.strip() or len(name) > 200:
+        raise ValueError(f"Expected a camera name in {where}, but got {name[:60]!r}")
+    size = _numbers(size, where, f["size"]).reshape(-1)
+    if size.size != 2 or np.any(size != np.round(size)) or np.any(size < 1) or np.any(size > MAX_IMAGE_SIDE):
+        raise ValueError(f"Expected {f['size']} of {where} to be (width, height), whole pixels in "
+                         f"1..{MAX_IMAGE_SIDE}, but got {size.tolist()}")
+    width, height = (int(v) for v in size)
+    matrix = _numbers(matrix, where, f["matrix"], (3, 3))
+    fx, fy, cx, cy = matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]
+    if not (0 < fx <= MAX_FOCAL and 0 < fy <= MAX_FOCAL):
+        raise ValueError(f"Expected focal lengths in {f['matrix']} of {where} in (0, {MAX_FOCAL:g}] px, "
+                         f"but got fx={fx:g}, fy={fy:g}")
+    if not (-width <= cx <= 2 * width and -height <= cy <= 2 * height):
+        raise ValueError(f"Expected the principal point in {f['matrix']} of {where} near the "
+                         f"{width}x{height} image, but got ({cx:g}, {cy:g}) px")
+    if abs(matrix[0, 1]) > fx or np.any(matrix[[1, 2, 2], [0, 0, 1]] != 0) or matrix[2, 2] != 1:
+        raise ValueError(f"Expected {f['matrix']} of {where} to be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] "
+                         f"with |s| <= fx, but got {matrix.tolist()}")
+    dist = _numbers(dist, where, f["dist"]).reshape(-1)
+    if np.any(np.abs(dist) > MAX_DISTORTION):
+        raise ValueError(f"Expected distortion coefficients in {f['dist']} of {where} within "
+                         f"±{MAX_DISTORTION:g}, but got {dist.tolist()}")
+    rvec = _numbers(rvec, where, f["rvec"]).reshape(-1)
+    if rvec.size != 3 or np.linalg.norm(rvec) > MAX_ROTATION:
+        raise ValueError(f"Expected {f['rvec']} of {where} to be a Rodrigues vector of 3 values (radians), "
+                         f"but got {rvec.tolist()}")
+    tvec = _numbers(tvec, where, f["tvec"]).reshape(-1)
+    if tvec.size != 3 or np.any(np.abs(tvec) > MAX_TRANSLATION):
+        raise ValueError(f"Expected {f['tvec']} of {where} to be 3 values within ±{MAX_TRANSLATION:g}, "
+                         f"but got {tvec.tolist()}")
+    try:
+        return Camera(name=name, size=(width, height), matrix=matrix, dist=dist, rvec=rvec, tvec=tvec)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (in {where})") from None
+
+
+def _group(cameras: list[Camera], metadata: dict, path: Path) -> CameraGroup:
+    try:
+        return CameraGroup(cameras, metadata=metadata)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (in {path})") from None
+
+
+# --------------------------------------------------------------------------------------------------
 # anipose TOML
 
 
@@ -67,21 +148,37 @@ def save_toml(group: CameraGroup, path: str | os.PathLike) -> Path:
 
 
 def load_toml(path: str | os.PathLike) -> CameraGroup:
-    """Read an anipose ``calibration.toml`` (ours or anipose's)."""
+    """Read an anipose ``calibration.toml`` (ours or anipose's); every value is checked
+    (:func:`checked_camera`), and cameras must be numbered ``cam_0``, ``cam_1``, … without gaps."""
     path = Path(path)
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Expected a TOML calibration in {path}, but it does not parse: {exc}") from None
+    keys = [k for k in data if k.startswith("cam_")]
+    numbers = sorted(int(k[4:]) for k in keys if k[4:].isdigit() and k[4:] == str(int(k[4:])))
+    if len(numbers) != len(keys) or numbers != list(range(len(keys))):
+        raise ValueError(f"Expected camera tables [cam_0] … [cam_{len(keys) - 1}] in {path}, but got "
+                         f"{sorted(keys)[:10]}")
     cameras = []
-    for key in sorted((k for k in data if k.startswith("cam_")), key=lambda k: int(k[4:])):
+    for number in numbers:
+        key = f"cam_{number}"
         table = data[key]
+        if not isinstance(table, dict):
+            raise ValueError(f"Expected [{key}] in {path} to be a table, but got {type(table).__name__}")
         missing = {"name", "size", "matrix", "distortions", "rotation", "translation"} - set(table)
         if missing:
             raise ValueError(f"Expected fields {sorted(missing)} in [{key}] of {path}, but they are missing")
-        cameras.append(Camera(name=str(table["name"]), size=table["size"], matrix=table["matrix"],
-                              dist=table["distortions"], rvec=table["rotation"], tvec=table["translation"]))
+        cameras.append(checked_camera(name=table["name"], size=table["size"], matrix=table["matrix"],
+                                      dist=table["distortions"], rvec=table["rotation"],
+                                      tvec=table["translation"], where=f"[{key}] of {path}"))
     if not cameras:
         raise ValueError(f"Expected [cam_0], [cam_1], … tables in {path}, but found none")
-    return CameraGroup(cameras, metadata=data.get("metadata", {}))
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError(f"Expected [metadata] in {path} to be a table, but got {type(metadata).__name__}")
+    return _group(cameras, metadata, path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -117,82 +214,172 @@ def save_opencv(group: CameraGroup, path: str | os.PathLike) -> Path:
     return path
 
 
-def _node_camera(node, name: str, where: str) -> Camera:
+_OPENCV_FIELDS = {"size": "image_width/image_height", "matrix": "camera_matrix",
+                  "dist": "distortion_coefficients", "rvec": "rvec", "tvec": "tvec"}
+
+
+def _node_camera(node, name: str, where: str, *, placed: bool) -> Camera:
+    """One camera of a FileStorage map; ``placed``: rvec and tvec are required (multi-camera files)."""
+    if node.empty() or not node.isMap():
+        raise ValueError(f"Expected a map of camera values for {where}, but it is missing")
     matrix = node.getNode("camera_matrix").mat()
     if matrix is None:
         raise ValueError(f"Expected a camera_matrix in {where}, but it is missing")
     dist = node.getNode("distortion_coefficients").mat()
-    width, height = node.getNode("image_width").real(), node.getNode("image_height").real()
+    sizes = []
+    for key in ("image_width", "image_height"):
+        value = node.getNode(key)
+        if value.empty() or not value.isReal() and not value.isInt():
+            raise ValueError(f"Expected a number {key} in {where}, but it is missing")
+        sizes.append(value.real())
     rvec, tvec = node.getNode("rvec").mat(), node.getNode("tvec").mat()
+    if placed and (rvec is None or tvec is None):
+        missing = [k for k, v in (("rvec", rvec), ("tvec", tvec)) if v is None]
+        raise ValueError(f"Expected {' and '.join(missing)} (the camera's pose) in {where}, but it is missing")
     label = node.getNode("name")
-    return Camera(
-        name=label.string() if not label.empty() else name,
-        size=(int(width), int(height)),
-        matrix=matrix,
-        dist=np.zeros(5) if dist is None else dist.reshape(-1),
-        rvec=np.zeros(3) if rvec is None else rvec.reshape(-1),
-        tvec=np.zeros(3) if tvec is None else tvec.reshape(-1),
+    return checked_camera(
+        name=label.string() if label.isString() else name,
+        size=sizes, matrix=matrix,
+        dist=np.zeros(5) if dist is None else dist,
+        rvec=np.zeros(3) if rvec is None else rvec,
+        tvec=np.zeros(3) if tvec is None else tvec,
+        where=where, fields=_OPENCV_FIELDS,
     )
 
 
-def load_opencv(path: str | os.PathLike) -> CameraGroup:
-    """Read cameras from an OpenCV YAML/XML file (ours, or one camera from OpenCV's samples)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Expected a calibration file at {path}, but there is none")
+def _read_opencv(path: Path) -> CameraGroup:
     storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
     try:
+        if not storage.isOpened():
+            raise ValueError(f"Expected an OpenCV YAML/XML file at {path}, but OpenCV could not open it")
         root = storage.root()
         count = storage.getNode("camera_count")
         if count.empty():
-            return CameraGroup([_node_camera(root, path.stem, str(path))])
-        cameras = [_node_camera(storage.getNode(f"camera_{i}"), f"camera_{i}", f"camera_{i} of {path}")
-                   for i in range(int(count.real()))]
+            return CameraGroup([_node_camera(root, path.stem, str(path), placed=False)])
+        n = count.real() if (count.isReal() or count.isInt()) else float("nan")
+        present = sorted(k for k in root.keys() if k.startswith("camera_") and k[7:].isdigit())
+        if not (np.isfinite(n) and n == int(n) and 1 <= n <= 1000) or len(present) != int(n):
+            raise ValueError(f"Expected camera_count in {path} to count its camera_N maps ({len(present)}), "
+                             f"but got {count.real() if not count.empty() else None}")
+        cameras = [_node_camera(storage.getNode(f"camera_{i}"), f"camera_{i}", f"camera_{i} of {path}",
+                                placed=True) for i in range(int(n))]
         metadata = {}
         for key in root.keys():
             if key.startswith("metadata_"):
                 node = storage.getNode(key)
                 metadata[key[len("metadata_"):]] = node.string() if node.isString() else node.real()
-        return CameraGroup(cameras, metadata=metadata)
+        return _group(cameras, metadata, path)
     finally:
         storage.release()
+
+
+def load_opencv(path: str | os.PathLike) -> CameraGroup:
+    """Read cameras from an OpenCV YAML/XML file (ours, or one camera from OpenCV's samples).
+
+    Every value is checked (:func:`checked_camera`); a file that OpenCV's parser rejects is a
+    one-line ``ValueError`` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected a calibration file at {path}, but there is none")
+    try:
+        return _read_opencv(path)
+    except (cv2.error, SystemError, UnicodeDecodeError) as exc:
+        # OpenCV's parser reports damage as cv2.error, or SystemError from its bindings
+        reason = " ".join(str(exc).split())[-160:]
+        raise ValueError(f"Expected an OpenCV YAML/XML calibration in {path}, but OpenCV could not "
+                         f"read it: {reason}") from None
 
 
 # --------------------------------------------------------------------------------------------------
 # Caltech (Bouguet) toolbox
 
 
+# Loaded in a child process: scipy's loadmat trusts the sizes written in the file, and a damaged
+# file can crash the interpreter (a segfault in its reader) or ask for terabytes.
+_LOADMAT = """
+import pickle, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from scipy.io import loadmat
+try:
+    data = loadmat(sys.argv[1])
+except MemoryError:
+    data = "it asks for more than 2 GiB of memory"
+except Exception as exc:
+    data = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+sys.stdout.buffer.write(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+"""
+
+MAT_HEADER = 128
+
+
+def _check_mat_header(path: Path) -> None:
+    """A MAT file starts with a 116-byte text, 8 bytes of subsystem offset, version 0x0100 and an
+    endian indicator ``IM``/``MI`` (level 5, which the toolbox writes)."""
+    with open(path, "rb") as handle:
+        head = handle.read(MAT_HEADER)
+    if len(head) < MAT_HEADER or not head.startswith(b"MATLAB 5.0 MAT-file") or head[126:128] not in (b"IM", b"MI"):
+        raise ValueError(f"Expected a MATLAB 5.0 MAT-file at {path} (header 'MATLAB 5.0 MAT-file', "
+                         f"endian 'IM'/'MI'), but got {head[:24]!r}")
+
+
 def _mat(path: Path) -> dict:
-    from scipy.io import loadmat
+    import pickle
+    import subprocess
+    import sys
 
     if not path.is_file():
         raise FileNotFoundError(f"Expected a Caltech calibration file at {path}, but there is none")
-    return loadmat(str(path))
+    _check_mat_header(path)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:
+        result = subprocess.run([sys.executable, "-c", _LOADMAT, str(path)], capture_output=True,
+                                timeout=120, env=env)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"Expected a readable MAT-file at {path}, but reading it took over 120 s") from None
+    if result.returncode != 0:
+        raise ValueError(f"Expected a readable MAT-file at {path}, but scipy's reader crashed on it "
+                         f"(exit {result.returncode}): the file is damaged")
+    data = pickle.loads(result.stdout)  # written by our own child process, not taken from the file
+    if isinstance(data, str):
+        raise ValueError(f"Expected a readable MAT-file at {path}, but {data}")
+    return data
 
 
 def _field(data: dict, key: str, path: Path, size: int | None = None) -> np.ndarray:
     if key not in data:
         raise ValueError(f"Expected a field '{key}' in {path}, but it is missing")
-    value = np.asarray(data[key], dtype=np.float64).reshape(-1)
+    try:
+        value = np.asarray(data[key], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"Expected numbers in field '{key}' of {path}, but got {type(data[key]).__name__} "
+                         f"{getattr(data[key], 'dtype', '')}") from None
     if size is not None and value.size != size:
         raise ValueError(f"Expected {size} values in field '{key}' of {path}, but got {value.size}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"Expected finite values in field '{key}' of {path}, but got {value[:9].tolist()}")
     return value
 
 
-def _bouguet_camera(data: dict, suffix: str, name: str, path: Path, size) -> Camera:
+def _bouguet_camera(data: dict, suffix: str, name: str, path: Path, size, pose=None) -> Camera:
     fc = _field(data, f"fc{suffix}", path, 2)
     cc = _field(data, f"cc{suffix}", path, 2)
     kc = _field(data, f"kc{suffix}", path, 5)
     alpha = _field(data, f"alpha_c{suffix}", path, 1)[0] if f"alpha_c{suffix}" in data else 0.0
     # the toolbox's skew multiplies the normalized x by fc(1), as OpenCV's K[0, 1] does
     matrix = np.array([[fc[0], alpha * fc[0], cc[0]], [0.0, fc[1], cc[1]], [0.0, 0.0, 1.0]])
-    return Camera(name=name, size=size, matrix=matrix, dist=kc)
+    rvec, tvec = pose if pose is not None else (np.zeros(3), np.zeros(3))
+    return checked_camera(name=name, size=size, matrix=matrix, dist=kc, rvec=rvec, tvec=tvec,
+                          where=f"camera {name!r} of {path}",
+                          fields={"size": "nx/ny", "matrix": f"fc{suffix}/cc{suffix}/alpha_c{suffix}",
+                                  "dist": f"kc{suffix}", "rvec": "om", "tvec": "T"})
 
 
-def _bouguet_size(data: dict) -> tuple[int, int]:
-    width = int(np.asarray(data.get("nx", data.get("Wcal", [[0]]))).reshape(-1)[0])
-    height = int(np.asarray(data.get("ny", data.get("Hcal", [[0]]))).reshape(-1)[0])
-    return width, height
+def _bouguet_size(data: dict, path: Path) -> tuple[float, float]:
+    for width_key, height_key in (("nx", "ny"), ("Wcal", "Hcal")):
+        if width_key in data and height_key in data:
+            return _field(data, width_key, path, 1)[0], _field(data, height_key, path, 1)[0]
+    raise ValueError(f"Expected the image size (nx, ny or Wcal, Hcal) in {path}, but it is missing")
 
 
 def load_bouguet(path: str | os.PathLike, *, names: tuple[str, str] = ("left", "right")) -> CameraGroup:
@@ -201,16 +388,17 @@ def load_bouguet(path: str | os.PathLike, *, names: tuple[str, str] = ("left", "
     at the origin, named after the file)."""
     path = Path(path)
     data = _mat(path)
-    size = _bouguet_size(data)
     if "om" in data and "T" in data:
+        size = _bouguet_size(data, path)
         left = _bouguet_camera(data, "_left", names[0], path, size)
-        right = _bouguet_camera(data, "_right", names[1], path, size)
-        right = right.replace(rvec=_field(data, "om", path, 3), tvec=_field(data, "T", path, 3))
-        return CameraGroup([left, right], metadata={"source": f"Caltech toolbox {path.name}", "unit": "mm"})
+        pose = (_field(data, "om", path, 3), _field(data, "T", path, 3))
+        right = _bouguet_camera(data, "_right", names[1], path, size, pose)
+        return _group([left, right], {"source": f"Caltech toolbox {path.name}", "unit": "mm"}, path)
     if "fc" in data:
+        size = _bouguet_size(data, path)
         name = path.stem.removeprefix("Calib_Results_") or "camera"
         camera = _bouguet_camera(data, "", name, path, size)
-        return CameraGroup([camera], metadata={"source": f"Caltech toolbox {path.name}"})
+        return _group([camera], {"source": f"Caltech toolbox {path.name}"}, path)
     raise ValueError(f"Expected a Caltech calibration (fields 'fc' or 'om', 'T', 'fc_left') in {path}, "
                      f"but found neither")
 
@@ -224,19 +412,25 @@ def load_bouguet_views(path: str | os.PathLike) -> list[dict]:
     """
     path = Path(path)
     data = _mat(path)
-    n_images = int(_field(data, "n_ima", path, 1)[0])
+    n_images = _field(data, "n_ima", path, 1)[0]
+    if not (n_images == int(n_images) and 0 <= n_images <= 100_000):
+        raise ValueError(f"Expected a whole number of images 0..100000 in field 'n_ima' of {path}, but got {n_images}")
+    n_images = int(n_images)
     active = _field(data, "active_images", path, n_images) if "active_images" in data else np.ones(n_images)
     views = []
     for i in range(1, n_images + 1):
         if not active[i - 1] or f"x_{i}" not in data or f"omc_{i}" not in data:
             continue
+        image_points = _field(data, f"x_{i}", path)
+        n = image_points.size // 2
         views.append({
             "image": i,
-            "object_points": np.asarray(data[f"X_{i}"], dtype=np.float64).T,
-            "image_points": np.asarray(data[f"x_{i}"], dtype=np.float64).T,
+            "object_points": _field(data, f"X_{i}", path, 3 * n).reshape(3, n).T,
+            "image_points": image_points.reshape(2, n).T if image_points.size == 2 * n else
+            _field(data, f"x_{i}", path, 2 * n),
             "rvec": _field(data, f"omc_{i}", path, 3),
             "tvec": _field(data, f"Tc_{i}", path, 3),
-            "error": np.asarray(data[f"ex_{i}"], dtype=np.float64).T if f"ex_{i}" in data else None,
+            "error": _field(data, f"ex_{i}", path, 2 * n).reshape(2, n).T if f"ex_{i}" in data else None,
         })
     return views
 

@@ -384,17 +384,17 @@ def triangulate(
 
 
 def _as_pose_arrays(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, list[str]]:
-    """Position ``(time, space, keypoint, individual, view)`` and confidence of poses or boxes."""
+    """Position ``(time, space, keypoints, individuals, view)`` and confidence of poses or boxes."""
     if ds.attrs.get("ds_type") == schema.BOXES:
-        position = ds["position"].expand_dims(keypoint=["centre"], axis=2)
-        confidence = ds["confidence"].expand_dims(keypoint=["centre"], axis=1)
+        position = ds["position"].expand_dims(keypoints=["centre"], axis=2)
+        confidence = ds["confidence"].expand_dims(keypoints=["centre"], axis=1)
         return position, confidence, ["centre"]
-    return ds["position"], ds["confidence"], [str(k) for k in ds["keypoint"].values]
+    return ds["position"], ds["confidence"], [str(k) for k in ds["keypoints"].values]
 
 
 def _kernel(position: np.ndarray, confidence: np.ndarray, *, group: CameraGroup, options: dict) -> np.ndarray:
-    """One time chunk: position ``(time, space, keypoint, individual, view)`` and confidence
-    ``(time, 1, keypoint, individual, view)`` → ``(time, 5, keypoint, individual)`` holding x, y, z,
+    """One time chunk: position ``(time, space, keypoints, individuals, view)`` and confidence
+    ``(time, 1, keypoints, individuals, view)`` → ``(time, 5, keypoints, individuals)`` holding x, y, z,
     the mean reprojection error (pixels) and the mean confidence of the views used."""
     pixels = np.moveaxis(position.astype(np.float64), (4, 1), (0, -1))  # (view, time, kp, ind, 2)
     conf = np.moveaxis(confidence[:, 0].astype(np.float64), 3, 0)
@@ -427,7 +427,7 @@ def triangulate_dataset(
     Parameters
     ----------
     ds
-        Poses (``position (time, space, keypoint, individual, view)``) or boxes (box centres) of
+        Poses (``position (time, space, keypoints, individuals, view)``) or boxes (box centres) of
         two or more views, in pixels; its ``view`` labels name cameras of ``group``.
     group
         The calibration.
@@ -440,15 +440,15 @@ def triangulate_dataset(
     Returns
     -------
     xarray.Dataset
-        A poses dataset with ``space`` = x, y, z (calibration units), ``view`` = ["3d"],
+        A poses dataset with ``space`` = x, y, z (calibration units), no ``view`` dimension (scalar ``view`` = "3d"),
         ``confidence`` the mean confidence of the views used, and ``reprojection_error
-        (time, keypoint, individual)``, the mean reprojection error of the views used in pixels;
+        (time, keypoints, individuals)``, the mean reprojection error of the views used in pixels;
         backed by Dask, one task per time chunk (boxes give one keypoint, "centre").
     """
     schema.validate(ds)
     if method not in METHODS:
         raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
-    views = [str(v) for v in ds["view"].values]
+    views = schema.view_names(ds)
     if len(views) < 2:
         raise ValueError(f"Expected a dataset with 2 or more views to triangulate, but got views {views}")
     cameras = group.subset(views)
@@ -468,7 +468,7 @@ def triangulate_dataset(
         dtype=np.float32, chunks=(pos.chunks[0], (5,), (n_kp,), (n_ind,)), drop_axis=4,
         meta=np.empty((0, 0, 0, 0), dtype=np.float32),
     )
-    dims = ("time", "space", "keypoint", "individual", "view")
+    dims = ("time", "space", "keypoints", "individuals")
     unit = str(group.metadata.get("unit", "calibration units"))
     attrs = {
         **{k: v for k, v in ds.attrs.items() if k not in ("chunk", "class_names")},
@@ -479,13 +479,12 @@ def triangulate_dataset(
     }
     return xr.Dataset(
         {
-            # the analyses read a DataArray's "units" (and take mm for 3D when a calibration does not say)
-            "position": (dims, packed[:, :3, :, :, None], {"units": unit} if "unit" in group.metadata else {}),
-            "confidence": (dims[:1] + dims[2:], packed[:, 4, :, :, None]),
-            "reprojection_error": (("time", "keypoint", "individual"), packed[:, 3]),
+            "position": (dims, packed[:, :3]),
+            "confidence": (dims[:1] + dims[2:], packed[:, 4]),
+            "reprojection_error": (("time", "keypoints", "individuals"), packed[:, 3]),
         },
-        coords={"time": ds["time"].values, "space": list(schema.SPACE_3D), "keypoint": keypoints,
-                "individual": [str(i) for i in ds["individual"].values], "view": ["3d"]},
+        coords={"time": ds["time"].values, "frame": ("time", schema.frames(ds)), "space": list(schema.SPACE_3D),
+                "keypoints": keypoints, "individuals": [str(i) for i in ds["individuals"].values], "view": "3d"},
         attrs=attrs,
     )
 

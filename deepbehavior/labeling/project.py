@@ -138,10 +138,25 @@ def check_instances(instances, spec: ProjectSpec, *, where: str = "instances") -
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as image:
-        return int(image.width), int(image.height)
+    try:
+        with Image.open(path) as image:
+            return int(image.width), int(image.height)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise LabelError(f"Expected a readable image at {path}, but got: {exc}") from None
+
+
+def check_in_image(instances: list[dict], width: float, height: float, *, where: str = "instances") -> None:
+    """Raise :class:`LabelError` unless every box corner and keypoint lies in the image
+    (``0 <= x <= width``, ``0 <= y <= height``, pixels)."""
+    for i, inst in enumerate(instances):
+        points = ([("box", inst["box"][:2]), ("box", inst["box"][2:])] if inst.get("box") else []) + \
+            [(f"keypoints[{k}]", p) for k, p in enumerate(inst.get("keypoints") or []) if p is not None]
+        for field, (x, y) in points:
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise LabelError(f"Expected {where}[{i}].{field} inside the {width}x{height} image, "
+                                 f"but got ({x:g}, {y:g})")
 
 
 @contextlib.contextmanager
@@ -264,7 +279,12 @@ class Project:
     # ---------------------------------------------------------------- labels
     def _label_path(self, name: str) -> Path:
         self.image_path(name)
-        return self.labels_dir / f"{name}.json"
+        path = self.labels_dir / f"{name}.json"
+        # A link in labels/ is never followed: it could read or overwrite a file outside the project.
+        if path.is_symlink() or not self.labels_dir.resolve().is_relative_to(self.root):
+            raise PermissionError(f"Expected the label of {name} to be a file inside {self.root}, "
+                                  f"but {path} is a link")
+        return path
 
     def read_label(self, name: str) -> dict:
         """The label of image ``name``; an unlabelled image gives revision 0 and no instances."""
@@ -279,12 +299,13 @@ class Project:
         return data
 
     def write_label(self, name: str, instances, *, status: str = "labelled",
-                    base_revision: int | None = None) -> dict:
+                    base_revision: int | None = None, in_image: bool = False) -> dict:
         """Save the label of ``name``; return it with its new revision.
 
         ``base_revision`` is the revision the client started from; when given and older than the
         file's, nothing is written and :class:`RevisionConflict` carries the current label.
-        ``None`` overwrites whatever is there (imports, scripts).
+        ``None`` overwrites whatever is there (imports, scripts). ``in_image``: every coordinate
+        must lie in the image (:func:`check_in_image`), as the labelling page keeps them.
         """
         if status not in STATUSES:
             raise LabelError(f"Expected status one of {STATUSES}, but got {status!r}")
@@ -297,6 +318,8 @@ class Project:
             width, height = current.get("width"), current.get("height")
             if width is None:
                 width, height = _image_size(self.image_path(name))
+            if in_image:
+                check_in_image(instances, width, height)
             label = {"image": name, "width": width, "height": height,
                      "revision": int(current["revision"]) + 1, "status": status, "instances": instances}
             write_atomic(path, json.dumps(label, indent=1) + "\n")

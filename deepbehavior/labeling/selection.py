@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import xarray as xr
 
+from .. import schema
 from ..video import iter_frames, probe, read_frames
 from .project import Project
 
@@ -128,7 +129,7 @@ def jump_score(ds: xr.Dataset) -> xr.DataArray:
     step = position.diff("time", label="upper")
     distance = np.sqrt((step ** 2).sum("space", skipna=False))
     largest = distance.max(dim=_other_dims(distance), skipna=True)
-    return largest.reindex(time=position["time"]).rename("jump")
+    return largest.reindex(time=position["time"]).assign_coords(position["time"].coords).rename("jump")
 
 
 def select(
@@ -146,7 +147,7 @@ def select(
     ``uniform`` spreads picks evenly in each video (in proportion to its length); ``kmeans``
     clusters up to ``candidates`` evenly spaced grey thumbnails of all videos and takes the frame
     nearest each centre; ``uncertain`` and ``jumps`` need ``stores`` (one dataset per video, whose
-    ``time`` holds frame numbers of that video) and pick the frames scoring highest under
+    ``frame`` coordinate holds frame numbers of that video) and pick the frames scoring highest under
     :func:`uncertainty_score` or :func:`jump_score`, ``min_gap`` frames apart.
     """
     if method not in METHODS:
@@ -168,7 +169,7 @@ def select(
     pool = []
     for v, ds in enumerate(stores):
         score = scorer(ds).compute()
-        frames = np.asarray(score["time"].values, dtype=np.int64)
+        frames = schema.frames(score.assign_attrs(fps=ds.attrs.get("fps")))
         values = np.where(frames < counts[v], score.values, np.nan)
         by_frame = dict(zip(frames.tolist(), values.tolist()))
         # The best n of each video, then the best n overall: a video where the model struggles

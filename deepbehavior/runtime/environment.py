@@ -9,8 +9,10 @@ have to remember any of it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from ..config import RayConfig
@@ -71,12 +73,20 @@ def _ray_home() -> Path:
     return home
 
 
+_OWN_TEMP_DIR: Path | None = None
+
+
 def start_ray(config: RayConfig = RayConfig()):
     """Start (or join, with ``config.address``) Ray for this process; return the ``ray`` module.
 
-    An embedded Ray binds to 127.0.0.1 only, without dashboard, usage stats or cloud probes.
+    Without ``config.address`` this always starts a new Ray of our own, bound to 127.0.0.1 only,
+    without dashboard, usage stats or cloud probes, with its session in a fresh temporary folder: it
+    never joins the cluster another ``ray start`` on the machine recorded as current, nor the one
+    ``RAY_ADDRESS`` names. ``config.address="auto"`` is the explicit way to join that cluster (Ray's
+    own rules: ``RAY_ADDRESS``, then the recorded current cluster); any other address joins that one.
     Calling it again in the same process reuses the running Ray.
     """
+    global _OWN_TEMP_DIR
     env = offline_ultralytics()
     import ray
 
@@ -88,31 +98,49 @@ def start_ray(config: RayConfig = RayConfig()):
                  log_to_driver=True, logging_level="WARNING")
         return ray
     # The head processes inherit our environment at start: HOME with an empty bootstrap config stops
-    # the dashboard's cloud-metadata probes; the address is given so Ray does not look for its own.
-    saved_home = os.environ.get("HOME")
+    # the dashboard's cloud-metadata probes; RAY_ADDRESS is hidden from them so nothing we start
+    # drifts into a foreign cluster. address="local" and a temp dir of our own (short: Ray's socket
+    # paths must fit 107 bytes) keep Ray from reading the machine's "current cluster" record.
+    saved = {key: os.environ.get(key) for key in ("HOME", "RAY_ADDRESS")}
     os.environ["HOME"] = str(_ray_home())
+    os.environ.pop("RAY_ADDRESS", None)
+    _OWN_TEMP_DIR = Path(tempfile.mkdtemp(prefix="dbray-"))
+    atexit.register(stop_ray)
     try:
         ray.init(
+            address="local",
             num_cpus=config.num_cpus,
             num_gpus=config.num_gpus,
             namespace=config.namespace,
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
+            _temp_dir=str(_OWN_TEMP_DIR),
             runtime_env=runtime_env,
             logging_level="WARNING",
             log_to_driver=True,
             configure_logging=True,
         )
     finally:
-        if saved_home is None:
-            os.environ.pop("HOME", None)
-        else:
-            os.environ["HOME"] = saved_home
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return ray
 
 
+def ray_temp_dir() -> Path | None:
+    """The session folder of the Ray this process started (``None`` when it joined one)."""
+    return _OWN_TEMP_DIR
+
+
 def stop_ray() -> None:
+    """Shut down this process's Ray; remove the temporary folder of one we started."""
+    global _OWN_TEMP_DIR
     import ray
 
     if ray.is_initialized():
         ray.shutdown()
+    if _OWN_TEMP_DIR is not None:
+        shutil.rmtree(_OWN_TEMP_DIR, ignore_errors=True)
+        _OWN_TEMP_DIR = None

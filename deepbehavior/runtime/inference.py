@@ -92,8 +92,8 @@ def plan_shards(
 ) -> tuple[list[Shard], list[dict]]:
     """Create any missing store and list the shards that are not done yet.
 
-    Returns the shards, and the sessions that could not be planned (a video missing or unreadable)
-    with their error. With ``force`` every store is recreated.
+    Returns the shards, and the sessions that could not be planned (a video missing, unreadable,
+    truncated or damaged) with their error; the other sessions run. With ``force`` every store is recreated.
     """
     stores_dir = Path(stores_dir)
     stores_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def plan_shards(
         views = list(session.videos)
         try:
             infos = {view: probe(video) for view, video in session.videos.items()}
-        except VideoError as exc:
+        except (VideoError, OSError, ValueError) as exc:
             failures.append({"session": session.key, "view": "*", "start": 0, "stop": 0, "error": str(exc)})
             continue
         n_frames = max(info.frames for info in infos.values())
@@ -225,26 +225,48 @@ def run_inference(
     if not shards:
         return RunReport(0, 0.0, 0, [])
     _quiet_ray_data()
-    items = [{"shard": i, "video": s.video, "start": s.start, "stop": s.stop} for i, s in enumerate(shards)]
     read = {"frames_per_batch": frames_per_batch, "retries": retries}
     predictor = {"backend": backend, "kwargs": backend_kwargs}
-    pool = {"batch_size": 1, "num_gpus": gpus_per_predictor, "num_cpus": cpus_per_predictor,
-            "compute": ray.data.ActorPoolStrategy(size=predictors)}
-    # Ray's defaults do the rest: a decode task is retried 3 times after a worker dies, and a
-    # predictor actor is restarted (its tasks retried) without limit (tests/integration).
-    with _ray_data_settings(enable_progress_bars=False, print_on_execution_start=False, verbose_stats_logs=False,
-                            # a block per row: predictions reach the driver (and the progress
-                            # line) as each row is made, not once a whole shard's rows are
-                            target_max_block_size=1):
-        dataset = ray.data.from_items(items, override_num_blocks=len(items))
-        if gpus_per_predictor:
-            dataset = (dataset.map_batches(decode_shard, batch_size=1, num_cpus=1, fn_kwargs=read,
-                                           compute=ray.data.TaskPoolStrategy(size=readers))
-                       .map_batches(PredictStage, fn_constructor_kwargs=predictor, **pool))
-        else:
-            dataset = dataset.map_batches(ReadAndPredict, fn_constructor_kwargs=predictor | read, **pool)
-        return _collect(dataset, shards, kind=kind, fps_of=fps_of, started=started,
-                        progress=Progress(_frames_per_session(shards), every=progress_every, printer=printer))
+    progress = Progress(_frames_per_session(shards), every=progress_every, printer=printer)
+    pending = {i: _ShardResults(s) for i, s in enumerate(shards)}
+    failures: list[dict] = []
+    done = frames = 0
+    # A shard left incomplete by a lost node (its actor or decoding task gone with it) is run again
+    # in a new round on the nodes still alive, up to `retries` times; the frames it already has are kept.
+    for attempt in range(retries + 1):
+        # Later rounds let the pool shrink to the nodes that are left rather than wait for lost ones.
+        size = {"size": predictors} if attempt == 0 else {"min_size": 1, "max_size": predictors}
+        pool = {"batch_size": 1, "num_gpus": gpus_per_predictor, "num_cpus": cpus_per_predictor,
+                "compute": ray.data.ActorPoolStrategy(**size)}
+        items = [{"shard": i, "video": shards[i].video, "start": shards[i].start, "stop": shards[i].stop}
+                 for i in pending]
+        # Ray's defaults do the rest within a round: a decode task is retried 3 times after a worker
+        # dies, and a predictor actor is restarted (its tasks retried) without limit (tests/integration).
+        with _ray_data_settings(enable_progress_bars=False, print_on_execution_start=False, verbose_stats_logs=False,
+                                # a block per row: predictions reach the driver (and the progress
+                                # line) as each row is made, not once a whole shard's rows are
+                                target_max_block_size=1):
+            dataset = ray.data.from_items(items, override_num_blocks=len(items))
+            if gpus_per_predictor:
+                dataset = (dataset.map_batches(decode_shard, batch_size=1, num_cpus=1, fn_kwargs=read,
+                                               compute=ray.data.TaskPoolStrategy(size=readers))
+                           .map_batches(PredictStage, fn_constructor_kwargs=predictor, **pool))
+            else:
+                dataset = dataset.map_batches(ReadAndPredict, fn_constructor_kwargs=predictor | read, **pool)
+            written, kept = _collect(dataset, pending, failures, kind=kind, fps_of=fps_of, progress=progress)
+        done, frames = done + written, frames + kept
+        if not pending:
+            break
+        if attempt < retries:
+            printer(f"[infer] {len(pending)} shard(s) incomplete (a worker or node was lost); "
+                    f"running them again on the nodes left ({attempt + 1}/{retries})")
+    for shard in pending.values():  # still incomplete after every round
+        message = f"only {int(shard.received.sum())} of {len(shard.received)} frames came back"
+        store.record_failure(shard.shard.store, shard.shard.region, message)
+        failures.append({"session": shard.shard.session, "view": shard.shard.view, "start": shard.shard.start,
+                         "stop": shard.shard.stop, "error": message})
+    progress.printer(progress.line())
+    return RunReport(frames, time.monotonic() - started, done, failures)
 
 
 def _quiet_ray_data() -> None:
@@ -277,12 +299,12 @@ def _frames_per_session(shards: list[Shard]) -> dict[str, int]:
     return totals
 
 
-def _collect(dataset, shards: list[Shard], *, kind: str, fps_of: dict[str, float], started: float,
-             progress: Progress) -> RunReport:
-    """Gather the predictions as they arrive; write each shard once it is whole, record failures."""
-    pending = {i: _ShardResults(s) for i, s in enumerate(shards)}
-    failures: list[dict] = []
-    frames = done = 0
+def _collect(dataset, pending: dict[int, _ShardResults], failures: list[dict], *, kind: str,
+             fps_of: dict[str, float], progress: Progress) -> tuple[int, int]:
+    """Gather the predictions as they arrive; write each shard once it is whole (removing it from
+    ``pending``), record failed ones in ``failures``. Returns the shards written and their frames:
+    frames of a shard that is never written are not counted."""
+    done = frames = 0
     for row in dataset.iter_rows():
         index = int(row["shard"])
         if index not in pending:
@@ -294,22 +316,15 @@ def _collect(dataset, shards: list[Shard], *, kind: str, fps_of: dict[str, float
                              "start": shard.shard.start, "stop": shard.shard.stop, "error": str(row["error"])})
             del pending[index]
             continue
-        new = shard.add(int(row["first"]), pickle.loads(row["result"]))
-        frames += new
-        progress.add(shard.shard.session, new)
+        progress.add(shard.shard.session, shard.add(int(row["first"]), pickle.loads(row["result"])))
         if shard.complete:
             part = predictions_to_part(kind, shard.arrays, np.arange(shard.shard.start, shard.shard.stop),
                                        fps_of[shard.shard.store])
             store.write_region(shard.shard.store, part, shard.shard.region)
             done += 1
+            frames += len(shard.received)
             del pending[index]
-    for shard in pending.values():  # the dataset ended without all of a shard's frames
-        message = f"only {int(shard.received.sum())} of {len(shard.received)} frames came back"
-        store.record_failure(shard.shard.store, shard.shard.region, message)
-        failures.append({"session": shard.shard.session, "view": shard.shard.view, "start": shard.shard.start,
-                         "stop": shard.shard.stop, "error": message})
-    progress.printer(progress.line())
-    return RunReport(frames, time.monotonic() - started, done, failures)
+    return done, frames
 
 
 def plan_predictors(nodes: list[dict], readers: int | None = None) -> dict:

@@ -21,5 +21,5 @@ def render_labelled_video(ds: xr.Dataset, video: str | os.PathLike, path: str | 
         ds = ds.isel(time=slice(0, frames))
     if ds.attrs.get("ds_type") == "poses":
         return write_pose_video(ds, video, path, view=view)
-    first = [str(ds["individual"].values[0])]  # slots are not animals: no distance line between them
+    first = [str(ds["individuals"].values[0])]  # slots are not animals: no distance line between them
     return render_social_overlay(video, ds, path, view=view, individuals=first)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import xarray as xr
 
+from .. import schema
 from ..analysis._tracks import as_position
 from ..video import iter_frames, write_video
 
@@ -32,7 +33,7 @@ def draw_frame(
     Parameters
     ----------
     points
-        ``name -> (keypoint, 2)`` pixel positions (NaN: not drawn).
+        ``name -> (keypoints, 2)`` pixel positions (NaN: not drawn).
     boxes
         ``name -> (cx, cy, w, h)`` in pixels (NaN: not drawn).
     link
@@ -97,15 +98,15 @@ def render_social_overlay(
     if frames is not None:
         position = position.isel(time=slice(0, frames))
     position = position.load()
-    names = [str(v) for v in position["individual"].values]
+    names = [str(v) for v in position["individuals"].values]
     pair = list(individuals) if individuals else names[:2]
     box = None
     if "shape" in ds:
-        box = (ds["shape"].sel(view=view) if view else ds["shape"].isel(view=0)).isel(time=slice(0, position.sizes["time"])).load()
-    has_kp = "keypoint" in position.dims
-    centre = position.sel(keypoint=keypoint) if (has_kp and keypoint) else (
-        position.mean("keypoint", skipna=True) if has_kp else position)
-    times = np.asarray(position["time"].values, dtype=int)
+        box = schema.select_view(ds["shape"], view).isel(time=slice(0, position.sizes["time"])).load()
+    has_kp = "keypoints" in position.dims
+    centre = position.sel(keypoints=keypoint) if (has_kp and keypoint) else (
+        position.mean("keypoints", skipna=True) if has_kp else position)
+    times = schema.frames(position.assign_attrs(fps=ds.attrs.get("fps")))
     start, stop = int(times[0]), int(times[-1]) + 1
     fps = float(fps or ds.attrs["fps"])
 
@@ -117,15 +118,15 @@ def render_social_overlay(
                 yield frame
                 continue
             here = position.isel(time=i)
-            points = {n: (here.sel(individual=n).transpose(..., "space").values.reshape(-1, 2)) for n in names}
+            points = {n: (here.sel(individuals=n).transpose(..., "space").values.reshape(-1, 2)) for n in names}
             boxes = None
             if box is not None:
-                boxes = {n: np.concatenate([here.sel(individual=n).values.reshape(2),
-                                            box.isel(time=i).sel(individual=n).values.reshape(2)]) for n in names}
+                boxes = {n: np.concatenate([here.sel(individuals=n).values.reshape(2),
+                                            box.isel(time=i).sel(individuals=n).values.reshape(2)]) for n in names}
             link, label = None, ""
             if len(pair) == 2:
-                a = centre.isel(time=i).sel(individual=pair[0]).values
-                b = centre.isel(time=i).sel(individual=pair[1]).values
+                a = centre.isel(time=i).sel(individuals=pair[0]).values
+                b = centre.isel(time=i).sel(individuals=pair[1]).values
                 link = (a, b)
                 distance = float(np.hypot(*(a - b)))
                 label = f"frame {number}  d = {distance:.1f} px" if np.isfinite(distance) else f"frame {number}"

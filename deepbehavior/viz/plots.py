@@ -158,16 +158,16 @@ def write_session_figures(
     Parameters
     ----------
     position
-        ``(time, space, [keypoint,] [individual])`` in ``unit``; each animal is drawn by its
+        ``(time, space, [keypoints,] [individuals])`` in ``unit``; each animal is drawn by its
         ``centre`` keypoint (None: the mean of its keypoints).
     """
     from ..analysis._tracks import point_track, speed
     from ..analysis.social import inter_animal_distance, interaction_bouts
 
     folder = Path(folder)
-    names = [str(v) for v in position["individual"].values] if "individual" in position.dims else [None]
+    names = [str(v) for v in position["individuals"].values] if "individuals" in position.dims else [None]
     tracks = {n or "animal": point_track(position, keypoint=centre, individual=n) for n in names}
-    seconds = (np.asarray(position["time"].values, dtype=float) - float(position["time"].values[0])) / fps
+    seconds = np.asarray(position["time"].values, dtype=float) - float(position["time"].values[0])
     written = [save_figure(plot_trajectory(tracks, regions=regions, unit=unit, title=title),
                            folder / "trajectory.png")]
     speeds = {n: speed(t, fps=fps) for n, t in tracks.items()}

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import xarray as xr
 
+from .. import schema
 from ..models import pose_layout
 from ..video import iter_frames, write_video
 
@@ -111,8 +112,8 @@ def write_pose_video(
     Parameters
     ----------
     ds
-        Poses dataset (``position (time, space, keypoint, individual, view)`` in pixels of
-        ``video``); ``time`` holds frame numbers, consecutive.
+        Poses dataset (``position (time, space, keypoints, individuals, view)`` in pixels of
+        ``video``); its ``frame`` coordinate holds consecutive frame numbers.
     video
         The video the poses were predicted on.
     path
@@ -123,18 +124,14 @@ def write_pose_video(
         Keypoint index pairs to join; None: the OpenPose layout when ``ds`` has its 67 keypoints by
         name, else points only.
     """
-    views = [str(v) for v in ds["view"].values]
-    view = views[0] if view is None else view
-    if view not in views:
-        raise ValueError(f"Expected a view among {views}, but got {view!r}")
-    ds = ds.sel(view=view).transpose("time", "individual", "keypoint", "space").sel(space=["x", "y"])
-    frames = np.asarray(ds["time"].values, dtype=np.int64)
+    ds = schema.select_view(ds, view).transpose("time", "individuals", "keypoints", "space").sel(space=["x", "y"])
+    frames = schema.frames(ds)
     if len(frames) == 0 or np.any(np.diff(frames) != 1):
         raise ValueError(f"Expected consecutive frame numbers in time, but got {frames[:5]}… ({len(frames)} frames)")
     if edges is None:
-        names = tuple(str(k) for k in ds["keypoint"].values)
+        names = tuple(str(k) for k in ds["keypoints"].values)
         edges = pose_layout.EDGES if names == pose_layout.KEYPOINT_NAMES else ()
-    position = ds["position"].values  # (time, individual, keypoint, 2)
+    position = ds["position"].values  # (time, individuals, keypoints, 2)
     confidence = ds["confidence"].values
     drawn = (draw_pose(frame, position[i], confidence[i], edges=edges, min_confidence=min_confidence)
              for i, frame in enumerate(iter_frames(video, int(frames[0]), int(frames[-1]) + 1)))

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .. import schema
+
 
 def _figure(**kwargs):
     from matplotlib.figure import Figure
@@ -19,13 +21,13 @@ def _figure(**kwargs):
 
 
 def _positions(ds: xr.Dataset, individual: str | None) -> tuple[np.ndarray, list[str]]:
-    """``(time, keypoint, 3)`` positions of one individual of a 3D poses dataset."""
+    """``(time, keypoints, 3)`` positions of one individual of a 3D poses dataset."""
     if ds.sizes.get("space") != 3:
         raise ValueError(f"Expected a 3D poses dataset (space x, y, z), but got space of size {ds.sizes.get('space')}")
-    position = ds["position"].isel(view=0)
-    name = individual if individual is not None else str(ds["individual"].values[0])
-    data = position.sel(individual=name).transpose("time", "keypoint", "space").values
-    return np.asarray(data, dtype=np.float64), [str(k) for k in ds["keypoint"].values]
+    position = schema.select_view(ds["position"])
+    name = individual if individual is not None else str(ds["individuals"].values[0])
+    data = position.sel(individuals=name).transpose("time", "keypoints", "space").values
+    return np.asarray(data, dtype=np.float64), [str(k) for k in ds["keypoints"].values]
 
 
 def _limits(ax, points: np.ndarray) -> None:
@@ -46,7 +48,7 @@ def plot_trajectories_3d(ds: xr.Dataset, *, individual: str | None = None,
     Parameters
     ----------
     ds
-        A 3D poses dataset (``position (time, space=x,y,z, keypoint, individual, view)``).
+        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals, view)``).
     edges
         Pairs of keypoint names drawn as skeleton segments.
     frame
@@ -97,7 +99,7 @@ def write_movie_3d(ds: xr.Dataset, path: str | os.PathLike, *, individual: str |
     Parameters
     ----------
     ds
-        A 3D poses dataset (``position (time, space=x,y,z, keypoint, individual, view)``).
+        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals, view)``).
     path
         Output video file, written under its final name only once complete.
     edges

@@ -8,6 +8,8 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .. import schema
+
 
 def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> Figure:
     """x and y (two panels) of every identity's reference point against time (s).
@@ -16,7 +18,7 @@ def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> 
     ----------
     ds
         Dataset with identities (``deepbehavior.tracking.track_session``): ``position (time, space,
-        [keypoint,] individual[, view])`` in pixels, ``attrs["fps"]`` and optionally
+        [keypoints,] individuals[, view])`` in pixels, ``attrs["fps"]`` and optionally
         ``attrs["swap_frames"]`` (view → frame numbers where identities were exchanged back), drawn
         as dashed vertical lines.
     view
@@ -29,23 +31,18 @@ def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> 
     """
     from ..tracking import reference_points
 
-    ref = reference_points(ds)
-    if "view" in ref.dims:
-        views = [str(v) for v in ref["view"].values]
-        view = views[0] if view is None else view
-        if view not in views:
-            raise ValueError(f"Expected a view in {views}, but got {view!r}")
-        ref = ref.sel(view=view)
+    ref = schema.select_view(reference_points(ds), view)
+    view = str(ref["view"].values) if "view" in ref.coords else view
     fps = float(ds.attrs.get("fps", 1.0))
-    seconds = np.asarray(ds["time"].values, dtype=float) / fps
+    seconds = np.asarray(ds["time"].values, dtype=float)
     fig = Figure(figsize=(8, 4.5), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
     swaps = [float(t) / fps for t in ds.attrs.get("swap_frames", {}).get(str(view), [])]
-    unit = str(ds["position"].attrs.get("units", "px"))
+    unit = str(ds.attrs.get("space_unit") or ds["position"].attrs.get("units", "px"))
     for ax, axis in zip(axes, ("x", "y")):
-        for name in ref["individual"].values:
-            values = ref.sel(individual=name, space=axis).values
+        for name in ref["individuals"].values:
+            values = ref.sel(individuals=name, space=axis).values
             ax.plot(seconds, values, lw=0.8, label=str(name))
         for k, s in enumerate(swaps):
             ax.axvline(s, color="k", ls="--", lw=0.8, label="swap repaired" if k == 0 else None)

@@ -51,7 +51,7 @@ def test_stores_open_with_xarray_and_are_complete(demo):
     out, _ = demo
     for session in ("m01_day1", "m02_day1"):
         ds = xr.open_zarr(out / "stores" / f"{session}.zarr")
-        assert ds["position"].dims == ("time", "space", "individual", "view")
+        assert ds["position"].dims == ("time", "space", "individuals") and str(ds["view"].values) == "top"
         assert ds.sizes["time"] == 300 and ds.attrs["fps"] == 30.0
         assert ds.attrs["provenance"]["versions"]["ultralytics"]
         assert ds.attrs["provenance"]["inputs"][0]["size_bytes"] > 0

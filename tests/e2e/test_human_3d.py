@@ -56,7 +56,7 @@ def test_two_view_store_is_written_as_infer_writes_it(session):
     ds = open_store(session["store"])
     assert is_complete(session["store"])
     assert list(ds["view"].values) == ["cam1", "cam2"]
-    assert list(ds["keypoint"].values) == list(KEYPOINT_NAMES)
+    assert list(ds["keypoints"].values) == list(KEYPOINT_NAMES)
     assert ds.attrs["model"]["layout"] == "openpose_body25_hands" and ds.attrs["individuals_are"] == "slots"
     assert ds.attrs["session"] == "sub01_reach" and set(ds.attrs["videos"]) == {"cam1", "cam2"}
 
@@ -64,8 +64,8 @@ def test_two_view_store_is_written_as_infer_writes_it(session):
 def test_triangulated_store_recovers_the_skeleton(session):
     ds3 = open_store(session["stores"] / "sub01_reach.zarr").load()
     truth = synthetic_human.human_reach_3d()
-    got = ds3["position"].isel(view=0, individual=0).transpose("time", "keypoint", "space").values
-    want = truth["position"].isel(view=0, individual=0).transpose("time", "keypoint", "space").values
+    got = ds3["position"].isel(individuals=0).transpose("time", "keypoints", "space").values
+    want = truth["position"].isel(individuals=0).transpose("time", "keypoints", "space").values
     error = np.linalg.norm(got - want, axis=-1)
     # 1 px of noise at 3 m with f = 900 px is ~3.3 mm across the view and ~2x that in depth.
     assert np.nanmedian(error) < 6.0
@@ -77,11 +77,11 @@ def test_confidence_filter_drops_exactly_the_injected_outliers(session):
     ds3 = open_store(session["stores"] / "sub01_reach.zarr").load()
     outliers = json.loads(session["truth"].read_text())["outliers"]
     assert len(outliers) == 12
-    truth = synthetic_human.human_reach_3d()["position"].isel(view=0, individual=0)
-    raw = ds3["position"].isel(view=0, individual=0)
-    kept = filter_confidence_sd(ds3, k=3.0)["position"].isel(view=0, individual=0)
+    truth = synthetic_human.human_reach_3d()["position"].isel(individuals=0)
+    raw = ds3["position"].isel(individuals=0)
+    kept = filter_confidence_sd(ds3, k=3.0)["position"].isel(individuals=0)
     for o in outliers:
-        where = {"keypoint": o["keypoint"], "time": o["frame"]}
+        where = {"keypoints": o["keypoint"], "time": o["frame"]}
         # Each was a real outlier in 3D (the noise leaves ~4 mm; the low weight of the bad view
         # in the triangulation keeps some outliers as close as ~20 mm), and the filter removed it.
         assert float(np.linalg.norm(raw.sel(**where).values - truth.sel(**where).values)) > 15.0, o
@@ -141,12 +141,12 @@ def test_mediapipe_infers_both_views_of_a_two_camera_session(tmp_path):
               batch_size=3), store=StoreConfig(chunk=3), ray=RayConfig(num_cpus=2)))
     ds = open_store(tmp_path / "out" / "stores" / "p01_s1.zarr")
     assert list(ds["view"].values) == ["cam1", "cam2"]
-    assert list(ds["keypoint"].values) == list(KEYPOINT_NAMES)
+    assert list(ds["keypoints"].values) == list(KEYPOINT_NAMES)
     assert ds.attrs["model"]["backend"] == "mediapipe_holistic"
     for view, (width, height) in sizes.items():
-        position = ds["position"].sel(view=view).isel(individual=0)
+        position = ds["position"].sel(view=view).isel(individuals=0)
         for name in ("Nose", "RShoulder", "LShoulder"):
-            x, y = position.sel(keypoint=name).transpose("space", "time").values
+            x, y = position.sel(keypoints=name).transpose("space", "time").values
             assert np.isfinite(x).all() and ((x >= 0) & (x < width) & (y >= 0) & (y < height)).all(), (view, name)
         # Facing the camera, a person's right shoulder is on the image's left.
-        assert (position.sel(keypoint="RShoulder", space="x") < position.sel(keypoint="LShoulder", space="x")).all()
+        assert (position.sel(keypoints="RShoulder", space="x") < position.sel(keypoints="LShoulder", space="x")).all()

@@ -36,14 +36,14 @@ def test_triangulate_job_cli(tmp_path):
     ds = schema.make_poses(pixels, fps=30.0, views=group.names)
     store = create_store(tmp_path / "2d.zarr", ds, chunk=25)
     for region in regions(store):
-        part = ds.sel(view=[region.view]).isel(time=slice(region.start, region.stop))
+        part = ds.sel(view=region.view).isel(time=slice(region.start, region.stop))
         write_region(store, part, region)
     out = tmp_path / "out"
     res = subprocess.run([sys.executable, "-m", "deepbehavior.cli", "triangulate", f"out={out}", f"store={store}",
                           f"calibration={calib}", "movie_frames=5"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     back = open_store(out / "poses3d.zarr")
-    got = back["position"].isel(view=0).transpose("time", "keypoint", "individual", "space").values
+    got = back["position"].transpose("time", "keypoints", "individuals", "space").values
     np.testing.assert_allclose(got, world, atol=1e-3)
     assert (out / "trajectories3d.png").exists() and (out / "skeleton3d.mp4").exists()
 
@@ -54,7 +54,7 @@ def _write_2d_store(path, group, world, *, chunk=25):
     ds = schema.make_poses(pixels, fps=30.0, views=group.names)
     store = create_store(path, ds, chunk=chunk)
     for region in regions(store):
-        write_region(store, ds.sel(view=[region.view]).isel(time=slice(region.start, region.stop)), region)
+        write_region(store, ds.sel(view=region.view).isel(time=slice(region.start, region.stop)), region)
     return store
 
 
@@ -92,7 +92,7 @@ def test_triangulate_job_over_a_cohort_records_the_broken_session(tmp_path):
         main.run(cfg)
     assert exit_info.value.code == 1
     back = open_store(out / "stores3d" / "m1_d1.zarr")
-    got = back["position"].isel(view=0).transpose("time", "keypoint", "individual", "space").values
+    got = back["position"].transpose("time", "keypoints", "individuals", "space").values
     np.testing.assert_allclose(got, world, atol=1e-3)
     assert not (out / "stores3d" / "m2_d1.zarr").exists()
     report = json.loads((out / "triangulate_report.json").read_text())

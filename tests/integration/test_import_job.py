@@ -51,8 +51,8 @@ def test_cli_imports_an_openpose_folder(shared_data, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "67 keypoints" in result.stdout
     ds = store.open_store(tmp_path / "stores" / "cam1.zarr")
-    assert ds.sizes["keypoint"] == 67 and ds.sizes["time"] == 30
-    assert np.isnan(ds["position"].sel(time=13).values).all()
+    assert ds.sizes["keypoints"] == 67 and ds.sizes["time"] == 30
+    assert np.isnan(ds["position"].isel(time=13).values).all()
     bad = subprocess.run([sys.executable, "-m", "deepbehavior.cli", "import", f"out={tmp_path}",
                           f"source={folder}", "+options.colour=red"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

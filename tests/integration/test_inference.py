@@ -68,7 +68,7 @@ def test_output_is_identical_across_shard_sizes_and_complete(ray_local, material
     assert report_a.frames == report_b.frames == 2 * FRAMES
     for key in ("m0_d1", "m1_d1"):
         a, b = _values(tmp_path / "a", key), _values(tmp_path / "b", key)
-        assert a["position"].shape == (FRAMES, 2, 2, 1)
+        assert a["position"].shape == (FRAMES, 2, 2)  # one camera: no view dimension
         assert np.isfinite(a["position"]).all()  # conf=0: every slot of every frame filled
         _assert_same(a, b)
         assert store.is_complete(tmp_path / "a" / "stores" / f"{key}.zarr")

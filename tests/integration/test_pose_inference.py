@@ -28,11 +28,11 @@ def test_mediapipe_backend_writes_openpose_layout_store(tmp_path):
     assert report.failures == [] and report.frames == 4
     ds = xr.open_zarr(tmp_path / "out" / "stores" / "bus_s1.zarr")
     assert ds.attrs["ds_type"] == "poses" and ds.attrs["model"]["layout"] == "openpose_body25_hands"
-    assert list(ds["keypoint"].values) == list(OPENPOSE_KEYPOINTS)
-    position = ds["position"].isel(individual=0, view=0)
+    assert list(ds["keypoints"].values) == list(OPENPOSE_KEYPOINTS)
+    position = ds["position"].isel(individuals=0, view=0)
     for name in ("Nose", "RShoulder", "LShoulder", "MidHip"):
-        xy = position.sel(keypoint=name).values  # (space, time)
+        xy = position.sel(keypoints=name).values  # (space, time)
         assert np.isfinite(xy).all(), name
         assert ((xy[0] >= 0) & (xy[0] < 480) & (xy[1] >= 0) & (xy[1] < 640)).all(), name
     # Seen from the front, a person's right shoulder is on the image's left.
-    assert (position.sel(keypoint="RShoulder", space="x") < position.sel(keypoint="LShoulder", space="x")).all()
+    assert (position.sel(keypoints="RShoulder", space="x") < position.sel(keypoints="LShoulder", space="x")).all()

@@ -83,7 +83,7 @@ def test_track_then_analyze_repairs_the_swap_and_matches_truth(cohort, tmp_path)
 
     tracked = open_store(out / "tracked" / "m01_d1.zarr")
     assert tracked.attrs["individuals_are"] == "identities"
-    got = tracked["position"].isel(view=0).values
+    got = tracked["position"].values
     # The names are arbitrary: animal A is whichever identity starts where A starts.
     a_first = np.allclose(got[0, :, :, 0], truth[0, :, :, 0])
     order = [0, 1] if a_first else [1, 0]
@@ -96,7 +96,7 @@ def test_track_then_analyze_repairs_the_swap_and_matches_truth(cohort, tmp_path)
     table = pd.read_csv(result / "measures.csv")
     position = make_poses(truth[..., order], fps=FPS, keypoints=["nose", "tail"], individuals=["a", "b"])
     expected = dict((f"social.{m}", v) for m, v, _ in measure_social(
-        position["position"].isel(view=0), threshold=60.0, min_duration_s=0.2, fps=FPS))
+        position["position"], threshold=60.0, min_duration_s=0.2, fps=FPS))
     assert expected["social.interaction_count"] == 2  # frames 80-94 and 106-120: the hidden ones split it
     speeds = sorted([expected["social.speed_mean_a"], expected["social.speed_mean_b"]])
     assert speeds[1] > 1.5 * speeds[0]  # a swap left in place would show in the speeds
@@ -149,9 +149,9 @@ def test_cli_identity_from_classes(tmp_path):
                           capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     tracked = open_store(tmp_path / "o" / "tracked" / "m01_d1.zarr")
-    assert list(tracked["individual"].values) == ["resident", "intruder"]
-    pos = tracked["position"].isel(view=0)
-    np.testing.assert_allclose(pos.sel(individual="resident").transpose("time", "space"), big)
-    np.testing.assert_allclose(pos.sel(individual="intruder").transpose("time", "space"), small)
+    assert list(tracked["individuals"].values) == ["resident", "intruder"]
+    pos = tracked["position"]
+    np.testing.assert_allclose(pos.sel(individuals="resident").transpose("time", "space"), big)
+    np.testing.assert_allclose(pos.sel(individuals="intruder").transpose("time", "space"), small)
     summary = pd.read_csv(tmp_path / "o" / "track_summary.csv")
     assert summary["swaps_repaired"].tolist() == [0] and summary["missing_frames"].tolist() == [0]

@@ -19,8 +19,10 @@ def _part(region, value):
 def test_store_opens_with_xarray_with_documented_dims_and_chunks(tmp_path):
     path = store.create_store(tmp_path / "s.zarr", _template(), chunk=100, attrs={"provenance": {"a": 1}})
     ds = xr.open_zarr(path)
-    assert ds["position"].dims == ("time", "space", "individual", "view")
+    assert ds["position"].dims == ("time", "space", "individuals", "view")
     assert ds["position"].encoding["chunks"] == (100, 2, 2, 1)
+    np.testing.assert_array_equal(ds["frame"].values, np.arange(250))
+    np.testing.assert_allclose(ds["time"].values, np.arange(250) / 30)
     assert ds.attrs["provenance"] == {"a": 1} and ds.attrs["chunk"] == 100
     assert bool(ds["position"].isnull().all())
     assert [r.key for r in store.regions(path)] == ["top.0", "top.1", "top.2", "side.0", "side.1", "side.2"]
@@ -74,3 +76,58 @@ def test_wrong_frame_count_is_refused(tmp_path):
     short = store.Region(region.view, region.chunk, 0, 50)
     with pytest.raises(ValueError, match="Expected 100 frames for region top.0"):
         store.write_region(path, _part(short, 1.0), region)
+
+
+def test_single_view_store_has_no_view_dimension_and_takes_parts_with_or_without_one(tmp_path):
+    path = store.create_store(tmp_path / "one.zarr", _template(views=("top",)), chunk=100)
+    ds = xr.open_zarr(path)
+    assert ds["position"].dims == ("time", "space", "individuals")
+    assert ds["position"].encoding["chunks"] == (100, 2, 2)
+    assert str(ds["view"].values) == "top"
+    regions = store.regions(path)
+    assert [r.key for r in regions] == ["top.0", "top.1", "top.2"]
+    store.write_region(path, _part(regions[0], 3.0), regions[0])  # a part of one view, no view dim
+    store.write_region(path, schema.with_view(_part(regions[2], 5.0)), regions[2])  # with a view dim
+    ds = store.open_store(path)
+    position = ds["position"].values
+    assert np.all(position[:100] == 3.0) and np.isnan(position[100:200]).all() and np.all(position[200:] == 5.0)
+    assert store.done_keys(path) == {"top.0", "top.2"}
+    schema.validate(ds)
+
+
+def test_write_dataset_drops_a_single_view(tmp_path):
+    ds = schema.with_view(schema.make_poses(np.ones((30, 2, 1, 1)), fps=10, views=["cam"]))
+    path = store.write_dataset(ds, tmp_path / "w.zarr", chunk=8)
+    back = xr.open_zarr(path)
+    assert back["position"].dims == ("time", "space", "keypoints", "individuals")
+    assert back["position"].encoding["chunks"] == (8, 2, 1, 1)
+
+
+def _legacy_store(path, views=("cam",)):
+    """A store in the layout before issue #13, written with plain xarray (not our code)."""
+    n = len(views)
+    old = xr.Dataset(
+        {"position": (("time", "space", "keypoint", "individual", "view"), np.arange(40.0 * n).reshape(10, 2, 2, 1, n)),
+         "confidence": (("time", "keypoint", "individual", "view"), np.ones((10, 2, 1, n)))},
+        coords={"time": np.arange(10), "space": ["x", "y"], "keypoint": ["a", "b"], "individual": ["m"],
+                "view": list(views)},
+        attrs={"ds_type": "poses", "fps": 25.0, "time_unit": "frames", "source_software": "deepbehavior",
+               "individuals_are": "identities", "chunk": 4},
+    )
+    old = old.assign_coords({k: old[k].astype(object) for k in ("space", "keypoint", "individual", "view")})
+    with store._consolidated_metadata():
+        old.to_zarr(path, zarr_format=3, consolidated=True)
+    return old
+
+
+def test_old_stores_are_refused_with_how_to_convert_them(tmp_path):
+    old = _legacy_store(tmp_path / "old.zarr")
+    with pytest.raises(schema.SchemaError, match=r"old.zarr: Expected dimensions 'individuals'/'keypoints'.*upgrade_store"):
+        store.open_store(tmp_path / "old.zarr")
+    store.upgrade_store(tmp_path / "old.zarr", tmp_path / "new.zarr")
+    new = store.open_store(tmp_path / "new.zarr")
+    schema.validate(new)
+    np.testing.assert_array_equal(new["position"].values, old["position"].values[..., 0])
+    np.testing.assert_array_equal(new["frame"].values, np.arange(10))
+    np.testing.assert_allclose(new["time"].values, np.arange(10) / 25.0)
+    assert new["position"].encoding["chunks"][0] == 4

@@ -25,7 +25,7 @@ def _crossing(n=200, hide=None, seed=0):
 
 def _frames_wrong(result, truth) -> int:
     """Frames whose identities differ from the truth, under the best global relabelling."""
-    pos = result["position"].isel(view=0).values
+    pos = result["position"].values
     seen = np.isfinite(pos).all(axis=1).all(axis=1)
     wrong = [(~np.isclose(pos, truth[:, :, list(p)]).all(axis=(1, 2)) & seen).sum() for p in ([0, 1], [1, 0])]
     return int(min(wrong))
@@ -35,9 +35,9 @@ def test_shuffled_slots_of_crossing_animals_are_untangled():
     ds, truth = _crossing()
     out = track_identities(ds, n_identities=2, max_jump=15, names=["m1", "m2"])
     assert out.attrs["individuals_are"] == "identities"
-    assert list(out["individual"].values) == ["m1", "m2"]
+    assert list(out["individuals"].values) == ["m1", "m2"]
     assert _frames_wrong(out, truth) == 0
-    assert out["position"].isel(view=0).notnull().all()
+    assert out["position"].notnull().all()
     # The shape and confidence travel with their slot.
     np.testing.assert_allclose(out["shape"], 10.0)
     assert ds.attrs["individuals_are"] == "slots"  # input untouched
@@ -91,12 +91,12 @@ def test_identities_from_classes():
             centre[t, :, k], cls[t, k], conf[t, k] = c, c_idx, score
     ds = make_boxes(centre, np.ones_like(centre), conf, cls, fps=30.0, class_names=["body", "body_mini", "nose"])
     out = identities_from_classes(ds, {"body": "mouse1", "body_mini": "mouse2"})
-    assert list(out["individual"].values) == ["mouse1", "mouse2"]
-    pos = out["position"].isel(view=0)
-    np.testing.assert_allclose(pos.sel(individual="mouse1", space="x"), 10.0 + np.arange(n))
-    np.testing.assert_allclose(pos.sel(individual="mouse2", space="y")[:5], 50.0 + np.arange(5))
-    assert np.isnan(pos.sel(individual="mouse2")[5]).all()
-    np.testing.assert_allclose(out["class_index"].isel(view=0).sel(individual="mouse1"), 0)
+    assert list(out["individuals"].values) == ["mouse1", "mouse2"]
+    pos = out["position"]
+    np.testing.assert_allclose(pos.sel(individuals="mouse1", space="x"), 10.0 + np.arange(n))
+    np.testing.assert_allclose(pos.sel(individuals="mouse2", space="y")[:5], 50.0 + np.arange(5))
+    assert np.isnan(pos.sel(individuals="mouse2")[5]).all()
+    np.testing.assert_allclose(out["class_index"].sel(individuals="mouse1"), 0)
     with pytest.raises(ValueError, match="class names"):
         identities_from_classes(ds, {"tail": "mouse1"})
 
@@ -134,13 +134,13 @@ def test_sleap_flies_two_consistent_identities(shared_data):
     ds, sleap_track = _sleap_slots(shared_data / "sleap-flies" / "centered_pair_predictions.h5")
     assert ds.sizes["time"] == 1100
     out = track_identities(ds, n_identities=2, max_jump=20)
-    ref = reference_points(out).isel(view=0).values  # (time, space, identity)
+    ref = reference_points(out).values  # (time, space, identity)
     # Two identities seen in (nearly) every frame, and neither ever teleports.
     assert (np.isfinite(ref).all(axis=1).sum(axis=0) >= 1095).all()
     step = np.linalg.norm(np.diff(ref, axis=0), axis=1)
     assert np.nanmax(step) < 20
     # SLEAP's own tracks 0 and 1 (27 fragments in all) agree on all but a handful of frames.
-    slots = reference_points(ds).isel(view=0).values
+    slots = reference_points(ds).values
     sleap = np.full(ref.shape, np.nan)
     for k in range(2):
         t, j = np.nonzero(sleap_track == k)
@@ -151,12 +151,10 @@ def test_sleap_flies_two_consistent_identities(shared_data):
     rng = np.random.default_rng(5)
     order = np.array([rng.permutation(5) for _ in range(1100)])
     shuffled = ds.copy(deep=True)
-    shuffled["position"].values[..., 0] = np.take_along_axis(
-        ds["position"].values[..., 0], order[:, None, None, :], axis=3
-    )
-    shuffled["confidence"].values[..., 0] = np.take_along_axis(ds["confidence"].values[..., 0], order[:, None, :], axis=2)
+    shuffled["position"].values[:] = np.take_along_axis(ds["position"].values, order[:, None, None, :], axis=3)
+    shuffled["confidence"].values[:] = np.take_along_axis(ds["confidence"].values, order[:, None, :], axis=2)
     again = track_identities(shuffled, n_identities=2, max_jump=20)
-    ref2 = reference_points(again).isel(view=0).values
+    ref2 = reference_points(again).values
     assert max(np.isclose(ref2, ref[:, :, list(p)], equal_nan=True).all(axis=(1, 2)).sum() for p in ([0, 1], [1, 0])) >= 1095
 
 
@@ -170,16 +168,16 @@ def test_track_session_follows_its_config():
 
     ds, truth = _crossing(hide=slice(95, 106), seed=1)
     out = track_session(ds, TrackConfig(n_identities=2, max_jump=15, names=["p", "q"]))
-    assert list(out["individual"].values) == ["p", "q"] and _frames_wrong(out, truth) == 0
+    assert list(out["individuals"].values) == ["p", "q"] and _frames_wrong(out, truth) == 0
     assert out.attrs["swaps_repaired"] == 1 and out.attrs["track_config"]["max_jump"] == 15
     unrepaired = track_session(ds, TrackConfig(n_identities=2, max_jump=15, repair=False))
     assert unrepaired.attrs["swaps_repaired"] == 0 and _frames_wrong(unrepaired, truth) > 50
     # With classes, the class decides whatever the motion says.
-    cls = np.where(np.isclose(ds["position"].isel(view=0, space=0).values, truth[:, 0, :1]), 0.0, 1.0)
-    boxes = ds.assign(class_index=(("time", "individual", "view"), cls[..., None].astype(np.float32)))
+    cls = np.where(np.isclose(ds["position"].isel(space=0).values, truth[:, 0, :1]), 0.0, 1.0)
+    boxes = ds.assign(class_index=(("time", "individuals"), cls.astype(np.float32)))
     boxes.attrs["class_names"] = ["body", "body_mini"]
     by_class = track_session(boxes, TrackConfig(classes={"body": "resident", "body_mini": "intruder"}))
-    got = by_class["position"].isel(view=0).values
+    got = by_class["position"].values
     seen = ~np.isnan(got).any(axis=(1, 2))
     np.testing.assert_allclose(got[seen], truth[seen])
     assert by_class.attrs["swaps_repaired"] == 0 and by_class.attrs["swap_frames"] == {"view0": []}
@@ -211,7 +209,7 @@ def test_write_tracked_is_atomic_and_round_trips(tmp_path):
     back = open_store(path)
     assert back["position"].chunks[0] == (50, 50, 20)
     np.testing.assert_allclose(back["position"].values, out["position"].values)
-    assert list(back["individual"].values) == ["m1", "m2"] and back.attrs["individuals_are"] == "identities"
+    assert list(back["individuals"].values) == ["m1", "m2"] and back.attrs["individuals_are"] == "identities"
     with pytest.raises(FileExistsError, match="Expected no store"):
         write_tracked(out, path, chunk=50)
     shifted = out.assign(position=out["position"] + 1.0)

@@ -22,8 +22,8 @@ def _positions(xy: np.ndarray, *, time=None) -> xr.DataArray:
     time = np.arange(len(xy)) if time is None else np.asarray(time)
     return xr.DataArray(
         xy[:, :, None],
-        dims=("time", "space", "keypoint"),
-        coords={"time": time, "space": ["x", "y"], "keypoint": ["paw"]},
+        dims=("time", "space", "keypoints"),
+        coords={"time": time, "space": ["x", "y"], "keypoints": ["paw"]},
         attrs={"fps": 30.0, "units": "px"},
     )
 
@@ -36,7 +36,7 @@ def _line(n=30):
 def test_filter_by_confidence_keeps_at_or_above_threshold():
     pos = _positions(_line(5))
     conf = xr.DataArray(
-        np.array([[0.99], [0.98], [1.0], [np.nan], [0.995]]), dims=("time", "keypoint"), coords={"time": pos.time}
+        np.array([[0.99], [0.98], [1.0], [np.nan], [0.995]]), dims=("time", "keypoints"), coords={"time": pos.time}
     )
     kept = filter_by_confidence(pos, conf, threshold=0.99)
     assert kept.isnull().all("space").squeeze().values.tolist() == [False, True, False, True, False]
@@ -53,7 +53,7 @@ def test_tensorbox_post_processing_reproduced():
     noisy = truth.copy()
     noisy[scores < 0.99] = [[0, 0]] * 5  # what TensorBox wrote for missing / junk boxes
     pos = _positions(noisy)
-    conf = xr.DataArray(scores[:, None], dims=("time", "keypoint"))
+    conf = xr.DataArray(scores[:, None], dims=("time", "keypoints"))
     track = interpolate_gaps(filter_by_confidence(pos, conf, threshold=0.99), extrapolate=True)
     np.testing.assert_allclose(track.squeeze().values, truth, rtol=1e-12)
     # Without extrapolation the ends stay missing, the inside is filled.
@@ -111,18 +111,18 @@ def test_confidence_outliers_mean_minus_k_sd_per_joint():
     conf[:, 1] = 0.2  # a constant joint: SD 0, nothing below the mean
     conf[100, 1] = np.nan
     pos = xr.DataArray(
-        np.ones((200, 2, 2)), dims=("time", "space", "keypoint"), coords={"keypoint": ["wrist", "elbow"]}
+        np.ones((200, 2, 2)), dims=("time", "space", "keypoints"), coords={"keypoints": ["wrist", "elbow"]}
     )
-    confidence = xr.DataArray(conf, dims=("time", "keypoint"), coords={"keypoint": ["wrist", "elbow"]})
+    confidence = xr.DataArray(conf, dims=("time", "keypoints"), coords={"keypoints": ["wrist", "elbow"]})
     out = confidence_outliers(pos, confidence, k=3)
     c0 = conf[:, 0]
     limit = c0.mean() - 3 * c0.std(ddof=1)
     expected = c0 < limit
     assert expected[[10, 50]].all() and expected.sum() == 2
-    np.testing.assert_array_equal(out.sel(keypoint="wrist").isnull().all("space"), expected)
-    np.testing.assert_array_equal(out.sel(keypoint="elbow").isnull().all("space"), np.isnan(conf[:, 1]))
+    np.testing.assert_array_equal(out.sel(keypoints="wrist").isnull().all("space"), expected)
+    np.testing.assert_array_equal(out.sel(keypoints="elbow").isnull().all("space"), np.isnan(conf[:, 1]))
     # A larger k drops fewer points; k=0 drops everything below the mean.
-    assert int(confidence_outliers(pos, confidence, k=0).sel(keypoint="wrist").isnull().all("space").sum()) == int(
+    assert int(confidence_outliers(pos, confidence, k=0).sel(keypoints="wrist").isnull().all("space").sum()) == int(
         (c0 < c0.mean()).sum()
     )
     with pytest.raises(ValueError, match="Expected k >= 0"):

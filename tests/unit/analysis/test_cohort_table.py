@@ -8,7 +8,7 @@ import yaml
 from deepbehavior.analysis.cohort import MeasureSettings, analyze_cohort, pivot_measures, write_table
 from deepbehavior.cohort import load_cohort
 from deepbehavior.config import RegionsConfig, SocialConfig
-from deepbehavior.schema import make_poses
+from deepbehavior.schema import make_poses, select_view
 from deepbehavior.store import create_store, regions, write_region
 
 FPS = 10.0
@@ -39,7 +39,7 @@ def poses(kind: str):
 def write_store(path, ds, chunk=40):
     create_store(path, ds, chunk=chunk)
     for region in regions(path):
-        write_region(path, ds.isel(time=slice(region.start, region.stop)).sel(view=[region.view]), region)
+        write_region(path, select_view(ds, region.view).isel(time=slice(region.start, region.stop)), region)
 
 
 def make_cohort(tmp_path, kinds=(("m01", "control", "bouts", None), ("m02", "control", "apart", None),

@@ -49,7 +49,7 @@ def test_joint_angles_of_a_planar_arm_are_exact():
     knee = np.full(n, 175.0)
     ds = make_poses(_arm(elbow, shoulder, wrist, knee)[..., None], fps=FPS, keypoints=KEYPOINTS,
                     space=["x", "y", "z"])
-    position = ds["position"].sel(view="view0", individual="individual0")
+    position = ds["position"].sel(individuals="individual0")
     for name, expected in (("elbow", elbow), ("shoulder", shoulder), ("wrist", wrist), ("knee", knee)):
         got = joint_angle(position, *default_angles("R")[name]).values
         np.testing.assert_allclose(got, expected, atol=1e-3)
@@ -58,7 +58,7 @@ def test_joint_angles_of_a_planar_arm_are_exact():
     assert rows["elbow_angle_max"] == pytest.approx(170, abs=1e-3)
     assert rows["wrist_speed_peak"] > 0
     # The wrist's own path: summed straight steps between consecutive frames.
-    w = ds["position"].sel(keypoint="RWrist", view="view0", individual="individual0").values
+    w = ds["position"].sel(keypoints="RWrist", individuals="individual0").values
     assert rows["wrist_path_length"] == pytest.approx(np.linalg.norm(np.diff(w, axis=0), axis=1).sum(), rel=1e-5)
 
 
@@ -73,9 +73,9 @@ def test_confidence_filter_drops_below_mean_minus_k_sd():
     for j in range(2):
         c = confidence[:, j, 0]
         expected = c < c.mean() - 3 * c.std(ddof=1)
-        dropped = np.isnan(out["position"].values[:, 0, j, 0, 0])
+        dropped = np.isnan(out["position"].values[:, 0, j, 0])
         np.testing.assert_array_equal(dropped, expected)
-    assert np.isnan(out["position"].values[[10, 50, 120], 0, 0, 0, 0]).all()
+    assert np.isnan(out["position"].values[[10, 50, 120], 0, 0, 0]).all()
     assert not np.isnan(ds["position"].values).any()  # input untouched
 
 
@@ -100,7 +100,7 @@ def test_robust_smoothing_removes_noise_and_ignores_an_outlier():
     noisy = truth + rng.normal(0, 3, n)
     noisy[100] += 300  # a tracking glitch
     ds = make_poses(np.stack([noisy, truth], axis=1)[:, :, None, None], fps=FPS)
-    smoothed = smooth_tracks(ds["position"]).values[:, 0, 0, 0, 0]
+    smoothed = smooth_tracks(ds["position"]).values[:, 0, 0, 0]
     raw_error = np.sqrt(np.mean((noisy - truth) ** 2))
     assert np.sqrt(np.mean((smoothed - truth) ** 2)) < raw_error / 3
     assert abs(smoothed[100] - truth[100]) < 10
@@ -121,9 +121,9 @@ def test_openpose_sample_angles_and_gap_fill(shared_data):
         raw.append(np.asarray(body, dtype=float).reshape(25, 3)[:, :2])  # BODY_25 rows: 2 RShoulder, 3 RElbow, 4 RWrist
     u, v = raw[0][2] - raw[0][3], raw[0][4] - raw[0][3]
     expected = math.degrees(math.acos(u @ v / (np.linalg.norm(u) * np.linalg.norm(v))))
-    position = ds["position"].sel(view="view0" if "view0" in ds["view"].values else ds["view"].values[0])
+    position = ds["position"]  # one camera: no view dimension
     got = joint_angle(position, "RShoulder", "RElbow", "RWrist").isel(time=0).values.item()
     assert got == pytest.approx(expected, abs=1e-3)
     cleaned = clean_poses(ds, k=3.0, smooth=False)
-    elbow = cleaned.sel(keypoint="RElbow").isel(view=0, individual=0).values
+    elbow = cleaned.sel(keypoints="RElbow").isel(individuals=0).values
     np.testing.assert_allclose(elbow[13], (raw[1][3] + raw[2][3]) / 2, atol=1e-3)

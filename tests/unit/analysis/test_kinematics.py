@@ -20,16 +20,21 @@ from deepbehavior.analysis.kinematics import (
 FPS = 25.0
 
 
-def _positions(xy: np.ndarray, *, time=None, fps=FPS, units=None, dtype=np.float64) -> xr.DataArray:
-    """(time, space) → (time, space, keypoint=1, individual=1)."""
-    time = np.arange(len(xy)) if time is None else np.asarray(time)
+def _positions(xy: np.ndarray, *, frames=None, fps=FPS, units=None, dtype=np.float64,
+               with_frame=True) -> xr.DataArray:
+    """(time, space) → (time, space, keypoints=1, individuals=1), as a store holds it: ``time`` in
+    seconds (frame / FPS) and, with ``with_frame``, the frame numbers in a ``frame`` coordinate."""
+    frames = np.arange(len(xy)) if frames is None else np.asarray(frames)
     attrs = {"fps": fps} if fps is not None else {}
     if units is not None:
         attrs["units"] = units
+    coords = {"time": frames / FPS, "space": ["x", "y"], "keypoints": ["paw"], "individuals": ["m1"]}
+    if with_frame:
+        coords["frame"] = ("time", frames)
     return xr.DataArray(
         np.asarray(xy, dtype=dtype)[:, :, None, None],
-        dims=("time", "space", "keypoint", "individual"),
-        coords={"time": time, "space": ["x", "y"], "keypoint": ["paw"], "individual": ["m1"]},
+        dims=("time", "space", "keypoints", "individuals"),
+        coords=coords,
         attrs=attrs,
     )
 
@@ -83,8 +88,8 @@ def test_circle_speed_and_path_length():
     np.testing.assert_allclose(length, (n - 1) * chord, rtol=1e-9)
     np.testing.assert_allclose(length, 4 * 2 * np.pi * r, rtol=1e-3)
     assert length.attrs["units"] == "px"
-    # start/stop are frame numbers, inclusive: frames 0..100 are one turn.
-    np.testing.assert_allclose(compute_path_length(pos, start=0, stop=100).squeeze(), 100 * chord, rtol=1e-9)
+    # start/stop are times in seconds, inclusive: 0..4 s (frames 0..100) are one turn.
+    np.testing.assert_allclose(compute_path_length(pos, start=0.0, stop=4.0).squeeze(), 100 * chord, rtol=1e-9)
 
 
 def test_nan_frames_propagate_and_path_length_policies():
@@ -131,10 +136,11 @@ def test_dask_chunked_input_matches_in_memory(chunk):
         np.testing.assert_allclose(lazy_len.compute(), compute_path_length(pos, nan_policy=policy), rtol=1e-5)
 
 
-def test_nonuniform_time_uses_frame_numbers():
+@pytest.mark.parametrize("with_frame", [True, False])
+def test_nonuniform_time_uses_the_times_of_the_frames(with_frame):
     frames = np.array([0, 1, 2, 4, 5, 8, 9, 10])  # dropped frames
     t = frames / FPS
-    pos = _positions(np.stack([7 * t**2, 3 * t], axis=1), time=frames)
+    pos = _positions(np.stack([7 * t**2, 3 * t], axis=1), frames=frames, with_frame=with_frame)
     vel = compute_velocity(pos)
     np.testing.assert_allclose(vel.sel(space="y"), 3.0, rtol=1e-9)
     np.testing.assert_allclose(vel.sel(space="x").squeeze(), np.gradient(7 * t**2, t), rtol=1e-9)
@@ -143,18 +149,23 @@ def test_nonuniform_time_uses_frame_numbers():
     np.testing.assert_allclose(lazy.sel(space="x"), 14.0, rtol=1e-6)
 
 
-def test_fps_resolution_and_units():
-    pos = _positions(np.stack([np.arange(5.0), np.zeros(5)], axis=1), fps=None, units="mm")
-    with pytest.raises(ValueError, match="Expected fps"):
-        compute_velocity(pos)
-    vel = compute_velocity(pos, fps=10)
-    np.testing.assert_allclose(vel.sel(space="x"), 10.0)
+def test_time_in_seconds_or_frame_over_fps_and_units():
+    xy = np.stack([np.arange(5.0), np.zeros(5)], axis=1)  # 1 mm a frame, frames 1/FPS s apart
+    seconds_only = _positions(xy, fps=None, units="mm", with_frame=False)
+    vel = compute_velocity(seconds_only)  # time in seconds needs no fps
+    np.testing.assert_allclose(vel.sel(space="x"), FPS)
     assert vel.attrs["units"] == "mm/s"
+    # with a frame coordinate, an explicit fps says how far apart the frames are
+    np.testing.assert_allclose(compute_velocity(_positions(xy, units="mm"), fps=10).sel(space="x"), 10.0)
+    # the dataset-level unit attribute of our stores is read when the array has none
+    assert compute_velocity(seconds_only.assign_attrs(units=None, space_unit="cm")).attrs["units"] == "cm/s"
     with pytest.raises(ValueError, match="Expected a positive fps"):
-        compute_velocity(pos, fps=0)
+        compute_velocity(_positions(xy), fps=0)
     with pytest.raises(ValueError, match="'space' dimension"):
-        compute_velocity(pos.isel(space=0), fps=10)
-    assert pos.attrs == {"units": "mm"}  # inputs are not modified
+        compute_velocity(seconds_only.isel(space=0))
+    with pytest.raises(ValueError, match="Expected strictly increasing values in 'time'"):
+        compute_velocity(seconds_only.assign_coords(time=[0.0, 0.1, 0.1, 0.2, 0.3]))
+    assert seconds_only.attrs == {"units": "mm"}  # inputs are not modified
 
 
 def test_heading_body_axis_and_velocity():
@@ -164,12 +175,12 @@ def test_heading_body_axis_and_velocity():
     snout = np.stack([np.cos(angle), np.sin(angle)], axis=1) * 20
     pos = xr.DataArray(
         np.stack([snout, tail], axis=2)[..., None],
-        dims=("time", "space", "keypoint", "individual"),
-        coords={"time": np.arange(n), "space": ["x", "y"], "keypoint": ["snout", "tailbase"], "individual": ["m"]},
+        dims=("time", "space", "keypoints", "individuals"),
+        coords={"time": np.arange(n) / FPS, "space": ["x", "y"], "keypoints": ["snout", "tailbase"], "individuals": ["m"]},
         attrs={"fps": FPS},
     )
     heading = compute_heading(pos, from_keypoint="tailbase", to_keypoint="snout")
-    assert heading.dims == ("time", "individual") and heading.attrs["units"] == "rad"
+    assert heading.dims == ("time", "individuals") and heading.attrs["units"] == "rad"
     np.testing.assert_allclose(heading.squeeze(), angle, atol=1e-12)
     moving = _uniform(v=(0.0, -5.0))
     np.testing.assert_allclose(compute_heading(moving), -np.pi / 2)
@@ -187,14 +198,14 @@ def test_distance_between_individuals_and_keypoints():
     data[:, 1, 0, 1] = 4
     pos = xr.DataArray(
         data,
-        dims=("time", "space", "keypoint", "individual"),
-        coords={"time": np.arange(20), "space": ["x", "y"], "keypoint": ["body"], "individual": ["m1", "m2"]},
+        dims=("time", "space", "keypoints", "individuals"),
+        coords={"time": np.arange(20) / FPS, "space": ["x", "y"], "keypoints": ["body"], "individuals": ["m1", "m2"]},
         attrs={"fps": FPS},
     )
-    dist = compute_distance(pos.sel(individual="m1"), pos.sel(individual="m2"))
-    assert dist.dims == ("time", "keypoint")
+    dist = compute_distance(pos.sel(individuals="m1"), pos.sel(individuals="m2"))
+    assert dist.dims == ("time", "keypoints")
     np.testing.assert_allclose(dist, 5.0)
-    lazy = compute_distance(pos.chunk(time=6).sel(individual="m1"), pos.chunk(time=6).sel(individual="m2"))
+    lazy = compute_distance(pos.chunk(time=6).sel(individuals="m1"), pos.chunk(time=6).sel(individuals="m2"))
     np.testing.assert_allclose(lazy.compute(), 5.0)
 
 

@@ -66,7 +66,7 @@ def test_measure_reaches_gaussian_profile_onset_offset_peak():
 def test_min_duration_drops_a_twitch_and_summary_counts():
     position, _ = _reach_track([1.0, 2.5], [0.1, 0.005], [20.0, 2.0])
     track = paw_trajectory(xr.DataArray(position, dims=("time", "space"),
-                                        coords={"time": np.arange(len(position)), "space": ["x", "y", "z"]},
+                                        coords={"time": np.arange(len(position)) / FPS, "space": ["x", "y", "z"]},
                                         attrs={"fps": FPS}))
     reaches = measure_reaches(track, start_speed=40.0, stop_speed=10.0, min_duration_s=0.1)
     assert len(reaches) == 1 and abs(reaches["peak"].iloc[0] - 100) <= 1

@@ -35,7 +35,7 @@ def _poses():
 
 def test_bouts_count_time_latency():
     ds = _poses()
-    rows = {m: v for m, v, _ in measure_social(ds["position"].sel(view="view0").assign_attrs(ds.attrs),
+    rows = {m: v for m, v, _ in measure_social(ds["position"].assign_attrs(ds.attrs),
                                                threshold=50.0, min_duration_s=0.5, centre="body")}
     assert rows["interaction_count"] == 2
     assert rows["interaction_time"] == pytest.approx(5.0)
@@ -48,10 +48,10 @@ def test_bouts_count_time_latency():
 
 def test_no_bout_gives_nan_latency():
     ds = _poses()
-    distance = inter_animal_distance(ds["position"].sel(view="view0").assign_attrs(ds.attrs))
+    distance = inter_animal_distance(ds["position"].assign_attrs(ds.attrs))
     bouts = interaction_bouts(distance, threshold=5.0, min_duration_s=0.1)
     assert len(bouts) == 0
-    rows = {m: v for m, v, _ in measure_social(ds["position"].sel(view="view0").assign_attrs(ds.attrs),
+    rows = {m: v for m, v, _ in measure_social(ds["position"].assign_attrs(ds.attrs),
                                                threshold=5.0, min_duration_s=0.1)}
     assert rows["interaction_count"] == 0 and math.isnan(rows["interaction_latency"])
 
@@ -62,7 +62,7 @@ def test_boxes_centre_distance_and_missing_frames_end_a_bout():
     centre[:, 1, 1] = gap
     centre[30, :, 1] = np.nan  # B lost for one frame inside the first bout
     ds = make_boxes(centre, np.full((N, 2, 2), 20.0), fps=FPS)
-    distance = inter_animal_distance(ds["position"].sel(view="view0").assign_attrs(ds.attrs))
+    distance = inter_animal_distance(ds["position"].assign_attrs(ds.attrs))
     bouts = interaction_bouts(distance, threshold=50.0, min_duration_s=0.5)
     assert bouts[["start", "stop"]].values.tolist() == [[20, 30], [31, 50], [80, 100]]
     assert bouts["duration_s"].tolist() == pytest.approx([1.0, 1.9, 2.0])
@@ -71,4 +71,4 @@ def test_boxes_centre_distance_and_missing_frames_end_a_bout():
 def test_wrong_individuals_are_named():
     ds = _poses()
     with pytest.raises(ValueError, match="two individuals"):
-        inter_animal_distance(ds["position"].sel(view="view0"), individuals=["a", "zz"])
+        inter_animal_distance(ds["position"], individuals=["a", "zz"])

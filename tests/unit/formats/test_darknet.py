@@ -27,11 +27,11 @@ def test_bodies_follow_the_closed_form(social):
     n = social.sizes["time"]
     assert n == 30
     (x1, y1), (x2, y2) = bodies(np.arange(n))
-    body = social["position"].sel(individual="body.0").values[..., 0]
-    mini = social["position"].sel(individual="body_mini.0").values[..., 0]
+    body = social["position"].sel(individuals="body.0").values
+    mini = social["position"].sel(individuals="body_mini.0").values
     np.testing.assert_allclose(body, np.stack([x1, y1], 1), atol=1.0)
     np.testing.assert_allclose(mini, np.stack([x2, y2], 1), atol=1.0)
-    np.testing.assert_array_equal(social["shape"].sel(individual="body.0").values[..., 0], 60)
+    np.testing.assert_array_equal(social["shape"].sel(individuals="body.0").values, 60)
 
 
 @pytest.mark.parametrize("mouse", ["", "_mini"])
@@ -40,9 +40,9 @@ def test_parts_sit_at_their_distance_ahead_or_behind(social, mouse):
     sign = 1 if not mouse else -1
     forward = np.stack([-150 * np.sin(th), 100 * np.cos(th)], 1) * sign  # direction of motion
     forward /= np.linalg.norm(forward, axis=1, keepdims=True)
-    body = social["position"].sel(individual=f"body{mouse}.0").values[..., 0]
+    body = social["position"].sel(individuals=f"body{mouse}.0").values
     for part, distance, ahead in (("head", 35, True), ("nose", 50, True), ("tail", 45, False)):
-        offset = social["position"].sel(individual=f"{part}{mouse}.0").values[..., 0] - body
+        offset = social["position"].sel(individuals=f"{part}{mouse}.0").values - body
         ok = ~np.isnan(offset).any(axis=1)
         np.testing.assert_allclose(np.linalg.norm(offset[ok], axis=1), distance, atol=1.6)
         along = (offset[ok] * forward[ok]).sum(axis=1)
@@ -50,14 +50,14 @@ def test_parts_sit_at_their_distance_ahead_or_behind(social, mouse):
 
 
 def test_missing_tails_and_confidences(social):
-    tails = social["position"].sel(individual=["tail.0", "tail_mini.0"]).values
-    missing = np.isnan(tails).any(axis=(1, 2, 3))
+    tails = social["position"].sel(individuals=["tail.0", "tail_mini.0"]).values
+    missing = np.isnan(tails).any(axis=(1, 2))
     np.testing.assert_array_equal(np.flatnonzero(missing), [11])
     i = np.arange(30)
-    np.testing.assert_allclose(social["confidence"].sel(individual="body.0").values[:, 0], (90 + i % 10) / 100)
-    np.testing.assert_allclose(social["confidence"].sel(individual="nose_mini.0").values[:, 0],
+    np.testing.assert_allclose(social["confidence"].sel(individuals="body.0").values, (90 + i % 10) / 100)
+    np.testing.assert_allclose(social["confidence"].sel(individuals="nose_mini.0").values,
                                (90 + (i + 1) % 10) / 100)
-    np.testing.assert_array_equal(social["class_index"].sel(individual="head_mini.0").values[:, 0],
+    np.testing.assert_array_equal(social["class_index"].sel(individuals="head_mini.0").values,
                                   SOCIAL_CLASSES.index("head_mini"))
     assert social.attrs["class_names"] == list(SOCIAL_CLASSES)
 
@@ -73,9 +73,9 @@ def test_extra_instances_keep_the_most_probable(tmp_path):
                     + "body: 70%, nose: 30% \t(left_x: 200 top_y: 0 width: 10 height: 10)\n"
                     + FRAME)
     ds = read_darknet(path, max_per_class=2)
-    assert list(ds["individual"].values) == ["body.0", "body.1", "nose.0"]
-    np.testing.assert_allclose(ds["position"].values[0, 0, :, 0], [105, 205, 205])
-    np.testing.assert_allclose(ds["confidence"].values[0, :, 0], [0.8, 0.7, 0.3])
+    assert list(ds["individuals"].values) == ["body.0", "body.1", "nose.0"]
+    np.testing.assert_allclose(ds["position"].values[0, 0, :], [105, 205, 205])
+    np.testing.assert_allclose(ds["confidence"].values[0, :], [0.8, 0.7, 0.3])
     assert ds.attrs["dropped_detections"] == 1
     assert np.isnan(ds["position"].values[1]).all()
 
@@ -84,8 +84,8 @@ def test_class_lines_share_the_following_box(tmp_path):
     path = tmp_path / "d.txt"
     path.write_text(FRAME + "head: 60%\r\nnose: 40%\r\nBounding Box: Left=10, Top=20, Right=30, Bottom=60\r\n")
     ds = read_darknet(path)
-    np.testing.assert_allclose(ds["position"].values[0, :, :, 0], [[20, 20], [40, 40]])
-    np.testing.assert_allclose(ds["shape"].values[0, :, :, 0], [[20, 20], [40, 40]])
+    np.testing.assert_allclose(ds["position"].values[0, :, :], [[20, 20], [40, 40]])
+    np.testing.assert_allclose(ds["shape"].values[0, :, :], [[20, 20], [40, 40]])
 
 
 @pytest.mark.parametrize("body, message", [

@@ -11,13 +11,13 @@ def test_openfield_labels_match_pandas(shared_data):
     ds = load_file(path)
     table = pd.read_csv(path, header=[0, 1, 2], index_col=0)
     assert ds.attrs["source_format"] == "dlc" and ds.attrs["scorer"] == "Pranav"
-    assert list(ds["keypoint"].values) == ["snout", "leftear", "rightear", "tailbase"]
-    assert ds.sizes["time"] == 116 and ds.sizes["individual"] == 1
+    assert list(ds["keypoints"].values) == ["snout", "leftear", "rightear", "tailbase"]
+    assert ds.sizes["time"] == 116 and ds.sizes["individuals"] == 1
     assert ds.attrs["image_paths"] == list(table.index)
-    for part in ds["keypoint"].values:
+    for part in ds["keypoints"].values:
         for axis in ("x", "y"):
             expected = table[("Pranav", part, axis)].to_numpy()
-            np.testing.assert_allclose(ds["position"].sel(keypoint=part, space=axis).values[:, 0, 0], expected,
+            np.testing.assert_allclose(ds["position"].sel(keypoints=part, space=axis).values[:, 0], expected,
                                        rtol=1e-6)
     assert (ds["confidence"].values == 1).all()
 
@@ -28,8 +28,8 @@ def test_reaching_labels_keep_missing_points_missing(shared_data):
     table = pd.read_csv(path, header=[0, 1, 2], index_col=0)
     expected = table[("Mackenzie", "Tongue", "x")].isna().to_numpy()
     assert expected.any()
-    np.testing.assert_array_equal(np.isnan(ds["position"].sel(keypoint="Tongue", space="x").values[:, 0, 0]), expected)
-    np.testing.assert_array_equal(np.isnan(ds["confidence"].sel(keypoint="Tongue").values[:, 0, 0]), expected)
+    np.testing.assert_array_equal(np.isnan(ds["position"].sel(keypoints="Tongue", space="x").values[:, 0]), expected)
+    np.testing.assert_array_equal(np.isnan(ds["confidence"].sel(keypoints="Tongue").values[:, 0]), expected)
 
 
 MULTI = """scorer,,,me,me,me,me,me,me
@@ -45,10 +45,10 @@ def test_multi_animal_with_three_index_columns(tmp_path):
     path = tmp_path / "CollectedData_me.csv"
     path.write_text(MULTI)
     ds = read_dlc(path)
-    assert list(ds["individual"].values) == ["mus1", "mus2"] and list(ds["keypoint"].values) == ["nose"]
+    assert list(ds["individuals"].values) == ["mus1", "mus2"] and list(ds["keypoints"].values) == ["nose"]
     assert ds.attrs["image_paths"] == ["labeled-data/v1/img001.png", "labeled-data/v1/img002.png"]
-    np.testing.assert_allclose(ds["position"].values[0, :, 0, :, 0], [[1.5, 10], [2.5, 20]])
-    np.testing.assert_allclose(ds["confidence"].values[:, 0, :, 0], [[0.9, 0.8], [np.nan, 0.7]])
+    np.testing.assert_allclose(ds["position"].values[0, :, 0, :], [[1.5, 10], [2.5, 20]])
+    np.testing.assert_allclose(ds["confidence"].values[:, 0, :], [[0.9, 0.8], [np.nan, 0.7]])
 
 
 def test_predictions_indexed_by_frame_number(tmp_path):
@@ -56,9 +56,9 @@ def test_predictions_indexed_by_frame_number(tmp_path):
     path.write_text("scorer,net,net,net\nbodyparts,paw,paw,paw\ncoords,x,y,likelihood\n"
                     "0,1,2,0.5\n1,3,4,0.25\n2,5,6,1.0\n")
     ds = read_dlc(path, fps=100)
-    np.testing.assert_array_equal(ds["time"].values, [0, 1, 2])
-    np.testing.assert_allclose(ds["position"].values[:, :, 0, 0, 0], [[1, 2], [3, 4], [5, 6]])
-    np.testing.assert_allclose(ds["confidence"].values[:, 0, 0, 0], [0.5, 0.25, 1.0])
+    np.testing.assert_array_equal(ds["frame"].values, [0, 1, 2])
+    np.testing.assert_allclose(ds["position"].values[:, :, 0, 0], [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_allclose(ds["confidence"].values[:, 0, 0], [0.5, 0.25, 1.0])
     assert "image_paths" not in ds.attrs and ds.attrs["fps"] == 100
 
 

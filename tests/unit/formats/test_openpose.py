@@ -24,13 +24,13 @@ def test_keypoint_names():
 def test_sample_follows_the_closed_form(cam1):
     ds = load_file(cam1, fps=25)
     assert ds.attrs["source_format"] == "openpose" and ds.attrs["fps"] == 25
-    assert list(ds["keypoint"].values) == list(OPENPOSE_KEYPOINTS)
+    assert list(ds["keypoints"].values) == list(OPENPOSE_KEYPOINTS)
     n = ds.sizes["time"]
-    np.testing.assert_array_equal(ds["time"].values, np.arange(n))
+    np.testing.assert_array_equal(ds["frame"].values, np.arange(n))
     i = np.arange(n)[:, None].astype(float)
     k = np.arange(25)[None, :].astype(float)
-    body = ds["position"].sel(keypoint=list(BODY_25)).values[..., 0, 0]  # (time, space, keypoint)
-    conf = ds["confidence"].sel(keypoint=list(BODY_25)).values[..., 0, 0]
+    body = ds["position"].sel(keypoints=list(BODY_25)).values[..., 0]  # (time, space, keypoint)
+    conf = ds["confidence"].sel(keypoints=list(BODY_25)).values[..., 0]
     seen = np.ones((n, 25), bool)
     seen[:, 19:22] = False  # left foot written as 0, 0, 0
     seen[13] = False  # no person
@@ -41,7 +41,7 @@ def test_sample_follows_the_closed_form(cam1):
     assert np.isnan(body[:, :, ~seen[0]]).all() and np.isnan(conf[~seen]).all()
     j = np.arange(21)[None, :]
     for names, x0 in ((LEFT_HAND, 700), (RIGHT_HAND, 500)):
-        hand = ds["position"].sel(keypoint=list(names)).values[..., 0, 0]
+        hand = ds["position"].sel(keypoints=list(names)).values[..., 0]
         rows = np.delete(np.arange(n), 13)
         np.testing.assert_allclose(hand[rows, 0], np.broadcast_to(x0 + i + 3 * j, (n, 21))[rows])
         np.testing.assert_allclose(hand[rows, 1], np.broadcast_to(400 + 2 * j, (n, 21))[rows])
@@ -74,8 +74,8 @@ def test_round_trip_of_several_people_keeps_their_order(tmp_path):
     back = read_openpose(tmp_path, people="all")
     xr.testing.assert_identical(back.drop_attrs(), ds.drop_attrs())
     first = read_openpose(tmp_path)
-    assert first.sizes["individual"] == 1
-    np.testing.assert_array_equal(first["position"].values[..., 0, 0], ds["position"].values[..., 0, 0])
+    assert first.sizes["individuals"] == 1
+    np.testing.assert_array_equal(first["position"].values[..., 0], ds["position"].values[..., 0])
 
 
 def test_missing_frame_files_become_nan_frames(cam1, tmp_path):
@@ -84,8 +84,8 @@ def test_missing_frame_files_become_nan_frames(cam1, tmp_path):
     (folder / "cam1_000000000004_keypoints.json").unlink()
     ds = read_openpose(folder)
     assert ds.sizes["time"] == 30 and ds.attrs["missing_frames"] == 1
-    assert np.isnan(ds["position"].sel(time=4).values).all()
-    assert not np.isnan(ds["position"].sel(time=5, keypoint="Nose").values).any()
+    assert np.isnan(ds["position"].isel(time=4).values).all()
+    assert not np.isnan(ds["position"].isel(time=5).sel(keypoints="Nose").values).any()
 
 
 def test_wrong_number_of_values_names_file_and_person(tmp_path):

@@ -14,12 +14,12 @@ def flies(shared_data):
 def test_flies_two_tracks_of_24_nodes(flies):
     ds = load_file(flies, min_track_frames=100)
     assert ds.attrs["source_format"] == "sleap"
-    assert ds.sizes["keypoint"] == 24 and ds.sizes["time"] == 1100
-    assert list(ds["individual"].values) == ["1", "2"]
+    assert ds.sizes["keypoints"] == 24 and ds.sizes["time"] == 1100
+    assert list(ds["individuals"].values) == ["1", "2"]
     assert ds.attrs["individuals_are"] == "identities"
     assert len(ds.attrs["dropped_tracks"]) == 25
     every = read_sleap(flies)
-    assert every.sizes["individual"] == 27
+    assert every.sizes["individuals"] == 27
 
 
 def test_flies_values_match_the_raw_tables(flies):
@@ -34,9 +34,9 @@ def test_flies_values_match_the_raw_tables(flies):
             if inst["track"] not in (0, 1):
                 continue
             pts = points[inst["point_id_start"]:inst["point_id_end"]]
-            got = ds["position"].sel(time=int(frame["frame_idx"]), individual=str(inst["track"] + 1)).values[..., 0]
+            got = ds["position"].set_xindex("frame").sel(frame=int(frame["frame_idx"]), individuals=str(inst["track"] + 1)).values
             np.testing.assert_allclose(got, np.stack([pts["x"], pts["y"]]), rtol=1e-6)
-            score = ds["confidence"].sel(time=int(frame["frame_idx"]), individual=str(inst["track"] + 1)).values[:, 0]
+            score = ds["confidence"].set_xindex("frame").sel(frame=int(frame["frame_idx"]), individuals=str(inst["track"] + 1)).values
             np.testing.assert_allclose(score, pts["score"], rtol=1e-6, equal_nan=True)
             checked += 1
     assert checked >= 20
@@ -52,11 +52,11 @@ def test_analysis_file(tmp_path):
         f["track_names"] = np.array([b"female", b"male"])
         f["point_scores"] = np.full((2, 3, 4), 0.5)
     ds = load_file(path, fps=150)
-    assert list(ds["keypoint"].values) == ["head", "thorax", "abdomen"]
-    assert list(ds["individual"].values) == ["female", "male"]
-    np.testing.assert_array_equal(ds["position"].values[2, :, 1, 0, 0], tracks[0, :, 1, 2])
-    assert np.isnan(ds["position"].values[3, :, 2, 1, 0]).all() and np.isnan(ds["confidence"].values[3, 2, 1, 0])
-    assert ds["confidence"].values[0, 0, 0, 0] == 0.5
+    assert list(ds["keypoints"].values) == ["head", "thorax", "abdomen"]
+    assert list(ds["individuals"].values) == ["female", "male"]
+    np.testing.assert_array_equal(ds["position"].values[2, :, 1, 0], tracks[0, :, 1, 2])
+    assert np.isnan(ds["position"].values[3, :, 2, 1]).all() and np.isnan(ds["confidence"].values[3, 2, 1])
+    assert ds["confidence"].values[0, 0, 0] == 0.5
 
 
 def test_other_hdf5_is_an_error(tmp_path):

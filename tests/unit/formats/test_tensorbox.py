@@ -18,17 +18,17 @@ def paw(i):
 def test_predictions_follow_the_closed_form(formats_dir, name):
     ds = read_tensorbox_predictions(formats_dir / name, fps=30)
     n = ds.sizes["time"]
-    assert ds.sizes["individual"] == 1 and ds.attrs["individuals_are"] == "slots"
-    np.testing.assert_array_equal(ds["time"].values, np.arange(n))
+    assert ds.sizes["individuals"] == 1 and ds.attrs["individuals_are"] == "slots"
+    np.testing.assert_array_equal(ds["frame"].values, np.arange(n))
     x, y = paw(np.arange(n))
     seen = np.ones(n, bool)
     seen[8] = False  # "no detection"
-    pos = ds["position"].values[:, :, 0, 0]
+    pos = ds["position"].values[:, :, 0]
     np.testing.assert_allclose(pos[seen, 0], x[seen], atol=0.1)
     np.testing.assert_allclose(pos[seen, 1], y[seen], atol=0.1)
-    np.testing.assert_allclose(ds["shape"].values[seen, :, 0, 0], np.tile([40, 30], (seen.sum(), 1)), atol=0.11)
+    np.testing.assert_allclose(ds["shape"].values[seen, :, 0], np.tile([40, 30], (seen.sum(), 1)), atol=0.11)
     assert np.isnan(pos[8]).all() and np.isnan(ds["shape"].values[8]).all()
-    conf = ds["confidence"].values[:, 0, 0]
+    conf = ds["confidence"].values[:, 0]
     assert conf[7] == pytest.approx(0.42) and np.isnan(conf[8])
     np.testing.assert_allclose(np.delete(conf, [7, 8]), 0.999, rtol=1e-6)
 
@@ -45,10 +45,10 @@ def test_labels_over_images(formats_dir):
     paths = ds.attrs["image_paths"]
     frames = np.array([int(p[-9:-4]) for p in paths])
     np.testing.assert_array_equal(frames, np.arange(0, 30, 3))
-    np.testing.assert_array_equal(ds["time"].values, np.arange(len(paths)))
+    np.testing.assert_array_equal(ds["frame"].values, np.arange(len(paths)))
     x, y = paw(frames)
-    np.testing.assert_allclose(ds["position"].values[:, 0, 0, 0], x, atol=0.1)
-    np.testing.assert_allclose(ds["position"].values[:, 1, 0, 0], y, atol=0.1)
+    np.testing.assert_allclose(ds["position"].values[:, 0, 0], x, atol=0.1)
+    np.testing.assert_allclose(ds["position"].values[:, 1, 0], y, atol=0.1)
     assert (ds["confidence"].values == 1).all()
 
 
@@ -72,11 +72,11 @@ def test_several_boxes_and_frame_numbers_from_names(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps(recs))
     ds = read_tensorbox_predictions(path)
-    np.testing.assert_array_equal(ds["time"].values, [3, 5])
-    assert ds.sizes["individual"] == 2
-    np.testing.assert_allclose(ds["position"].values[1, :, 1, 0], [15, 20])
-    np.testing.assert_allclose(ds["shape"].values[1, :, 1, 0], [10, 20])
-    assert np.isnan(ds["position"].values[0, :, 1, 0]).all()
+    np.testing.assert_array_equal(ds["frame"].values, [3, 5])
+    assert ds.sizes["individuals"] == 2
+    np.testing.assert_allclose(ds["position"].values[1, :, 1], [15, 20])
+    np.testing.assert_allclose(ds["shape"].values[1, :, 1], [10, 20])
+    assert np.isnan(ds["position"].values[0, :, 1]).all()
 
 
 def test_stream_with_a_broken_object_names_the_line(tmp_path):

@@ -130,11 +130,11 @@ def test_triangulate_dataset_is_lazy_and_correct(rig, tmp_path):
     ds["confidence"][5, 0, 0, :] = 0.0  # frame 5, snout: in no view
     out = triangulate_dataset(ds, rig, chunk=100)
     assert out["position"].chunks[0] == (100, 100, 50)
-    assert out.sizes["view"] == 1 and list(out["space"].values) == ["x", "y", "z"]
+    assert "view" not in out.dims and str(out["view"].values) == "3d" and list(out["space"].values) == ["x", "y", "z"]
     schema.validate(out)
     path = write_3d(out, tmp_path / "p3d.zarr")
     back = open_store(path)
-    got = back["position"].isel(view=0).transpose("time", "keypoint", "individual", "space").values
+    got = back["position"].transpose("time", "keypoints", "individuals", "space").values
     expected = world.astype(np.float32).copy()
     expected[5, 0] = np.nan
     np.testing.assert_allclose(got, expected, atol=1e-3, equal_nan=True)
@@ -148,8 +148,8 @@ def test_triangulate_boxes_gives_centre_keypoint(rig):
     centre = np.moveaxis(pixels, (0, -1), (-1, 1))
     ds = schema.make_boxes(centre, np.full(centre.shape, 10.0), fps=25.0, views=rig.names)
     out = triangulate_dataset(ds, rig).compute()
-    assert list(out["keypoint"].values) == ["centre"]
-    got = out["position"].isel(view=0, keypoint=0).transpose("time", "individual", "space").values
+    assert list(out["keypoints"].values) == ["centre"]
+    got = out["position"].isel(keypoints=0).transpose("time", "individuals", "space").values
     np.testing.assert_allclose(got, world, atol=1e-3)
 
 
