@@ -15,8 +15,6 @@ from pathlib import Path
 from deepbehavior import provenance
 from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path
 from deepbehavior.config import InferJob, PredictConfig, to_plain
-from deepbehavior.runtime.environment import start_ray
-from deepbehavior.runtime.inference import infer_cohort
 from deepbehavior.store import write_atomic
 from jobs._hydra import hydra_job
 
@@ -45,6 +43,31 @@ def render_videos(cohort, out: Path) -> None:
             print(f"[infer] labelled video: {written}")
 
 
+def pick_runner(cfg: InferJob, videos: list) -> str:
+    """``"local"`` (this process) or ``"ray"`` for this job (:func:`deepbehavior.runtime.local.choose_runner`)."""
+    from deepbehavior.runtime.local import choose_runner
+
+    if cfg.runner != "auto" or cfg.ray.address:
+        return choose_runner(cfg.runner, address=cfg.ray.address, frames=0, gpu=False)
+    gpu = cfg.model.device.startswith("cuda") or (cfg.model.device == "auto" and _cuda_available())
+    frames = 0
+    if gpu:  # only then does the length matter
+        from deepbehavior.video import VideoError, probe
+
+        for video in videos:
+            try:
+                frames += probe(video).frames
+            except VideoError:
+                pass  # reported as that session's failure by the runner
+    return choose_runner("auto", address=None, frames=frames, gpu=gpu)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 @hydra_job("infer", InferJob)
 def main(cfg: InferJob) -> None:
     if bool(cfg.cohort) == bool(cfg.videos):
@@ -57,14 +80,20 @@ def main(cfg: InferJob) -> None:
     # A missing or unreadable video fails its own session (named in the report, exit 1), not the cohort.
     cohort = (load_cohort(cfg.cohort, check_files=False) if cfg.cohort
               else cohort_from_videos(cfg.videos, check_files=False))
-    start_ray(cfg.ray)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    report = infer_cohort(
-        cohort, cfg.out, backend=cfg.model.backend,
-        backend_kwargs=backend_kwargs(cfg.model),
-        chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
-        readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
-    )
+    common = dict(backend=cfg.model.backend, backend_kwargs=backend_kwargs(cfg.model), chunk=cfg.store.chunk,
+                  frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
+                  provenance=provenance.record(to_plain(cfg), inputs))
+    if pick_runner(cfg, inputs) == "local":
+        from deepbehavior.runtime.local import infer_local
+
+        report = infer_local(cohort, cfg.out, **common)
+    else:
+        from deepbehavior.runtime.environment import start_ray
+        from deepbehavior.runtime.inference import infer_cohort
+
+        start_ray(cfg.ray)
+        report = infer_cohort(cohort, cfg.out, readers=cfg.readers, **common)
     out = Path(cfg.out)
     if cfg.render:
         render_videos(cohort, out)
