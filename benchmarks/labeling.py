@@ -19,8 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from deepbehavior.labeling.io_dlc import import_dlc
-from deepbehavior.labeling.io_yolo import export_yolo
+from deepbehavior.labeling.formats import export_labels, import_labels
 from deepbehavior.labeling.project import Project
 from deepbehavior.labeling.selection import extract_frames, select
 from deepbehavior.labeling.server import make_server
@@ -62,11 +61,11 @@ def main() -> None:
         results["label_saves_per_s"] = round(saves / elapsed, 1)
         results["label_save_ms"] = round(1000 * elapsed / saves, 2)
         start = time.perf_counter()
-        dlc, _ = import_dlc(DATA / "dlc-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv",
-                            tmp / "dlc")
+        dlc, _ = import_labels(DATA / "dlc-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv",
+                               tmp / "dlc", format="dlc")
         results["import_dlc_116_images_s"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
-        export_yolo(dlc, tmp / "yolo")
+        export_labels(dlc, tmp / "yolo", format="yolo")
         results["export_yolo_116_images_s"] = round(time.perf_counter() - start, 2)
     results["machine"] = machine()
     results["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -76,16 +76,18 @@ def main() -> None:
     import torch
 
     from deepbehavior.config import RayConfig, TrainConfig
-    from deepbehavior.labeling.io_dlc import read_dlc_csv
+    from deepbehavior.formats.dlc import read_dlc
     from deepbehavior.models.dataset_checks import check_dataset
     from deepbehavior.models.pose_dataset import write_pose_dataset
     from deepbehavior.models.training import make_spec
     from deepbehavior.runtime.training import fit
 
-    bodyparts, individuals, labels = read_dlc_csv(PROJECT / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv")
-    points = {str(PROJECT / image): np.array([[np.nan, np.nan] if p is None else p
-                                              for p in frames[individuals[0]]], dtype=float)
-              for image, frames in labels.items()}
+    labels = read_dlc(PROJECT / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv")
+    kp = next(d for d in labels["position"].dims if d.startswith("keypoint"))
+    bodyparts = [str(k) for k in labels[kp].values]
+    first = {d: 0 for d in labels["position"].dims if d.startswith("individual") or d == "view"}
+    xy = labels["position"].isel(first).transpose("time", kp, "space").values  # (image, keypoint, xy)
+    points = {str(PROJECT / image): xy[t].astype(float) for t, image in enumerate(labels.attrs["image_paths"])}
     flip = {"leftear": "rightear", "rightear": "leftear"}
     flip_idx = [bodyparts.index(flip.get(b, b)) for b in bodyparts]
     cpus = psutil.cpu_count()

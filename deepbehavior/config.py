@@ -29,8 +29,11 @@ class RayConfig:
     ``ray start`` names; ``"host:port"`` joins that one."""
 
     address: Optional[str] = None
+    # CPUs the embedded Ray may use (null: all of this machine's).
     num_cpus: Optional[int] = None
+    # GPUs the embedded Ray may use (null: all it finds).
     num_gpus: Optional[int] = None
+    # Ray namespace of this job's actors.
     namespace: str = "deepbehavior"
 
     def __post_init__(self):
@@ -41,6 +44,7 @@ class RayConfig:
 class StoreConfig:
     """Zarr stores: frames per time chunk (also the unit of inference work)."""
 
+    # Frames per Zarr time chunk; also the unit of inference work and of resuming.
     chunk: int = 1000
 
     def __post_init__(self):
@@ -61,15 +65,20 @@ class PredictConfig:
     """
 
     weights: str = ""
+    # Model family: yolo, yolo_pose, mediapipe, or package.module:Class of your own.
     backend: str = "yolo"
+    # Input size of the network (px, a multiple of 32).
     imgsz: int = 640
+    # Detections below this confidence (0-1) are dropped.
     conf: float = 0.25
+    # Overlap (IoU, 0-1) above which non-maximum suppression merges two detections.
     iou: float = 0.7
     max_individuals: int = 1
     # Frames per predictor call: small batches are fastest on a CPU (measured: 2-4 beat 16 for the
     # nano model at 640 px); on a GPU raise it (32-128).
     batch_size: int = 4
     device: str = "auto"
+    # 16-bit floats on a CUDA GPU (faster, slightly less exact).
     half: bool = False
     # Extra constructor arguments of a backend other than "yolo" (e.g. mediapipe's model_complexity).
     options: dict[str, Any] = field(default_factory=dict)
@@ -92,18 +101,29 @@ class TrainConfig:
 
     data: str = MISSING
     model: str = "yolo11n.yaml"
+    # Passes over the training images.
     epochs: int = 50
+    # Training image size (px, a multiple of 32).
     imgsz: int = 640
+    # Images per optimizer step over all workers.
     batch: int = 16
+    # Initial learning rate (SGD/AdamW; ignored by optimizer=auto on short runs).
     lr0: float = 0.01
+    # Random seed of initialisation, shuffling and augmentation.
     seed: int = 0
+    # Data-loading processes per training worker.
     workers: int = 2
+    # Stop after this many epochs without a better validation fitness.
     patience: int = 100
+    # auto (CUDA when there is one), cpu or cuda:N.
     device: str = "auto"
+    # Random flips, colour, scale and translation of training images.
     augment: bool = True
     # "auto" is ultralytics' choice (AdamW with its own lr for short runs, ignoring lr0); SGD/AdamW use lr0.
     optimizer: str = "auto"
+    # Mixed precision on a CUDA GPU.
     amp: bool = False
+    # Mosaic augmentation is turned off for this many last epochs.
     close_mosaic: int = 10
     # PCK: a keypoint is correct within pck_threshold x the longer side of its object's box.
     pck_threshold: float = 0.1
@@ -152,12 +172,19 @@ class KinematicsConfig:
 class SyntheticConfig:
     """Rendered videos of mice (ellipses with a head, a tail and a paw) with ground truth."""
 
+    # Sessions (videos) in the generated cohort.
     sessions: int = 2
+    # Frames per video.
     frames: int = 300
+    # Video width (px).
     width: int = 320
+    # Video height (px).
     height: int = 240
+    # Frame rate of the videos (frames/s).
     fps: float = 30.0
+    # Mice per video (1 or 2).
     mice: int = 1
+    # Random seed of the paths and the pixel noise.
     seed: int = 0
 
     def __post_init__(self):
@@ -172,6 +199,7 @@ class SyntheticConfig:
 
 @dataclass
 class DemoJob:
+    # Folder for the cohort, model, stores, tables and figures.
     out: str = "demo-out"
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     # Plain scenes train from scratch in a few minutes on a CPU: no mosaic, and an optimizer step
@@ -185,18 +213,24 @@ class DemoJob:
     store: StoreConfig = field(default_factory=lambda: StoreConfig(chunk=100))
     kinematics: KinematicsConfig = field(default_factory=KinematicsConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    # Frames of each session put into the training set.
     train_frames_per_session: int = 60
 
 
 @dataclass
 class InferJob:
+    # Folder for the stores (out/stores), the run report and, with videos=, cohort.yaml.
     out: str = MISSING
+    # Cohort manifest (YAML or CSV) of the sessions to run on.
     cohort: Optional[str] = None
+    # Loose video files instead of a manifest (one session each).
     videos: list[str] = field(default_factory=list)
     model: PredictConfig = field(default_factory=PredictConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    # Redo finished shards instead of skipping them.
     force: bool = False
+    # Times a failed shard is tried again before it is recorded as failed.
     retries: int = 2
     # Decoding processes feeding the GPU predictors; null: every CPU the predictors leave (a GPU
     # eats frames faster than one decoder makes them). Without GPUs, each node's predictor reads
@@ -215,14 +249,21 @@ class InferJob:
 
 @dataclass
 class TrainJob:
+    # Folder for weights/, results.csv, results.png and the checkpoints.
     out: str = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    # Data-parallel training workers (Ray Train).
     num_workers: int = 1
+    # One GPU per worker (NCCL) instead of CPUs (gloo).
     use_gpu: bool = False
+    # Where checkpoints go (folder or s3://...; null: out/checkpoints).
     storage: Optional[str] = None
+    # The run's name under storage; the same name resumes.
     name: str = "train"
+    # Worker failures recovered within the run from the last checkpoint (-1: always).
     max_failures: int = 0
+    # CPUs each worker reserves (null: the machine's CPUs shared equally).
     cpus_per_worker: Optional[int] = None
     # Ray Train's own console output; by default one line per epoch of ours.
     verbose: bool = False
@@ -319,21 +360,33 @@ class HumanConfig:
 class AnalyzeJob:
     """``deepbehavior analyze``: task measures over a cohort's stores into one table, plus figures."""
 
+    # Folder for the measures table (tables/) and figures (figures/).
     out: str = MISSING
+    # Cohort manifest whose sessions are analysed.
     cohort: str = MISSING
+    # Folder of <subject>_<session>.zarr stores (null: <out>/stores).
     stores: Optional[str] = None
+    # Measures to compute: locomotion, reaching, regions, social, human.
     measures: list[str] = field(default_factory=lambda: ["locomotion"])
+    # Camera of multi-view 2D stores to analyse (null: the first).
     view: Optional[str] = None
+    # Sessions analysed in parallel (Dask processes).
     workers: int = 2
+    # Also draw figures per session and for the cohort.
     figures: bool = True
+    # Also render videos with the track drawn over the frames.
     overlay: bool = False
+    # Frames of each overlay video (null: all).
     overlay_frames: Optional[int] = 300
     # 3D stores: a movie of the skeleton whose view turns movie_degrees over the movie; the first
     # movie_frames frames (null: all); movie_edges: keypoint-name pairs (empty: the OpenPose
     # BODY_25 + hands skeleton when the keypoints are named so, else points only).
     movie: bool = False
+    # Frames of the 3D movie (null: all).
     movie_frames: Optional[int] = 300
+    # Degrees the movie's view turns over the whole movie.
     movie_degrees: float = 360.0
+    # Keypoint-name pairs drawn as lines (empty: BODY_25 + hands when so named, else points only).
     movie_edges: list[list[str]] = field(default_factory=list)
     reaching: ReachingConfig = field(default_factory=ReachingConfig)
     regions: RegionsConfig = field(default_factory=RegionsConfig)
@@ -358,26 +411,31 @@ class AnalyzeJob:
 class FramesJob:
     """``deepbehavior frames``: pick frames of ``videos`` and extract them into the project ``out``.
 
-    ``method`` is uniform, kmeans, uncertain or jumps; the last two need ``stores`` (one Zarr
+    ``method`` is uniform, kmeans, uncertain or jumps (``labeling.selection.METHODS``); the last two need ``stores`` (one Zarr
     store of predictions per video). ``classes``/``keypoints``/``skeleton`` describe a new project.
     """
 
+    # The labelling project folder the frames go to.
     out: str = MISSING
+    # Videos to pick frames from.
     videos: list[str] = field(default_factory=list)
+    # Frames to pick over all videos.
     n: int = 50
     method: str = "uniform"
     stores: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=lambda: ["object"])
     keypoints: list[str] = field(default_factory=list)
     skeleton: list[list[int]] = field(default_factory=list)
+    # Frames sampled per video before picking (kmeans, uncertain, jumps).
     candidates: int = 400
+    # Fewest frames between two picks of one video.
     min_gap: int = 10
+    # Random seed of the sampling.
     seed: int = 0
 
     def __post_init__(self):
         _require(self.n >= 1, f"Expected n >= 1 frames, but got {self.n}")
-        _require(self.method in ("uniform", "kmeans", "uncertain", "jumps"),
-                 f"Expected method uniform, kmeans, uncertain or jumps, but got {self.method!r}")
+        # method is checked by labeling.selection, where METHODS is defined next to the code.
         _require(self.min_gap >= 0, f"Expected min_gap >= 0 frames, but got {self.min_gap}")
 
 
@@ -391,18 +449,27 @@ class LabelJob:
     (``host=0.0.0.0``) every request needs ``token`` (generated and printed in the URL when null).
     """
 
+    # Folder of exports (default <project>/exports).
     out: str = MISSING
+    # The labelling project folder.
     project: str = MISSING
+    # Address the app listens on (127.0.0.1: this machine only).
     host: str = "127.0.0.1"
+    # Port of the app (0: any free port).
     port: int = 8765
     token: Optional[str] = None
     export: Optional[str] = None
     import_from: Optional[str] = None
+    # Format of import_from when its name does not tell (yolo, coco, tensorbox, yolo_mark, dlc).
     import_format: Optional[str] = None
     weights: Optional[str] = None
+    # Confidence (0-1) above which suggestions are shown.
     conf: float = 0.25
+    # Image size (px) of the suggesting model.
     imgsz: int = 640
+    # Share of labelled images put into the validation set of an export.
     val_fraction: float = 0.2
+    # Random seed of the train/validation split.
     seed: int = 0
 
     def __post_init__(self):
@@ -418,24 +485,71 @@ class LabelJob:
 
 @dataclass
 class ImportJob:
-    """``deepbehavior import``: ``source`` is one path or a list; ``format`` a reader name or auto.
+    """``deepbehavior import``: other tools' files into stores.
 
-    ``fps`` null takes the frame rate from ``video`` when given, else 30. ``options`` go to the
-    reader (e.g. ``+options.people=all`` for OpenPose). ``name`` names the store (one source only).
+    ``source`` is one path or a list (one store each); ``sources`` a mapping view -> path (one
+    multi-camera store); with ``cohort`` (a manifest), ``source`` is a template such as
+    ``preds/{subject}_{session}_{view}.slp`` filled for every session and view of the manifest
+    (one store per session, at the path ``infer`` would use). ``format`` a reader name or auto.
+    ``fps`` null takes the frame rate from ``video`` (or the cohort's videos) when given, else 30.
+    ``options`` go to the reader (e.g. ``+options.people=all`` for OpenPose). ``name`` names the
+    store (one source, or ``sources``).
     """
 
+    # Folder the imported stores are written to.
     out: str = MISSING
-    source: Any = MISSING
+    source: Any = None
+    sources: dict[str, Any] = field(default_factory=dict)
+    cohort: Optional[str] = None
     format: str = "auto"
     fps: Optional[float] = None
     video: Optional[str] = None
     name: Optional[str] = None
     options: dict[str, Any] = field(default_factory=dict)
     store: StoreConfig = field(default_factory=StoreConfig)
+    # Overwrite stores that already exist.
     force: bool = False
 
     def __post_init__(self):
         _require(self.fps is None or self.fps > 0, f"Expected fps > 0 or null, but got {self.fps}")
+        given = [k for k in ("source", "sources") if getattr(self, k)]
+        _require(len(given) == 1, f"Expected source=PATH (or a list), or sources={{view: PATH, ...}}, but got "
+                 f"{' and '.join(given) if given else 'neither'}")
+        _require(self.cohort is None or isinstance(self.source, str),
+                 f"Expected source to be a template such as preds/{{subject}}_{{session}}_{{view}}.slp with "
+                 f"cohort=, but got {self.source!r}")
+
+
+@dataclass
+class ExportJob:
+    """``deepbehavior export``: stores into another tool's files.
+
+    ``store`` one Zarr store, or ``cohort`` (a manifest) with ``stores`` (the folder of its
+    stores); ``format`` one of dlc, sleap, nwb, openpose, csv, lightning_pose. Files go to ``out``
+    as ``<store>.<suffix>``, one per camera (``<store>_<view>.<suffix>``) for multi-camera stores.
+    ``sleap_suffix`` chooses a labels file (``.slp``) or an analysis file (``.h5``); ``dlc_suffix``
+    ``.csv`` or ``.h5``.
+    """
+
+    out: str = MISSING
+    format: str = MISSING
+    store: Optional[str] = None
+    cohort: Optional[str] = None
+    stores: Optional[str] = None
+    dlc_suffix: str = ".csv"
+    sleap_suffix: str = ".slp"
+    force: bool = False
+
+    def __post_init__(self):
+        _require(self.format in ("dlc", "sleap", "nwb", "openpose", "csv", "lightning_pose"),
+                 f"Expected format dlc, sleap, nwb, openpose, csv or lightning_pose, but got {self.format!r}")
+        _require((self.store is None) != (self.cohort is None),
+                 f"Expected store=PATH or cohort=MANIFEST stores=DIR, but got store={self.store!r} cohort={self.cohort!r}")
+        _require(self.cohort is None or self.stores is not None,
+                 "Expected stores=DIR (the folder of the cohort's stores) with cohort=, but got none")
+        _require(self.dlc_suffix in (".csv", ".h5"), f"Expected dlc_suffix .csv or .h5, but got {self.dlc_suffix!r}")
+        _require(self.sleap_suffix in (".slp", ".h5"),
+                 f"Expected sleap_suffix .slp or .h5, but got {self.sleap_suffix!r}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -447,11 +561,17 @@ class BoardConfig:
     """Calibration board: ``chessboard`` (``columns`` x ``rows`` inner corners) or ``charuco``
     (``columns`` x ``rows`` squares, markers of ``marker_size`` from ``dictionary``); sizes in mm."""
 
+    # chessboard or charuco.
     kind: str = "chessboard"
+    # Inner corners (chessboard) or squares (charuco) across.
     columns: int = 9
+    # Inner corners (chessboard) or squares (charuco) down.
     rows: int = 6
+    # Side of one square (mm).
     square_size: float = 25.0
+    # Side of a ChArUco marker (mm).
     marker_size: float = 0.0
+    # ArUco dictionary of the markers (OpenCV name).
     dictionary: str = "DICT_4X4_50"
 
     def __post_init__(self):
@@ -466,8 +586,11 @@ class TriangulateConfig:
     """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (drops a view
     whose reprojection error exceeds ``max_error_px``) or ``midpoint`` (two cameras, Caltech)."""
 
+    # dlt, robust or midpoint.
     method: str = "dlt"
+    # 2D points below this confidence are not used.
     min_confidence: float = 0.0
+    # Rounds of nonlinear refinement of each 3D point.
     refine: int = 1
     max_error_px: float = 20.0
 
@@ -484,12 +607,17 @@ class CalibrateJob:
     a glob of images or a video (synchronised: the i-th image/frame of each is the same moment).
     ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure."""
 
+    # Folder for calibration.toml/.yml, the report and the figure.
     out: str = MISSING
+    # Camera names, in the order of sources.
     cameras: list[str] = field(default_factory=list)
+    # Per camera: a glob of images or a video of the board.
     sources: list[str] = field(default_factory=list)
     board: BoardConfig = field(default_factory=BoardConfig)
     every: int = 10
+    # Refine all cameras together after the pairwise estimates.
     bundle_adjustment: bool = True
+    # Fewest board views a camera needs.
     min_views: int = 3
 
     def __post_init__(self):
@@ -505,16 +633,26 @@ class TriangulateJob:
     (``stores`` default ``<out>/stores``) into ``<out>/stores3d/``, each with the session's own
     ``calibration`` from the manifest, else this ``calibration``."""
 
+    # Folder for the 3D store(s), report and figure.
     out: str = MISSING
+    # One 2D store with two or more views.
     store: Optional[str] = None
+    # Camera calibration (TOML, OpenCV YAML/XML or Caltech .mat).
     calibration: Optional[str] = None
+    # Cohort manifest, instead of store=: every session is triangulated.
     cohort: Optional[str] = None
+    # Folder of the cohort's 2D stores (null: <out>/stores).
     stores: Optional[str] = None
+    # Name of the 3D store written for store=.
     name: str = "poses3d.zarr"
     triangulate: TriangulateConfig = field(default_factory=TriangulateConfig)
+    # Frames per chunk of the 3D store (null: as the 2D store).
     chunk: Optional[int] = None
+    # Also draw the reprojection-error figure.
     figure: bool = True
+    # Frames of a 3D movie of the result (0: none).
     movie_frames: int = 0
+    # Redo sessions whose 3D store exists.
     force: bool = False
 
 
@@ -528,10 +666,13 @@ class PoseExportJob:
     OpenPose ``--write_json`` folder and, given ``video``, a video with the skeletons drawn.
     ``view`` null: the store's first view. ``min_confidence``: points below it are not drawn."""
 
+    # Folder for the OpenPose JSON files and the video.
     out: str = MISSING
+    # 2D poses store written by infer with a pose backend.
     store: str = MISSING
     video: Optional[str] = None
     view: Optional[str] = None
+    # Write OpenPose --write_json files (one per frame).
     openpose: bool = True
     min_confidence: float = 0.1
 
@@ -585,12 +726,18 @@ class TrackJob:
     ``<out>/stores``), or one ``store``. Writes ``<out>/tracked/<name>.zarr``; done sessions are
     skipped unless ``force``."""
 
+    # Folder for tracked/ stores, reports and figures.
     out: str = MISSING
+    # Cohort manifest whose sessions are tracked.
     cohort: Optional[str] = None
+    # Folder of <subject>_<session>.zarr stores (null: <out>/stores).
     stores: Optional[str] = None
+    # One store to track, instead of cohort=.
     store: Optional[str] = None
     track: TrackConfig = field(default_factory=TrackConfig)
+    # Also draw a figure of the identities per session.
     figures: bool = True
+    # Redo sessions already tracked.
     force: bool = False
 
     def __post_init__(self):

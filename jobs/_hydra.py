@@ -1,4 +1,4 @@
-"""What every job shares: its Hydra entry point, config checking, and one-line errors."""
+"""What every job shares: its Hydra entry point, config checking, ``--help`` and one-line errors."""
 
 from __future__ import annotations
 
@@ -6,12 +6,25 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+def _conf_dir() -> str:
+    """The jobs' YAML: ``conf/`` inside the installed package (a wheel), else ``conf/`` of the checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return str(packaged if (packaged / "common.yaml").is_file() else here.parent / "conf")
+
+
+CONF_DIR = _conf_dir()
 
 # Errors caused by the user's input: shown as one line, exit status 2. Anything else is a bug
 # and keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, FileExistsError,
                                                  KeyError, OSError)
+
+# Arguments that Hydra handles itself (everything else is key=value).
+_HYDRA_FLAGS = ("-m", "--multirun", "--cfg", "-c", "--hydra-help", "--info", "-i", "--resolve", "--package", "-p",
+                "--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--run", "-r",
+                "--shell-completion", "-sc")
 
 
 def _fail(job: str, message: str) -> None:
@@ -20,14 +33,34 @@ def _fail(job: str, message: str) -> None:
     raise SystemExit(2)
 
 
+def _sets_key(overrides: list[str], key: str) -> bool:
+    return any(a.lstrip("+~").split("=", 1)[0] == key and "=" in a for a in overrides)
+
+
+def _check_required(job: str, overrides: list[str]) -> None:
+    """Settings the job's YAML marks ``???`` (``out``, ``cohort``, ``project``...) must be given: say
+    so in one line, before Hydra fails to resolve its own folders from them."""
+    from omegaconf import OmegaConf
+
+    yaml = OmegaConf.load(Path(CONF_DIR) / f"{job}.yaml")
+    for key in yaml:
+        if key == "defaults" or not OmegaConf.is_missing(yaml, key) or _sets_key(overrides, key):
+            continue
+        what = "DIR (the folder for this job's results)" if key == "out" else "..."
+        _fail(job, f"Expected {key}={what}, but got no {key}= "
+                   f"(e.g. deepbehavior {job} {key}={job + '-out' if key == 'out' else '...'} ...; "
+                   f"'deepbehavior {job} --help' lists the settings)")
+
+
 def _check_overrides(job: str, schema: type, overrides: list[str]) -> None:
     """Compose the config once before Hydra does, so a typo gives one line instead of a report."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    if "-m" in overrides or "--multirun" in overrides or any(a.startswith("-") for a in overrides):
-        return  # sweeps, --help, --cfg: Hydra's own handling
+    _check_required(job, overrides)
+    if any(a.startswith("-") for a in overrides):
+        return  # sweeps, --cfg, --hydra-help: Hydra's own handling
     try:
         with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
             compose(config_name=job, overrides=overrides)
@@ -62,6 +95,16 @@ def _schema_node(schema: type, open_keys: tuple[str, ...]):
     return node
 
 
+def composed_defaults(job: str) -> dict:
+    """The job's settings with nothing overridden (schema defaults, then its YAML), unresolved."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        cfg = compose(config_name=job)
+    return OmegaConf.to_container(cfg, resolve=False)
+
+
 def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Callable[[Callable], Callable[[], None]]:
     """Turn ``run(cfg)`` (``cfg`` an instance of the dataclass ``schema``) into a Hydra job ``main``."""
     import hydra
@@ -88,10 +131,27 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
                 _fail(job, str(exc))
 
         def main() -> None:
-            _check_overrides(job, schema, sys.argv[1:])
+            args = sys.argv[1:]
+            if "--help" in args or "-h" in args:
+                from ._help import job_help
+
+                summary = _first_sentence_of_module(run)
+                print(job_help(job, schema, composed_defaults(job), summary))
+                return
+            _check_overrides(job, schema, args)
             task()
 
         main.run = run  # callable directly from Python and tests, without Hydra
+        main.schema = schema
         return main
 
     return decorate
+
+
+def _first_sentence_of_module(run: Callable) -> str:
+    """The first sentence of the job module's docstring (what the job does)."""
+    from ._help import _first_sentence
+
+    doc = (sys.modules.get(run.__module__).__doc__ or "") if run.__module__ in sys.modules else ""
+    summary = _first_sentence(doc.strip().split("\n\n")[0], limit=200)
+    return summary if summary.endswith("…") else summary + "."

@@ -13,7 +13,7 @@ rotates, ``<out>/videos/<session>_skeleton3d.mp4``.
 from pathlib import Path
 
 from deepbehavior.config import AnalyzeJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 @hydra_job("analyze", AnalyzeJob, open_keys=("regions.regions",))

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from deepbehavior.config import CalibrateJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg"}
 

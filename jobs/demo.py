@@ -14,19 +14,15 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from deepbehavior import provenance, schema, synthetic
-from deepbehavior.analysis.tables import kinematics_table, summarize
-from deepbehavior.cohort import Cohort, Session, load_cohort, write_cohort
 from deepbehavior.config import DemoJob, to_plain
-from deepbehavior.runtime.environment import start_ray
-from deepbehavior.runtime.inference import infer_cohort
-from deepbehavior.store import open_store, write_atomic
-from deepbehavior.viz.trajectory import plot_speed, plot_trajectory
-from jobs._hydra import hydra_job
-from jobs.infer import backend_kwargs, render_videos
+
+from ._hydra import hydra_job
+
+if TYPE_CHECKING:
+    from deepbehavior import synthetic
+    from deepbehavior.cohort import Cohort
 
 
 def _say(message: str) -> None:
@@ -34,6 +30,9 @@ def _say(message: str) -> None:
 
 
 def _render_cohort(cfg: DemoJob, out: Path) -> tuple[Cohort, dict[str, synthetic.SyntheticSession]]:
+    from deepbehavior import synthetic
+    from deepbehavior.cohort import Cohort, Session, load_cohort, write_cohort
+
     sessions, truth = [], {}
     s = cfg.synthetic
     for i in range(s.sessions):
@@ -54,7 +53,7 @@ def _train(cfg: DemoJob, data: Path, out: Path) -> Path:
     from dataclasses import replace
 
     from deepbehavior.config import TrainJob
-    from jobs import train
+    from . import train
 
     job = TrainJob(out=str(out / "model"), train=replace(cfg.train, data=str(data)), ray=cfg.ray)
     train.main.run(job)
@@ -63,6 +62,19 @@ def _train(cfg: DemoJob, data: Path, out: Path) -> Path:
 
 @hydra_job("demo", DemoJob)
 def main(cfg: DemoJob) -> None:
+    # Imported here, not at the top: `deepbehavior demo --help` and bad input answer at once.
+    import numpy as np
+    import pandas as pd
+
+    from deepbehavior import provenance, schema, synthetic
+    from deepbehavior.analysis.tables import kinematics_table, summarize
+    from deepbehavior.runtime.environment import start_ray
+    from deepbehavior.runtime.inference import infer_cohort
+    from deepbehavior.store import open_store, write_atomic
+    from deepbehavior.viz.trajectory import plot_speed, plot_trajectory
+
+    from .infer import backend_kwargs, render_videos
+
     started = time.monotonic()
     out = Path(cfg.out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -11,15 +11,17 @@ classes, keypoints, skeleton and each image's video and frame number.
 from pathlib import Path
 
 from deepbehavior.config import FramesJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 @hydra_job("frames", FramesJob)
 def main(cfg: FramesJob) -> None:
     from deepbehavior.labeling.project import Project
-    from deepbehavior.labeling.selection import extract_frames, select
+    from deepbehavior.labeling.selection import METHODS, extract_frames, select
     from deepbehavior.store import open_store
 
+    if cfg.method not in METHODS:  # before the project folder is made
+        raise ValueError(f"Expected method one of {', '.join(METHODS)}, but got {cfg.method!r}")
     if not cfg.videos:
         raise ValueError("Expected videos=[...] with at least one video, but got none")
     for video in cfg.videos:

@@ -1,36 +1,79 @@
-"""deepbehavior import: read other tools' files (TensorBox, darknet, Yolo_mark, OpenPose, DeepLabCut,
-SLEAP) into Zarr stores. ``source`` is a file or folder, or a list of them; ``format`` names the
-reader or ``auto`` guesses it. Each source becomes ``out/stores/<name>.zarr`` (``name`` defaults to
-the source's file name without extension), chunked along time, every region marked done, with the
-reader's attributes and provenance (config, versions, input fingerprints). Prints where each store
-went and a summary: frames, individuals, keypoints, fraction of missing positions.
+"""deepbehavior import: other tools' files (TensorBox, darknet, Yolo_mark, OpenPose, DeepLabCut csv/h5,
+SLEAP .slp/.h5, NWB, Lightning Pose) into Zarr stores.
+
+- ``source=PATH`` (or a list): each becomes ``out/stores/<name>.zarr`` (``name`` defaults to the
+  source's file name without extension).
+- ``sources={front: a.slp, side: b.slp}``: one file per camera, joined into one multi-camera store
+  ``out/stores/<name>.zarr`` (``name`` defaults to the first file's).
+- ``cohort=MANIFEST source='preds/{subject}_{session}_{view}.slp'``: for every session, the files
+  of its views (the template filled in) into ``out/stores/<subject>_<session>.zarr``, where
+  ``track``, ``triangulate`` and ``analyze`` look for them.
+
+``format`` names the reader or ``auto`` guesses it. Stores are chunked along time, every region
+marked done, with the reader's attributes and provenance (config, versions, input fingerprints).
+Every file is read and checked (values, frame numbers) before any store is written. Prints where
+each store went and a summary: frames, individuals, keypoints, fraction of missing positions.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deepbehavior import provenance, schema
 from deepbehavior.config import ImportJob, to_plain
-from deepbehavior.formats import READERS, load_file
-from deepbehavior.formats.importing import summarize, write_store
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
-def _sources(source) -> list[Path]:
+def _paths(source) -> list[Path]:
     items = [source] if isinstance(source, (str, Path)) else list(source or [])
-    if not items:
-        raise ValueError("Expected source=PATH or source=[PATH,...], but got none")
     return [Path(str(s)).expanduser() for s in items]
 
 
-@hydra_job("import", ImportJob)
-def main(cfg: ImportJob) -> None:
-    sources = _sources(cfg.source)
-    if cfg.format not in ("auto", *READERS):
-        raise ValueError(f"Expected format to be auto or one of {', '.join(READERS)}, but got {cfg.format!r}")
+def _read(cfg: ImportJob, source: Path, fps: float):
+    if not source.exists():
+        raise FileNotFoundError(f"Expected a file or folder at {source}, but there is none")
+    from deepbehavior.formats import load_file
+
+    return load_file(source, format=cfg.format, fps=fps, **dict(cfg.options))
+
+
+def _plan(cfg: ImportJob) -> list[tuple[str, dict[str, Path]]]:
+    """``(store name, {view: file})`` for each store to write; one entry ``{"": file}`` for one camera."""
+    if cfg.cohort:
+        from deepbehavior.cohort import load_cohort
+
+        cohort = load_cohort(cfg.cohort, check_files=False)
+        plan = []
+        for session in cohort.sessions:
+            files = {}
+            for view in session.videos:
+                try:
+                    text = str(cfg.source).format(subject=session.subject, session=session.session, view=view,
+                                                  group=session.group, key=session.key)
+                except (KeyError, IndexError) as exc:
+                    raise ValueError(f"Expected source placeholders among {{subject}}, {{session}}, {{view}}, "
+                                     f"{{group}}, {{key}}, but got {exc}") from None
+                files[view] = Path(text).expanduser()
+            plan.append((session.key, files if len(files) > 1 else {"": next(iter(files.values()))}))
+        return plan
+    if cfg.sources:
+        files = {str(view): Path(str(p)).expanduser() for view, p in dict(cfg.sources).items()}
+        name = cfg.name or next(iter(files.values())).name.split(".")[0]
+        return [(name, files if len(files) > 1 else {"": next(iter(files.values()))})]
+    sources = _paths(cfg.source)
     if cfg.name and len(sources) > 1:
         raise ValueError(f"Expected name= with one source only, but got {len(sources)} sources")
+    return [(cfg.name or s.name.split(".")[0], {"": s}) for s in sources]
+
+
+@hydra_job("import", ImportJob, open_keys=("sources", "options"))
+def main(cfg: ImportJob) -> None:
+    # Imported here, not at the top: `deepbehavior import --help` answers at once.
+    from deepbehavior import provenance, schema
+    from deepbehavior.formats import ALIASES, READERS
+    from deepbehavior.formats.importing import join_views, summarize, write_store
+
+    if cfg.format not in ("auto", *READERS, *ALIASES):
+        raise ValueError(f"Expected format to be auto or one of {', '.join(READERS)}, but got {cfg.format!r}")
     fps, video_info = cfg.fps, None
     if cfg.video:
         from deepbehavior.video import probe
@@ -38,25 +81,34 @@ def main(cfg: ImportJob) -> None:
         video_info = probe(cfg.video)
         fps = fps or video_info.fps
     fps = fps or 30.0
-    for source in sources:
-        if not source.exists():
-            raise FileNotFoundError(f"Expected a file or folder at {source}, but there is none")
-        ds = load_file(source, format=cfg.format, fps=fps, **dict(cfg.options))
-        name = cfg.name or source.name.split(".")[0]
+    plan = _plan(cfg)
+    for _, files in plan:  # every file exists before anything is read
+        for path in files.values():
+            if not path.exists():
+                raise FileNotFoundError(f"Expected a file or folder at {path}, but there is none")
+    read = []
+    for name, files in plan:  # every file read and checked before any store is written
+        datasets = {view: _read(cfg, path, fps) for view, path in files.items()}
+        ds = datasets[""] if "" in datasets else join_views(datasets, fps=fps)
+        ds.attrs["source_format"] = next(iter(datasets.values())).attrs["source_format"]
+        read.append((name, files, ds))
+    for name, files, ds in read:
         path = Path(cfg.out) / "stores" / f"{name}.zarr"
-        inputs = [source] if source.is_file() else []
-        extra = {"source": str(source.resolve()), "source_format": ds.attrs["source_format"]}
+        inputs = [p for p in files.values() if p.is_file()]
+        extra = {"source": {view or "": str(p.resolve()) for view, p in files.items()},
+                 "source_format": ds.attrs["source_format"]}
         if video_info is not None:
             extra["video"] = provenance.file_fingerprint(cfg.video)
             last = int(schema.frames(ds)[-1]) if ds.sizes["time"] else -1
             if last >= video_info.frames:
-                print(f"warning: {source} has frame {last} but {cfg.video} has "
-                      f"{video_info.frames} frames")
+                raise ValueError(f"{next(iter(files.values()))}: Expected frame numbers below {video_info.frames} "
+                                 f"(the frames of {cfg.video}), but got {last}")
         attrs = {"provenance": provenance.record(to_plain(cfg), inputs, **extra)}
         if video_info is not None:
             attrs["video"] = str(Path(cfg.video).resolve())
         write_store(ds, path, chunk=cfg.store.chunk, attrs=attrs, overwrite=cfg.force)
         s = summarize(ds)
-        print(f"{source} ({ds.attrs['source_format']}) -> {path}: {s['kind']}, {s['frames']} frames, "
-              f"{s['individuals']} individuals, {s['keypoints']} keypoints, "
-              f"{100 * s['missing_fraction']:.1f}% missing, fps {fps:g}")
+        shown = ", ".join(f"{v}: {p}" if v else str(p) for v, p in files.items())
+        print(f"{shown} ({ds.attrs['source_format']}) -> {path}: {s['kind']}, {s['frames']} frames, "
+              f"{s['individuals']} individuals, {s['keypoints']} keypoints, {100 * s['missing_fraction']:.1f}% "
+              f"missing, {s['views']} view(s), individuals are {ds.attrs.get('individuals_are')}, fps {fps:g}")

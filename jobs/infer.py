@@ -1,7 +1,8 @@
 """deepbehavior infer: a trained model over a cohort (cohort=FILE) or loose videos (videos=[…]).
 
 Writes one Zarr store per session to ``out/stores/<subject>_<session>.zarr`` and a run report to
-``out/infer_report.json``. Rerunning the same command skips finished shards (``force=true`` redoes
+``out/infer_report.json``; with ``videos=[…]`` also the manifest of those videos, ``out/cohort.yaml``,
+which the next job (track, analyze, triangulate) takes as ``cohort=``. Rerunning the same command skips finished shards (``force=true`` redoes
 them); a shard that fails is retried, then recorded, and the job exits non-zero naming the
 incomplete sessions.
 """
@@ -12,11 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from deepbehavior import provenance
-from deepbehavior.cohort import cohort_from_videos, load_cohort, store_path
 from deepbehavior.config import InferJob, PredictConfig, to_plain
-from deepbehavior.store import write_atomic
-from jobs._hydra import hydra_job
+
+from ._hydra import hydra_job
 
 
 def backend_kwargs(model: PredictConfig) -> dict:
@@ -30,6 +29,7 @@ def backend_kwargs(model: PredictConfig) -> dict:
 
 def render_videos(cohort, out: Path) -> None:
     """A labelled video per session and view, from the stores just written."""
+    from deepbehavior.cohort import store_path
     from deepbehavior.store import open_store
     from deepbehavior.viz.labelled import render_labelled_video
 
@@ -77,9 +77,19 @@ def main(cfg: InferJob) -> None:
         raise ValueError("Expected model.weights=PATH of a trained .pt file, but got none")
     if cfg.model.backend in ("yolo", "yolo_pose") and Path(cfg.model.weights).suffix and not Path(cfg.model.weights).is_file():
         raise FileNotFoundError(f"Expected model weights at {cfg.model.weights}, but there is no such file")
-    # A missing or unreadable video fails its own session (named in the report, exit 1), not the cohort.
-    cohort = (load_cohort(cfg.cohort, check_files=False) if cfg.cohort
-              else cohort_from_videos(cfg.videos, check_files=False))
+    from deepbehavior.cohort import cohort_from_videos, load_cohort, write_cohort
+
+    # In a manifest, a missing or unreadable video fails its own session (named in the report, exit 1),
+    # not the cohort; a video typed on the command line (videos=[...]) is checked here, in one line.
+    cohort = load_cohort(cfg.cohort, check_files=False) if cfg.cohort else cohort_from_videos(cfg.videos)
+    # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
+    from deepbehavior import provenance
+    from deepbehavior.store import write_atomic
+
+    if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
+        manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
+        print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
+              f"cohort={manifest})", flush=True)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     common = dict(backend=cfg.model.backend, backend_kwargs=backend_kwargs(cfg.model), chunk=cfg.store.chunk,
                   frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,

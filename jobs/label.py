@@ -12,18 +12,18 @@ COCO or TensorBox JSON, Yolo_mark folder or DeepLabCut CSV into the project (cre
 from pathlib import Path
 
 from deepbehavior.config import LabelJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 @hydra_job("label", LabelJob)
 def main(cfg: LabelJob) -> None:
-    from deepbehavior.labeling.formats import EXPORTERS, import_any
+    from deepbehavior.labeling.formats import export_labels, import_labels
     from deepbehavior.labeling.project import Project
 
     if cfg.import_from:
         if not Path(cfg.import_from).exists():
             raise FileNotFoundError(f"Expected labels to import at {cfg.import_from}, but there is nothing")
-        project, report = import_any(cfg.import_from, cfg.project, fmt=cfg.import_format)
+        project, report = import_labels(cfg.import_from, cfg.project, format=cfg.import_format)
         print(f"{cfg.import_from}: {report.summary()} into {project.root}")
     if not (Path(cfg.project) / "project.json").is_file():
         raise FileNotFoundError(
@@ -36,7 +36,7 @@ def main(cfg: LabelJob) -> None:
         target = {"yolo": out / "yolo", "coco": out / "coco.json", "tensorbox": out / "labels.json",
                   "yolo_mark": out / "yolo_mark"}[cfg.export]
         kwargs = {"val_fraction": cfg.val_fraction, "seed": cfg.seed} if cfg.export == "yolo" else {}
-        written = EXPORTERS[cfg.export](project, target, **kwargs)
+        written = export_labels(project, target, format=cfg.export, **kwargs)
         progress = project.progress()
         print(f"exported {progress['labelled']} labelled images ({cfg.export}) to {written}")
     if cfg.import_from or cfg.export:

@@ -9,7 +9,7 @@ for eyes. Inputs: ``store`` (Zarr), optionally ``video`` (the recording it was p
 from pathlib import Path
 
 from deepbehavior.config import PoseExportJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 @hydra_job("pose_export", PoseExportJob)

@@ -13,7 +13,7 @@ reads the result.
 from pathlib import Path
 
 from deepbehavior.config import TrackJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 SUMMARY_COLUMNS = ("name", "subject", "group", "session", "status", "frames", "swaps_repaired", "swap_frames",
                    "merge_frames", "jump_frames", "missing_frames", "error")

@@ -19,7 +19,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from deepbehavior.config import TrainJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 class CompareRuns(Callback):

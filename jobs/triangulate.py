@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from deepbehavior.config import TriangulateJob
-from jobs._hydra import hydra_job
+from ._hydra import hydra_job
 
 
 def run_cohort(cfg: TriangulateJob, options: dict) -> None:

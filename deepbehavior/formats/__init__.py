@@ -1,11 +1,17 @@
-"""Readers (and a writer) of other tools' files, behind one entry point, :func:`load_file`.
+"""Other tools' files, one module per tool, behind one registry and one keyword, ``format=``.
 
-Every reader returns a dataset of :mod:`deepbehavior.schema` (poses or boxes) and raises
-``ValueError`` naming the file and the line (or object index) of malformed input.
+Each tool's module holds its ``is_<tool>`` check and whichever of these it supports, sharing one
+parser: a reader of predictions (``read_<tool>(path, *, fps, ...) -> xr.Dataset``, poses or boxes of
+:mod:`deepbehavior.schema`), a writer (``save_<tool>(ds, path)``), a label reader
+(``read_<tool>_labels(path) -> LabelSet``) and a label writer (``save_<tool>_labels(labels, out)``).
+DeepLabCut, SLEAP, NWB and Lightning Pose files are read and written through movement and sleap-io;
+TensorBox, darknet, Yolo_mark, YOLO, COCO and OpenPose files by our own code.
 
-How to add a format: write ``formats/<name>.py`` with ``read_<name>(path, *, fps=30.0, **options)
--> xr.Dataset``, add it to :data:`READERS`, and teach :func:`guess_format` to recognise its files
-(cheaply: a name, an extension, the first bytes).
+Every reader validates values, not only syntax: any failure is one :class:`FormatError` line
+naming the file and the field ("…: Expected X, but got Y").
+
+How to add a format: write ``formats/<tool>.py`` with ``is_<tool>`` and the functions it supports,
+and add a :class:`Format` to :data:`FORMATS` (its place in the dict is its place in guessing).
 """
 
 from __future__ import annotations
@@ -13,40 +19,84 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import xarray as xr
 
-from ._common import FormatError
-from .darknet import SOCIAL_CLASSES, read_darknet
-from .dlc import read_dlc
-from .openpose import BODY_25, HAND_21, LEFT_HAND, OPENPOSE_KEYPOINTS, RIGHT_HAND, read_openpose, save_openpose
-from .sleap import is_sleap, read_sleap
-from .tensorbox import read_tensorbox_labels, read_tensorbox_predictions
-from .yolo_mark import read_yolo_mark
+from ._common import FormatError, check_dataset
+from ._labels import LabelledImage, LabelSet
+from .coco import is_coco, read_coco_labels, save_coco_labels
+from .darknet import SOCIAL_CLASSES, is_darknet, read_darknet
+from .dlc import is_dlc, read_dlc, read_dlc_labels, save_dlc
+from .lightning_pose import read_lightning_pose, save_lightning_pose
+from .nwb import is_nwb, read_nwb, save_nwb
+from .openpose import (BODY_25, HAND_21, LEFT_HAND, OPENPOSE_KEYPOINTS, RIGHT_HAND, is_openpose, read_openpose,
+                       save_openpose)
+from .sleap import is_sleap, read_sleap, save_sleap
+from .table import save_csv
+from .tensorbox import is_tensorbox, read_tensorbox, read_tensorbox_labels, save_tensorbox_labels
+from .yolo import is_yolo, read_yolo_labels, save_yolo_labels
+from .yolo_mark import is_yolo_mark, read_yolo_mark, read_yolo_mark_labels, save_yolo_mark_labels
 
-#: Format name -> reader.
-READERS: dict[str, Callable[..., xr.Dataset]] = {
-    "tensorbox_predictions": read_tensorbox_predictions,
-    "tensorbox_labels": read_tensorbox_labels,
-    "darknet": read_darknet,
-    "yolo_mark": read_yolo_mark,
-    "openpose": read_openpose,
-    "dlc": read_dlc,
-    "sleap": read_sleap,
+
+@dataclass(frozen=True)
+class Format:
+    """What one tool's module offers; None where it does not."""
+
+    is_format: Callable[[Path], bool] | None = None
+    read: Callable[..., xr.Dataset] | None = None
+    write: Callable | None = None
+    read_labels: Callable[..., LabelSet] | None = None
+    write_labels: Callable | None = None
+    suffix: str = ""  # of the file a writer makes ("" for a folder)
+    max_confidence: float = 1.0  # largest score the tool writes
+
+
+#: Format name -> what its module offers, in the order formats are guessed.
+FORMATS: dict[str, Format] = {
+    "yolo": Format(is_yolo, read_labels=read_yolo_labels, write_labels=save_yolo_labels),
+    "yolo_mark": Format(is_yolo_mark, read_yolo_mark, read_labels=read_yolo_mark_labels,
+                        write_labels=save_yolo_mark_labels),
+    "openpose": Format(is_openpose, read_openpose, save_openpose),
+    "dlc": Format(is_dlc, read_dlc, save_dlc, read_labels=read_dlc_labels, suffix=".csv"),
+    # SLEAP's point scores are confidence-map peaks: 1.35 occurs in real files; 10 is garbage.
+    "sleap": Format(is_sleap, read_sleap, save_sleap, suffix=".slp", max_confidence=10.0),
+    "nwb": Format(is_nwb, read_nwb, save_nwb, suffix=".nwb"),
+    "coco": Format(is_coco, read_labels=read_coco_labels, write_labels=save_coco_labels, suffix=".json"),
+    "tensorbox": Format(is_tensorbox, read_tensorbox, read_labels=read_tensorbox_labels,
+                        write_labels=save_tensorbox_labels, suffix=".json"),
+    "darknet": Format(is_darknet, read_darknet),
+    # Not guessed: its CSV has DeepLabCut's layout; name it with format=lightning_pose.
+    "lightning_pose": Format(None, read_lightning_pose, save_lightning_pose, suffix=".csv"),
+    "csv": Format(None, write=save_csv, suffix=".table.csv"),
 }
+#: Older names still accepted by ``format=``.
+ALIASES = {"tensorbox_predictions": "tensorbox", "tensorbox_labels": "tensorbox"}
+#: Format name -> prediction reader (the formats ``deepbehavior import`` reads).
+READERS: dict[str, Callable[..., xr.Dataset]] = {n: f.read for n, f in FORMATS.items() if f.read}
+#: Format name -> writer of a dataset (the formats ``deepbehavior export`` writes).
+WRITERS: dict[str, Callable] = {n: f.write for n, f in FORMATS.items() if f.write}
 
-__all__ = ["BODY_25", "HAND_21", "LEFT_HAND", "RIGHT_HAND", "OPENPOSE_KEYPOINTS", "SOCIAL_CLASSES",
-           "READERS", "FormatError", "guess_format", "load_file", "save_openpose"]
+__all__ = ["BODY_25", "HAND_21", "LEFT_HAND", "RIGHT_HAND", "OPENPOSE_KEYPOINTS", "SOCIAL_CLASSES", "ALIASES",
+           "FORMATS", "READERS", "WRITERS", "Format", "FormatError", "LabelSet", "LabelledImage", "guess_format",
+           "load_file", "load_labels", "save_file", "save_labels", "save_openpose"]
 
 
-def _head(path: Path, size: int = 4096) -> str:
-    with open(path, "rb") as handle:
-        return handle.read(size).decode("utf-8", errors="replace")
+def _name(format: str | None, table: dict, what: str) -> str:
+    format = ALIASES.get(format, format)
+    if format not in table:
+        raise ValueError(f"Expected format to be one of {', '.join(table)} or 'auto' ({what}), but got {format!r}")
+    return format
 
 
-def guess_format(path: str | os.PathLike) -> str:
-    """The name (a key of :data:`READERS`) of the format of the file or folder at ``path``.
+def guess_format(path: str | os.PathLike, *, labels: bool = False) -> str:
+    """The name (a key of :data:`FORMATS`) of the format of the file or folder at ``path``.
+
+    Parameters
+    ----------
+    labels
+        Guess among the formats with a label reader only.
 
     Raises
     ------
@@ -58,37 +108,26 @@ def guess_format(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Expected a file or folder at {path}, but there is none")
-    if path.is_dir():
-        if (path / "obj.data").is_file():
-            return "yolo_mark"
-        if any(p.name.endswith("_keypoints.json") for p in path.iterdir()):
-            return "openpose"
-        raise ValueError(f"Expected a folder of OpenPose *_keypoints.json files or a Yolo_mark dataset "
-                         f"(obj.data), but got {path}")
-    name, suffix = path.name.lower(), path.suffix.lower()
-    if name == "obj.data":
-        return "yolo_mark"
-    if suffix in (".h5", ".hdf5", ".slp"):
-        if is_sleap(path):
-            return "sleap"
-        raise ValueError(f"Expected a SLEAP HDF5 file, but got {path} (DeepLabCut .h5: read its .csv twin)")
-    head = _head(path)
-    if suffix in (".json", ".json_work") or head.lstrip()[:1] in ("[", "{"):
-        if '"frame_number"' in head or '"coordinates"' in head:
-            return "tensorbox_predictions"
-        if '"image_path"' in head or '"rects"' in head:
-            return "tensorbox_labels"
-    if suffix == ".csv" or head.startswith("scorer,"):
-        if head.startswith("scorer") or "\nbodyparts," in head:
-            return "dlc"
-    if "\x1b[2J" in head or "Bounding Box:" in head or "left_x:" in head:
-        return "darknet"
-    raise ValueError(f"Expected a file of one of the formats {', '.join(READERS)}, but could not tell "
+    for name, fmt in FORMATS.items():
+        if fmt.is_format is None or (labels and fmt.read_labels is None) or (not labels and fmt.read is None):
+            continue
+        if fmt.is_format(path):
+            return name
+    kinds = [n for n, f in FORMATS.items() if f.is_format and (f.read_labels if labels else f.read)]
+    raise ValueError(f"Expected a file or folder of one of the formats {', '.join(kinds)}, but could not tell "
                      f"the format of {path} (pass format=...)")
 
 
+def _call(function: Callable, what: str, format: str, *args, **options):
+    accepted = [n for n, p in inspect.signature(function).parameters.items() if p.kind == p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"Expected options of the {format} {what} among {accepted}, but got {unknown}")
+    return function(*args, **options)
+
+
 def load_file(path: str | os.PathLike, format: str | None = None, **options) -> xr.Dataset:
-    """Read a file or folder of another tool into a poses or boxes dataset.
+    """Read a file or folder of another tool into a poses or boxes dataset, its values checked.
 
     Parameters
     ----------
@@ -103,15 +142,33 @@ def load_file(path: str | os.PathLike, format: str | None = None, **options) -> 
     --------
     >>> ds = load_file("tensorbox_predictions_stream.json", fps=30)  # doctest: +SKIP
     """
-    if format in (None, "auto"):
-        format = guess_format(path)
-    if format not in READERS:
-        raise ValueError(f"Expected format to be one of {', '.join(READERS)} or 'auto', but got {format!r}")
-    reader = READERS[format]
-    accepted = [n for n, p in inspect.signature(reader).parameters.items() if p.kind == p.KEYWORD_ONLY]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise ValueError(f"Expected options of the {format} reader among {accepted}, but got {unknown}")
-    ds = reader(path, **options)
+    format = guess_format(path) if format in (None, "auto") else _name(format, READERS, "readers")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"Expected a file or folder at {path}, but there is none")
+    ds = _call(READERS[format], "reader", format, path, **options)
+    check_dataset(ds, path, max_confidence=FORMATS[format].max_confidence)
     ds.attrs["source_format"] = format
     return ds
+
+
+def save_file(ds: xr.Dataset, path: str | os.PathLike, format: str, **options):
+    """Write a single-view dataset in another tool's format (a key of :data:`WRITERS`); return what
+    the writer returns (the path, or the paths written)."""
+    format = _name(format, WRITERS, "writers")
+    return _call(WRITERS[format], "writer", format, ds, path, **options)
+
+
+def load_labels(path: str | os.PathLike, format: str | None = None, **options) -> LabelSet:
+    """Read a labelled dataset (YOLO, Yolo_mark, COCO, TensorBox, DeepLabCut) into a :class:`LabelSet`."""
+    table = {n: f.read_labels for n, f in FORMATS.items() if f.read_labels}
+    format = guess_format(path, labels=True) if format in (None, "auto") else _name(format, table, "label readers")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"Expected a file or folder at {path}, but there is none")
+    return _call(table[format], "label reader", format, path, **options)
+
+
+def save_labels(labels: LabelSet, path: str | os.PathLike, format: str, **options) -> Path:
+    """Write labels in a label format (YOLO, Yolo_mark, COCO, TensorBox); return the file written."""
+    table = {n: f.write_labels for n, f in FORMATS.items() if f.write_labels}
+    format = _name(format, table, "label writers")
+    return _call(table[format], "label writer", format, labels, path, **options)

@@ -146,3 +146,91 @@ def number(path, where: str, record: dict, key: str) -> float:
         except (TypeError, ValueError):
             raise fail(path, where, f"a number in '{key}'", value) from None
     return float(value)
+
+
+# ---------------------------------------------------------------- value checks
+#: Largest frame number a reader accepts before allocating arrays over frames: ten million frames
+#: is more than four days at 25 fps; a larger number in a file is a corrupt field, not a recording.
+MAX_FRAME = 10_000_000
+#: Largest absolute pixel coordinate, width or height accepted: no camera has a million pixels on
+#: a side, so a larger value is garbage (a flipped byte, an uninitialised buffer).
+MAX_PIXELS = 1e6
+
+
+#: Largest array (number of values) a reader allocates over frames: 4 GiB of float64.
+MAX_VALUES = 2**29
+
+
+def check_size(path, field: str, n_frames: int, per_frame: int) -> None:
+    """Raise before allocating ``n_frames × per_frame`` values when that exceeds :data:`MAX_VALUES`."""
+    if n_frames * max(per_frame, 1) > MAX_VALUES:
+        raise fail(path, field, f"at most {MAX_VALUES} values over all frames",
+                   f"{n_frames} frames × {per_frame} values")
+
+
+def check_frames(path, field: str, frames, *, limit: int = MAX_FRAME) -> None:
+    """Raise when frame numbers are negative or above ``limit``, before anything is allocated."""
+    import numpy as np
+
+    frames = np.asarray(frames)
+    if frames.size == 0:
+        return
+    if not np.issubdtype(frames.dtype, np.integer):
+        frames = frames.astype(np.float64)
+        bad = ~np.isfinite(frames) | (frames != np.round(frames))
+        if bad.any():
+            raise fail(path, field, "integer frame numbers", frames[bad][0].item())
+    low, high = frames.min().item(), frames.max().item()
+    if low < 0 or high > limit:
+        raise fail(path, field, f"frame numbers in [0, {limit}]", low if low < 0 else high)
+
+
+def check_values(path, field: str, values, *, low: float, high: float, unit: str = "") -> None:
+    """Raise unless every value is NaN or a finite number in ``[low, high]``.
+
+    The message names ``field`` and the first offending value: ``"<path>, <field>: Expected
+    finite values in [low, high] px or NaN, but got inf"``.
+    """
+    import numpy as np
+
+    try:
+        values = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise fail(path, field, "numbers", values) from None
+    bad = np.isinf(values) | (values < low) | (values > high)
+    if bad.any():
+        unit = f" {unit}" if unit else ""
+        raise fail(path, field, f"finite values in [{low:g}, {high:g}]{unit} or NaN", repr(values[bad][0].item()))
+
+
+def _where(da, index) -> str:
+    """``"frame=3, keypoints=snout"``: the coordinates of one element of a DataArray."""
+    parts = []
+    for dim, i in zip(da.dims, index):
+        if dim == "time" and "frame" in da.coords:  # frame numbers say more than seconds
+            dim = "frame"
+        label = da[dim].values[i] if dim in da.coords else i
+        parts.append(f"{dim}={label.item() if hasattr(label, 'item') else label}")
+    return ", ".join(parts)
+
+
+def check_dataset(ds, path, *, max_confidence: float = 1.0) -> None:
+    """Refuse a dataset read from ``path`` whose values cannot be real.
+
+    Positions and box sizes must be NaN or finite within :data:`MAX_PIXELS` (sizes not negative),
+    confidences NaN or in [0, ``max_confidence``] (1, except for tools whose scores are not
+    probabilities: SLEAP's point scores are confidence-map peaks, a little above 1 at times). The error names the file, the variable and the element's
+    coordinates (``frame=…, keypoints=…``). Works on variable names only, whatever the dimensions.
+    """
+    import numpy as np
+
+    limits = {"position": (-MAX_PIXELS, MAX_PIXELS), "shape": (0.0, MAX_PIXELS), "confidence": (0.0, float(max_confidence))}
+    for name, (low, high) in limits.items():
+        if name not in ds:
+            continue
+        values = np.asarray(ds[name].values, dtype=np.float64)
+        bad = np.isinf(values) | (values < low) | (values > high)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise fail(path, f"{name} ({_where(ds[name], index)})",
+                       f"finite values in [{low:g}, {high:g}] or NaN", repr(values[index].item()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -32,6 +33,16 @@ _PAIR_COLON = re.compile(r"(\w+)\s*:\s*(-?\d+(?:\.\d+)?)")
 # Lines darknet prints between detections that carry nothing to read.
 _CHATTER = ("FPS:", "AVG_FPS", "Objects:", "Stream closed", "input video stream closed", "Done!",
             "cvWriteFrame", "Video stream stopped")
+
+
+def is_darknet(path: Path) -> bool:
+    """Whether ``path`` is darknet's console output (frame blocks or its detection lines)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(4096).decode("utf-8", errors="replace")
+    return "\x1b[2J" in head or "Bounding Box:" in head or "left_x:" in head
 
 
 def _fields(path, line_no: int, text: str, pattern: re.Pattern, keys: tuple[str, ...]) -> list[float]:
@@ -71,11 +82,14 @@ def parse_darknet(path: str | os.PathLike) -> list[list[tuple[str, float, float,
             label, _, line_no = pending[0]
             raise fail(path, f"line {line_no}", f"a 'Bounding Box:' line after '{label}'", "none")
 
-    for line_no, raw in enumerate(read_text(path).split("\n"), start=1):
+    text = read_text(path)
+    has_objects: list[bool] = []
+    for line_no, raw in enumerate(text.split("\n"), start=1):
         line = raw.rstrip("\r")
         if _FRAME_START in line:
             flush_pending()
             frames.append([])
+            has_objects.append(False)
             line = line.split(_FRAME_START)[-1].replace("\x1b[1;1H", "")
         if not frames:
             continue
@@ -84,6 +98,7 @@ def parse_darknet(path: str | os.PathLike) -> list[list[tuple[str, float, float,
             flush_pending()
             continue
         if line.startswith(_CHATTER):
+            has_objects[-1] |= line.startswith("Objects:")
             continue
         if line.startswith("Bounding Box"):
             if not pending:
@@ -95,6 +110,8 @@ def parse_darknet(path: str | os.PathLike) -> list[list[tuple[str, float, float,
         head, bracket, box = line.partition("(")
         labels = _labels(path, line_no, head)
         if bracket:
+            if not box.rstrip().endswith(")"):
+                raise fail(path, f"line {line_no}", "a box ending in ')' (the file may be truncated)", line)
             left, top, width, height = _fields(path, line_no, box, _PAIR_COLON,
                                                ("left_x", "top_y", "width", "height"))
             frames[-1] += [(c, p, left, top, width, height) for c, p in labels]
@@ -103,6 +120,14 @@ def parse_darknet(path: str | os.PathLike) -> list[list[tuple[str, float, float,
     flush_pending()
     if not frames:
         raise fail(path, "", "darknet frame blocks starting with ESC[2J ESC[1;1H", "none")
+    # darknet writes 'Objects:' at the start of every block; a block without it, or a last line
+    # without its newline, is a file cut short.
+    if any(has_objects) and not all(has_objects):
+        raise fail(path, f"frame block {has_objects.index(False)}", "an 'Objects:' line (the file may be truncated)",
+                   "none")
+    last = text.rstrip("\r\n ").rsplit("\n", 1)[-1]
+    if not text.endswith("\n") and ("%" in last or "Bounding Box" in last):
+        raise fail(path, f"line {text.count(chr(10)) + 1}", "a complete last line (the file may be truncated)", last)
     return frames
 
 

@@ -1,34 +1,191 @@
-"""DeepLabCut CSV files: labels (``CollectedData_<scorer>.csv``) and predictions.
+"""DeepLabCut files: labels (``CollectedData_<scorer>.csv``/``.h5``) and predictions (``.csv``/``.h5``).
 
-The header has one row per column level, named in the first cell: ``scorer``, optionally
-``individuals`` (multi-animal projects), ``bodyparts`` and ``coords`` (``x``, ``y`` and, in
-predictions, ``likelihood``). The rows below start with the frame's index: an image path (labels;
-one cell, or three in newer DeepLabCut: ``labeled-data``, video folder, file name) or a frame
-number (predictions).
+A DeepLabCut file is a pandas table with column levels ``scorer``, optionally ``individuals``
+(multi-animal projects), ``bodyparts`` and ``coords`` (``x``, ``y`` and, in predictions,
+``likelihood``); its rows are indexed by frame number (predictions) or by image path (labels; one
+column, or three in newer DeepLabCut: ``labeled-data``, video folder, file name). The ``.h5`` twin
+holds the same table (``pandas.read_hdf``). This module reads the table with pandas as DeepLabCut
+writes it (:func:`_table`, the one parser), converts it with movement's
+``from_dlc_style_df``, and writes predictions with movement's ``to_dlc_file``. movement's own
+``from_dlc_file`` is not used to read because it refuses label CSVs (image-path index) and drops
+the row index, which holds the frame numbers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from .. import schema
-from ._common import fail, read_text
+from ._common import check_frames, fail, read_text
+from ._labels import LabelledImage, LabelSet
 
 _LEVELS = ("scorer", "individuals", "bodyparts", "coords")
 
 
+def is_dlc(path: Path) -> bool:
+    """Whether ``path`` is a DeepLabCut CSV (first cell ``scorer``) or HDF5 table (pandas' layout)."""
+    path = Path(path)
+    if path.is_dir():
+        return _in_folder(path) is not None
+    if not path.is_file():
+        return False
+    if path.suffix.lower() == ".csv":
+        with open(path, "rb") as handle:
+            return handle.read(7) == b"scorer,"
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        try:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                return any(k in f for k in ("df_with_missing", "df")) and "tracks" not in f
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+def _in_folder(folder: Path) -> Path | None:
+    """The ``CollectedData_*.csv`` (else ``.h5``) of a DeepLabCut labeled-data folder."""
+    found = sorted(folder.glob("CollectedData_*.csv")) or sorted(folder.glob("CollectedData_*.h5"))
+    return found[0] if found else None
+
+
+def _csv_table(path: Path):
+    import pandas as pd
+
+    text = read_text(path)
+    lines = text.splitlines()
+    levels = []
+    while len(levels) < len(lines) and lines[len(levels)].split(",", 1)[0].strip() in _LEVELS:
+        levels.append(lines[len(levels)].split(",", 1)[0].strip())
+    for level in ("bodyparts", "coords"):
+        if level not in levels:
+            got = lines[len(levels)] if len(levels) < len(lines) else "end of file"
+            raise fail(path, f"line {len(levels) + 1}", f"a '{level}' header row (rows named {_LEVELS})", got)
+    coords = lines[levels.index("coords")].split(",")
+    data_cols = [j for j, c in enumerate(coords) if j > 0 and c.strip() in ("x", "y", "z", "likelihood")]
+    if not data_cols:
+        raise fail(path, f"line {len(levels)}", "coords x, y[, likelihood]", lines[len(levels) - 1])
+    n_index, n_cells = data_cols[0], len(coords)
+    for i, line in enumerate(lines[:len(levels)]):
+        if len(line.split(",")) != n_cells:
+            raise fail(path, f"line {i + 1}", f"{n_cells} cells like the 'coords' row", f"{len(line.split(','))}")
+    # A file cut short (a copy interrupted, a disk full) ends in a partial row: every row of a
+    # DeepLabCut CSV has one cell per column, empty cells included.
+    for i, line in enumerate(lines[len(levels):], start=len(levels) + 1):
+        if line.strip() and line.count(",") + 1 != n_cells:
+            raise fail(path, f"line {i}", f"{n_cells} cells (the file may be truncated)", f"{line.count(',') + 1}")
+    if not text.endswith("\n"):
+        # pandas (DeepLabCut's writer) ends every row with a newline: a last row without one was
+        # cut short, possibly inside a number, which would otherwise read as a smaller value.
+        raise fail(path, f"line {len(lines)}", "a last row ending in a newline (the file may be truncated)",
+                   lines[-1][-40:])
+    if len(lines) == len(levels):
+        raise fail(path, f"line {len(levels) + 1}", "at least one data row", "none")
+    # No index_col: pandas would take an all-empty first row ("0,,,,") for the index's name row.
+    table = pd.read_csv(path, header=list(range(len(levels))), skip_blank_lines=True, encoding="utf-8-sig",
+                        na_values=["", "nan", "NaN"], keep_default_na=False)
+    raw_index = table.iloc[:, 0]
+    index_cells = table.iloc[:, :n_index].astype(str).where(table.iloc[:, :n_index].notna(), "")
+    table = table.iloc[:, n_index:]
+    table.columns = table.columns.set_names(levels)
+    values = np.empty(table.shape, dtype=np.float64)
+    for j in range(table.shape[1]):
+        column = table.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            values[:, j] = column.to_numpy(dtype=np.float64)
+            continue
+        # A column pandas could not read as numbers: blank cells are missing, anything else an error.
+        cells = column.astype(str).str.strip().where(column.notna(), "")
+        numbers = pd.to_numeric(cells.where(cells != "", "nan"), errors="coerce")
+        wrong = np.flatnonzero(numbers.isna().to_numpy() & (cells != "").to_numpy()
+                               & ~cells.str.lower().isin(["nan"]).to_numpy())
+        if len(wrong):
+            i = int(wrong[0])
+            who = " ".join(str(c) for c in table.columns[j][1:])
+            raise fail(path, f"line {len(levels) + 1 + i}, column {n_index + 1 + j} ({who})", "a number",
+                       cells.iat[i])
+        values[:, j] = numbers.to_numpy(dtype=np.float64)
+    if n_index == 1 and pd.api.types.is_integer_dtype(raw_index.dtype):  # predictions: frame numbers
+        return pd.DataFrame(values, columns=table.columns), raw_index.to_numpy(dtype=np.int64)
+    index = ["/".join(str(v).strip() for v in row if str(v).strip()) for row in index_cells.itertuples(index=False)]
+    return pd.DataFrame(values, columns=table.columns), index
+
+
+def _h5_table(path: Path):
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = pd.read_hdf(path)
+    except Exception as exc:  # pytables raises many types for a damaged file
+        raise fail(path, "", "a DeepLabCut HDF5 table (pandas.read_hdf)", f"{type(exc).__name__}") from None
+    if not isinstance(table, pd.DataFrame) or table.columns.nlevels not in (3, 4):
+        raise fail(path, "", "a table with column levels scorer[, individuals], bodyparts, coords", type(table).__name__)
+    table.columns = table.columns.set_names(list(_LEVELS) if table.columns.nlevels == 4
+                                            else ["scorer", "bodyparts", "coords"])
+    try:
+        values = table.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise fail(path, "", "numbers in every column", "other values") from None
+    if pd.api.types.is_integer_dtype(table.index.dtype):  # predictions: frame numbers, kept as numbers
+        return pd.DataFrame(values, columns=table.columns), table.index.to_numpy(dtype=np.int64)
+    index = ["/".join(str(v) for v in (row if isinstance(row, tuple) else (row,))) for row in table.index]
+    return pd.DataFrame(values, columns=table.columns), index
+
+
+def _table(path: Path):
+    """``(DataFrame of floats with DeepLabCut's column levels, row index as text)`` of a file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected a DeepLabCut file at {path}, but there is none")
+    return _h5_table(path) if path.suffix.lower() in (".h5", ".hdf5") else _csv_table(path)
+
+
+def _arrays(path, table):
+    """``position (time, space, keypoint, individual)``, ``confidence``, keypoints, individuals."""
+    from movement.io.load_poses import from_dlc_style_df
+
+    coords = list(dict.fromkeys(table.columns.get_level_values("coords")))
+    if not {"x", "y"} <= set(coords):
+        raise fail(path, "coords", "x and y columns", coords)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = from_dlc_style_df(table, fps=None)
+    except Exception as exc:  # movement checks shapes and names
+        raise fail(path, "columns", "the same body parts and coords for every individual", str(exc)) from None
+    position = ds["position"].transpose("time", "space", "keypoints", "individuals").values.astype(np.float64)
+    present = ~np.isnan(position).any(axis=1)
+    if "likelihood" in coords:
+        confidence = ds["confidence"].transpose("time", "keypoints", "individuals").values.astype(np.float64)
+    else:
+        confidence = np.ones(present.shape)
+    confidence = np.where(present, confidence, np.nan)
+    return position, confidence, [str(k) for k in ds["keypoints"].values], [str(i) for i in ds["individuals"].values]
+
+
+def _frames(index) -> np.ndarray | None:
+    """Frame numbers of the rows, or None when the rows are indexed by image path."""
+    if isinstance(index, np.ndarray):
+        return index
+    if not all(v.isdigit() for v in index):
+        return None
+    frames = np.asarray([int(v) if len(v) < 19 else -1 for v in index], dtype=np.int64)
+    return frames
+
+
 def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
-    """Read a DeepLabCut labels or predictions CSV into a poses dataset.
+    """Read a DeepLabCut labels or predictions file (``.csv`` or ``.h5``) into a poses dataset.
 
     Parameters
     ----------
     path
-        The ``.csv`` file (the ``.h5`` twin holds the same table; read the CSV).
+        The ``.csv`` or ``.h5`` file.
     fps
         Frames per second of the video (the file does not record it).
 
@@ -36,68 +193,83 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     -------
     xarray.Dataset
         Poses in pixels with keypoints = body parts in the order of the header and individuals =
-        the ``individuals`` row (``individual0`` for single-animal files). ``confidence`` is the
+        the ``individuals`` level (``individual0`` for single-animal files). ``confidence`` is the
         likelihood, or 1 where a labelled point exists. ``frame`` holds the frame numbers when the
         rows are indexed by number; otherwise the row index, with the image paths in
         ``attrs["image_paths"]``. Empty cells are NaN.
     """
-    rows = list(csv.reader(io.StringIO(read_text(path))))
-    header: dict[str, list[str]] = {}
-    while len(header) < len(rows) and rows[len(header)] and rows[len(header)][0].strip() in _LEVELS:
-        row = rows[len(header)]
-        header[row[0].strip()] = row
-    for level in ("bodyparts", "coords"):
-        if level not in header:
-            raise fail(path, f"line {len(header) + 1}", f"a '{level}' header row (rows named {_LEVELS})",
-                       ",".join(rows[len(header)]) if len(header) < len(rows) else "end of file")
-    coords = header["coords"]
-    data_cols = [j for j, c in enumerate(coords) if j > 0 and c.strip() in ("x", "y", "likelihood")]
-    if not data_cols:
-        raise fail(path, f"line {len(header)}", "coords x, y[, likelihood]", ",".join(coords))
-    n_index = data_cols[0]
-    parts = header["bodyparts"]
-    animals = header.get("individuals")
-    columns: dict[tuple[str, str], dict[str, int]] = {}
-    for j in data_cols:
-        if j >= len(parts) or (animals is not None and j >= len(animals)):
-            raise fail(path, f"column {j + 1}", "a body part (and individual) for every coordinate column", "none")
-        who = animals[j].strip() if animals is not None else "individual0"
-        columns.setdefault((who, parts[j].strip()), {})[coords[j].strip()] = j
-    for key, fields in columns.items():
-        if "x" not in fields or "y" not in fields:
-            raise fail(path, "header", f"x and y columns for {key}", sorted(fields))
-    individuals = list(dict.fromkeys(w for w, _ in columns))
-    keypoints = list(dict.fromkeys(p for _, p in columns))
-    body = [r for r in rows[len(header):] if any(c.strip() for c in r)]
-    if not body:
-        raise fail(path, f"line {len(header) + 1}", "at least one data row", "none")
-    position = np.full((len(body), 2, len(keypoints), len(individuals)), np.nan)
-    confidence = np.full((len(body), len(keypoints), len(individuals)), np.nan)
-    index = []
-    for t, row in enumerate(body):
-        line = len(header) + 1 + t
-        index.append("/".join(c.strip() for c in row[:n_index] if c.strip()))
-        for (who, part), fields in columns.items():
-            k, i = keypoints.index(part), individuals.index(who)
-            values = {}
-            for name, j in fields.items():
-                cell = row[j].strip() if j < len(row) else ""
-                try:
-                    values[name] = float(cell) if cell else np.nan
-                except ValueError:
-                    raise fail(path, f"line {line}, column {j + 1} ({who} {part} {name})", "a number", cell) from None
-            position[t, :, k, i] = values["x"], values["y"]
-            present = not np.isnan(position[t, :, k, i]).any()
-            confidence[t, k, i] = values.get("likelihood", 1.0) if present else np.nan
-    numeric = all(v.isdigit() for v in index)
-    time = np.asarray([int(v) for v in index], dtype=np.int64) if numeric else None
-    if time is not None and len(np.unique(time)) != len(time):
-        time = None
+    path = Path(path)
+    path = (_in_folder(path) or path) if path.is_dir() else path
+    table, index = _table(path)
+    frames = _frames(index)
+    if frames is not None:
+        check_frames(path, "row index (frame numbers)", frames)
+        if len(np.unique(frames)) != len(frames):
+            raise fail(path, "row index", "distinct frame numbers", "repeated ones")
+    position, confidence, keypoints, individuals = _arrays(path, table)
+    individuals = ["individual0"] if individuals == ["individual_0"] else individuals
     ds = schema.make_poses(position, confidence, fps=fps, keypoints=keypoints, individuals=individuals,
-                           time=time, source_software="DeepLabCut")
-    ds.attrs["source_file"] = str(path)
-    if "scorer" in header:
-        ds.attrs["scorer"] = next((c.strip() for c in header["scorer"][1:] if c.strip()), "")
-    if not numeric:
-        ds.attrs["image_paths"] = index
+                           time=frames, source_software="DeepLabCut",
+                           individuals_are="identities")
+    scorer = list(dict.fromkeys(table.columns.get_level_values("scorer")))
+    ds.attrs.update(source_file=str(path), scorer=str(scorer[0]) if scorer else "")
+    if frames is None:
+        ds.attrs["image_paths"] = list(index)
     return ds
+
+
+def _skeleton(path: Path, keypoints: list[str]) -> list[list[int]]:
+    """The skeleton of the DeepLabCut project's ``config.yaml`` (two folders up), as keypoint indices."""
+    import yaml
+
+    for config in (path.parent.parent.parent / "config.yaml", path.parent / "config.yaml"):
+        if config.is_file():
+            try:
+                data = yaml.safe_load(config.read_text()) or {}
+            except (yaml.YAMLError, UnicodeDecodeError):
+                return []
+            pairs = data.get("skeleton") or [] if isinstance(data, dict) else []
+            return [[keypoints.index(a), keypoints.index(b)] for a, b in (p for p in pairs if len(p) == 2)
+                    if a in keypoints and b in keypoints]
+    return []
+
+
+def read_dlc_labels(path: str | os.PathLike, *, class_name: str = "animal") -> LabelSet:
+    """Read DeepLabCut labels (``CollectedData_*.csv``/``.h5``, images beside it) as keypoint labels.
+
+    Each individual of an image becomes one instance of class ``class_name`` with no box; the
+    skeleton comes from the project's ``config.yaml``. Images are looked for under the project
+    folder (the index path) and beside the file; missing ones go to ``missing_images``.
+    """
+    path = Path(path)
+    path = (_in_folder(path) or path) if path.is_dir() else path
+    table, index = _table(path)
+    position, _, keypoints, _ = _arrays(path, table)
+    labels = LabelSet(classes=[class_name], keypoints=keypoints, skeleton=_skeleton(path, keypoints))
+    project_root = path.parent.parent.parent
+    for t, image_path in enumerate(str(v) for v in index):
+        candidates = [project_root / image_path, path.parent / Path(image_path).name]
+        image = next((c for c in candidates if c.is_file()), None)
+        if image is None:
+            labels.missing_images.append(image_path)
+            continue
+        instances = []
+        for i in range(position.shape[-1]):
+            points = [None if np.isnan(position[t, :, k, i]).any() else [float(v) for v in position[t, :, k, i]]
+                      for k in range(len(keypoints))]
+            if any(p is not None for p in points):
+                instances.append({"class": 0, "box": None, "keypoints": points})
+        labels.images.append(LabelledImage(image, instances))
+    return labels.check(path)
+
+
+def save_dlc(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write a single-view 2D poses dataset as a DeepLabCut predictions file (``.csv`` or ``.h5``)
+    with movement's ``to_dlc_file``; rows are indexed by frame number."""
+    from movement.io import save_poses
+
+    from ._movement import to_movement
+
+    path = Path(path)
+    save_poses.to_dlc_file(to_movement(ds, path, from_frame_zero=True), path, split_individuals=False)
+    return path

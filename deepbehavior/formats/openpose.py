@@ -18,7 +18,7 @@ import xarray as xr
 
 from .. import schema
 from ..store import write_atomic
-from ._common import fail, read_text
+from ._common import check_frames, check_size, fail, read_text
 
 #: BODY_25 keypoints in OpenPose's order.
 BODY_25 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
@@ -40,6 +40,12 @@ _PARTS = (("pose_keypoints_2d", BODY_25), ("hand_left_keypoints_2d", LEFT_HAND),
 _FACE = ("face_keypoints_2d", FACE_70)
 _EMPTY_FIELDS = ("pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d")
 _NAME = re.compile(r"^(?P<video>.*)_(?P<frame>\d{12})_keypoints\.json$")
+
+
+def is_openpose(path: Path) -> bool:
+    """Whether ``path`` is a folder of OpenPose ``*_keypoints.json`` files."""
+    path = Path(path)
+    return path.is_dir() and any(_NAME.match(p.name) for p in path.iterdir())
 
 
 def keypoint_files(folder: str | os.PathLike, *, video_name: str | None = None) -> dict[int, Path]:
@@ -105,8 +111,8 @@ def read_openpose(
     Returns
     -------
     xarray.Dataset
-        Poses ``position (time, space, keypoints, individuals)`` in pixels with
-        :data:`OPENPOSE_KEYPOINTS` (and the face), ``confidence`` OpenPose's score. ``time`` runs
+        Poses ``position (time, space, keypoint, individual, view)`` in pixels with
+        :data:`OPENPOSE_KEYPOINTS` (and the face), ``confidence`` OpenPose's score. ``frame`` runs
         over every frame number from the first file's to the last's; frames without a file, without
         a person, and points written as ``0, 0, 0`` are NaN. ``attrs["missing_frames"]`` counts the
         frames without a file.
@@ -117,6 +123,8 @@ def read_openpose(
     parts = _PARTS + ((_FACE,) if face else ())
     names = tuple(n for _, part in parts for n in part)
     frames = sorted(files)
+    check_frames(folder, "frame numbers in the file names", frames)
+    check_size(folder, "frame numbers in the file names", frames[-1] - frames[0] + 1, 3 * len(names))
     time = np.arange(frames[0], frames[-1] + 1, dtype=np.int64)
     per_frame: dict[int, list[np.ndarray]] = {}
     for frame in frames:
@@ -125,6 +133,8 @@ def read_openpose(
             doc = json.loads(read_text(path))
         except json.JSONDecodeError as exc:
             raise fail(path, f"line {exc.lineno} column {exc.colno}", "valid JSON", exc.msg) from None
+        except RecursionError:
+            raise fail(path, "", "JSON nested less than a thousand deep", "deeper") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
             raise fail(path, "", "an object with a 'people' list", doc)
         persons = doc["people"][:1] if people == "first" else doc["people"]
@@ -136,6 +146,7 @@ def read_openpose(
                                         for key, part in parts]))
         per_frame[frame] = rows
     n_people = max([1] + [len(r) for r in per_frame.values()])
+    check_size(folder, "people", len(time), 3 * len(names) * n_people)
     data = np.full((len(time), len(names), n_people, 3), np.nan)
     for frame, rows in per_frame.items():
         for j, row in enumerate(rows):
@@ -153,7 +164,7 @@ def read_openpose(
 def _flat(xy: np.ndarray, c: np.ndarray, index: list[int]) -> list[float]:
     """``[x0, y0, c0, ...]`` of the keypoints at ``index`` (-1: absent) of one person; 0, 0, 0 where missing.
 
-    ``xy`` is ``(keypoints, 2)`` and ``c`` ``(keypoints,)`` for one person at one time.
+    ``xy`` is ``(keypoint, 2)`` and ``c`` ``(keypoint,)`` for one person at one time.
     """
     if all(i < 0 for i in index):
         return []
@@ -169,7 +180,7 @@ def _flat(xy: np.ndarray, c: np.ndarray, index: list[int]) -> list[float]:
 def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str) -> list[Path]:
     """Write a 2D poses dataset as an OpenPose ``--write_json`` folder (format version 1.2).
 
-    One file ``<video_name>_<12-digit frame>_keypoints.json`` per frame of ``ds["frame"]``, each
+    One file ``<video_name>_<12-digit frame>_keypoints.json`` per frame of ``ds["time"]``, each
     written atomically. Keypoints are matched by name (:data:`BODY_25`, :data:`LEFT_HAND`,
     :data:`RIGHT_HAND`, :data:`FACE_70`); names the dataset lacks are written as 0, 0, 0, and a
     part it has none of as ``[]``. NaN points become ``0, 0, 0``; a person with no point at all is
@@ -181,13 +192,16 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     list of pathlib.Path
         The files written, in time order.
     """
-    schema.validate(ds)
-    if ds.attrs.get("ds_type") != schema.POSES or ds.sizes["space"] != 2:
+    if ds.attrs.get("ds_type") != schema.POSES or ds.sizes.get("space") != 2:
         raise ValueError(f"Expected a 2D poses dataset, but got {ds.attrs.get('ds_type')} with "
-                         f"{ds.sizes['space']} space entries")
-    if "view" in ds.dims:
-        raise ValueError(f"Expected one view (select it with ds.isel(view=i)), but got {ds.sizes['view']}")
-    ds = ds.transpose("time", "space", "keypoints", "individuals").sel(space=["x", "y"]).load()
+                         f"{ds.sizes.get('space')} space entries")
+    ds = schema.drop_single_view(ds)
+    if schema.VIEW in ds.dims:
+        raise ValueError(f"Expected one view (select it with schema.select_view(ds, name)), but got "
+                         f"{ds.sizes[schema.VIEW]}")
+    kp, ind = schema.KEYPOINTS, schema.INDIVIDUALS
+    frame_numbers = schema.frames(ds)
+    ds = ds.transpose("time", "space", kp, ind, ...).sel(space=["x", "y"]).load()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -195,9 +209,9 @@ def save_openpose(ds: xr.Dataset, folder: str | os.PathLike, *, video_name: str)
     position = ds["position"].values  # (time, space, keypoint, individual)
     confidence = ds["confidence"].values  # (time, keypoint, individual)
     present = ~np.isnan(position).any(axis=1).all(axis=1)  # (time, individual)
-    where = {str(n): i for i, n in enumerate(ds["keypoints"].values)}
+    where = {str(n): i for i, n in enumerate(ds[kp].values)}
     indices = [(key, [where.get(n, -1) for n in part]) for key, part in parts]
-    for t, frame in enumerate(schema.frames(ds)):
+    for t, frame in enumerate(frame_numbers):
         alive = np.flatnonzero(present[t])
         people = []
         for j in range(alive[-1] + 1 if len(alive) else 0):

@@ -4,11 +4,13 @@ Predictions hold one record per frame, ``{"frame_number": "pict00012.png", "coor
 "y1", "x2", "y2", "score"}]}``; a frame without a detection is written as all five values 0.
 Labels (``make_json.py``) hold ``{"image_path": ..., "rects": [{"x1", "y1", "x2", "y2"}]}`` per
 labelled image, as a JSON array (``OUT.json``) or back to back (the progress file
-``OUT.json_work``). Pixel coordinates, (x1, y1) the top-left corner.
+``OUT.json_work``). Pixel coordinates, (x1, y1) the top-left corner. One parser
+(:func:`_records`) serves the prediction reader, the label reader and the boxes-from-labels reader.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,17 +18,61 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ._common import fail, frame_number, load_json_objects, number
+from ..store import write_atomic
+from ._common import MAX_PIXELS, check_frames, check_values, fail, frame_number, load_json_objects, number
+from ._labels import LabelledImage, LabelSet, labels_to_boxes
 
 _CORNERS = ("x1", "y1", "x2", "y2")
 
 
-def _boxes(path, where: str, rects: object, *, with_score: bool) -> list[tuple[float, ...]]:
-    """``(x1, y1, x2, y2[, score])`` of each box of one record, read by field name."""
-    if not isinstance(rects, list):
-        raise fail(path, where, "a list of boxes", rects)
-    keys = _CORNERS + (("score",) if with_score else ())
-    return [tuple(number(path, f"{where}, box {j}", r, k) for k in keys) for j, r in enumerate(rects)]
+def _head(path: Path, size: int = 4096) -> str:
+    with open(path, "rb") as handle:
+        return handle.read(size).decode("utf-8", errors="replace")
+
+
+def is_tensorbox(path: Path) -> bool:
+    """Whether ``path`` is a TensorBox predictions or labels file (JSON with TensorBox's fields)."""
+    path = Path(path)
+    if not path.is_file() or not (path.suffix.lower() in (".json", ".json_work") or path.name.endswith(".json_work")):
+        return False
+    head = _head(path)
+    if '"images"' in head and '"annotations"' in head:
+        return False  # COCO
+    return head.lstrip()[:1] in ("[", "{") and any(k in head for k in ('"frame_number"', '"coordinates"',
+                                                                      '"image_path"', '"rects"')) \
+        or head.strip() in ("[]", "")
+
+
+def _is_labels(records) -> bool:
+    return bool(records) and isinstance(records[0][0], dict) and "image_path" in records[0][0]
+
+
+def _records(path, *, labels: bool) -> list[tuple[object, list[tuple[float, ...]]]]:
+    """``(frame_number or image_path, [(x1, y1, x2, y2[, score]), ...])`` of each record of the file."""
+    key, boxes_key = ("image_path", "rects") if labels else ("frame_number", "coordinates")
+    out = []
+    for index, (record, line) in enumerate(load_json_objects(path)):
+        where = f"object {index} (line {line})"
+        if not isinstance(record, dict) or boxes_key not in record or (labels and key not in record):
+            kind = "a label with 'image_path' and 'rects'" if labels else \
+                "a prediction with 'frame_number' and 'coordinates'"
+            raise fail(path, where, kind, record)
+        rects = record[boxes_key]
+        if not isinstance(rects, list):
+            raise fail(path, where, "a list of boxes", rects)
+        fields = _CORNERS if labels else _CORNERS + ("score",)
+        boxes = [tuple(number(path, f"{where}, box {j}", r, k) for k in fields) for j, r in enumerate(rects)]
+        for j, box in enumerate(boxes):
+            if not all(abs(v) <= MAX_PIXELS for v in box[:4]):  # also false for NaN
+                check_values(path, f"{where}, box {j}", box[:4], low=-MAX_PIXELS, high=MAX_PIXELS, unit="px")
+                raise fail(path, f"{where}, box {j}", "numbers, not NaN", list(box[:4]))
+            if len(box) > 4 and not 0.0 <= box[4] <= 1.0:
+                check_values(path, f"{where}, box {j}, score", box[4], low=0.0, high=1.0)
+                raise fail(path, f"{where}, box {j}, score", "a score in [0, 1], not NaN", box[4])
+        if labels and not isinstance(record[key], str):
+            raise fail(path, f"{where}, 'image_path'", "a path", record[key])
+        out.append((record.get(key), boxes))
+    return out
 
 
 def _to_arrays(boxes: list[list[tuple[float, ...]]], n_slots: int):
@@ -43,75 +89,86 @@ def _to_arrays(boxes: list[list[tuple[float, ...]]], n_slots: int):
     return centre, shape, score
 
 
-def read_tensorbox_predictions(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
-    """Read TensorBox predictions (either variant) into a boxes dataset of detection slots.
+def read_tensorbox(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
+    """Read TensorBox predictions (either variant) or labels into a boxes dataset of slots.
 
     Parameters
     ----------
     path
-        A ``predict_images_to_json.py`` JSON array or a ``predict_video_to_json.py`` stream of
-        objects written back to back.
+        A ``predict_images_to_json.py`` JSON array, a ``predict_video_to_json.py`` stream of
+        objects written back to back, or a ``make_json.py`` labels file.
     fps
         Frames per second of the video (the file does not record it).
 
     Returns
     -------
     xarray.Dataset
-        Boxes ``position``/``shape (time, space, individuals)`` in pixels (centre, width and
-        height), ``confidence`` the TensorBox score. ``frame`` holds the frame numbers parsed from
-        ``frame_number`` (the record's index where it holds no number). "No detection" (all five
-        values 0) is NaN. One slot per box of the record that has most boxes (one, in DeepBehavior).
+        Boxes (centre, width and height, pixels), ``confidence`` the TensorBox score (1 for
+        labels). Predictions: ``frame`` from the frame numbers in ``frame_number`` (the record's
+        index where it holds none, or where they repeat); "no detection" (all five values 0) is
+        NaN. Labels: one time step per labelled image, ``attrs["image_paths"]`` the paths as
+        written and ``attrs["image_root"]`` the file's folder. One slot per box of the record that
+        has most boxes.
     """
-    records = load_json_objects(path)
+    objects = load_json_objects(path)
+    if not objects:
+        raise fail(path, "", "at least one record", "none")
+    if _is_labels(objects):
+        return _labels_as_boxes(path, fps=fps)
+    records = _records(path, labels=False)
     frames, boxes = [], []
-    for index, (record, line) in enumerate(records):
-        where = f"object {index} (line {line})"
-        if not isinstance(record, dict) or "coordinates" not in record:
-            raise fail(path, where, "a prediction with 'frame_number' and 'coordinates'", record)
-        found = _boxes(path, where, record["coordinates"], with_score=True)
+    for index, (name, found) in enumerate(records):
         boxes.append([b for b in found if any(v != 0 for v in b)])
-        number_ = frame_number(record.get("frame_number"))
+        number_ = frame_number(name)
         frames.append(index if number_ is None else number_)
-    if not records:
-        raise fail(path, "", "at least one prediction", "none")
+    check_frames(path, "frame_number", frames)
     frames = np.asarray(frames, dtype=np.int64)
     if len(np.unique(frames)) != len(frames):
         # Frame names that repeat cannot be frame numbers: fall back to the order of the records.
         frames = np.arange(len(records), dtype=np.int64)
     order = np.argsort(frames, kind="stable")
     boxes = [boxes[i] for i in order]
-    n_slots = max(1, max(len(b) for b in boxes))
-    centre, shape, score = _to_arrays(boxes, n_slots)
+    centre, shape, score = _to_arrays(boxes, max(1, max(len(b) for b in boxes)))
     ds = schema.make_boxes(centre, shape, score, fps=fps, time=frames[order], class_names=("object",),
                            source_software="TensorBox", individuals_are="slots")
     ds.attrs["source_file"] = str(path)
     return ds
 
 
-def read_tensorbox_labels(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
-    """Read TensorBox labels (``labels.json`` or its ``.json_work`` progress file) into boxes.
-
-    Returns
-    -------
-    xarray.Dataset
-        Boxes over the labelled images: ``frame`` is the image's index in the file,
-        ``attrs["image_paths"]`` the image paths as written (relative to the file's folder) and
-        ``attrs["image_root"]`` that folder. One slot per box of the image with most boxes;
-        positions in pixels, confidence 1 where a box exists.
-    """
-    records = load_json_objects(path)
-    images, boxes = [], []
-    for index, (record, line) in enumerate(records):
-        where = f"object {index} (line {line})"
-        if not isinstance(record, dict) or "image_path" not in record or "rects" not in record:
-            raise fail(path, where, "a label with 'image_path' and 'rects'", record)
-        images.append(str(record["image_path"]))
-        boxes.append(_boxes(path, where, record["rects"], with_score=False))
-    if not records:
-        raise fail(path, "", "at least one labelled image", "none")
-    n_slots = max(1, max(len(b) for b in boxes))
-    centre, shape, score = _to_arrays(boxes, n_slots)
+def _labels_as_boxes(path, *, fps: float) -> xr.Dataset:
+    records = _records(path, labels=True)
+    centre, shape, score = _to_arrays([b for _, b in records], max(1, max(len(b) for _, b in records)))
     ds = schema.make_boxes(centre, shape, score, fps=fps, class_names=("object",),
                            source_software="TensorBox", individuals_are="slots")
-    ds.attrs.update(source_file=str(path), image_paths=images, image_root=str(Path(path).resolve().parent))
+    ds.attrs.update(source_file=str(path), image_paths=[str(p) for p, _ in records],
+                    image_root=str(Path(path).resolve().parent))
     return ds
+
+
+def read_tensorbox_labels(path: str | os.PathLike, *, class_name: str = "object") -> LabelSet:
+    """Read TensorBox labels (``labels.json`` or its ``.json_work`` progress file), one class.
+
+    Image paths are relative to the file's folder; listed images that are not there go to
+    ``missing_images``.
+    """
+    path = Path(path)
+    labels = LabelSet(classes=[class_name])
+    for image_path, boxes in _records(path, labels=True):
+        image = path.parent / image_path
+        if not image.is_file():
+            labels.missing_images.append(image_path)
+            continue
+        labels.images.append(LabelledImage(image, [{"class": 0, "box": list(b), "keypoints": None} for b in boxes]))
+    return labels.check(path)
+
+
+def save_tensorbox_labels(labels: LabelSet, path: str | os.PathLike, *, class_index: int | None = None) -> Path:
+    """Write boxes (of every class, or only ``class_index``) as a TensorBox ``labels.json``."""
+    path = Path(path).resolve()
+    records = []
+    for image in labels.images:
+        rects = [{"x1": b[0], "y1": b[1], "x2": b[2], "y2": b[3]} for inst in image.instances
+                 if (b := inst["box"]) is not None and (class_index is None or inst["class"] == class_index)]
+        records.append({"image_path": os.path.relpath(image.path, path.parent), "rects": rects})
+    write_atomic(path, json.dumps(records, indent=1) + "\n")
+    return path

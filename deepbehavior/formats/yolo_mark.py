@@ -1,33 +1,33 @@
 """Yolo_mark datasets: ``obj.data``, ``obj.names``, an image list and a YOLO ``.txt`` per image.
 
 ``obj.data`` holds ``classes=``, ``train=``, ``valid=``, ``names=``, ``backup=``; its paths are as
-darknet saw them (relative to darknet's folder, e.g. ``data/train.txt`` when the dataset folder is
-darknet's ``data/``), so each path is looked for in the dataset folder, its parent, and the
-dataset folder with the path's first component dropped. Label lines are
-``class x_center y_center width height``, relative to the image size.
+darknet saw them, so each is looked for in several places (:func:`~._labels.find_listed`). Label
+lines are ``class x_center y_center width height`` relative to the image size, read by
+:func:`deepbehavior.formats.yolo.read_label_file`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
-from .. import schema
 from ._common import fail, read_text
+from ._labels import LabelledImage, LabelSet, find_listed, image_size, labels_to_boxes
+from .yolo import IMAGE_SUFFIXES, label_lines, read_label_file, unique_name
+
+_LISTS = ("train.txt", "valid.txt", "test.txt")
 
 
-def _find(listed: str, root: Path) -> Path | None:
-    """The existing file that ``listed`` (a path as written in the dataset) refers to, if any."""
-    p = Path(listed.strip())
-    candidates = [p] if p.is_absolute() else [root / p, root.parent / p]
-    if not p.is_absolute() and len(p.parts) > 1:
-        candidates.append(root.joinpath(*p.parts[1:]))
-    candidates.append(root / "img" / p.name)
-    return next((c for c in candidates if c.is_file()), None)
+def is_yolo_mark(path: Path) -> bool:
+    """Whether ``path`` is a Yolo_mark dataset folder (with ``obj.data`` or ``obj.names``) or its ``obj.data``."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / "obj.data").is_file() or (path / "obj.names").is_file()
+    return path.name in ("obj.data", "obj.names")
 
 
 def read_obj_data(path: str | os.PathLike) -> dict[str, str]:
@@ -44,30 +44,94 @@ def read_obj_data(path: str | os.PathLike) -> dict[str, str]:
     return entries
 
 
-def read_yolo_labels(path: str | os.PathLike, n_classes: int) -> list[tuple[int, float, float, float, float]]:
-    """``(class, x_center, y_center, width, height)`` of each line of a YOLO label file (relative units)."""
-    boxes = []
-    for line_no, line in enumerate(read_text(path).splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 5:
-            raise fail(path, f"line {line_no}", "'class x_center y_center width height'", line)
-        try:
-            cls, values = int(fields[0]), [float(v) for v in fields[1:]]
-        except ValueError:
-            raise fail(path, f"line {line_no}", "an integer class and four numbers", line) from None
-        if not 0 <= cls < n_classes:
-            raise fail(path, f"line {line_no}", f"a class id in [0, {n_classes})", cls)
-        boxes.append((cls, *values))
-    return boxes
+def read_yolo_mark_labels(path: str | os.PathLike, *, subsets: tuple[str, ...] = ("train", "valid")) -> LabelSet:
+    """Read a Yolo_mark dataset (its folder or ``obj.data``) into labels.
+
+    Parameters
+    ----------
+    subsets
+        Image lists of ``obj.data`` to read (``train``, ``valid``).
+
+    Returns
+    -------
+    LabelSet
+        Boxes only, classes from ``obj.names``. Listed images that are missing go to
+        ``missing_images``; label files beside the images with no image (and not listed) to
+        ``labels_without_images`` (paths relative to the dataset folder).
+    """
+    path = Path(path)
+    if path.name == "obj.names":
+        path = path.parent
+    data_file = path / "obj.data" if path.is_dir() else path
+    root = data_file.parent
+    entries = read_obj_data(data_file) if data_file.is_file() else {}
+    if "names" in entries:
+        names_file = find_listed(entries["names"], root)
+        if names_file is None:
+            raise FileNotFoundError(f"Expected the file {entries['names']} named in {data_file}, but it is not in {root}")
+    elif (root / "obj.names").is_file():
+        names_file = root / "obj.names"
+    else:
+        raise fail(data_file, "", "a 'names =' entry (or an obj.names beside it)", f"entries {sorted(entries)}")
+    classes = [n.strip() for n in read_text(names_file).splitlines() if n.strip()]
+    if not classes:
+        raise fail(names_file, "", "at least one class name", "none")
+    count = entries.get("classes", "").strip()
+    if count and count != str(len(classes)):
+        raise fail(data_file, "'classes'", f"{len(classes)} (the names in {names_file.name})", count)
+    lists = []
+    for key in subsets:
+        listed = entries.get(key, "train.txt" if key == "train" else "")
+        located = find_listed(listed, root) if listed else None
+        if listed and located is None and key in entries:
+            raise FileNotFoundError(f"Expected the file {listed} named in {data_file}, but it is not in {root}")
+        if located and located not in lists:
+            lists.append(located)
+    labels = LabelSet(classes=classes)
+    used, seen = set(), set()
+    for listing in lists:
+        for entry in dict.fromkeys(s.strip() for s in read_text(listing).splitlines() if s.strip()):
+            image = find_listed(entry, root)
+            if image is None:
+                labels.missing_images.append(entry)
+                continue
+            if image.resolve() in seen:
+                continue
+            seen.add(image.resolve())
+            label = image.with_suffix(".txt")
+            used.add(label.resolve())
+            width, height = image_size(image)
+            instances = read_label_file(label, width=width, height=height, n_classes=len(classes)) \
+                if label.is_file() else []
+            labels.images.append(LabelledImage(image, instances, width, height))
+    for folder in sorted({p.parent for p in seen} or {root / "img"}):
+        for txt in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
+            if txt.resolve() in used or txt.name in _LISTS or txt.parent == root:
+                continue
+            if not any(txt.with_suffix(s).is_file() for s in IMAGE_SUFFIXES + (".JPG", ".PNG")):
+                labels.labels_without_images.append(str(txt.relative_to(root)))
+    return labels.check(data_file)
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image  # reads the header only
-
-    with Image.open(path) as image:
-        return image.size
+def save_yolo_mark_labels(labels: LabelSet, out: str | os.PathLike) -> Path:
+    """Write labels as a Yolo_mark dataset in ``out`` (images copied to ``img/``); return ``obj.data``."""
+    out = Path(out).resolve()
+    image_dir = out / "img"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    listed, stems = [], set()
+    for image in labels.images:
+        stem = unique_name(stems, image.path.stem)
+        stems.add(stem)
+        target = image_dir / f"{stem}{image.path.suffix}"
+        shutil.copyfile(image.path, target)
+        text = "\n".join(label_lines(image, n_keypoints=0))
+        (image_dir / f"{stem}.txt").write_text(text + ("\n" if text else ""))
+        listed.append(f"img/{target.name}")
+    (out / "obj.names").write_text("".join(f"{c}\n" for c in labels.classes))
+    (out / "train.txt").write_text("".join(f"{p}\n" for p in listed))
+    (out / "obj.data").write_text(f"classes = {len(labels.classes)}\ntrain = {out / 'train.txt'}\n"
+                                  f"valid = {out / 'train.txt'}\nnames = {out / 'obj.names'}\nbackup = backup/\n")
+    return out / "obj.data"
 
 
 def read_yolo_mark(path: str | os.PathLike, *, fps: float = 30.0, subset: str = "train") -> xr.Dataset:
@@ -85,65 +149,24 @@ def read_yolo_mark(path: str | os.PathLike, *, fps: float = 30.0, subset: str = 
     Returns
     -------
     xarray.Dataset
-        Boxes in pixels (centre, width, height) with ``frame`` = index of the image among those
-        found, ``class_index`` into ``attrs["class_names"]`` (``obj.names``), confidence 1 where a
-        box. ``attrs["image_paths"]`` lists the images read; ``attrs["missing_images"]`` the listed
-        images that are not there and ``attrs["labels_without_image"]`` label files with no image
-        (both are also reported with a warning, not an error).
+        Boxes in pixels (centre, width, height), one per slot, over the images found (time = image
+        index), ``class_index`` into ``attrs["class_names"]``, confidence 1 where a box.
+        ``attrs["image_paths"]`` lists the images read (relative to the dataset folder);
+        ``attrs["missing_images"]`` and ``attrs["labels_without_image"]`` what could not be paired
+        (also reported with a warning).
     """
+    labels = read_yolo_mark_labels(path, subsets=(subset,))
     path = Path(path)
     data_file = path / "obj.data" if path.is_dir() else path
     root = data_file.parent
-    entries = read_obj_data(data_file)
-    for key in (subset, "names"):
-        if key not in entries:
-            raise fail(data_file, "", f"a '{key} =' entry", f"entries {sorted(entries)}")
-    names_file = _find(entries["names"], root)
-    list_file = _find(entries[subset], root)
-    if names_file is None or list_file is None:
-        missing = entries["names"] if names_file is None else entries[subset]
-        raise FileNotFoundError(f"Expected the file {missing} named in {data_file}, but it is not in {root}")
-    names = [n.strip() for n in read_text(names_file).splitlines() if n.strip()]
-    if "classes" in entries and entries["classes"].strip().isdigit() and int(entries["classes"]) != len(names):
-        warnings.warn(f"{data_file}: classes={entries['classes']} but {names_file} names {len(names)}", stacklevel=2)
-    images, boxes, missing_images, orphans = [], [], [], []
-    for listed in read_text(list_file).splitlines():
-        if not listed.strip():
-            continue
-        image = _find(listed, root)
-        label = _find(str(Path(listed.strip()).with_suffix(".txt")), root)
-        if image is None:
-            missing_images.append(listed.strip())
-            if label is not None:
-                orphans.append(str(label.relative_to(root)))
-            continue
-        width, height = _image_size(image)
-        found = read_yolo_labels(label, len(names)) if label is not None else []
-        images.append(str(image.relative_to(root)))
-        boxes.append([(c, x * width, y * height, w * width, h * height) for c, x, y, w, h in found])
-    listed_labels = {str(Path(p).with_suffix(".txt")) for p in images}
-    for txt in sorted(root.rglob("*.txt")):
-        rel = str(txt.relative_to(root))
-        if txt == list_file or rel in listed_labels or rel in orphans:
-            continue
-        if not any(txt.with_suffix(s).is_file() for s in (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".PNG")):
-            if txt.parent != root:  # image lists and other text files sit at the top
-                orphans.append(rel)
-    if missing_images or orphans:
-        warnings.warn(f"{data_file}: {len(missing_images)} listed images are missing "
-                      f"({', '.join(missing_images)}); {len(orphans)} label files have no image "
-                      f"({', '.join(orphans)})", stacklevel=2)
-    if not images:
-        raise fail(list_file, "", "at least one image that exists", "none")
-    n_slots = max(1, max(len(b) for b in boxes))
-    centre = np.full((len(images), 2, n_slots), np.nan)
-    shape = np.full((len(images), 2, n_slots), np.nan)
-    cls = np.full((len(images), n_slots), np.nan)
-    for t, frame in enumerate(boxes):
-        for k, (c, x, y, w, h) in enumerate(frame):
-            centre[t, :, k], shape[t, :, k], cls[t, k] = (x, y), (w, h), c
-    ds = schema.make_boxes(centre, shape, None, cls, fps=fps, class_names=names,
-                           source_software="Yolo_mark", individuals_are="slots")
-    ds.attrs.update(source_file=str(data_file), image_root=str(root.resolve()), image_paths=images,
-                    missing_images=missing_images, labels_without_image=orphans)
+    if labels.missing_images or labels.labels_without_images:
+        warnings.warn(f"{data_file}: {len(labels.missing_images)} listed images are missing "
+                      f"({', '.join(labels.missing_images)}); {len(labels.labels_without_images)} label files "
+                      f"have no image ({', '.join(labels.labels_without_images)})", stacklevel=2)
+    if not labels.images:
+        raise fail(data_file, subset, "at least one listed image that exists", "none")
+    ds = labels_to_boxes(labels, fps=fps, source_software="Yolo_mark")
+    ds.attrs.update(source_file=str(data_file), image_root=str(root.resolve()),
+                    image_paths=[str(i.path.relative_to(root)) for i in labels.images],
+                    missing_images=labels.missing_images, labels_without_image=labels.labels_without_images)
     return ds

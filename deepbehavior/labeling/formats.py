@@ -1,57 +1,59 @@
-"""Every label format by name, and guessing the format of a path to import."""
+"""A labelling project's import and export: the project as labels of :mod:`deepbehavior.formats`.
+
+No file is parsed here: :func:`import_labels` reads a dataset with
+:func:`deepbehavior.formats.load_labels` and copies its images and labels into a project;
+:func:`export_labels` turns the project's labelled images into a
+:class:`~deepbehavior.formats.LabelSet` and writes it with :func:`deepbehavior.formats.save_labels`.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from .io_coco import export_coco, import_coco
-from .io_dlc import import_dlc
-from .io_tensorbox import export_tensorbox, import_tensorbox
-from .io_yolo import export_yolo, import_yolo
-from .io_yolo_mark import export_yolo_mark, import_yolo_mark
+from ..formats import FORMATS, LabelledImage, LabelSet, load_labels, save_labels
+from .project import ImportReport, Project, ingest
 
-EXPORTERS = {"yolo": export_yolo, "coco": export_coco, "tensorbox": export_tensorbox,
-             "yolo_mark": export_yolo_mark}
-IMPORTERS = {"yolo": import_yolo, "coco": import_coco, "tensorbox": import_tensorbox,
-             "yolo_mark": import_yolo_mark, "dlc": import_dlc}
+#: Formats a project can be exported to / imported from.
+EXPORT_FORMATS = tuple(n for n, f in FORMATS.items() if f.write_labels)
+IMPORT_FORMATS = tuple(n for n, f in FORMATS.items() if f.read_labels)
 
 
-def guess_format(path: str | os.PathLike) -> str:
-    """The format of a dataset to import, from its files: yolo, coco, tensorbox, yolo_mark or dlc."""
-    path = Path(path)
-    if path.is_dir():
-        if (path / "data.yaml").is_file():
-            return "yolo"
-        if (path / "obj.data").is_file() or (path / "obj.names").is_file():
-            return "yolo_mark"
-        if sorted(path.glob("CollectedData_*.csv")):
-            return "dlc"
-    elif path.suffix in (".yaml", ".yml"):
-        return "yolo"
-    elif path.name in ("obj.data", "obj.names"):
-        return "yolo_mark"
-    elif path.suffix == ".csv":
-        return "dlc"
-    elif path.suffix == ".json" or path.name.endswith(".json_work"):
-        head = path.read_text()[:4096].lstrip()
-        if head.startswith("{") and not path.name.endswith(".json_work"):
-            try:
-                if "images" in json.loads(path.read_text()):
-                    return "coco"
-            except json.JSONDecodeError:
-                pass
-        return "tensorbox"
-    raise ValueError(f"Expected a YOLO data.yaml, COCO/TensorBox JSON, Yolo_mark folder or DLC CSV, but got {path}")
+def project_labels(project: Project) -> LabelSet:
+    """The labelled images of ``project`` (status ``labelled``), with their sizes, as a LabelSet."""
+    images = [LabelledImage(project.image_path(name), label["instances"], label["width"], label["height"])
+              for name, label in project.labelled().items()]
+    spec = project.spec
+    return LabelSet(classes=list(spec.classes), keypoints=list(spec.keypoints),
+                    skeleton=[list(p) for p in spec.skeleton], images=images)
 
 
-def import_any(source: str | os.PathLike, root: str | os.PathLike, *, fmt: str | None = None):
-    """Import ``source`` (format guessed unless ``fmt``) into the project at ``root``."""
-    fmt = fmt or guess_format(source)
-    if fmt not in IMPORTERS:
-        raise ValueError(f"Expected a format among {sorted(IMPORTERS)}, but got {fmt!r}")
-    source = Path(source)
-    if fmt == "dlc" and source.is_dir():
-        source = sorted(source.glob("CollectedData_*.csv"))[0]
-    return IMPORTERS[fmt](source, root)
+def export_labels(project: Project, out: str | os.PathLike, *, format: str, **options) -> Path:
+    """Write the project's labelled images in ``format`` (see :data:`EXPORT_FORMATS`) at ``out``.
+
+    ``yolo`` takes ``val_fraction`` and ``seed``; ``tensorbox`` takes ``class_index``. Raises
+    ``ValueError`` for ``yolo`` when nothing is labelled.
+    """
+    if format == "coco":
+        options.setdefault("description", f"deepbehavior labelling project {project.root.name}")
+    return save_labels(project_labels(project), out, format, **options)
+
+
+def import_labels(source: str | os.PathLike, root: str | os.PathLike, *, format: str | None = None,
+                  **options) -> tuple[Project, ImportReport]:
+    """Read the labelled dataset at ``source`` (format guessed unless given) into the project at ``root``.
+
+    The project is created with the dataset's classes, keypoints and skeleton (or opened, when it
+    has the same ones). Images are copied under free names; what the dataset lists but lacks is
+    in the report.
+    """
+    labels = load_labels(source, format, **options)
+    project = Project.create(root, classes=labels.classes, keypoints=labels.keypoints, skeleton=labels.skeleton)
+    report = ImportReport(missing_images=labels.missing_images,
+                          labels_without_images=[Path(p).name for p in labels.labels_without_images])
+    taken = set(project.images())
+    for image in labels.images:
+        ingest(project, image.path, image.instances, report=report, taken=taken,
+               origin={"imported_from": str(image.path)})
+    project.save_meta()
+    return project, report

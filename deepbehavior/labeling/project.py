@@ -36,6 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..formats.yolo import box_from_keypoints, unique_name  # noqa: F401 (box_from_keypoints: re-exported)
 from ..store import write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -362,29 +363,6 @@ class Project:
                     status = json.loads(path.read_text()).get("status", "labelled")
             out[name] = status
         return out
-
-
-def box_from_keypoints(points: Sequence, *, width: float, height: float, pad: float = 0.05) -> list[float] | None:
-    """A box around the placed keypoints, padded by ``pad`` of its size and clipped to the image (pixels)."""
-    placed = [p for p in points if p is not None]
-    if not placed:
-        return None
-    xs, ys = [p[0] for p in placed], [p[1] for p in placed]
-    dx = max((max(xs) - min(xs)) * pad, 2.0)
-    dy = max((max(ys) - min(ys)) * pad, 2.0)
-    return [max(min(xs) - dx, 0.0), max(min(ys) - dy, 0.0), min(max(xs) + dx, float(width)),
-            min(max(ys) + dy, float(height))]
-
-
-def unique_name(taken: set[str], name: str) -> str:
-    """``name``, or ``stem_2.ext``, ``stem_3.ext``… if it is already in ``taken``."""
-    if name not in taken:
-        return name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    i = 2
-    while f"{stem}_{i}{suffix}" in taken:
-        i += 1
-    return f"{stem}_{i}{suffix}"
 
 
 @dataclass

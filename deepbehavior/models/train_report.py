@@ -29,17 +29,17 @@ def history_table(history: list[dict[str, Any]]) -> pd.DataFrame:
 
 def plot_history(table: pd.DataFrame, path: Path) -> None:
     """Losses and metrics against epoch, one small panel each, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     columns = [c for c in table.columns if c.startswith(("train/", "val/", "metrics/"))
                or c in ("kpt_error_px", "pck")]
     n = max(len(columns), 1)
     cols = min(n, 5)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    fig = Figure(figsize=(3 * cols, 2.4 * rows))  # its own Agg canvas: no pyplot, no process-wide backend
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, column in zip(axes.ravel(), columns):
         ax.plot(table["epoch"], table[column], marker=".")
         ax.set_title(column, fontsize=8)
@@ -50,7 +50,6 @@ def plot_history(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=90)
-    plt.close(fig)
     os.replace(tmp, path)
 
 

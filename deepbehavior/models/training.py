@@ -181,26 +181,6 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-# Test hook: "EPOCH:MARKER" makes worker 0 exit abruptly in the middle of that epoch (0-based), once:
-# only while the file MARKER does not exist, and it creates it first. Unset in production.
-FAIL_ONCE_ENV = "DEEPBEHAVIOR_TRAIN_FAIL_ONCE"
-
-
-def _maybe_fail(epoch: int, rank: int) -> None:
-    value = os.environ.get(FAIL_ONCE_ENV)
-    if not value or rank != 0:
-        return
-    at, _, marker = value.partition(":")
-    if int(at) != epoch or not marker or Path(marker).exists():
-        return
-    # Ray Train's controller takes a reported checkpoint in when it next polls the workers (every
-    # RAY_TRAIN_HEALTH_CHECK_INTERVAL_S); dying sooner would lose the report, as a crash right after
-    # an epoch can. Waiting two polls makes the test's crash one "some seconds into the epoch".
-    time.sleep(2 * float(os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "2")) + 1)
-    Path(marker).write_text(f"worker {os.getpid()} exited at epoch {epoch}\n")
-    os._exit(17)  # no cleanup, like a killed process or a lost node
-
-
 # --------------------------------------------------------------------------------------------------
 # The loop
 
@@ -322,11 +302,14 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     """
     import torch
 
+    rank, world = session.world_rank, session.world_size
+    started = time.perf_counter()
+    if rank == 0:  # setting up takes tens of seconds on a CPU: say what is happening
+        session.say(f"deepbehavior train: {world} worker(s) up; building the model and loading the data")
     _import_ultralytics()
     from ultralytics.models import yolo
     from ultralytics.utils.torch_utils import EarlyStopping, ModelEMA, unwrap_model
 
-    rank, world = session.world_rank, session.world_size
     if spec.threads:
         torch.set_num_threads(spec.threads)
     device = session.device()
@@ -401,6 +384,9 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     if start_epoch >= spec.epochs and rank == 0:
         session.say(f"deepbehavior train: all {spec.epochs} epochs were already done; nothing to train")
     epoch_seconds: list[float] = []
+    if rank == 0 and start_epoch < spec.epochs:
+        session.say(f"deepbehavior train: ready in {time.perf_counter() - started:.0f} s "
+                    f"({len(train_loader.dataset)} training images); epoch {start_epoch + 1}/{spec.epochs} running")
     for epoch in range(start_epoch, spec.epochs):
         # Seeding per epoch makes a resumed run draw the same augmentations as an unbroken one.
         _seed(spec.seed + 1000 * epoch)
@@ -436,8 +422,6 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
             items = {k: float(v) for k, v in loss_items.items()}
             mean_loss = items if mean_loss is None else {k: (mean_loss[k] * i + items[k]) / (i + 1) for k in items}
             images += batch["img"].shape[0]
-            if i == 0:
-                _maybe_fail(epoch, rank)
             if ni - last_step >= accumulate_now:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=10.0)
                 optimizer.step()

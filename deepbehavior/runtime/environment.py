@@ -17,19 +17,28 @@ from pathlib import Path
 
 from ..config import RayConfig
 
-_STATE_DIR = Path(os.environ.get("DEEPBEHAVIOR_HOME", Path.home() / ".cache" / "deepbehavior"))
-
-# Variables every process we start (and every Ray worker) must see.
+# What ultralytics reads from the environment, at import and at call time (``YOLO_OFFLINE`` is read
+# whenever it would check the network), so these are set in this process too.
 OFFLINE_ENV = {
     "YOLO_OFFLINE": "1",
     "YOLO_AUTOINSTALL": "False",
     "YOLO_VERBOSE": "False",
+}
+
+# What Ray reads when ``ray.init`` starts or joins a cluster: set by :func:`start_ray`, which is a
+# process-wide act anyway.
+RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_DISABLE_IMPORT_WARNING": "1",
     # Ray Data's progress bars would interleave with ours.
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
     "RAY_TRAIN_V2_ENABLED": "1",
+}
+
+# Only for the worker processes we start (never set in the caller's process, a notebook say):
+# no progress bars of other libraries, figures without a display, no deprecation chatter.
+WORKER_ENV = {
     "TQDM_DISABLE": "1",
     "MPLBACKEND": "Agg",
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
@@ -37,15 +46,21 @@ OFFLINE_ENV = {
 
 
 def state_dir() -> Path:
-    """A folder of ours for runtime state (ultralytics settings and font, Ray's home)."""
-    _STATE_DIR.mkdir(parents=True, exist_ok=True)
-    return _STATE_DIR
+    """A folder of ours for runtime state (ultralytics settings and font, Ray's home).
+
+    ``$DEEPBEHAVIOR_HOME``, read at each call, else ``~/.cache/deepbehavior``.
+    """
+    folder = Path(os.environ.get("DEEPBEHAVIOR_HOME") or Path.home() / ".cache" / "deepbehavior")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def offline_ultralytics() -> dict[str, str]:
-    """Configure ultralytics never to reach the network; return the variables it needs.
+    """Configure ultralytics never to reach the network; return the variables a worker process needs.
 
-    Call before ``import ultralytics`` (it reads these at import). Places a TTF font as
+    Call before ``import ultralytics`` (it reads these at import). Sets only ultralytics' own
+    ``YOLO_*`` variables in this process; the returned mapping adds :data:`WORKER_ENV` and
+    :data:`RAY_ENV` for processes we start. Places a TTF font as
     ``Arial.ttf`` in its config folder, since training otherwise downloads one even with
     ``plots=False``.
     """
@@ -59,9 +74,9 @@ def offline_ultralytics() -> dict[str, str]:
 
             source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
             shutil.copyfile(source, target)
-    env = {**OFFLINE_ENV, "YOLO_CONFIG_DIR": str(config_dir)}
-    os.environ.update(env)
-    return env
+    own = {**OFFLINE_ENV, "YOLO_CONFIG_DIR": str(config_dir)}
+    os.environ.update(own)
+    return {**own, **RAY_ENV, **WORKER_ENV}
 
 
 def _ray_home() -> Path:
@@ -92,6 +107,10 @@ def start_ray(config: RayConfig = RayConfig()):
 
     if ray.is_initialized():
         return ray
+    os.environ.update(RAY_ENV)
+    # A progress line: starting Ray takes seconds (tens on a busy machine).
+    where = f"joining Ray at {config.address}" if config.address else "starting a local Ray (loopback only)"
+    print(f"deepbehavior: {where} ...", flush=True)
     runtime_env = {"env_vars": env}
     if config.address:
         ray.init(address=config.address, namespace=config.namespace, runtime_env=runtime_env,

@@ -267,6 +267,8 @@ def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage:
                              failure_config=FailureConfig(max_failures=max_failures),
                              checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints), **logging),
     )
+    print(f"deepbehavior train: starting {num_workers} Ray Train worker(s), {cpus_per_worker} CPU(s) each ...",
+          flush=True)
     quiet_env = {} if verbose or not embedded else {"RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"}
     with _environment(quiet_env):
         if messages is None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+
+def _subplots(figsize: tuple[float, float]):
+    """A figure on its own Agg canvas (no pyplot state, no backend chosen for the process)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -18,7 +23,6 @@ def _save(fig, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
     fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
     os.replace(tmp, path)
     return path
 
@@ -26,7 +30,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
 def plot_trajectory(table: pd.DataFrame, path, *, title: str = "", size: tuple[int, int] | None = None,
                     truth: pd.DataFrame | None = None) -> Path:
     """The path (x, y) coloured by time; image coordinates (y down). ``size`` is (width, height)."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = _subplots(figsize=(5.5, 4.5))
     if truth is not None:
         ax.plot(truth["x"], truth["y"], color="0.7", lw=3, label="ground truth")
     points = ax.scatter(table["x"], table["y"], c=table["time_s"], s=6, cmap="viridis", label="tracked")
@@ -46,7 +50,7 @@ def plot_trajectory(table: pd.DataFrame, path, *, title: str = "", size: tuple[i
 
 def plot_speed(table: pd.DataFrame, path, *, title: str = "", truth: np.ndarray | None = None) -> Path:
     """Speed over time, with the ground truth when known."""
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = _subplots(figsize=(7, 3))
     if truth is not None:
         ax.plot(table["time_s"], truth, color="0.6", lw=3, label="ground truth")
     ax.plot(table["time_s"], table["speed"], lw=1.2, label="tracked")

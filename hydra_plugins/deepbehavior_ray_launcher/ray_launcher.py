@@ -105,6 +105,7 @@ class RayLauncher(Launcher):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         ray = self._start_ray()
+        _ship_checkout_jobs()
 
         concurrent = min(self.parallel or len(job_overrides), len(job_overrides))
         remote = ray.remote(_run_one).options(
@@ -141,6 +142,18 @@ class RayLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         _write_runs(sweep_dir / RUNS_CSV, [(names[i], *results[i]) for i in sorted(results)])
         return [results[i][0] for i in sorted(results)]
+
+
+def _ship_checkout_jobs() -> None:
+    """Send the jobs' code with each task when it runs from a checkout (``deepbehavior_jobs`` made
+    from ``jobs/`` by the CLI, which a worker process cannot import by that name)."""
+    import sys
+
+    jobs = sys.modules.get("deepbehavior_jobs")
+    if jobs is not None and getattr(jobs, "__from_checkout__", False):
+        from ray import cloudpickle
+
+        cloudpickle.register_pickle_by_value(jobs)
 
 
 def _write_runs(path: Path, rows: list[tuple[str, JobReturn, dict[str, Any]]]) -> None:

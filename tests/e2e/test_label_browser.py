@@ -217,10 +217,10 @@ def test_label_in_browser_survives_reload_and_restart_then_trains(tmp_path):
     assert instances[2]["keypoints"][1] == pytest.approx([55, 122], abs=tol)
     # The README's docs/labeling.png is a copy of this artefact, refreshed by hand: a test never writes the checkout.
 
-    from deepbehavior.labeling.io_yolo import export_yolo
+    from deepbehavior.labeling.formats import export_labels
     from deepbehavior.labeling.project import Project
 
-    data_yaml = export_yolo(Project(project), tmp_path / "yolo", val_fraction=0.5)
+    data_yaml = export_labels(Project(project), tmp_path / "yolo", format="yolo", val_fraction=0.5)
     rows = [line.split() for p in sorted((tmp_path / "yolo" / "labels").rglob("frame00.txt"))
             for line in p.read_text().splitlines()]
     assert len(rows) == 3 and all(len(r) == 5 + 3 * 2 for r in rows)

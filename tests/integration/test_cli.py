@@ -1,14 +1,34 @@
-"""The command line: job listing and one-line errors with a non-zero exit for bad input."""
+"""The command line as a new user meets it: job listing, --help, one-line errors with a non-zero
+exit for bad input, a missing out=, Ctrl-C, a quiet healthy run and the cohort a videos=[…] run leaves."""
 
+import dataclasses
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+import typing
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from deepbehavior.cli import INTERRUPTED, JOBS  # noqa: E402
+
+# The jobs whose YAML has no default for out (all but demo, and label, whose out follows project).
+JOBS_NEEDING_OUT = ("infer", "train", "track", "analyze", "triangulate", "frames", "calibrate", "import",
+                    "pose_export")
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
 def _cli(*args, cwd):
     result = subprocess.run([sys.executable, "-m", "deepbehavior.cli", *args], cwd=cwd, capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=300, env=_env())
     return result.returncode, result.stdout, result.stderr.strip()
 
 
@@ -27,6 +47,7 @@ def test_help_lists_every_job(tmp_path):
      "deepbehavior infer: error: Expected model weights at absent.pt, but there is no such file"),
     (["infer", "out=o"], "deepbehavior infer: error: Expected either cohort=FILE or videos=[...], but got neither"),
     (["infer", "out=o", "cohort=none.yaml", "model.weights=w.pt"], "deepbehavior infer: error: Expected a cohort manifest at none.yaml"),
+    (["label"], "deepbehavior label: error: Expected project=..., but got no project="),
 ])
 def test_bad_input_gives_one_line_and_non_zero_exit(tmp_path, args, message):
     (tmp_path / "w.pt").write_bytes(b"")
@@ -37,6 +58,19 @@ def test_bad_input_gives_one_line_and_non_zero_exit(tmp_path, args, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("job", JOBS_NEEDING_OUT)
+def test_missing_out_is_one_line_naming_out(tmp_path, job):
+    code, out, err = _cli(job, "videos=[a.mp4]" if job in ("infer", "frames") else "force=false"
+                          if job in ("track", "triangulate") else "n=1" if False else "cohort=c.yaml"
+                          if job == "analyze" else "source=x" if job == "import" else "store=s.zarr"
+                          if job == "pose_export" else "train.data=d.yaml" if job == "train" else "every=1",
+                          cwd=tmp_path)
+    assert code == 2, err
+    assert err.startswith(f"deepbehavior {job}: error: Expected out=DIR"), err
+    assert len(err.splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())  # nothing written anywhere
+
+
 def test_missing_video_is_one_line(tmp_path):
     from tests.helpers.models import random_yolo
 
@@ -44,3 +78,99 @@ def test_missing_video_is_one_line(tmp_path):
     code, _, err = _cli("infer", "out=o", "model.weights=w.pt", "videos=[missing.mp4]", cwd=tmp_path)
     assert code == 2
     assert err == "deepbehavior infer: error: Expected a video file at missing.mp4, but there is none"
+
+
+def _leaves(schema, prefix=""):
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from _leaves(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            yield prefix + f.name
+
+
+@pytest.mark.parametrize("job", list(JOBS))
+def test_job_help_describes_every_setting_with_type_and_default(tmp_path, job):
+    from deepbehavior.cli import MODULES, jobs_package
+
+    schema = __import__(f"{jobs_package().__name__}.{MODULES.get(job, job)}", fromlist=["main"]).main.schema
+    code, out, err = _cli(job, "--help", cwd=tmp_path)
+    assert code == 0, err
+    assert "powered by Hydra" not in out and "== Config ==" not in out
+    assert out.startswith(f"usage: deepbehavior {job}")
+    lines = out.splitlines()
+    settings = lines[lines.index(next(l for l in lines if l.startswith("settings"))) + 1:lines.index("examples:") - 1]
+    listed = {line.split()[0]: line for line in settings}
+    assert sorted(listed) == sorted(_leaves(schema))
+    for name, line in listed.items():
+        # name, a type, a default, then words of description
+        assert len(line.split()) >= 4, f"{job}: {name} has no description: {line!r}"
+    examples = lines[lines.index("examples:") + 1:]
+    assert any(l.startswith(f"  deepbehavior {job}") for l in examples)
+    assert not list(tmp_path.iterdir())
+
+
+def test_infer_help_shows_defaults_and_a_backend_option_example(tmp_path):
+    _, out, _ = _cli("infer", "--help", cwd=tmp_path)
+    line = next(l for l in out.splitlines() if l.split()[:1] == ["model.imgsz"])
+    assert line.split()[1:3] == ["int", "640"]
+    assert re.search(r"^  out\s+str\s+\(required\)", out, re.M)
+    assert "+model.options." in out.split("examples:")[1]
+
+
+def test_demo_help_shows_the_yaml_defaults_of_that_job(tmp_path):
+    _, out, _ = _cli("demo", "--help", cwd=tmp_path)
+    line = next(l for l in out.splitlines() if l.split()[:1] == ["model.imgsz"])
+    assert line.split()[1:3] == ["int", "192"]  # DemoJob's own default, not PredictConfig's 640
+
+
+@pytest.fixture(scope="module")
+def tiny_inputs(tmp_path_factory):
+    from deepbehavior.synthetic import render_session
+    from tests.helpers.models import random_yolo
+
+    folder = tmp_path_factory.mktemp("cli-inputs")
+    random_yolo(folder / "w.pt")
+    render_session(folder / "m1.mp4", frames=40, width=160, height=128)
+    return folder
+
+
+def test_healthy_videos_run_is_quiet_shows_start_progress_and_writes_its_cohort(tmp_path, tiny_inputs):
+    from deepbehavior.cohort import load_cohort
+
+    video = tiny_inputs / "m1.mp4"
+    code, out, err = _cli("infer", f"out={tmp_path / 'o'}", f"videos=[{video}]", f"model.weights={tiny_inputs / 'w.pt'}",
+                          "model.imgsz=128", "store.chunk=20", cwd=tmp_path)
+    assert code == 0, err
+    assert err == "", err  # no Ray token warning, no core_worker line, nothing
+    assert not re.search(r"\]\[INFO\]", out), out  # no libraries' INFO log records either
+    lines = out.splitlines()
+    ray_line = next(i for i, l in enumerate(lines) if "starting a local Ray" in l)
+    first_frames = next(i for i, l in enumerate(lines) if re.search(r"\d+/40 frames", l))
+    assert ray_line < first_frames
+    cohort = load_cohort(tmp_path / "o" / "cohort.yaml")
+    assert [s.videos["camera"].resolve() for s in cohort.sessions] == [video.resolve()]
+    assert (tmp_path / "o" / "stores" / f"{cohort.sessions[0].key}.zarr").is_dir()
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, tiny_inputs):
+    proc = subprocess.Popen([sys.executable, "-m", "deepbehavior.cli", "infer", f"out={tmp_path / 'o'}",
+                             f"videos=[{tiny_inputs / 'm1.mp4'}]", f"model.weights={tiny_inputs / 'w.pt'}",
+                             "model.imgsz=128"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env())
+    for line in proc.stdout:  # interrupt while Ray starts, the longest wait of a job
+        if "starting a local Ray" in line:
+            break
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip() == f"deepbehavior infer: {INTERRUPTED}", err
+
+
+def test_verbose_is_accepted_by_every_job(tmp_path, tiny_inputs):
+    """verbose=true is the command line's own switch: a job without such a setting still runs."""
+    code, out, err = _cli("frames", f"out={tmp_path / 'p'}", f"videos=[{tiny_inputs / 'm1.mp4'}]", "n=2",
+                          "verbose=true", cwd=tmp_path)
+    assert code == 0, err
+    assert len(list((tmp_path / "p" / "frames").iterdir())) == 2

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -57,3 +58,67 @@ def test_cli_imports_an_openpose_folder(shared_data, tmp_path):
                           f"source={folder}", "+options.colour=red"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Expected options of the openpose reader" in bad.stderr
+
+
+def test_import_dlc_h5(shared_data, tmp_path):
+    source = shared_data / "dlc-reaching" / "labeled-data" / "reachingvideo1" / "CollectedData_Mackenzie.h5"
+    main.run(ImportJob(out=str(tmp_path), source=str(source), fps=30.0))
+    opened = store.open_store(tmp_path / "stores" / "CollectedData_Mackenzie.zarr")
+    table = pd.read_hdf(source)
+    assert opened.attrs["source_format"] == "dlc" and opened.sizes["time"] == len(table)
+    expected = table[("Mackenzie", "Hand", "x")].to_numpy()
+    kp = next(d for d in opened["position"].dims if d.startswith("keypoint"))
+    got = opened["position"].sel({kp: "Hand", "space": "x"}).values.reshape(len(table), -1)[:, 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_cli_joins_one_file_per_camera_into_one_store(shared_data, tmp_path):
+    flies = shared_data / "sleap-flies"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, "-m", "deepbehavior.cli", "import", f"out={tmp_path}",
+                             f"sources={{front: {flies / 'centered_pair_predictions.slp'}, "
+                             f"side: {flies / 'centered_pair_predictions.h5'}}}", "name=flies",
+                             "+options.min_track_frames=100"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "2 view(s)" in result.stdout
+    opened = store.open_store(tmp_path / "stores" / "flies.zarr")
+    assert [str(v) for v in opened["view"].values] == ["front", "side"]
+    for view, name in (("front", "centered_pair_predictions.slp"), ("side", "centered_pair_predictions.h5")):
+        alone = load_file(flies / name, min_track_frames=100)
+        np.testing.assert_array_equal(opened["position"].sel(view=view).values,
+                                      alone["position"].values.reshape(opened["position"].sel(view=view).shape))
+
+
+def test_cohort_template_imports_each_session_with_its_views(shared_data, tmp_path):
+    labels = shared_data / "dlc-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv"
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    for key in ("m1_d1", "m2_d1"):
+        for view in ("top", "side"):
+            (preds / f"{key}_{view}.csv").symlink_to(labels)
+    manifest = tmp_path / "cohort.yaml"
+    manifest.write_text("sessions:\n"
+                        "  - {subject: m1, session: d1, videos: {top: v/m1_top.mp4, side: v/m1_side.mp4}}\n"
+                        "  - {subject: m2, session: d1, videos: {top: v/m2_top.mp4, side: v/m2_side.mp4}}\n")
+    main.run(ImportJob(out=str(tmp_path / "out"), cohort=str(manifest), source=str(preds / "{key}_{view}.csv"),
+                       fps=30.0))
+    alone = load_file(labels, fps=30.0)
+    for key in ("m1_d1", "m2_d1"):
+        opened = store.open_store(tmp_path / "out" / "stores" / f"{key}.zarr")
+        assert [str(v) for v in opened["view"].values] == ["top", "side"] and opened.sizes["time"] == 116
+        for view in ("top", "side"):
+            got = opened["position"].sel(view=view).values
+            np.testing.assert_array_equal(got, alone["position"].values.reshape(got.shape))
+    with pytest.raises(FileNotFoundError, match=r"m1_d1_top\.slp"):
+        main.run(ImportJob(out=str(tmp_path / "out2"), cohort=str(manifest), source=str(preds / "{key}_{view}.slp")))
+
+
+def test_bad_values_are_refused_before_any_store(tmp_path):
+    good = tmp_path / "a.csv"
+    good.write_text("scorer,n,n,n\nbodyparts,paw,paw,paw\ncoords,x,y,likelihood\n0,1,2,0.5\n1,3,4,0.25\n")
+    bad = tmp_path / "b.csv"
+    bad.write_text("scorer,n,n,n\nbodyparts,paw,paw,paw\ncoords,x,y,likelihood\n0,1,2,0.5\n1,3,4,-12345\n")
+    with pytest.raises(ValueError, match=r"b\.csv, confidence \(frame=1.*Expected finite values in \[0, 1\]"):
+        main.run(ImportJob(out=str(tmp_path / "out"), source=[str(good), str(bad)]))
+    assert not (tmp_path / "out" / "stores").exists()

@@ -58,7 +58,7 @@ def test_writes_openpose_json_and_a_labelled_video(recording, tmp_path):
     files = sorted((tmp_path / "openpose").glob("*.json"))
     assert [f.name for f in files] == [f"bus_clip_{i:012d}_keypoints.json" for i in range(4)]
     back = read_openpose(tmp_path / "openpose", fps=10.0)
-    xy = back["position"].sel(keypoints=list(L.KEYPOINT_NAMES)).isel(individuals=0, view=0).values  # (time, space, kp)
+    xy = back["position"].sel(keypoints=list(L.KEYPOINT_NAMES)).isel(individuals=0).values  # (time, space, kp)
     expected = recording["keypoints"][:, 0].transpose(0, 2, 1)
     found = np.isfinite(expected)
     assert found[:, 0, L.KEYPOINT_NAMES.index("Nose")].all()

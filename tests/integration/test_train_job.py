@@ -111,7 +111,10 @@ def test_worker_that_dies_is_restarted_within_the_run(tmp_path):
     result = subprocess.run(_command(f"train.data={data}", f"out={out}", "train.epochs=3", "max_failures=1",
                                      *TINY, "train.lr0=0.002"),
                             capture_output=True, text=True, timeout=500,
-                            env={**_environment(), "DEEPBEHAVIOR_TRAIN_FAIL_ONCE": f"1:{marker}"})
+                            env={**_environment(), "DEEPBEHAVIOR_TRAIN_FAIL_ONCE": f"1:{marker}",
+                                 # the fault injection lives in the test helpers, not in the library
+                                 "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "helpers" / "train_faults"),
+                                                                str(REPO)])})
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert marker.read_text().startswith("worker")  # worker 0 really died during epoch 2 (index 1)

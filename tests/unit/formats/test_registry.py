@@ -4,9 +4,9 @@ from deepbehavior.formats import READERS, guess_format, load_file
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("deepbehavior-formats/tensorbox_predictions_array.json", "tensorbox_predictions"),
-    ("deepbehavior-formats/tensorbox_predictions_stream.json", "tensorbox_predictions"),
-    ("deepbehavior-formats/tensorbox_labels.json", "tensorbox_labels"),
+    ("deepbehavior-formats/tensorbox_predictions_array.json", "tensorbox"),
+    ("deepbehavior-formats/tensorbox_predictions_stream.json", "tensorbox"),
+    ("deepbehavior-formats/tensorbox_labels.json", "tensorbox"),
     ("deepbehavior-formats/darknet_bounding_box.txt", "darknet"),
     ("deepbehavior-formats/darknet_ext_output.txt", "darknet"),
     ("deepbehavior-formats/openpose_cam1", "openpose"),

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from deepbehavior.formats import load_file
-from deepbehavior.formats.tensorbox import read_tensorbox_labels, read_tensorbox_predictions
+from deepbehavior.formats.tensorbox import read_tensorbox
 
 
 def paw(i):
@@ -16,7 +16,7 @@ def paw(i):
 
 @pytest.mark.parametrize("name", ["tensorbox_predictions_array.json", "tensorbox_predictions_stream.json"])
 def test_predictions_follow_the_closed_form(formats_dir, name):
-    ds = read_tensorbox_predictions(formats_dir / name, fps=30)
+    ds = read_tensorbox(formats_dir / name, fps=30)
     n = ds.sizes["time"]
     assert ds.sizes["individuals"] == 1 and ds.attrs["individuals_are"] == "slots"
     np.testing.assert_array_equal(ds["frame"].values, np.arange(n))
@@ -37,11 +37,11 @@ def test_array_and_stream_variants_agree(formats_dir):
     a = load_file(formats_dir / "tensorbox_predictions_array.json")
     b = load_file(formats_dir / "tensorbox_predictions_stream.json")
     xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
-    assert a.attrs["source_format"] == b.attrs["source_format"] == "tensorbox_predictions"
+    assert a.attrs["source_format"] == b.attrs["source_format"] == "tensorbox"
 
 
 def test_labels_over_images(formats_dir):
-    ds = read_tensorbox_labels(formats_dir / "tensorbox_labels.json")
+    ds = read_tensorbox(formats_dir / "tensorbox_labels.json")
     paths = ds.attrs["image_paths"]
     frames = np.array([int(p[-9:-4]) for p in paths])
     np.testing.assert_array_equal(frames, np.arange(0, 30, 3))
@@ -56,7 +56,7 @@ def test_json_work_progress_file_reads_like_the_array(formats_dir, tmp_path):
     records = json.loads((formats_dir / "tensorbox_labels.json").read_text())
     work = tmp_path / "labels.json_work"
     work.write_text("".join(json.dumps(r, indent=1) for r in records))
-    a = read_tensorbox_labels(formats_dir / "tensorbox_labels.json")
+    a = read_tensorbox(formats_dir / "tensorbox_labels.json")
     b = load_file(work)
     xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
 
@@ -71,7 +71,7 @@ def test_several_boxes_and_frame_numbers_from_names(tmp_path):
     recs[0]["coordinates"].append({"x1": 10, "y1": 10, "x2": 20, "y2": 30, "score": 0.5})
     path = tmp_path / "p.json"
     path.write_text(json.dumps(recs))
-    ds = read_tensorbox_predictions(path)
+    ds = read_tensorbox(path)
     np.testing.assert_array_equal(ds["frame"].values, [3, 5])
     assert ds.sizes["individuals"] == 2
     np.testing.assert_allclose(ds["position"].values[1, :, 1], [15, 20])
@@ -84,7 +84,7 @@ def test_stream_with_a_broken_object_names_the_line(tmp_path):
     good = json.dumps(_record(0), indent=1)
     path.write_text(good + '{\n "frame_number": "pict00001.png",\n "coordinates": [ {"x1": 1,, }]\n}' + good)
     with pytest.raises(ValueError, match=r"s\.json, line 1[0-9]"):
-        read_tensorbox_predictions(path)
+        read_tensorbox(path)
 
 
 def test_missing_field_names_object_and_field(tmp_path):
@@ -93,19 +93,19 @@ def test_missing_field_names_object_and_field(tmp_path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(_record(0)) + json.dumps(rec))
     with pytest.raises(ValueError, match=r"object 1 .*box 0.*Expected a field 'x1'"):
-        read_tensorbox_predictions(path)
+        read_tensorbox(path)
 
 
 def test_not_a_prediction_is_an_error(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps([{"image_path": "a.png", "rects": []}]))
+    path.write_text(json.dumps([{"frame_number": "a.png", "rects": []}]))
     with pytest.raises(ValueError, match=r"object 0 \(line 1\).*Expected a prediction"):
-        read_tensorbox_predictions(path)
+        read_tensorbox(path)
 
 
 def test_truncated_last_object_is_dropped_with_a_warning(tmp_path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(_record(0)) + json.dumps(_record(1))[:25])
     with pytest.warns(UserWarning, match="incomplete"):
-        ds = read_tensorbox_predictions(path)
+        ds = read_tensorbox(path)
     assert ds.sizes["time"] == 1

@@ -61,5 +61,6 @@ def test_malformed_labels_name_the_line(tmp_path, label, message):
 def test_obj_data_without_names_is_an_error(tmp_path):
     root = _dataset(tmp_path, "")
     (root / "obj.data").write_text("train = data/train.txt\n")
+    (root / "obj.names").unlink()  # without the entry, obj.names beside obj.data is used
     with pytest.raises(ValueError, match=r"obj\.data: Expected a 'names =' entry"):
         read_yolo_mark(root)

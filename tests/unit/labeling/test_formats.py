@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 import yaml
 
-from deepbehavior.labeling.formats import guess_format, import_any
-from deepbehavior.labeling.io_coco import export_coco, import_coco
-from deepbehavior.labeling.io_dlc import import_dlc
-from deepbehavior.labeling.io_tensorbox import export_tensorbox, import_tensorbox, read_json_objects
-from deepbehavior.labeling.io_yolo import export_yolo, flip_indices, import_yolo
-from deepbehavior.labeling.io_yolo_mark import export_yolo_mark, import_yolo_mark
+from deepbehavior.formats import guess_format
+from deepbehavior.formats._common import load_json_objects
+from deepbehavior.formats.yolo import flip_indices
+from deepbehavior.labeling.formats import export_labels, import_labels
 
 # Relative coordinates are written with 6 decimals: half a unit of the last place, plus float error.
 REL_TOL = 6e-7
@@ -49,12 +47,12 @@ def _write_yolo_dataset(root: Path) -> Path:
 
 def test_yolo_to_project_to_coco_to_yolo_keeps_every_label(tmp_path):
     source = _write_yolo_dataset(tmp_path / "yolo")
-    project, report = import_yolo(source, tmp_path / "p1")
+    project, report = import_labels(source, tmp_path / "p1", format="yolo")
     assert (report.images, report.instances) == (3, 3)
     assert project.spec.keypoints == ("nose", "tail")
-    coco = export_coco(project, tmp_path / "coco" / "labels.json")
-    again, _ = import_coco(coco, tmp_path / "p2")
-    out = export_yolo(again, tmp_path / "yolo2", val_fraction=0.0)
+    coco = export_labels(project, tmp_path / "coco" / "labels.json", format="coco")
+    again, _ = import_labels(coco, tmp_path / "p2", format="coco")
+    out = export_labels(again, tmp_path / "yolo2", val_fraction=0.0, format="yolo")
     before, after = _yolo_rows(tmp_path / "yolo"), _yolo_rows(tmp_path / "yolo2")
     assert sorted(before) == sorted(after)
     for stem in before:
@@ -68,7 +66,7 @@ def test_yolo_to_project_to_coco_to_yolo_keeps_every_label(tmp_path):
 def test_coco_file_names_are_relative_to_the_json_folder(make_project, tmp_path):
     project = make_project(1)
     project.write_label("img000.png", [{"class": 0, "box": [1, 2, 11, 22], "keypoints": [[3, 4], None]}])
-    path = export_coco(project, tmp_path / "elsewhere" / "c.json")
+    path = export_labels(project, tmp_path / "elsewhere" / "c.json", format="coco")
     data = json.loads(path.read_text())
     assert (path.parent / data["images"][0]["file_name"]).resolve() == project.image_path("img000.png")
     ann = data["annotations"][0]
@@ -78,9 +76,9 @@ def test_coco_file_names_are_relative_to_the_json_folder(make_project, tmp_path)
 
 def test_dlc_csv_to_project_to_yolo_keeps_every_keypoint(shared_data, tmp_path):
     source = shared_data / "dlc-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv"
-    project, report = import_dlc(source, tmp_path / "project")
+    project, report = import_labels(source, tmp_path / "project", format="dlc")
     assert report.images == 116 and not report.missing_images
-    export_yolo(project, tmp_path / "yolo", val_fraction=0.2)
+    export_labels(project, tmp_path / "yolo", val_fraction=0.2, format="yolo")
     rows = _yolo_rows(tmp_path / "yolo")
     with open(source, newline="") as handle:
         table = list(csv.reader(handle))
@@ -101,7 +99,7 @@ def test_dlc_csv_to_project_to_yolo_keeps_every_keypoint(shared_data, tmp_path):
 
 def test_dlc_missing_cells_become_missing_keypoints_and_skeleton_comes_from_config(shared_data, tmp_path):
     source = shared_data / "dlc-reaching" / "labeled-data" / "reachingvideo1" / "CollectedData_Mackenzie.csv"
-    project, report = import_dlc(source, tmp_path / "project")
+    project, report = import_labels(source, tmp_path / "project", format="dlc")
     assert project.spec.skeleton == ((0, 1), (3, 4))
     label = project.read_label("img005.png")
     (inst,) = label["instances"]
@@ -111,7 +109,7 @@ def test_dlc_missing_cells_become_missing_keypoints_and_skeleton_comes_from_conf
 
 def test_yolo_mark_example_reports_missing_images_and_orphan_labels(shared_data, tmp_path):
     folder = shared_data / "yolo-mark-example"
-    project, report = import_yolo_mark(folder, tmp_path / "project")
+    project, report = import_labels(folder, tmp_path / "project", format="yolo_mark")
     expected_missing = [line for line in (folder / "train.txt").read_text().split()
                         if not (folder / "img" / Path(line).name).is_file()]
     assert report.missing_images == expected_missing
@@ -131,7 +129,7 @@ def test_yolo_mark_example_reports_missing_images_and_orphan_labels(shared_data,
             assert inst["class"] == int(row[0])
             assert [(x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h] == pytest.approx(row[1:])
     # and back out: same label lines for the images that exist
-    export_yolo_mark(project, tmp_path / "out")
+    export_labels(project, tmp_path / "out", format="yolo_mark")
     for image in sorted((folder / "img").glob("*.jpg")):
         mine = [[float(v) for v in line.split()] for line in (tmp_path / "out" / "img" / f"{image.stem}.txt")
                 .read_text().splitlines()]
@@ -145,30 +143,32 @@ def test_tensorbox_round_trip_and_progress_stream(make_project, tmp_path):
     project.write_label("img000.png", [{"class": 0, "box": [10.5, 20.25, 30.0, 40.0]},
                                       {"class": 1, "box": [1, 2, 3, 4]}])
     project.write_label("img001.png", [])
-    path = export_tensorbox(project, tmp_path / "tb" / "labels.json")
-    again, report = import_tensorbox(path, tmp_path / "again")
+    path = export_labels(project, tmp_path / "tb" / "labels.json", format="tensorbox")
+    again, report = import_labels(path, tmp_path / "again", format="tensorbox")
     assert report.images == 2 and report.instances == 2
     boxes = [i["box"] for i in again.read_label("img000.png")["instances"]]
     assert boxes == [[10.5, 20.25, 30.0, 40.0], [1.0, 2.0, 3.0, 4.0]]
     records = json.loads(path.read_text())
-    stream = "".join(json.dumps(r, indent=2) for r in records)  # the .json_work layout
-    assert read_json_objects(stream, where="work") == records
+    stream = tmp_path / "labels.json_work"  # the progress file: the same objects back to back
+    stream.write_text("".join(json.dumps(r, indent=2) for r in records))
+    assert [value for value, _ in load_json_objects(stream)] == records
 
 
 def test_tensorbox_sample_without_images_reports_them(shared_data, tmp_path):
-    project, report = import_tensorbox(shared_data / "deepbehavior-formats" / "tensorbox_labels.json",
-                                       tmp_path / "p")
+    project, report = import_labels(shared_data / "deepbehavior-formats" / "tensorbox_labels.json",
+                                    tmp_path / "p", format="tensorbox")
     assert report.images == 0 and len(report.missing_images) == 10
     assert report.missing_images[0] == "frames/pict00000.png"
 
 
 def test_guess_format_and_flip_indices(tmp_path):
     source = _write_yolo_dataset(tmp_path / "yolo")
-    assert guess_format(source.parent) == "yolo"
+    assert guess_format(source.parent, labels=True) == "yolo"
     (tmp_path / "c.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
     (tmp_path / "t.json").write_text("[]")
-    assert guess_format(tmp_path / "c.json") == "coco" and guess_format(tmp_path / "t.json") == "tensorbox"
-    project, report = import_any(source, tmp_path / "p")
+    assert guess_format(tmp_path / "c.json", labels=True) == "coco"
+    assert guess_format(tmp_path / "t.json", labels=True) == "tensorbox"
+    project, report = import_labels(source, tmp_path / "p")
     assert report.images == 3
     assert flip_indices(["snout", "leftear", "rightear", "tailbase"]) == [0, 2, 1, 3]
     assert flip_indices(["Nose", "LEye", "REye"]) == [0, 2, 1]
@@ -176,4 +176,4 @@ def test_guess_format_and_flip_indices(tmp_path):
 
 def test_export_with_nothing_labelled_is_an_error(make_project, tmp_path):
     with pytest.raises(ValueError, match="none is labelled"):
-        export_yolo(make_project(2), tmp_path / "out")
+        export_labels(make_project(2), tmp_path / "out", format="yolo")

@@ -85,13 +85,16 @@ def test_keypoint_box_closed_form():
 
 
 def test_dlc_openfield_converts_to_a_valid_pose_dataset(shared_data, tmp_path):
-    from deepbehavior.labeling.io_dlc import read_dlc_csv
+    from deepbehavior.formats.dlc import read_dlc
     from deepbehavior.models.pose_dataset import write_pose_dataset
 
     project = shared_data / "dlc-openfield"
-    bodyparts, individuals, labels = read_dlc_csv(project / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv")
-    points = {str(project / image): np.array([[np.nan, np.nan] if p is None else p for p in f[individuals[0]]])
-              for image, f in labels.items()}
+    labels = read_dlc(project / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv")
+    kp = next(d for d in labels["position"].dims if d.startswith("keypoint"))
+    bodyparts = [str(k) for k in labels[kp].values]
+    first = {d: 0 for d in labels["position"].dims if d.startswith("individual") or d == "view"}
+    xy = labels["position"].isel(first).transpose("time", kp, "space").values  # (image, keypoint, xy)
+    points = {str(project / image): xy[t].astype(float) for t, image in enumerate(labels.attrs["image_paths"])}
     summary = check_dataset(write_pose_dataset(points, tmp_path, keypoint_names=bodyparts, flip_idx=[0, 2, 1, 3]))
     assert summary.kpt_shape == (4, 3)
     assert summary.images == {"train": 93, "val": 23}  # 20% of 116 held out
