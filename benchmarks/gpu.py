@@ -18,7 +18,8 @@ reported as such, the others still run), so the whole stays under ``--budget`` s
     ``batch`` frames, same ``half``; ``ultralytics_batch_fps``) and in its stream mode over the
     video file (``ultralytics_stream_fps``), and ``deepbehavior``'s whole run through Ray (CPU
     readers decode, the GPU predicts, Zarr written), decoding included: ``end_to_end_fps`` counts
-    from the job's start, ``end_to_end_warm_fps`` is a second run on the same Ray.
+    from the job's start, ``end_to_end_warm_fps`` is a second run on the same Ray;
+    ``local_runner_fps``: the in-process runner (one decoding thread) on the same clip.
 ``training``
     Images/s of Ray Train against ultralytics' own trainer, same data, epochs, batch, seed
     (``benchmarks/training.py``'s two runners).
@@ -256,6 +257,15 @@ def _end_to_end(args, s, work, video, model_path, device) -> dict:
         if report.failures:
             raise RuntimeError(f"end-to-end run failed: {report.failures[:2]}")
         out[name], out["frames"] = round(report.fps, 2), report.frames
+    # The in-process runner (one decoding thread) on the same clip: where it stops paying to skip
+    # Ray's start-up on a GPU machine (deepbehavior.runtime.local.LOCAL_GPU_MAX_FRAMES).
+    from deepbehavior.runtime.local import infer_local
+
+    report = infer_local(cohort_from_videos([video]), work / "local", backend="yolo", backend_kwargs=kwargs,
+                         chunk=s["chunk"], frames_per_batch=s["batch"], force=True, printer=lambda m: None)
+    if report.failures:
+        raise RuntimeError(f"local run failed: {report.failures[:2]}")
+    out["local_runner_fps"] = round(report.fps, 2)
     return out
 
 

@@ -33,9 +33,11 @@ from .stages import PredictStage, decode_shard, prefetched
 
 __all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
 
-# With a GPU, one decoding thread feeds it more slowly than Ray's many reader processes do; past
-# this many frames (about 10 minutes of 30 fps video) Ray's start-up is worth paying.
-LOCAL_GPU_MAX_FRAMES = 20_000
+# With a GPU, one decoding thread (some hundreds of 640×480 frames/s) feeds it more slowly than
+# Ray's many reader processes do; past this many frames (under 3 minutes of 30 fps video) Ray's
+# start-up (~15 s) is worth paying. An estimate until benchmarks/gpu.py's local_runner_fps and
+# end_to_end_fps have been measured on a GPU machine.
+LOCAL_GPU_MAX_FRAMES = 5_000
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:

@@ -36,6 +36,7 @@ def test_gpu_benchmark_runs_every_part_on_the_cpu_and_writes_one_json(tmp_path):
     assert "fp16" not in parts["inference"]  # no half precision on the CPU
     end = parts["inference"]["end_to_end"]
     assert end["frames"] == 24 and end["end_to_end_fps"] > 0 and end["end_to_end_warm_fps"] > 0
+    assert end["local_runner_fps"] > 0
     assert parts["pose"]["ours_fps"] > 0 and parts["pose"]["ultralytics_batch_fps"] > 0
     train = parts["training"]
     assert train["epochs"] == 1 and train["ray_images_per_s"] > 0 and train["ultralytics_images_per_s"] > 0
