@@ -125,6 +125,21 @@ def ultralytics_video(model, video: Path, batch: int, args) -> float:
     return count / (time.perf_counter() - start)
 
 
+THREADS_SEEN: set[int] = set()
+
+
+def same_threads(fn, *a, threads: int):
+    """``fn(*a)`` with torch at ``threads`` threads before, and the threads it left recorded:
+    ultralytics' predict sets torch's thread count itself (to one fewer than the cores)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    value = fn(*a)
+    THREADS_SEEN.add(torch.get_num_threads())
+    torch.set_num_threads(threads)
+    return value
+
+
 def ours_predictor(predictor, frames, batch: int) -> float:
     import numpy as np
 
@@ -189,11 +204,12 @@ def main() -> None:
     stage = PredictStage("yolo", kwargs)
     model = YOLO(str(model_path))
     model.predict(list(frames[:args.batch]), batch=args.batch, imgsz=args.imgsz, device="cpu", verbose=False)
+    torch.set_num_threads(args.threads)
     ours_predictor(stage.predictor, frames[:args.batch * 2], args.batch)  # warm-up of both
     python = sys.executable
     cli = [python, "-m", "deepbehavior.cli", "infer", f"videos=[{video}]", f"model.weights={model_path}",
            "model.max_individuals=4", f"model.batch_size={args.batch}", f"model.imgsz={args.imgsz}", "model.device=cpu",
-           "force=true"]
+           "force=true", f"model.options={{threads: {args.threads}}}"]
     plain = work / "plain.py"
     plain.write_text(textwrap.dedent(PLAIN_SCRIPT))
 
@@ -203,10 +219,13 @@ def main() -> None:
     first_frame = []
     for i in range(args.rounds):
         steady["ours_pipeline"].append(ours_pipeline(stage, steady_video, work / f"steady-{i}", args))
-        steady["ultralytics_video_batch"].append(ultralytics_video(model, steady_video, args.batch, args))
-        steady["ultralytics_stream"].append(ultralytics_video(model, steady_video, 1, args))
+        steady["ultralytics_video_batch"].append(same_threads(ultralytics_video, model, steady_video, args.batch, args,
+                                                              threads=args.threads))
+        steady["ultralytics_stream"].append(same_threads(ultralytics_video, model, steady_video, 1, args,
+                                                         threads=args.threads))
         steady["ours_predictor"].append(ours_predictor(stage.predictor, frames, args.batch))
-        steady["ultralytics_list_batch"].append(ultralytics_list(model, frames, args.batch, args))
+        steady["ultralytics_list_batch"].append(same_threads(ultralytics_list, model, frames, args.batch, args,
+                                                             threads=args.threads))
         whole["deepbehavior_infer"].append(wall([*cli, f"out={work / f'cli-{i}'}"], env))
         whole["ultralytics_script"].append(wall([python, str(plain), str(video), str(model_path),
                                                  str(work / f"plain-{i}.npy"), str(args.batch), str(args.imgsz),
@@ -237,6 +256,7 @@ def main() -> None:
         "first_frame_s": spread(first_frame),
         "baseline": "ultralytics at the same batch, threads, imgsz and max_det; its best steady mode is the largest "
                     "median among video batch, stream and list batch",
+        "ultralytics_threads_after_its_predict": sorted(THREADS_SEEN),
         "frames_whole_command": args.frames, "frames_steady": args.steady_frames, "batch_size": args.batch,
         "imgsz": args.imgsz, "threads": args.threads, "rounds": args.rounds,
         "model": "yolo11n architecture, seeded random weights (speed only)",
