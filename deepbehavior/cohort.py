@@ -27,6 +27,8 @@ from pathlib import Path
 
 import yaml
 
+from .video import VideoError, check_video_path
+
 
 class ManifestError(ValueError):
     """A cohort manifest is malformed; the message names the file and the entry."""
@@ -213,8 +215,11 @@ def cohort_from_videos(videos: list[str | os.PathLike], *, view: str = "camera",
     sessions = []
     for video in videos:
         video = Path(video)
-        if check_files and not video.is_file():
-            raise ManifestError(f"Expected a video file at {video}, but there is none")
+        if check_files:
+            try:
+                check_video_path(video)  # a still image or a folder is refused here, saying what to do
+            except VideoError as exc:
+                raise ManifestError(str(exc)) from None
         sessions.append(Session(subject=video.stem, group="all", session="s1", videos={view: video}))
     return Cohort(name="videos", views=(view,), sessions=tuple(sessions))
 

@@ -92,15 +92,60 @@ class PredictConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Training a detector or keypoint model from the ultralytics family.
+class TopDownConfig:
+    """The top-down keypoint recipe (``deepbehavior.models.topdown``), the default for keypoint datasets.
 
-    ``model`` is an architecture YAML (``yolo11n.yaml``, ``yolo11n-pose.yaml``: from scratch) or a
-    weights file / named weights (fine-tuning). ``data`` is a YOLO ``data.yaml``.
+    ``crop_size``: side of the crop the body-part network sees (px, multiple of 16); ``window``: side
+    of the square cut from the frame around each animal (frame px; 0 = from the labels: the largest
+    animal times ``1 + 2 margin``); ``centroid_size``: longer side of the frame as the animal-finding
+    network sees it (px, multiple of 16); ``width``: channels of the networks' first stage; ``sigma``:
+    target Gaussian width (heatmap px); ``rotation``: augmentation turn, ± degrees (180 for top views,
+    ~15 for side views); ``samples_per_epoch``: augmented crops per epoch; ``lr``: AdamW's peak rate;
+    ``patience``: epochs without a lower held-out error before stopping (``train.patience`` is
+    ultralytics').
+    """
+
+    crop_size: int = 128
+    window: float = 0.0
+    # Extra room around the largest labelled animal, each side, as a fraction of its size.
+    margin: float = 0.2
+    centroid_size: int = 192
+    width: int = 16
+    sigma: float = 2.0
+    rotation: float = 180.0
+    samples_per_epoch: int = 256
+    lr: float = 0.003
+    patience: int = 10
+
+    def __post_init__(self):
+        for name in ("crop_size", "centroid_size"):
+            value = getattr(self, name)
+            _require(value >= 16 and value % 16 == 0, f"Expected train.topdown.{name} a multiple of 16, but got {value}")
+        _require(self.window >= 0, f"Expected train.topdown.window >= 0 px (0: from the labels), but got {self.window}")
+        _require(self.margin >= 0, f"Expected train.topdown.margin >= 0, but got {self.margin}")
+        _require(self.width >= 4, f"Expected train.topdown.width >= 4, but got {self.width}")
+        _require(self.sigma > 0, f"Expected train.topdown.sigma > 0, but got {self.sigma}")
+        _require(0 <= self.rotation <= 180, f"Expected train.topdown.rotation in [0, 180] degrees, but got {self.rotation}")
+        _require(self.samples_per_epoch >= 1, f"Expected train.topdown.samples_per_epoch >= 1, but got "
+                                              f"{self.samples_per_epoch}")
+        _require(self.lr > 0, f"Expected train.topdown.lr > 0, but got {self.lr}")
+        _require(self.patience >= 1, f"Expected train.topdown.patience >= 1 epoch, but got {self.patience}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training a detector (ultralytics) or a keypoint model (top-down by default, or ultralytics).
+
+    ``model``: ``auto`` (a detection dataset trains ``yolo11n.yaml``; a keypoint dataset trains the
+    top-down model of ``topdown``), ``topdown``, an ultralytics architecture YAML (``yolo11n.yaml``,
+    ``yolo11n-pose.yaml``: from scratch; a ``-pose`` YAML is the bottom-up keypoint option) or a
+    weights file to fine-tune (``weights/best.pt`` of an earlier top-down run, or an ultralytics
+    ``.pt``). ``data`` is a YOLO ``data.yaml``. ``imgsz``, ``lr0``, ``optimizer``, ``close_mosaic``,
+    ``workers``, ``amp`` and ``overrides`` apply to ultralytics models only.
     """
 
     data: str = MISSING
-    model: str = "yolo11n.yaml"
+    model: str = "auto"
     # Passes over the training images.
     epochs: int = 50
     # Training image size (px, a multiple of 32).
@@ -129,6 +174,7 @@ class TrainConfig:
     pck_threshold: float = 0.1
     # Any other ultralytics training argument (mosaic: 0.5, warmup_epochs: 1, ...).
     overrides: dict[str, Any] = field(default_factory=dict)
+    topdown: TopDownConfig = field(default_factory=TopDownConfig)
 
     def __post_init__(self):
         _require(self.epochs >= 1, f"Expected train.epochs >= 1, but got {self.epochs}")
@@ -392,11 +438,17 @@ class AnalyzeJob:
     regions: RegionsConfig = field(default_factory=RegionsConfig)
     social: SocialConfig = field(default_factory=SocialConfig)
     human: HumanConfig = field(default_factory=HumanConfig)
+    # Fastest plausible speed of an animal, in the session's unit per second (mm/s with a
+    # pixel_size_mm, else px/s; 3D: the calibration's unit); faster frames are flagged in the table
+    # and marked in the speed figure. null: 25 x the session's median moving speed.
+    max_speed: Optional[float] = None
 
     def __post_init__(self):
         unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
         _require(not unknown, f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
         _require(self.workers >= 1, f"Expected workers >= 1, but got {self.workers}")
+        _require(self.max_speed is None or self.max_speed > 0,
+                 f"Expected max_speed > 0 (units per second) or null, but got {self.max_speed}")
         _require(self.movie_frames is None or self.movie_frames >= 1,
                  f"Expected movie_frames >= 1 or null, but got {self.movie_frames}")
         _require(all(len(e) == 2 for e in self.movie_edges),
@@ -531,13 +583,21 @@ class ExportJob:
     ``.csv`` or ``.h5``.
     """
 
+    # Folder the exported files are written to.
     out: str = MISSING
+    # Target format: dlc, sleap, nwb, openpose, csv or lightning_pose.
     format: str = MISSING
+    # One Zarr store to export (or give cohort= and stores=).
     store: Optional[str] = None
+    # A cohort manifest: export every session's store found in stores=.
     cohort: Optional[str] = None
+    # The folder of the cohort's stores (with cohort=).
     stores: Optional[str] = None
+    # DeepLabCut file kind: .csv or .h5.
     dlc_suffix: str = ".csv"
+    # SLEAP file kind: a labels file (.slp) or an analysis file (.h5).
     sleap_suffix: str = ".slp"
+    # Overwrite files that already exist.
     force: bool = False
 
     def __post_init__(self):
@@ -583,8 +643,9 @@ class BoardConfig:
 
 @dataclass(frozen=True)
 class TriangulateConfig:
-    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (drops a view
-    whose reprojection error exceeds ``max_error_px``) or ``midpoint`` (two cameras, Caltech)."""
+    """How 3D points are computed: ``dlt`` (confidence-weighted N-view), ``robust`` (the largest
+    subset of views that agree within ``max_error_px``) or ``midpoint`` (two cameras, Caltech);
+    ``views`` the cameras to use (default all), e.g. to leave out one whose calibration is wrong."""
 
     # dlt, robust or midpoint.
     method: str = "dlt"
@@ -593,6 +654,7 @@ class TriangulateConfig:
     # Rounds of nonlinear refinement of each 3D point.
     refine: int = 1
     max_error_px: float = 20.0
+    views: Optional[list[str]] = None
 
     def __post_init__(self):
         _require(self.method in ("dlt", "robust", "midpoint"),
@@ -605,7 +667,9 @@ class TriangulateConfig:
 class CalibrateJob:
     """``deepbehavior calibrate``: ``cameras`` names the cameras and ``sources`` gives, per camera,
     a glob of images or a video (synchronised: the i-th image/frame of each is the same moment).
-    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure."""
+    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure.
+    With ``check=true``, checks the existing ``calibration`` on those boards instead (``cameras``
+    default to its cameras) and writes ``calibration_check.json``."""
 
     # Folder for calibration.toml/.yml, the report and the figure.
     out: str = MISSING
@@ -619,6 +683,9 @@ class CalibrateJob:
     bundle_adjustment: bool = True
     # Fewest board views a camera needs.
     min_views: int = 3
+    # check=true: no calibrating; report each camera's board error under `calibration` instead
+    check: bool = False
+    calibration: Optional[str] = None
 
     def __post_init__(self):
         _require(self.every >= 1, f"Expected every >= 1 frame, but got {self.every}")
@@ -693,20 +760,30 @@ class TrackConfig:
     largest plausible move between frames (px); ``swap_radius`` (px, null: 2 x max_jump): animals
     closer than this may have exchanged labels; ``max_extrapolate``/``reacquire_after`` (frames):
     how long a lost animal's predicted path is used, and after how long it is re-acquired anywhere;
-    ``repair``: relabel whole segments to undo swaps. In the quality report, two animals closer
-    than ``merge_distance`` (px) are a merge and a move over ``max_jump`` is a jump."""
+    ``repair``: relabel whole segments to undo swaps. ``method``: ``pose`` (per-keypoint matching
+    with a gated motion model, then the repair), ``naive`` (the baseline: Hungarian on centroids),
+    or ultralytics' ``bytetrack``/``botsort`` (boxes). A detection within ``duplicate_distance``
+    (px, mean over keypoints) of a held one is a duplicate. In the quality report, two animals
+    closer than ``merge_distance`` (px) are a merge and a move over ``max_jump`` per frame between
+    two observations is a jump."""
 
     classes: dict[str, str] = field(default_factory=dict)
+    method: str = "pose"
     n_identities: int = 2
     names: list[str] = field(default_factory=list)
     max_jump: float = 30.0
     swap_radius: Optional[float] = None
-    max_extrapolate: int = 5
+    max_extrapolate: int = 15
     reacquire_after: int = 10
     repair: bool = True
     merge_distance: float = 10.0
+    duplicate_distance: float = 10.0
 
     def __post_init__(self):
+        methods = ("pose", "naive", "bytetrack", "botsort")
+        _require(self.method in methods, f"Expected track.method in {methods}, but got {self.method!r}")
+        _require(self.duplicate_distance >= 0,
+                 f"Expected track.duplicate_distance >= 0 px, but got {self.duplicate_distance}")
         _require(self.n_identities >= 1, f"Expected track.n_identities >= 1, but got {self.n_identities}")
         _require(self.max_jump > 0, f"Expected track.max_jump > 0 px, but got {self.max_jump}")
         _require(self.swap_radius is None or self.swap_radius > 0,

@@ -96,6 +96,14 @@ def _store_chunks(var: xr.DataArray, chunk: int) -> tuple[int, ...]:
                  for d, n in zip(var.dims, var.shape))
 
 
+def _frame_encoding(ds: xr.Dataset, chunk: int) -> dict:
+    """The ``frame`` coordinate chunked along time like the data (a long video's frame numbers
+    are not one block)."""
+    if schema.FRAME not in ds.coords:
+        return {}
+    return {schema.FRAME: {"chunks": (min(chunk, max(ds.sizes[schema.TIME], 1)),)}}
+
+
 def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with its label coordinates as Python strings: the variable-length type Zarr v3 specifies."""
     out = ds.copy()
@@ -134,6 +142,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwr
         chunks = _store_chunks(var, chunk)
         out[name] = var.chunk(dict(zip(var.dims, chunks)))
         encoding[name] = {"chunks": chunks}
+    encoding.update(_frame_encoding(out, chunk))
     out.attrs = {**ds.attrs, "chunk": int(chunk)}
     tmp, old = path.with_name(f".{path.name}.partial"), path.with_name(f".{path.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -175,6 +184,7 @@ def create_store(
     empty = _empty_like(template, chunk)
     empty.attrs = {**template.attrs, **(attrs or {}), "chunk": int(chunk)}
     encoding = {name: {"chunks": var.data.chunksize} for name, var in empty.data_vars.items()}
+    encoding.update(_frame_encoding(empty, chunk))
     tmp = path.with_name(f".{path.name}.creating")
     shutil.rmtree(tmp, ignore_errors=True)
     # Consolidated metadata is written once here; region writes never change metadata.

@@ -3,8 +3,10 @@
 A mouse is a dark ellipse (body) with a head, a tail and a paw, moving smoothly around a light
 arena. Its centre follows a sum of slow sinusoids, so position, velocity and speed are known in
 closed form; the heading follows the direction of motion. The ground truth comes back as datasets
-of the project's schema: keypoints (nose, head, body, tailbase, tailtip, paw) and the box that
-encloses the rendered animal.
+of the project's schema: keypoints (nose, head, body, tailbase, tailtip, paw), the box that
+encloses the rendered animal, and the box of its body ellipse, whose centre is the body's centre
+(the ``body`` keypoint, the point the speeds are of) in every frame. The whole-animal box centre is
+not: it shifts with the swinging paw and swings round at every turn, which adds length to its path.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ def _box_of(pose: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
     return (low + high) / 2, high - low
 
 
+def _body_box_of(pose: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and size of the box around the drawn body ellipse, centred on the ``body`` keypoint."""
+    point = {name: pose[:, :, i] for i, name in enumerate(KEYPOINTS)}
+    axis = point["head"] - point["tailbase"]
+    angle = np.arctan2(axis[:, 1], axis[:, 0])
+    a, b = 1.1 * BODY_HALF_LENGTH * scale, BODY_HALF_WIDTH * scale  # the semi-axes _draw uses
+    half = np.stack([np.hypot(a * np.cos(angle), b * np.sin(angle)),
+                     np.hypot(a * np.sin(angle), b * np.cos(angle))], axis=1)
+    return point["body"], 2 * half
+
+
 def _draw(frame: np.ndarray, pose: np.ndarray, scale: float, colour: int) -> None:
     """Draw one mouse, ``pose`` ``(2, keypoint)`` pixels, onto ``frame`` in place."""
     point = {name: pose[:, i] for i, name in enumerate(KEYPOINTS)}
@@ -102,6 +115,7 @@ class SyntheticSession:
     poses: xr.Dataset  # ground-truth keypoints (time, space, keypoints, individuals), one view "camera"
     boxes: xr.Dataset  # ground-truth boxes (time, space, individuals), one view "camera"
     speed: np.ndarray  # ground-truth speed of each mouse's body centre, (time, individuals), px/s
+    body_boxes: xr.Dataset | None = None  # boxes of the body ellipse, centred on the body's centre
 
 
 def render_session(
@@ -129,6 +143,8 @@ def render_session(
     poses = np.stack([_pose(centres[..., i], headings[:, i], scale, t) for i in range(mice)], axis=-1)
     box_centre, box_size = zip(*(_box_of(poses[..., i], scale) for i in range(mice)))
     box_centre, box_size = np.stack(box_centre, axis=-1), np.stack(box_size, axis=-1)
+    body_centre, body_size = zip(*(_body_box_of(poses[..., i], scale) for i in range(mice)))
+    body_centre, body_size = np.stack(body_centre, axis=-1), np.stack(body_size, axis=-1)
 
     background = np.full((height, width, 3), 200, dtype=np.uint8)
     cv2.rectangle(background, (4, 4), (width - 5, height - 5), (170, 170, 170), 2)
@@ -149,8 +165,11 @@ def render_session(
     gt_boxes = schema.make_boxes(box_centre, box_size, fps=fps, individuals=names, views=["camera"],
                                  class_names=("mouse",), individuals_are="identities",
                                  source_software="deepbehavior.synthetic")
+    body_boxes = schema.make_boxes(body_centre, body_size, fps=fps, individuals=names, views=["camera"],
+                                   class_names=("mouse",), individuals_are="identities",
+                                   source_software="deepbehavior.synthetic")
     speed = np.linalg.norm(velocities, axis=1)
-    return SyntheticSession(Path(video), gt_poses, gt_boxes, speed)
+    return SyntheticSession(Path(video), gt_poses, gt_boxes, speed, body_boxes)
 
 
 def write_yolo_dataset(
@@ -160,11 +179,16 @@ def write_yolo_dataset(
     frames_per_session: int = 60,
     val_fraction: float = 0.2,
     seed: int = 0,
+    box: str = "animal",
 ) -> Path:
     """Write a YOLO detection dataset (one class, ``mouse``) from evenly spaced frames.
 
-    Returns the path of its ``data.yaml``.
+    ``box`` is ``"animal"`` (the box around the whole drawn animal) or ``"body"`` (the box of the
+    body ellipse: a detector trained on it finds the body's centre). Returns the path of its
+    ``data.yaml``.
     """
+    if box not in ("animal", "body"):
+        raise ValueError(f"Expected box 'animal' or 'body', but got {box!r}")
     from .video import read_frames
 
     folder = Path(folder)
@@ -177,8 +201,9 @@ def write_yolo_dataset(
         picks = np.unique(np.linspace(0, n - 1, frames_per_session).round().astype(int))
         images = read_frames(session.video, 0, n)
         height, width = images.shape[1:3]
-        centre = session.boxes["position"].values  # (time, 2, individuals)
-        size = session.boxes["shape"].values
+        boxes = session.body_boxes if box == "body" else session.boxes
+        centre = boxes["position"].values  # (time, 2, individuals)
+        size = boxes["shape"].values
         for i in picks:
             split = "val" if rng.random() < val_fraction else "train"
             name = f"s{s_index}_f{i:05d}"

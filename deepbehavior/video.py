@@ -39,13 +39,37 @@ class VideoInfo:
     container_frames: int = -1  # the count the container's header states (-1: none stated)
 
 
-def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+# Still images OpenCV would open as a "video" of one frame, or of none.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
+
+
+def check_video_path(path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path`` if it names a video file; a one-line ``VideoError`` for a missing file,
+    a folder or a still image, saying how to make a video of images.
+
+    Images are refused, not read as a clip: a clip needs a frame rate, which images do not carry,
+    and every time in a store is frame / fps.
+    """
     path = Path(path)
+    hint = ("; make a video of the images first, e.g. ffmpeg -framerate FPS -pattern_type glob "
+            "-i 'FOLDER/*.png' -c:v libx264 -crf 10 clip.mp4, with FPS the rate they were taken at")
+    if path.is_dir():
+        images = sum(1 for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        raise VideoError(f"Expected a video file at {path}, but got a folder"
+                         + (f" of {images} images{hint}" if images else ""))
     if not path.is_file():
         raise VideoError(f"Expected a video file at {path}, but there is none")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise VideoError(f"Expected a video file at {path}, but got a still image ({path.suffix}){hint}")
+    return path
+
+
+def _open(path: str | os.PathLike) -> cv2.VideoCapture:
+    path = check_video_path(path)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise VideoError(f"Expected a video OpenCV can decode at {path}, but it could not be opened")
+        raise VideoError(f"Expected a video OpenCV can decode at {path}, but it could not be opened "
+                         f"(not a video, or a codec this OpenCV lacks)")
     return capture
 
 
@@ -115,6 +139,24 @@ def probe(path: str | os.PathLike, *, sample_frames: int = 120, allow_truncated:
         raise VideoError(f"Expected a frame rate in {path}, but the container reports {fps}")
     return VideoInfo(str(path), frames, fps, width, height, variable, Path(path).stat().st_size,
                      claimed if claimed > 0 else -1)
+
+
+def probe_videos(paths, *, printer=print) -> dict[str, VideoInfo]:
+    """:func:`probe` every video of ``paths`` (each once), before any expensive work.
+
+    Stops at the first video that is missing, not a video, undecodable, without frames or without
+    a frame rate, with a one-line ``VideoError`` naming it. Prints one line per 20 videos probed.
+    """
+    found: dict[str, VideoInfo] = {}
+    unique = list(dict.fromkeys(str(p) for p in paths))
+    for i, path in enumerate(unique, 1):
+        info = probe(path)
+        if info.frames < 1:
+            raise VideoError(f"Expected frames in {path}, but its decoder returns none")
+        found[path] = info
+        if i % 20 == 0 or (i == len(unique) and len(unique) >= 20):
+            printer(f"[inputs] {i}/{len(unique)} videos probed")
+    return found
 
 
 def iter_frames(

@@ -33,7 +33,11 @@ EXAMPLES: dict[str, list[str]] = {
     "frames": ["deepbehavior frames out=labels videos=[m01.mp4] n=100 method=kmeans"],
     "label": ["deepbehavior label project=labels", "deepbehavior label project=labels export=yolo"],
     "import": ["deepbehavior import out=stores source=CollectedData_me.csv video=m01.mp4",
-               "deepbehavior import out=stores source=openpose_json/ +options.people=all"],
+               "deepbehavior import out=stores source=openpose_json/ +options.people=all",
+               "deepbehavior import out=run sources='{front: front.slp, side: side.slp}' name=m01_day1",
+               "deepbehavior import out=run cohort=cohort.yaml source='preds/{subject}_{session}_{view}.slp'"],
+    "export": ["deepbehavior export out=exported store=run/stores/m01_day1.zarr format=dlc",
+               "deepbehavior export out=exported cohort=cohort.yaml stores=run/stores format=nwb"],
     "track": ["deepbehavior track out=results cohort=results/cohort.yaml track.n_identities=2",
               "deepbehavior track out=results store=results/stores/m01_day1.zarr "
               "track.classes='{body: resident, body_mini: intruder}'"],

@@ -6,6 +6,12 @@ shared views, refines everything jointly (bundle adjustment), and writes
 ``<out>/calibration.toml`` (anipose-compatible), ``<out>/calibration.yml`` (OpenCV),
 ``<out>/calibration_report.json`` (reprojection errors in pixels, frames without the board) and
 ``<out>/calibration.png`` (corners found and camera layout).
+
+With ``check=true calibration=FILE`` it calibrates nothing: it finds the board in ``sources`` and
+reports, per camera of the existing calibration, the board's reprojection error with the camera
+alone and against the consensus of the other cameras (pixels), names a camera far above the others
+in a warning, and measures the square size (``<out>/calibration_check.json``), so a bad calibration
+is caught before a cohort is triangulated.
 """
 
 import glob
@@ -18,6 +24,31 @@ from ._hydra import hydra_job
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg"}
 
 
+def check(cfg: CalibrateJob, calibrated, detections: dict, board) -> None:
+    """The check form: per-camera errors of an existing calibration on these boards."""
+    import sys
+
+    from deepbehavior.geometry.calibration_check import check_calibration
+    from deepbehavior.store import write_atomic
+
+    found = {n: sum(d is not None for d in dets) for n, dets in detections.items()}
+    print(f"board found in {', '.join(f'{n} {k}/{len(detections[n])}' for n, k in found.items())} frames")
+    result = check_calibration(calibrated, detections, board)
+    result.update({"calibration": str(Path(cfg.calibration).resolve()), "frames_with_board": found})
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "calibration_check.json", json.dumps(result, indent=2) + "\n")
+    for name, row in result["cameras"].items():
+        print(f"camera {name}: board alone {row['board_rms_px']:.2f} px RMS ({row['board_frames']} frames), "
+              f"against the other cameras {row['consensus_median_px']:.2f} px median")
+    print(f"square size {result['square_size_measured']:.2f} (expected {result['square_size']:g}) "
+          f"-> {out / 'calibration_check.json'}")
+    if result["note"]:
+        print(result["note"])
+    for line in result["warnings"]:
+        print(f"[calibrate] WARNING {line}", file=sys.stderr)
+
+
 @hydra_job("calibrate", CalibrateJob)
 def main(cfg: CalibrateJob) -> None:
     from deepbehavior.geometry.calib_io import save_opencv, save_toml
@@ -25,13 +56,26 @@ def main(cfg: CalibrateJob) -> None:
     from deepbehavior.store import write_atomic
     from deepbehavior.viz.three_d import plot_calibration
 
-    if len(cfg.cameras) != len(cfg.sources) or not cfg.cameras:
-        raise ValueError(f"Expected one source per camera, but got cameras={list(cfg.cameras)} "
+    cameras = list(cfg.cameras)
+    if cfg.check:
+        if not cfg.calibration:
+            raise ValueError("Expected calibration=FILE with check=true, but got none")
+        if not Path(cfg.calibration).is_file():
+            raise FileNotFoundError(f"Expected a calibration file at {cfg.calibration}, but there is none")
+        from deepbehavior.geometry.calib_io import load_calibration
+
+        calibrated = load_calibration(cfg.calibration)
+        cameras = cameras or calibrated.names
+        unknown = [c for c in cameras if c not in calibrated.names]
+        if unknown:
+            raise ValueError(f"Expected cameras of {cfg.calibration} ({calibrated.names}), but got {unknown}")
+    if len(cameras) != len(cfg.sources) or not cameras:
+        raise ValueError(f"Expected one source per camera, but got cameras={cameras} "
                          f"and sources={list(cfg.sources)}")
     board = Board(**{k: getattr(cfg.board, k) for k in
                      ("kind", "columns", "rows", "square_size", "marker_size", "dictionary")})
     detections, sizes = {}, {}
-    for name, source in zip(cfg.cameras, cfg.sources):
+    for name, source in zip(cameras, cfg.sources):
         if Path(source).suffix.lower() in VIDEO_SUFFIXES:
             if not Path(source).is_file():
                 raise FileNotFoundError(f"Expected a video for camera {name!r} at {source}, but there is none")
@@ -45,6 +89,9 @@ def main(cfg: CalibrateJob) -> None:
     if len(counts) != 1:
         raise ValueError(f"Expected the same number of images/frames for every camera, but got "
                          f"{ {n: len(d) for n, d in detections.items()} }")
+    if cfg.check:
+        check(cfg, calibrated, detections, board)
+        return
     group, report = calibrate_group(detections, board, sizes, bundle_adjustment=cfg.bundle_adjustment,
                                     min_views=cfg.min_views)
     group.metadata.update({"unit": "mm", "error": report.rms, "adjusted": report.bundle_adjusted})

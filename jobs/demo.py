@@ -5,7 +5,12 @@
 3. runs inference through Ray into one Zarr store per session;
 4. computes position, velocity, acceleration, speed and path length with Dask from the stores;
 5. writes per-session tables and a summary (CSV), and trajectory and speed figures (PNG),
-   scored against the ground truth (median box-centre error, speed error).
+   scored against the ground truth: the exact path and speed of each mouse's body centre
+   (median centre error, speed error, mean speed and path length against the true ones).
+
+The detector learns the box of the body ellipse, whose centre is the body's centre; the box of the
+whole drawn animal would not do, as its centre moves with the swinging paw and swings round at
+every turn, and so its path is some 10 % longer than the body's.
 """
 
 from __future__ import annotations
@@ -82,7 +87,8 @@ def main(cfg: DemoJob) -> None:
     cohort, truth = _render_cohort(cfg, out)
 
     data = synthetic.write_yolo_dataset(list(truth.values()), out / "dataset",
-                                        frames_per_session=cfg.train_frames_per_session, seed=cfg.synthetic.seed)
+                                        frames_per_session=cfg.train_frames_per_session, seed=cfg.synthetic.seed,
+                                        box="body")
     _say(f"training {cfg.train.model} for {cfg.train.epochs} epochs on {data}")
     weights = _train(cfg, data, out)
 
@@ -106,11 +112,15 @@ def main(cfg: DemoJob) -> None:
         table = kinematics_table(confident, fps=fps, pixel_size_mm=cfg.kinematics.pixel_size_mm,
                                  smooth_window=cfg.kinematics.smooth_window)
         gt = truth[session.key]
-        gt_centre = gt.boxes["position"].isel(individuals=0).values
+        body = gt.poses["position"].sel(keypoints="body").isel(individuals=0)  # the exact body path
+        gt_centre = body.transpose("time", "space").values
         detected = track.transpose("time", "space").values  # raw detections, before any smoothing
         error = np.hypot(detected[:, 0] - gt_centre[:, 0], detected[:, 1] - gt_centre[:, 1])
-        gt_table = kinematics_table(gt.boxes["position"].isel(individuals=0), fps=fps,
-                                    pixel_size_mm=cfg.kinematics.pixel_size_mm)  # exact: no smoothing
+        gt_table = kinematics_table(body, fps=fps, pixel_size_mm=cfg.kinematics.pixel_size_mm)  # no smoothing
+        # closed-form speed of the body centre; its integral over time is the true path length
+        scale = cfg.kinematics.pixel_size_mm or 1.0
+        true_speed = gt.speed[:, 0] * scale
+        true_path = float(np.trapezoid(true_speed, dx=1.0 / fps))
         tables = out / "tables"
         tables.mkdir(exist_ok=True)
         tmp = tables / f".{session.key}.partial.csv"
@@ -119,16 +129,17 @@ def main(cfg: DemoJob) -> None:
         plot_trajectory(table, out / "figures" / f"{session.key}_trajectory.png", title=session.key,
                         size=(cfg.synthetic.width, cfg.synthetic.height) if not cfg.kinematics.pixel_size_mm else None,
                         truth=gt_table)
-        plot_speed(table, out / "figures" / f"{session.key}_speed.png", title=session.key,
-                   truth=gt_table["speed"].to_numpy())
+        plot_speed(table, out / "figures" / f"{session.key}_speed.png", title=session.key, truth=true_speed)
         summary = summarize(table)
-        truth_summary = summarize(gt_table)
+        true_mean_speed = float(np.mean(true_speed))
         rows.append({
             "subject": session.subject, "group": session.group, "session": session.session, **summary,
-            "true_path_length": truth_summary["path_length"],
+            "true_path_length": true_path,
             "median_centre_error_px": float(np.nanmedian(error)),
-            "median_speed_error": float(np.nanmedian(np.abs(table["speed"] - gt_table["speed"]))),
-            "true_mean_speed": truth_summary["mean_speed"],
+            "median_speed_error": float(np.nanmedian(np.abs(table["speed"] - true_speed))),
+            "true_mean_speed": true_mean_speed,
+            "mean_speed_error_pct": 100 * (summary["mean_speed"] / true_mean_speed - 1),
+            "path_length_error_pct": 100 * (summary["path_length"] / true_path - 1),
         })
     summary = pd.DataFrame(rows)
     tmp = out / "tables" / ".summary.partial.csv"
@@ -140,7 +151,7 @@ def main(cfg: DemoJob) -> None:
     write_atomic(out / "demo_report.json", json.dumps(result, indent=2, default=float))
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(summary.round(3).to_string(index=False))
-    _say(f"done in {result['seconds']} s; median box-centre error {result['median_centre_error_px']:.2f} px")
+    _say(f"done in {result['seconds']} s; median body-centre error {result['median_centre_error_px']:.2f} px")
     _say(f"videos and manifest: {out / 'videos'}, {out / 'cohort.yaml'}")
     _say(f"weights:  {weights}")
     _say(f"stores:   {out / 'stores'}  (xarray.open_zarr(path))   labelled videos: {out / 'videos'}")

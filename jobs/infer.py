@@ -2,9 +2,12 @@
 
 Writes one Zarr store per session to ``out/stores/<subject>_<session>.zarr`` and a run report to
 ``out/infer_report.json``; with ``videos=[…]`` also the manifest of those videos, ``out/cohort.yaml``,
-which the next job (track, analyze, triangulate) takes as ``cohort=``. Rerunning the same command skips finished shards (``force=true`` redoes
-them); a shard that fails is retried, then recorded, and the job exits non-zero naming the
-incomplete sessions.
+which the next job (track, analyze, triangulate) takes as ``cohort=``. Videos and weights are
+checked before Ray starts (a session whose video cannot be read fails alone, at once; with none
+readable the job stops there). Rerunning the same command skips finished shards (``force=true``
+redoes them) once the store's fingerprint (weights, backend options, videos, chunk) matches this
+run's; otherwise it stops naming the difference. A shard that fails is retried, then recorded, and
+the job exits non-zero naming the incomplete sessions.
 """
 
 from __future__ import annotations
@@ -18,9 +21,26 @@ from deepbehavior.config import InferJob, PredictConfig, to_plain
 from ._hydra import hydra_job
 
 
-def backend_kwargs(model: PredictConfig) -> dict:
+def resolve_backend(model: PredictConfig) -> str:
+    """The backend that runs ``model.weights``: ``topdown`` for a top-down checkpoint of ours given to the
+    default ``yolo`` backend (what ``deepbehavior train`` writes for keypoint datasets), else as configured."""
+    if model.backend == "yolo" and Path(model.weights).suffix == ".pt":
+        from deepbehavior.models.topdown import is_checkpoint
+
+        if is_checkpoint(Path(model.weights).expanduser()):
+            return "topdown"
+    return model.backend
+
+
+def backend_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
     """Constructor arguments of the configured backend (``threads``: one per CPU of its predictor)."""
-    if model.backend not in ("yolo", "yolo_pose"):
+    backend = backend or model.backend
+    if backend == "topdown":
+        return {"weights": str(Path(model.weights).expanduser()), "max_individuals": model.max_individuals,
+                "conf": model.conf, "device": model.device, "threads": None, **model.options}
+    if backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
+        return {"max_individuals": model.max_individuals, **model.options}
+    if backend not in ("yolo", "yolo_pose"):
         return dict(model.options)
     return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
             "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
@@ -68,6 +88,34 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def readable_sessions(cohort, printer=print):
+    """The cohort without its sessions whose videos cannot be read, and those as report failures.
+
+    Every video is probed (it decodes, has frames and a frame rate) before any cluster starts, so
+    that a bad one is named in seconds; its session fails alone and the others run.
+    """
+    from dataclasses import replace
+
+    from deepbehavior.video import VideoError, probe_videos
+
+    good, failures, probed = [], [], 0
+    total = sum(len(s.videos) for s in cohort.sessions)
+    for session in cohort.sessions:
+        try:
+            for video in session.videos.values():
+                probe_videos([video])
+                probed += 1
+                if probed % 20 == 0:
+                    printer(f"[infer] {probed}/{total} videos probed")
+            good.append(session)
+        except VideoError as exc:
+            error = " ".join(str(exc).split())
+            printer(f"[infer] {session.key}: unreadable video, skipped: {error}")
+            failures.append({"session": session.key, "view": "*", "start": 0, "stop": 0, "error": error,
+                             "unreadable": True})
+    return replace(cohort, sessions=tuple(good)), failures
+
+
 @hydra_job("infer", InferJob)
 def main(cfg: InferJob) -> None:
     if bool(cfg.cohort) == bool(cfg.videos):
@@ -84,17 +132,35 @@ def main(cfg: InferJob) -> None:
     cohort = load_cohort(cfg.cohort, check_files=False) if cfg.cohort else cohort_from_videos(cfg.videos)
     # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
     from deepbehavior import provenance
+    from deepbehavior.runtime.inference import check_resumable, describe_model, session_fingerprints
     from deepbehavior.store import write_atomic
+    from deepbehavior.video import VideoError
+
+    # Everything that can be checked is checked before the cluster starts: each video decodes and
+    # has frames and a rate (a session whose video does not fails alone, named in the report, exit
+    # 1), the weights are a model of the backend's kind, and existing stores were made with these
+    # same settings.
+    cohort, unreadable = readable_sessions(cohort)
+    if not cohort.sessions:
+        more = f" (and {len(unreadable) - 1} more sessions with unreadable videos)" if len(unreadable) > 1 else ""
+        raise VideoError(f"{unreadable[0]['error']}{more}")
+    backend = resolve_backend(cfg.model)
+    kwargs = backend_kwargs(cfg.model, backend)
+    inputs = [v for s in cohort.sessions for v in s.videos.values()]
+    runner = pick_runner(cfg, inputs)
+    # the local runner loads the model first thing itself: loading it here too would cost a second load
+    description = describe_model(backend, kwargs) if runner == "ray" else None
+    check_resumable(cohort, Path(cfg.out) / "stores",
+                    session_fingerprints(cohort, backend=backend, backend_kwargs=kwargs,
+                                         chunk=cfg.store.chunk), force=cfg.force)
 
     if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
         manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
         print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
               f"cohort={manifest})", flush=True)
-    inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    common = dict(backend=cfg.model.backend, backend_kwargs=backend_kwargs(cfg.model), chunk=cfg.store.chunk,
-                  frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
-                  provenance=provenance.record(to_plain(cfg), inputs))
-    if pick_runner(cfg, inputs) == "local":
+    common = dict(backend=backend, backend_kwargs=kwargs, chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size,
+                  force=cfg.force, retries=cfg.retries, provenance=provenance.record(to_plain(cfg), inputs))
+    if runner == "local":
         from deepbehavior.runtime.local import infer_local
 
         report = infer_local(cohort, cfg.out, **common)
@@ -103,7 +169,8 @@ def main(cfg: InferJob) -> None:
         from deepbehavior.runtime.inference import infer_cohort
 
         start_ray(cfg.ray)
-        report = infer_cohort(cohort, cfg.out, readers=cfg.readers, **common)
+        report = infer_cohort(cohort, cfg.out, readers=cfg.readers, description=description, **common)
+    report.failures[:0] = unreadable
     out = Path(cfg.out)
     if cfg.render:
         render_videos(cohort, out)
@@ -112,10 +179,13 @@ def main(cfg: InferJob) -> None:
     write_atomic(out / "infer_report.json", json.dumps(summary, indent=2))
     print(f"[infer] stores: {out / 'stores'}  report: {out / 'infer_report.json'}")
     if report.failures:
-        sessions = sorted({f["session"] for f in report.failures})
         for failure in report.failures:
             print(f"[infer] FAILED {failure['session']} {failure['view']} frames "
                   f"{failure['start']}-{failure['stop']}: {failure['error']}", file=sys.stderr)
-        print(f"deepbehavior infer: error: incomplete sessions: {', '.join(sessions)} "
-              f"(rerun the same command to retry them)", file=sys.stderr)
+        bad = sorted({f["session"] for f in report.failures if f.get("unreadable")})
+        retry = sorted({f["session"] for f in report.failures if not f.get("unreadable")} - set(bad))
+        parts = ([f"unreadable videos in: {', '.join(bad)} (replace or remove them; a rerun will not help)"]
+                 if bad else []) + ([f"incomplete sessions: {', '.join(retry)} (rerun the same command to retry "
+                                     f"them)"] if retry else [])
+        print(f"deepbehavior infer: error: {'; '.join(parts)}", file=sys.stderr)
         raise SystemExit(1)

@@ -3,9 +3,12 @@ per-frame detections (``cohort`` manifest with ``stores``, default ``<out>/store
 ``<subject>_<session>.zarr`` per session; or one ``store``), turns its slots into identities for the
 whole video whatever the inference shards were (from the class with ``track.classes``, else from
 motion with the other ``track`` settings) and writes ``<out>/tracked/<name>.zarr`` atomically,
-``<out>/reports/<name>_quality.csv`` (frames with a swap, merge, jump or missing animal), one
+``<out>/reports/<name>_quality.csv`` (frames with a swap undone, a merge, a jump, a missing animal,
+or a detection no identity holds: extra, duplicate; see ``deepbehavior.tracking.quality_report``), one
 ``<out>/track_summary.csv`` over all sessions and, with ``figures``, ``<out>/figures/<name>_tracks.png``.
-Sessions already tracked are skipped unless ``force``; a failing session is recorded in the summary
+Sessions already tracked are skipped unless ``force``, once their fingerprint (the source store's
+fingerprint and the ``track`` settings) matches this run's; otherwise the session fails naming the
+difference; a failing session is recorded in the summary
 and the others finish, then the job fails naming it. ``deepbehavior analyze stores=<out>/tracked``
 reads the result.
 """
@@ -16,22 +19,31 @@ from deepbehavior.config import TrackJob
 from ._hydra import hydra_job
 
 SUMMARY_COLUMNS = ("name", "subject", "group", "session", "status", "frames", "swaps_repaired", "swap_frames",
-                   "merge_frames", "jump_frames", "missing_frames", "error")
+                   "merge_frames", "jump_frames", "missing_frames", "extra_frames", "duplicate_frames",
+                   "reacquired_frames", "error")
 
 
 def _track_one(source: Path, target: Path, report_csv: Path, figure: Path | None, cfg: TrackJob) -> dict:
     import pandas as pd
 
+    from deepbehavior import fingerprint
+    from deepbehavior.config import to_plain
     from deepbehavior.store import open_store, write_atomic
     from deepbehavior.tracking import quality_report, summarize_quality, track_session, write_tracked
 
+    ds = open_store(source)
+    # What the tracked store depends on: the detections (the source store's own fingerprint) and
+    # the tracking settings.
+    made_by = fingerprint.make(source=fingerprint.source_digest(ds.attrs), track=to_plain(cfg.track))
     if target.exists() and report_csv.exists() and not cfg.force:
         tracked, status = open_store(target), "skipped"
+        fingerprint.check(fingerprint.of_store(tracked.attrs), made_by, where=f"tracked store {target}",
+                          redo="force=true")
         report = pd.read_csv(report_csv)
     else:
-        ds = open_store(source)
         tracked = track_session(ds, cfg.track)
         tracked.attrs["source_store"] = str(source.resolve())
+        tracked.attrs[fingerprint.ATTR] = made_by
         report = quality_report(tracked, merge_distance=cfg.track.merge_distance, max_jump=cfg.track.max_jump)
         write_tracked(tracked, target, chunk=int(ds.attrs.get("chunk", 1000)), overwrite=True)
         write_atomic(report_csv, report.to_csv(index=False))
@@ -76,7 +88,8 @@ def main(cfg: TrackJob) -> None:
             row.update(_track_one(source, out / "tracked" / f"{name}.zarr",
                                   out / "reports" / f"{name}_quality.csv", figure, cfg))
             print(f"{name}: {row['status']}, {row['swaps_repaired']} swaps repaired, "
-                  f"{row['merge_frames']} merge and {row['missing_frames']} missing-animal frames")
+                  f"{row['merge_frames']} merge, {row['missing_frames']} missing-animal, {row['jump_frames']} jump "
+                  f"and {row['extra_frames']} extra-detection frames")
         except Exception as exc:  # one bad session must not stop the others
             row.update(status="failed", error=" ".join(f"{type(exc).__name__}: {exc}".split()))
             failed.append(f"{name} ({row['error']})")

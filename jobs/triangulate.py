@@ -1,14 +1,19 @@
 """3D from several views: opens the 2D poses or boxes ``store`` (its ``view`` labels name cameras of
 ``calibration``: anipose TOML, OpenCV YAML/XML or Caltech .mat), triangulates every keypoint (or box
-centre) lazily chunk by chunk with Dask (method, confidence threshold and robust mode in
-``triangulate``), and writes the 3D poses store ``<out>/<name>`` (``space`` x, y, z in calibration
-units, ``reprojection_error`` in pixels). With ``figure`` it draws ``<out>/trajectories3d.png``;
-with ``movie_frames`` > 0 a short movie ``<out>/skeleton3d.mp4`` of that many frames.
+centre) lazily chunk by chunk with Dask (method, confidence threshold, robust mode and the cameras to
+use, ``views``, in ``triangulate``), and writes the 3D poses store ``<out>/<name>`` (``space`` x, y,
+z in calibration units; reprojection errors in pixels per point and per camera, views used). It
+checks every camera against the consensus of the others on a sample of frames, writes a table per
+camera and keypoint ``<out>/<name stem>_cameras.csv`` and its figure ``_cameras.png``, and names a
+camera whose error is far above the others' in a warning (also in the store's attrs
+``suspect_cameras``). With ``figure`` it draws ``<out>/trajectories3d.png``; with ``movie_frames``
+> 0 a short movie ``<out>/skeleton3d.mp4`` of that many frames.
 
 Cohort form: ``cohort=<manifest>`` instead of ``store``, with ``stores`` (default ``<out>/stores``)
 holding ``<subject>_<session>.zarr`` per session; each session uses the ``calibration`` of its
 manifest entry, else ``calibration=``. Writes ``<out>/stores3d/<subject>_<session>.zarr`` and
-``<out>/triangulate_report.json``; sessions already done are skipped (``force=true`` redoes them); a
+``<out>/triangulate_report.json`` (with each session's camera check) and the tables and figures in
+``<out>/diagnostics3d/``; sessions already done are skipped (``force=true`` redoes them); a
 session that fails is recorded in the report, the others finish, and the job exits non-zero naming
 the failed sessions.
 """
@@ -35,8 +40,11 @@ def run_cohort(cfg: TriangulateJob, options: dict) -> None:
     if cfg.calibration and not Path(cfg.calibration).is_file():
         raise FileNotFoundError(f"Expected a calibration file at {cfg.calibration}, but there is none")
     report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration, options=options,
-                                chunk=cfg.chunk, force=cfg.force)
+                                chunk=cfg.chunk, force=cfg.force, figure=cfg.figure)
     write_atomic(out / "triangulate_report.json", json.dumps(report.as_dict(), indent=2))
+    for key, diagnostics in report.diagnostics.items():
+        for line in diagnostics["warnings"]:
+            print(f"[triangulate] WARNING {key}: {line}", file=sys.stderr)
     print(f"[triangulate] {len(report.written)} written, {len(report.skipped)} already done, "
           f"{len(report.failures)} failed -> {out / 'stores3d'}  report: {out / 'triangulate_report.json'}")
     if report.failures:
@@ -59,7 +67,7 @@ def main(cfg: TriangulateJob) -> None:
                          + ("both" if cfg.cohort else "neither"))
     t = cfg.triangulate
     options = {"method": t.method, "min_confidence": t.min_confidence, "refine": t.refine,
-               "max_error": t.max_error_px}
+               "max_error": t.max_error_px, "views": list(t.views) if t.views else None}
     if cfg.cohort:
         run_cohort(cfg, options)
         return
@@ -74,6 +82,16 @@ def main(cfg: TriangulateJob) -> None:
     found = np.isfinite(error)
     print(f"triangulated {int(found.sum())} of {found.size} points ({t.method}); median reprojection error "
           f"{np.nanmedian(error) if found.any() else float('nan'):.2f} px -> {path}")
+    from deepbehavior.geometry.cohort3d import write_diagnostics
+
+    diagnostics = write_diagnostics(path, out / Path(cfg.name).stem, figure=cfg.figure)
+    per_camera = diagnostics["median_error_px"]
+    if per_camera:
+        print("per camera, median error against the other cameras' consensus: "
+              + ", ".join(f"{name} {value:.2f} px" for name, value in per_camera.items())
+              + f"  table: {diagnostics['table']}")
+    for line in diagnostics["warnings"]:
+        print(f"[triangulate] WARNING {line}", file=sys.stderr)
     if cfg.figure or cfg.movie_frames > 0:
         from deepbehavior.viz.three_d import plot_trajectories_3d, write_movie_3d
 

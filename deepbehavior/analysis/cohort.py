@@ -7,9 +7,14 @@ measure is named ``<family>.<name>`` (``regions.time_in_left``, ``social.interac
 
 Measure families: ``locomotion`` (distance travelled and mean speed of each individual),
 ``reaching`` (:mod:`.reaching`), ``regions`` (:mod:`.regions`), ``social`` (:mod:`.social`),
-``human`` (:mod:`.human`). Units: 2D positions are pixels, or mm when the session has a
-``pixel_size_mm`` and a family asks for mm; 3D stores are in their calibration's unit
-(``attrs["units"]``, else mm).
+``human`` (:mod:`.human`). Units: the store's ``attrs["space_unit"]``
+(:func:`.kinematics.space_unit`): pixels in 2D, or mm when the session has a ``pixel_size_mm``
+(locomotion, and families asking for mm); 3D stores are in their calibration's unit.
+
+Every measure needs identities: a store of more than one slot (detections straight from
+``infer``, ``attrs["individuals_are"] == "slots"``) is refused, naming ``deepbehavior track``. The
+table's ``flag`` column names a session's physically implausible frames (:mod:`.plausibility`);
+it is empty when there are none.
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import schema
 from ..cohort import Cohort, Session, store_path
 from ..config import ANALYZE_MEASURES, HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 from ..store import open_store, write_atomic
-from . import human, reaching, regions, social
+from . import human, plausibility, reaching, regions, social
 from ._tracks import as_position, fps_of, path_length, point_track, speed
-from .kinematics import scale_to_mm
+from .kinematics import scale_to_mm, space_unit
 
-COLUMNS = ("subject", "group", "session", "measure", "value", "unit")
+COLUMNS = ("subject", "group", "session", "measure", "value", "unit", "flag")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class MeasureSettings:
     regions: RegionsConfig = RegionsConfig()
     social: SocialConfig = SocialConfig()
     human: HumanConfig = HumanConfig()
+    # Fastest plausible speed (locomotion units per second); None: 25 x the session's median.
+    max_speed: float | None = None
 
     def __post_init__(self):
         unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
@@ -52,26 +60,65 @@ class MeasureSettings:
             raise ValueError(f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
 
 
-def position_unit(position: xr.DataArray) -> str:
-    """Unit of a position array: ``attrs["units"]``, else the store's ``attrs["space_unit"]`` when it
-    names a unit, else px for 2D and mm for 3D."""
-    default = "mm" if position.sizes.get("space", 2) == 3 else "px"
-    stored = position.attrs.get("space_unit")
-    if stored in (None, "", "unknown", "calibration units"):
-        stored = None
-    return str(position.attrs.get("units") or stored or default)
 
 
 def in_unit(position: xr.DataArray, unit: str, *, pixel_size_mm: float | None, where: str) -> xr.DataArray:
     """``position`` expressed in ``unit`` ("px" or "mm"), converting px to mm with ``pixel_size_mm``."""
-    current = position_unit(position)
+    current = space_unit(position)
     if current == unit:
-        return position.assign_attrs(units=unit)
+        return position.assign_attrs(space_unit=unit)
     if current == "px" and unit == "mm":
         if pixel_size_mm is None:
             raise ValueError(f"Expected pixel_size_mm for {where} to measure in mm, but the cohort gives none")
-        return scale_to_mm(position.assign_attrs(units="px"), pixel_size_mm)
+        return scale_to_mm(position.assign_attrs(space_unit="px"), pixel_size_mm)
     raise ValueError(f"Expected positions in {unit} for {where}, but the store holds {current}")
+
+
+def natural_unit(position: xr.DataArray, pixel_size_mm: float | None) -> str:
+    """The unit a session is best measured in: mm for pixels with a known pixel size, else its own."""
+    return "mm" if pixel_size_mm and space_unit(position) == "px" else space_unit(position)
+
+
+def require_identities(ds: xr.Dataset, *, where: str) -> None:
+    """Refuse a store whose individuals are detection slots, unless it has a single slot.
+
+    Slot ``k`` of a frame is its k-th most confident detection, a different animal from one
+    frame to the next: distances and speeds over slots mix animals and run to impossible values.
+    """
+    slots = ds.sizes.get(schema.INDIVIDUALS, 1)
+    if ds.attrs.get("individuals_are") == "slots" and slots > 1:
+        raise ValueError(f"Expected identities in the store of {where}, but it holds {slots} detection slots "
+                         f"(individuals_are='slots'): run `deepbehavior track` first and analyze its stores "
+                         f"(stores=<out>/tracked)")
+
+
+# Keypoint names that stand for the body's centre (MidHip: OpenPose's), in order of preference.
+BODY_CENTRES = ("MidHip", "body", "centre", "center", "bodycenter", "body_center", "thorax", "midhip")
+
+
+def body_centre(position: xr.DataArray, preferred: str | None = None) -> str | None:
+    """The keypoint that stands for the body's centre: ``preferred`` if present, else one named as in
+    :data:`BODY_CENTRES`, else None (the mean of the keypoints; also for boxes, which have none)."""
+    if schema.KEYPOINTS not in position.dims:
+        return None
+    names = [str(k) for k in position[schema.KEYPOINTS].values]
+    for name in ((preferred,) if preferred else ()) + BODY_CENTRES:
+        if name in names:
+            return name
+    return None
+
+
+def check_plausibility(position: xr.DataArray, fps: float, *, max_speed: float | None = None,
+                       keypoint: str | None = None) -> dict[str, plausibility.SpeedCheck]:
+    """Individual name → the frames where it moves implausibly fast (:mod:`.plausibility`), in the
+    unit of ``position``."""
+    names = ([str(v) for v in position[schema.INDIVIDUALS].values] if schema.INDIVIDUALS in position.dims
+             else [None])
+    keypoint = body_centre(position, keypoint)
+    return {name or "individual0": plausibility.check_speed(
+                speed(point_track(position, keypoint=keypoint, individual=name), fps=fps),
+                name=name or "individual0", unit=space_unit(position), max_speed=max_speed)
+            for name in names}
 
 
 def load_position(ds: xr.Dataset, *, view: str | None = None) -> xr.DataArray:
@@ -98,24 +145,35 @@ def measure_session(ds: xr.Dataset, session: Session, settings: MeasureSettings)
     Parameters
     ----------
     ds
-        The session's poses or boxes dataset (a store, lazy or loaded) with ``attrs["fps"]``.
+        The session's poses or boxes dataset (a store, lazy or loaded) with ``attrs["fps"]``;
+        identities, or a single slot (:func:`require_identities`).
     session
         Gives ``pixel_size_mm`` and names the session in errors.
     """
+    return _measure_session(ds, session, settings)[0]
+
+
+def _measure_session(ds: xr.Dataset, session: Session, settings: MeasureSettings
+                     ) -> tuple[list[tuple[str, float, str]], str]:
+    """The measures of one session and its plausibility flag (empty when plausible)."""
     fps = fps_of(ds)
     where = f"session {session.key}"
+    require_identities(ds, where=where)
     position = load_position(ds, view=settings.view).assign_attrs(fps=fps)
+    natural = in_unit(position, natural_unit(position, session.pixel_size_mm), pixel_size_mm=session.pixel_size_mm,
+                      where=where)
+    flag = plausibility.flag(check_plausibility(natural, fps, max_speed=settings.max_speed,
+                                                keypoint=settings.social.centre))
     rows: list[tuple[str, float, str]] = []
     for family in settings.measures:
         if family == "locomotion":
-            unit = "mm" if session.pixel_size_mm and position_unit(position) == "px" else position_unit(position)
-            found = _locomotion(in_unit(position, unit, pixel_size_mm=session.pixel_size_mm, where=where), fps, unit)
+            found = _locomotion(natural, fps, space_unit(natural))
         elif family == "reaching":
             cfg = settings.reaching
             track = reaching.paw_trajectory(position, keypoint=cfg.keypoint, individual=cfg.individual)
             table = reaching.measure_reaches(track, start_speed=cfg.start_speed, stop_speed=cfg.stop_speed,
                                              min_duration_s=cfg.min_duration_s, fps=fps)
-            found = reaching.summarize_reaches(table, unit=position_unit(position))
+            found = reaching.summarize_reaches(table, unit=space_unit(position))
         elif family == "regions":
             cfg = settings.regions
             scaled = in_unit(position, cfg.unit, pixel_size_mm=session.pixel_size_mm, where=where)
@@ -134,9 +192,9 @@ def measure_session(ds: xr.Dataset, session: Session, settings: MeasureSettings)
             cleaned = human.clean_poses(one_view.load(), k=cfg.k, max_gap=cfg.max_gap, smooth=cfg.smooth)
             found = human.measure_human(cleaned.assign_attrs(fps=fps), side=cfg.side, individual=cfg.individual,
                                         angles=human.default_angles(cfg.side, hand_point=cfg.hand_point),
-                                        fps=fps, unit=position_unit(position))
+                                        fps=fps, unit=space_unit(position))
         rows += [(f"{family}.{name}", float(value), unit) for name, value, unit in found]
-    return rows
+    return rows, flag
 
 
 def _first_view(ds: xr.Dataset, view: str | None) -> str:
@@ -147,9 +205,9 @@ def _session_rows(stores: Path, session: Session, settings: MeasureSettings) -> 
     path = store_path(stores, session)
     if not path.exists():
         raise FileNotFoundError(f"Expected a store for session {session.key} at {path}, but there is none")
-    ds = open_store(path)
-    return [dict(zip(COLUMNS, (session.subject, session.group, session.session, m, v, u)))
-            for m, v, u in measure_session(ds, session, settings)]
+    rows, flag = _measure_session(open_store(path), session, settings)
+    return [dict(zip(COLUMNS, (session.subject, session.group, session.session, m, v, u, flag)))
+            for m, v, u in rows]
 
 
 def analyze_cohort(
@@ -173,14 +231,15 @@ def analyze_cohort(
     Returns
     -------
     pandas.DataFrame
-        Columns ``subject, group, session, measure, value, unit``; sessions in manifest order.
+        Columns ``subject, group, session, measure, value, unit, flag``; sessions in manifest
+        order; ``flag`` names implausible frames of the session, empty when there are none.
     """
     stores = Path(stores)
     tasks = [dask.delayed(_session_rows)(stores, s, settings) for s in cohort.sessions]
     results = dask.compute(*tasks, scheduler="threads", num_workers=workers)
     rows = [row for session_rows in results for row in session_rows]
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return table.astype({"value": "float64"})
+    return table.astype({"value": "float64", "flag": "str"})
 
 
 def write_table(table: pd.DataFrame, folder: str | os.PathLike, *, name: str = "measures") -> tuple[Path, Path]:

@@ -9,8 +9,9 @@ frame from each neighbour), so a whole cohort never has to fit in memory.
 
 Time derivatives are per second: the ``time`` coordinate, or, when the array carries the integer
 ``frame`` coordinate of our stores and an ``fps`` (keyword argument or ``position.attrs["fps"]``),
-frame / fps, whose steps are exact. Results carry ``attrs["units"]`` built from the input unit
-(``position.attrs.get("units", "px")``), e.g. ``"px/s"`` or ``"mm/s^2"``.
+frame / fps, whose steps are exact. Units: the unit of space is ``attrs["space_unit"]`` (the one
+unit attribute of the data model, :func:`space_unit`); results keep it and add ``attrs["units"]``,
+the unit of their own values built from it, e.g. ``"px/s"`` or ``"mm/s^2"``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "compute_heading",
     "compute_distance",
     "scale_to_mm",
+    "space_unit",
 ]
 
 
@@ -61,9 +63,17 @@ def _resolve_fps(position: xr.DataArray | xr.Dataset, fps: float | None = None) 
     return fps
 
 
-def _unit(position: xr.DataArray) -> str:
-    """``attrs["units"]``, else the dataset-level ``attrs["space_unit"]``, else px."""
-    return str(position.attrs.get("units") or position.attrs.get("space_unit") or "px")
+def space_unit(position: xr.DataArray | xr.Dataset) -> str:
+    """The unit of space of positions: ``attrs["space_unit"]``, set by whoever knows it (the
+    calibration for 3D, ``scale_to_mm``); without it ``"px"`` in 2D and ``"unknown"`` in 3D, which
+    is never taken for pixels or millimetres."""
+    unit = position.attrs.get("space_unit")
+    if unit:
+        return str(unit)
+    return "unknown" if position.sizes.get("space", 2) == 3 else "px"
+
+
+_unit = space_unit
 
 
 def _float(position: xr.DataArray) -> xr.DataArray:
@@ -285,8 +295,8 @@ def compute_velocity(position: xr.DataArray, *, fps: float | None = None) -> xr.
     Parameters
     ----------
     position
-        Positions with dims including ``time`` and ``space``; units in ``attrs["units"]``
-        (default ``"px"``).
+        Positions with dims including ``time`` and ``space``; unit of space in
+        ``attrs["space_unit"]`` (:func:`space_unit`).
     fps
         Frames per second; default ``position.attrs["fps"]``. Only used with a ``frame``
         coordinate; without one ``time`` (seconds) is used as it is.
@@ -475,7 +485,7 @@ def scale_to_mm(position: xr.DataArray, pixel_size_mm: float | xr.DataArray) -> 
     Parameters
     ----------
     position
-        Positions in pixels (``attrs["units"]`` absent or ``"px"``).
+        Positions in pixels (``attrs["space_unit"]`` absent or ``"px"``).
     pixel_size_mm
         Millimetres per pixel: a positive number, or a DataArray broadcasting against
         ``position`` (e.g. per ``view`` or per ``space``).
@@ -483,7 +493,7 @@ def scale_to_mm(position: xr.DataArray, pixel_size_mm: float | xr.DataArray) -> 
     Returns
     -------
     xr.DataArray
-        ``position * pixel_size_mm`` with ``attrs["units"] == "mm"``.
+        ``position * pixel_size_mm`` with ``attrs["space_unit"] == "mm"``.
     """
     _check_position(position)
     if _unit(position) != "px":
@@ -493,5 +503,5 @@ def scale_to_mm(position: xr.DataArray, pixel_size_mm: float | xr.DataArray) -> 
     if not bool(np.all(np.isfinite(size)) and np.all(np.asarray(size) > 0)):
         raise ValueError(f"Expected a positive, finite pixel_size_mm, but got {pixel_size_mm}")
     scaled = _float(position) * size
-    scaled.attrs = {**position.attrs, "units": "mm"}
+    scaled.attrs = {**{k: v for k, v in position.attrs.items() if k != "units"}, "space_unit": "mm"}
     return scaled.rename(position.name)

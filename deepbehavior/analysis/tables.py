@@ -31,7 +31,7 @@ def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float
     """
     if set(position.dims) != {"time", "space"}:
         raise ValueError(f"Expected one track with dims (time, space), but got {tuple(position.dims)}")
-    position = position.assign_attrs(fps=fps, units=position.attrs.get("units", "px"))
+    position = position.assign_attrs(fps=fps, space_unit=kinematics.space_unit(position))
     if pixel_size_mm:
         position = kinematics.scale_to_mm(position, pixel_size_mm)
     if smooth_window:
@@ -46,7 +46,7 @@ def kinematics_table(position: xr.DataArray, *, fps: float, pixel_size_mm: float
         "x": pos[:, 0], "y": pos[:, 1], "vx": vel[:, 0], "vy": vel[:, 1],
         "ax": acc[:, 0], "ay": acc[:, 1], "speed": spd,
     })
-    table.attrs["units"] = {"position": position.attrs["units"], "speed": speed.attrs.get("units")}
+    table.attrs["units"] = {"position": kinematics.space_unit(position), "speed": speed.attrs.get("units")}
     return table
 
 

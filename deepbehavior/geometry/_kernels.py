@@ -31,6 +31,9 @@ NEWTON_TOLERANCE = 1e-9
 # points per block: a block's scratch arrays stay in cache, and it is one parallel task
 BLOCK = 1024
 
+# consensus triangulation tries subsets of views: 2**cameras of them at worst
+MAX_CONSENSUS_VIEWS = 12
+
 # status codes, per point
 OK = 0
 UNDISTORT_FAILED = 1
@@ -351,3 +354,343 @@ def triangulate_views(
         np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64),
         np.ascontiguousarray(terms, dtype=np.float64).reshape(n_views, 4, 9), int(refine), bool(errors), points, error, status)
     return points, (error if errors else None), status
+
+
+# --------------------------------------------------------------------------------------------------
+# Consensus (RANSAC over views) triangulation
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _solve_subset(i, mask, nx, ny, w, ext, refine):
+    """Weighted linear triangulation of point ``i`` from the views where ``mask``; NaN when singular.
+
+    Builds the 3x3 normal equations of the rows ``w (x r3 - r1)``, ``w (y r3 - r2)`` directly and
+    re-solves ``refine`` times with each view's rows divided by the point's depth there (the rule
+    of :func:`deepbehavior.geometry.triangulation.linear_triangulation`).
+    """
+    X = np.nan
+    Y = np.nan
+    Z = np.nan
+    for it in range(refine + 1):
+        m00 = m01 = m02 = m11 = m12 = m22 = b0 = b1 = b2 = 0.0
+        behind = False
+        for v in range(nx.shape[0]):
+            if not mask[v]:
+                continue
+            wv = w[v, i]
+            if it > 0:
+                depth = ext[v, 2, 0] * X + ext[v, 2, 1] * Y + ext[v, 2, 2] * Z + ext[v, 2, 3]
+                if not (depth > 0.0):
+                    behind = True
+                    break
+                wv = wv / depth
+            w2 = wv * wv
+            x = nx[v, i]
+            y = ny[v, i]
+            a0 = x * ext[v, 2, 0] - ext[v, 0, 0]
+            a1 = x * ext[v, 2, 1] - ext[v, 0, 1]
+            a2 = x * ext[v, 2, 2] - ext[v, 0, 2]
+            a3 = x * ext[v, 2, 3] - ext[v, 0, 3]
+            c0 = y * ext[v, 2, 0] - ext[v, 1, 0]
+            c1 = y * ext[v, 2, 1] - ext[v, 1, 1]
+            c2 = y * ext[v, 2, 2] - ext[v, 1, 2]
+            c3 = y * ext[v, 2, 3] - ext[v, 1, 3]
+            m00 += w2 * (a0 * a0 + c0 * c0)
+            m01 += w2 * (a0 * a1 + c0 * c1)
+            m02 += w2 * (a0 * a2 + c0 * c2)
+            m11 += w2 * (a1 * a1 + c1 * c1)
+            m12 += w2 * (a1 * a2 + c1 * c2)
+            m22 += w2 * (a2 * a2 + c2 * c2)
+            b0 -= w2 * (a0 * a3 + c0 * c3)
+            b1 -= w2 * (a1 * a3 + c1 * c3)
+            b2 -= w2 * (a2 * a3 + c2 * c3)
+        if behind:
+            break  # keep the previous solution, as the linear reference does
+        c00 = m11 * m22 - m12 * m12
+        c01 = m02 * m12 - m01 * m22
+        c02 = m01 * m12 - m02 * m11
+        c11 = m00 * m22 - m02 * m02
+        c12 = m01 * m02 - m00 * m12
+        c22 = m00 * m11 - m01 * m01
+        det = m00 * c00 + m01 * c01 + m02 * c02
+        scale = max(m00 + m11 + m22, 1e-300)
+        if not (abs(det) > 1e-12 * scale * scale * scale):
+            return np.nan, np.nan, np.nan
+        inv = 1.0 / det
+        X = (c00 * b0 + c01 * b1 + c02 * b2) * inv
+        Y = (c01 * b0 + c11 * b1 + c12 * b2) * inv
+        Z = (c02 * b0 + c12 * b1 + c22 * b2) * inv
+    return X, Y, Z
+
+
+@njit(cache=True, error_model="numpy", fastmath=False)
+def _solve3(m00, m01, m02, m11, m12, m22, b0, b1, b2):
+    """Solution of the symmetric 3x3 system by cofactors; NaN when (nearly) singular."""
+    c00 = m11 * m22 - m12 * m12
+    c01 = m02 * m12 - m01 * m22
+    c02 = m01 * m12 - m02 * m11
+    c11 = m00 * m22 - m02 * m02
+    c12 = m01 * m02 - m00 * m12
+    c22 = m00 * m11 - m01 * m01
+    det = m00 * c00 + m01 * c01 + m02 * c02
+    scale = max(m00 + m11 + m22, 1e-300)
+    if not (abs(det) > 1e-12 * scale * scale * scale):
+        return np.nan, np.nan, np.nan
+    inv = 1.0 / det
+    return ((c00 * b0 + c01 * b1 + c02 * b2) * inv, (c01 * b0 + c11 * b1 + c12 * b2) * inv,
+            (c02 * b0 + c12 * b1 + c22 * b2) * inv)
+
+
+@njit(cache=True, error_model="numpy", fastmath=False)
+def _others_agree(i, p, sub, X, Y, Z, nx, ny, w, ext, pixels, intrinsics, dist, px_scale, terms, threshold):
+    """Whether every view of ``sub`` lies within ``threshold`` pixels of the point the subset's
+    other views give (leave-one-out, each view's rows weighted by the inverse of its depth at the
+    subset's point ``X, Y, Z``, one linear solve each).
+
+    A view's error in a fit that includes it understates its disagreement (the fit leans
+    towards it); its distance from the others' point does not.
+    """
+    total = np.zeros(9)
+    for v in range(nx.shape[0]):
+        if not sub[v]:
+            continue
+        depth = ext[v, 2, 0] * X + ext[v, 2, 1] * Y + ext[v, 2, 2] * Z + ext[v, 2, 3]
+        if not (depth > 0.0):
+            return False
+        wv = w[v, i] / depth
+        w2 = wv * wv
+        x = nx[v, i]
+        y = ny[v, i]
+        a0 = x * ext[v, 2, 0] - ext[v, 0, 0]
+        a1 = x * ext[v, 2, 1] - ext[v, 0, 1]
+        a2 = x * ext[v, 2, 2] - ext[v, 0, 2]
+        a3 = x * ext[v, 2, 3] - ext[v, 0, 3]
+        c0 = y * ext[v, 2, 0] - ext[v, 1, 0]
+        c1 = y * ext[v, 2, 1] - ext[v, 1, 1]
+        c2 = y * ext[v, 2, 2] - ext[v, 1, 2]
+        c3 = y * ext[v, 2, 3] - ext[v, 1, 3]
+        terms[v, 0] = w2 * (a0 * a0 + c0 * c0)
+        terms[v, 1] = w2 * (a0 * a1 + c0 * c1)
+        terms[v, 2] = w2 * (a0 * a2 + c0 * c2)
+        terms[v, 3] = w2 * (a1 * a1 + c1 * c1)
+        terms[v, 4] = w2 * (a1 * a2 + c1 * c2)
+        terms[v, 5] = w2 * (a2 * a2 + c2 * c2)
+        terms[v, 6] = -w2 * (a0 * a3 + c0 * c3)
+        terms[v, 7] = -w2 * (a1 * a3 + c1 * c3)
+        terms[v, 8] = -w2 * (a2 * a3 + c2 * c3)
+        for k in range(9):
+            total[k] += terms[v, k]
+    for v in range(nx.shape[0]):
+        if not sub[v]:
+            continue
+        ox, oy, oz = _solve3(total[0] - terms[v, 0], total[1] - terms[v, 1], total[2] - terms[v, 2],
+                             total[3] - terms[v, 3], total[4] - terms[v, 4], total[5] - terms[v, 5],
+                             total[6] - terms[v, 6], total[7] - terms[v, 7], total[8] - terms[v, 8])
+        e = _reprojection(v, ox, oy, oz, pixels[v, p, 0], pixels[v, p, 1], intrinsics, dist, ext) * px_scale[v]
+        if not (e < threshold):
+            return False
+    return True
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _reprojection(v, X, Y, Z, u, q, intrinsics, dist, ext):
+    """Pixel distance between the projection of ``(X, Y, Z)`` in camera ``v`` and ``(u, q)``;
+    inf behind the camera or for a non-finite point."""
+    cz = ext[v, 2, 0] * X + ext[v, 2, 1] * Y + ext[v, 2, 2] * Z + ext[v, 2, 3]
+    if not (cz > 0.0):
+        return np.inf
+    x = (ext[v, 0, 0] * X + ext[v, 0, 1] * Y + ext[v, 0, 2] * Z + ext[v, 0, 3]) / cz
+    y = (ext[v, 1, 0] * X + ext[v, 1, 1] * Y + ext[v, 1, 2] * Z + ext[v, 1, 3]) / cz
+    k1, k2, p1, p2, k3 = dist[v, 0], dist[v, 1], dist[v, 2], dist[v, 3], dist[v, 4]
+    x2 = x * x
+    y2 = y * y
+    xy = x * y
+    r2 = x2 + y2
+    radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = x * radial + 2.0 * p1 * xy + p2 * (r2 + 2.0 * x2)
+    yd = y * radial + p1 * (r2 + 2.0 * y2) + 2.0 * p2 * xy
+    du = intrinsics[v, 0] * xd + intrinsics[v, 1] * yd + intrinsics[v, 2] - u
+    dv = intrinsics[v, 3] * yd + intrinsics[v, 4] - q
+    e = np.sqrt(du * du + dv * dv)
+    return e if np.isfinite(e) else np.inf
+
+
+@njit(cache=True, inline="always")
+def _popcount(mask):
+    count = 0
+    while mask:
+        count += mask & 1
+        mask >>= 1
+    return count
+
+
+@njit(cache=True, error_model="numpy", fastmath=False)
+def _consensus_points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, px_scale, penalty, refine,
+                      threshold, points, error, used, status):
+    """Points ``first`` to ``last``: the largest subset of usable views whose own fit reprojects
+    within ``threshold`` in each of its views (the lowest sum of squared errors among those of that
+    size); when no pair even qualifies, the pair with the lowest sum of squared errors."""
+    n_views = pixels.shape[0]
+    n = last - first
+    nx = np.empty((n_views, n))
+    ny = np.empty((n_views, n))
+    w = np.empty((n_views, n))
+    step = np.empty(n)
+    status[first:last] = OK
+    for v in range(n_views):
+        if _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, nx, ny, w, step):
+            for i in range(n):
+                if w[v, i] != 0.0 and not step[i] < NEWTON_TOLERANCE:
+                    status[first + i] = UNDISTORT_FAILED
+        for i in range(n):
+            usable = w[v, i] != 0.0 and np.isfinite(nx[v, i]) and np.isfinite(ny[v, i])
+            w[v, i] = w[v, i] if usable else 0.0
+    sub = np.zeros(n_views, dtype=np.bool_)
+    terms = np.empty((n_views, 9))
+    for i in range(n):
+        p = first + i
+        seen_mask = 0
+        m = 0
+        for v in range(n_views):
+            if w[v, i] != 0.0:
+                seen_mask |= 1 << v
+                m += 1
+        X = Y = Z = np.nan
+        chosen = 0
+        fallback = 0
+        fallback_sse = np.inf
+        fx = fy = fz = np.nan
+        for k in range(m, 1, -1):
+            best = np.inf
+            for mask in range(3, 1 << n_views):
+                if mask & ~seen_mask or _popcount(mask) != k:
+                    continue
+                for v in range(n_views):
+                    sub[v] = (mask >> v) & 1 == 1
+                hx, hy, hz = _solve_subset(i, sub, nx, ny, w, ext, refine)
+                if not (np.isfinite(hx) and np.isfinite(hy) and np.isfinite(hz)):
+                    continue
+                worst = 0.0
+                sse = 0.0
+                for v in range(n_views):
+                    if sub[v]:
+                        ev = _reprojection(v, hx, hy, hz, pixels[v, p, 0], pixels[v, p, 1], intrinsics, dist,
+                                           ext) * px_scale[v]
+                        worst = max(worst, ev)
+                        sse += ev * ev + penalty[v]
+                if k == 2 and sse < fallback_sse:
+                    fallback_sse = sse
+                    fallback = mask
+                    fx, fy, fz = hx, hy, hz
+                if worst < threshold and sse < best and (
+                        k == 2 or _others_agree(i, p, sub, hx, hy, hz, nx, ny, w, ext, pixels, intrinsics, dist,
+                                                px_scale, terms, threshold)):
+                    best = sse
+                    chosen = mask
+                    X, Y, Z = hx, hy, hz
+            if chosen:
+                break
+        if not chosen and fallback:
+            chosen = fallback
+            X, Y, Z = fx, fy, fz
+        points[p, 0] = X
+        points[p, 1] = Y
+        points[p, 2] = Z
+        finite = np.isfinite(X) and np.isfinite(Y) and np.isfinite(Z)
+        for v in range(n_views):
+            used[v, p] = finite and (chosen >> v) & 1 == 1
+            ev = np.nan
+            if finite and w[v, i] != 0.0:
+                ev = _reprojection(v, X, Y, Z, pixels[v, p, 0], pixels[v, p, 1], intrinsics, dist, ext)
+                ev = ev if np.isfinite(ev) else np.nan
+            error[v, p] = ev
+
+
+@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
+def _consensus_parallel(pixels, weights, min_weight, intrinsics, dist, ext, px_scale, penalty, refine, threshold, points,
+                        error, used, status):
+    n_points = pixels.shape[1]
+    n_blocks = (n_points + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks):
+        _consensus_points(b * BLOCK, min((b + 1) * BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist,
+                          ext, px_scale, penalty, refine, threshold, points, error, used, status)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _consensus_serial(pixels, weights, min_weight, intrinsics, dist, ext, px_scale, penalty, refine, threshold, points,
+                      error, used, status):
+    n_points = pixels.shape[1]
+    for start in range(0, n_points, BLOCK):
+        _consensus_points(start, min(start + BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext,
+                          px_scale, penalty, refine, threshold, points, error, used, status)
+
+
+def consensus_views(
+    pixels: np.ndarray,
+    weights: np.ndarray | None,
+    intrinsics: np.ndarray,
+    dist: np.ndarray,
+    extrinsics: np.ndarray,
+    *,
+    px_scale: np.ndarray | None = None,
+    penalty: np.ndarray | None = None,
+    min_weight: float = 0.0,
+    refine: int = 1,
+    threshold: float = 20.0,
+    parallel: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Triangulate every point from the largest subset of its views that agree.
+
+    Subsets of a point's usable views are tried from the largest down (all views first, so a
+    point whose views agree costs one subset); a subset agrees when the weighted linear fit on it
+    reprojects within ``threshold`` pixels in each of its views and, for three views or more, each
+    view also lies within ``threshold`` of the point its other views give (leave-one-out: a wrong
+    view pulls the fit towards itself, which hides part of its error). Among agreeing subsets of the
+    largest size, the lowest sum of squared errors wins. When not even a pair agrees, the pair
+    with the lowest sum of squared errors is used (its errors show it). At most
+    :data:`MAX_CONSENSUS_VIEWS` cameras.
+
+    Parameters
+    ----------
+    pixels, weights, intrinsics, dist, extrinsics, min_weight, refine, parallel
+        As in :func:`triangulate_views`.
+    px_scale
+        ``(camera,)`` factor from the units of ``pixels`` to pixels (the focal length for cameras
+        passed in normalized coordinates; 1 otherwise).
+    penalty
+        ``(camera,)`` squared pixels added to the score of every subset holding the camera: among
+        agreeing subsets of one size, those without a distrusted camera win (default 0).
+    threshold
+        Inlier reprojection error in pixels.
+
+    Returns
+    -------
+    points : numpy.ndarray
+        ``(point, 3)``; NaN where fewer than two usable views.
+    error : numpy.ndarray
+        ``(camera, point)`` reprojection error of the final point in every usable view (inliers and
+        outliers) in the units of ``pixels``; NaN where the view is unusable or the point missing.
+    used : numpy.ndarray
+        ``(camera, point)`` bool: the views the final point was fitted on.
+    status : numpy.ndarray
+        ``(point,)`` uint8 as in :func:`triangulate_views`.
+    """
+    if parallel is None:
+        parallel = threading.current_thread() is threading.main_thread()
+    pixels = np.ascontiguousarray(pixels, dtype=np.float64)
+    weights = np.zeros((0, 0)) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    n_views, n_points = pixels.shape[:2]
+    if n_views > MAX_CONSENSUS_VIEWS:
+        raise ValueError(f"Expected at most {MAX_CONSENSUS_VIEWS} cameras for consensus triangulation, "
+                         f"but got {n_views}")
+    scale = np.ones(n_views) if px_scale is None else np.ascontiguousarray(px_scale, dtype=np.float64)
+    points = np.empty((n_points, 3))
+    error = np.empty((n_views, n_points))
+    used = np.empty((n_views, n_points), dtype=np.bool_)
+    status = np.empty(n_points, dtype=np.uint8)
+    run = _consensus_parallel if parallel else _consensus_serial
+    penalty = np.zeros(n_views) if penalty is None else np.ascontiguousarray(penalty, dtype=np.float64)
+    run(pixels, weights, float(min_weight), np.ascontiguousarray(intrinsics, dtype=np.float64),
+        np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64), scale,
+        penalty, int(refine), float(threshold), points, error, used, status)
+    return points, error, used, status

@@ -4,7 +4,8 @@ Each session's 2D store is ``<stores>/<subject>_<session>.zarr`` (as ``infer`` w
 3D store ``<out>/<subject>_<session>.zarr``. A session uses its own ``calibration`` from the
 manifest, else the cohort-wide one. A session that fails (no store, a bad calibration file, views
 the calibration does not name) is recorded with its error and the others go on; a session whose
-3D store already exists is skipped unless ``force``.
+3D store already exists is skipped unless ``force``, once its fingerprint (2D store, calibration
+file, options) matches this run's; otherwise the session fails naming the difference.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import dask
 
+from .. import fingerprint
 from ..cohort import Cohort, Session, store_path
 from ..store import open_store
 from .calib_io import load_calibration
+from .diagnostics import CameraCheck, camera_table, check_dataset, plot_camera_errors
 from .triangulation import triangulate_dataset, write_3d
 
 
@@ -29,9 +32,11 @@ class CohortReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
+    diagnostics: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"written": self.written, "skipped": self.skipped, "failures": self.failures}
+        return {"written": self.written, "skipped": self.skipped, "failures": self.failures,
+                "diagnostics": self.diagnostics}
 
 
 def session_calibration(session: Session, default: str | os.PathLike | None) -> Path:
@@ -41,6 +46,12 @@ def session_calibration(session: Session, default: str | os.PathLike | None) -> 
         raise ValueError(f"Expected a calibration for session {session.key} (in the manifest or "
                          f"calibration=FILE), but got none")
     return Path(path)
+
+
+def _fingerprint(ds2d, calibration: str | os.PathLike, options: dict | None) -> dict[str, str]:
+    """What a 3D store depends on: the 2D store's fingerprint, the calibration file, the options."""
+    return fingerprint.make(source=fingerprint.source_digest(ds2d.attrs) if ds2d is not None else "absent",
+                            calibration=fingerprint.file_digest(calibration), triangulate=dict(options or {}))
 
 
 def triangulate_session(
@@ -56,18 +67,64 @@ def triangulate_session(
     """Triangulate the 2D store ``source`` with ``calibration`` into the 3D store ``target``.
 
     ``options`` are keyword arguments of :func:`.triangulation.triangulate_dataset` (method,
-    min_confidence, refine, max_error, engine). Memory stays bounded by a few ``time`` chunks.
+    min_confidence, refine, max_error, engine, views). Memory stays bounded by a few ``time``
+    chunks. The store's attrs ``camera_check`` hold each camera's error against the consensus of
+    the cameras on a sample of frames (:func:`.diagnostics.check_dataset`) and ``suspect_cameras``
+    the cameras named by :func:`.diagnostics.flag_cameras`.
     """
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"Expected a 2D store at {source}, but there is none")
     group = load_calibration(calibration)
-    ds3d = triangulate_dataset(open_store(source), group, chunk=chunk, **(options or {}))
+    options = dict(options or {})
+    ds2d = open_store(source)
+    ds3d = triangulate_dataset(ds2d, group, chunk=chunk, **options)
+    ds3d.attrs[fingerprint.ATTR] = _fingerprint(ds2d, calibration, options)
+    views = list(ds3d["camera"].values)
+    if len(views) >= 2:
+        check = check_dataset(ds2d.sel(view=views), group, min_confidence=options.get("min_confidence", 0.0),
+                              max_error=options.get("max_error", 20.0))
+        ds3d.attrs["camera_check"] = check.as_dict()
+        ds3d.attrs["suspect_cameras"] = check.suspect
     ds3d.attrs["calibration"] = str(Path(calibration).resolve())
     ds3d.attrs["source_store"] = str(source.resolve())
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     with dask.config.set(scheduler="threads", num_workers=workers):
         return write_3d(ds3d, target, overwrite=overwrite)
+
+
+def write_diagnostics(path: str | os.PathLike, prefix: str | os.PathLike, *, figure: bool = True) -> dict:
+    """Per-camera, per-keypoint table of the 3D store at ``path`` as ``<prefix>_cameras.csv`` and,
+    with ``figure``, ``<prefix>_cameras.png``; returns ``{"table", "figure", "suspect",
+    "warnings", "median_error_px"}`` (file paths as strings, the warning lines to print)."""
+    from ..store import write_atomic
+
+    ds = open_store(path)
+    table = camera_table(ds)
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    csv = prefix.with_name(prefix.name + "_cameras.csv")
+    write_atomic(csv, table.to_csv(index=False, float_format="%.4g"))
+    checked = ds.attrs.get("camera_check")
+    check = None
+    if checked:
+        check = CameraCheck(checked["median_error_px"], checked["p90_error_px"], checked["outlier_fraction"],
+                            checked["points"], checked["frames_sampled"], list(checked["suspect"]),
+                            checked.get("note", ""))
+    result = {"table": str(csv), "figure": None, "suspect": check.suspect if check else [],
+              "warnings": check.warnings([str(c) for c in ds["camera"].values]) if check else [],
+              "median_error_px": check.median_error_px if check else {}}
+    if figure:
+        fig = plot_camera_errors(table, check, title=Path(path).name)
+        png = prefix.with_name(prefix.name + "_cameras.png")
+        tmp = png.with_name(f".{png.name}.partial.png")
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(png)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        result["figure"] = str(png)
+    return result
 
 
 def triangulate_cohort(
@@ -80,6 +137,7 @@ def triangulate_cohort(
     chunk: int | None = None,
     force: bool = False,
     workers: int = 2,
+    figure: bool = True,
 ) -> CohortReport:
     """Triangulate every session of ``cohort``; see the module's description.
 
@@ -95,18 +153,28 @@ def triangulate_cohort(
         As in :func:`triangulate_session`.
     force
         Redo sessions whose 3D store exists.
+    figure
+        Draw each session's camera figure beside its table in ``<out>/../diagnostics3d/``.
     """
     report = CohortReport()
     for session in cohort.sessions:
         source, target = store_path(stores, session), store_path(out, session)
-        if target.exists() and not force:
-            report.skipped.append(session.key)
-            continue
         calib = None
         try:
             calib = session_calibration(session, calibration)
+            if target.exists() and not force:
+                # skipped as done only if made from the same 2D store, calibration and options
+                recorded = fingerprint.of_store(open_store(target).attrs)
+                current = _fingerprint(open_store(source) if source.exists() else None, calib, options)
+                if not source.exists() and recorded:  # the 2D store was removed: nothing to compare it to
+                    current["source"] = recorded.get("source", "absent")
+                fingerprint.check(recorded, current, where=f"3D store {target}", redo="force=true")
+                report.skipped.append(session.key)
+                continue
             triangulate_session(source, calib, target, options=options, chunk=chunk, overwrite=force,
                                 workers=workers)
+            report.diagnostics[session.key] = write_diagnostics(
+                target, Path(out).parent / "diagnostics3d" / session.key, figure=figure)
         except Exception as exc:  # one session's bad input must not stop the cohort
             report.failures.append({"session": session.key, "store": str(source),
                                     "calibration": str(calib) if calib else None,

@@ -9,9 +9,15 @@ Three methods, all vectorised over points (no Python loop per point):
   depth in that camera, which turns the algebraic residual into the normalized reprojection
   residual (Hartley & Sturm's iterative linear method): as cheap as one more solve, more accurate
   than a plain DLT when the cameras see the point at different depths.
-- ``"robust"``: ``"dlt"``, then, while a point seen by three or more cameras has a view whose
-  reprojection error exceeds ``max_error`` pixels, that worst view is dropped and the point
-  re-solved.
+- ``"robust"``: the largest subset of a point's views that agree: subsets are tried from all
+  views down to pairs, and one agrees when its own ``"dlt"`` fit reprojects within ``max_error``
+  pixels in each of its views (the lowest sum of squared errors among agreeing subsets of one
+  size wins; when not even a pair agrees, the best pair). A camera that is wrong for every point
+  is thus outvoted, rather than masking the outlier and getting the good views dropped, as the
+  former "drop the worst view" rule did. When the first pass names a camera as wrong across the
+  points (:func:`.diagnostics.flag_cameras`), a second pass breaks ties against it (with three
+  cameras a wrong view and a good one can agree by chance as well as the two good ones). Up to
+  12 cameras.
 - ``"midpoint"``: two cameras only, the midpoint of the shortest segment between the two rays,
   as the Caltech toolbox's ``stereo_triangulation`` (DeepBehavior's 3D).
 
@@ -21,6 +27,7 @@ multi-view poses or boxes dataset, so a store larger than memory is processed wi
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -268,6 +275,131 @@ def _compiled_linear(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | No
     return points, error
 
 
+def _consensus_numpy(group: CameraGroup, flat: np.ndarray, conf: np.ndarray, *, refine: int,
+                     threshold: float, penalty: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference of :func:`._kernels.consensus_views` in NumPy, vectorised over points.
+
+    ``flat`` ``(V, P, 2)`` pixels, ``conf`` ``(V, P)`` prepared weights (0: unusable). Returns the
+    points ``(P, 3)``, the reprojection error ``(V, P)`` of every usable view and the views used.
+    """
+    from ._kernels import MAX_CONSENSUS_VIEWS
+
+    n_views, n_points = conf.shape
+    if n_views > MAX_CONSENSUS_VIEWS:
+        raise ValueError(f"Expected at most {MAX_CONSENSUS_VIEWS} cameras for method='robust', but got {n_views}")
+    normalized = group.undistort(flat)
+    ext = group.extrinsics()
+    seen = (conf > 0) & np.isfinite(normalized).all(axis=-1) & np.isfinite(flat).all(axis=-1)
+    weights = np.where(seen, conf, 0.0)
+    points = np.full((n_points, 3), np.nan)
+    chosen = np.zeros((n_views, n_points), dtype=bool)
+    decided = seen.sum(axis=0) < 2
+    fallback_sse = np.full(n_points, np.inf)
+    fallback = np.full((n_points, 3), np.nan)
+    fallback_views = np.zeros((n_views, n_points), dtype=bool)
+    for k in range(n_views, 1, -1):
+        best = np.full(n_points, np.inf)
+        for subset in itertools.combinations(range(n_views), k):
+            subset = list(subset)
+            idx = np.flatnonzero(~decided & seen[subset].all(axis=0))
+            if not idx.size:
+                continue
+            mask = np.zeros((n_views, 1), dtype=bool)
+            mask[subset] = True
+            found = linear_triangulation(normalized[:, idx], ext, np.where(mask, weights[:, idx], 0.0),
+                                         refine=refine)
+            with np.errstate(invalid="ignore"):
+                e = group.subset([group.names[v] for v in subset]).reprojection_error(found, flat[subset][:, idx])
+            in_front = (ext[subset, 2, :3] @ found.T + ext[subset, 2, 3][:, None]) > 0
+            e = np.where(np.isfinite(e) & in_front, e, np.inf)
+            sse = (e * e).sum(axis=0) + (0.0 if penalty is None else penalty[subset].sum())
+            ok = np.isfinite(found).all(axis=1)
+            if k == 2:
+                lower = ok & (sse < fallback_sse[idx])
+                fallback_sse[idx[lower]] = sse[lower]
+                fallback[idx[lower]] = found[lower]
+                fallback_views[:, idx[lower]] = mask
+            better = ok & (e.max(axis=0) < threshold) & (sse < best[idx])
+            if k > 2 and better.any():
+                better &= _others_agree(group, normalized[:, idx], flat[:, idx], weights[:, idx], found, subset,
+                                        threshold)
+            best[idx[better]] = sse[better]
+            points[idx[better]] = found[better]
+            chosen[:, idx[better]] = mask
+        decided |= np.isfinite(best)
+    rest = ~decided & np.isfinite(fallback_sse)
+    points[rest] = fallback[rest]
+    chosen[:, rest] = fallback_views[:, rest]
+    finite = np.isfinite(points).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        error = group.reprojection_error(points, flat)
+    error = np.where(seen & finite & np.isfinite(error), error, np.nan)
+    return points, error, chosen & finite
+
+
+def _others_agree(group: CameraGroup, normalized: np.ndarray, flat: np.ndarray, weights: np.ndarray,
+                  found: np.ndarray, subset: list[int], threshold: float) -> np.ndarray:
+    """``(P,)``: whether each view of ``subset`` lies within ``threshold`` pixels of the point the
+    subset's other views give, their rows weighted by the inverse depth at ``found`` (one linear
+    solve each, as the kernel's leave-one-out check)."""
+    ext = group.extrinsics()
+    depth = _depths(found, ext)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reweighted = np.where(depth > 0, weights / np.where(depth > 0, depth, 1.0), np.nan)
+    agree = np.isfinite(reweighted[subset]).all(axis=0)
+    for v in subset:
+        others = np.zeros((len(group), 1), dtype=bool)
+        others[[u for u in subset if u != v]] = True
+        alone = linear_triangulation(normalized, ext, np.where(others, np.nan_to_num(reweighted), 0.0), refine=0)
+        with np.errstate(invalid="ignore"):
+            e = group.cameras[v].project(alone) - flat[v]
+        agree &= np.linalg.norm(e, axis=-1) < threshold
+    return agree
+
+
+def _suspect_cameras(group: CameraGroup, error: np.ndarray) -> np.ndarray:
+    """``(V,)`` bool: the cameras whose median error against the consensus is far above the
+    others' (:func:`.diagnostics.flag_cameras`), from the errors ``(V, P)`` of a consensus pass."""
+    from .diagnostics import flag_cameras
+
+    medians = {}
+    for name, row in zip(group.names, error.reshape(len(group), -1)):
+        finite = row[np.isfinite(row)]
+        medians[name] = float(np.median(finite)) if finite.size else float("nan")
+    named = set(flag_cameras(medians))
+    return np.array([n in named for n in group.names])
+
+
+def _compiled_consensus(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | None, *, refine: int,
+                        threshold: float, min_confidence: float, penalty: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_consensus_numpy` by the numba kernel; the rare points the kernel cannot undistort
+    and the errors of cameras undistorted by OpenCV are redone the NumPy way."""
+    from . import _kernels
+
+    intrinsics, dist, ext, opencv = _kernels.camera_arrays(group.cameras)
+    pixels = flat
+    scale = np.ones(len(group))
+    if opencv.any():
+        pixels = flat.copy()
+        for v in np.flatnonzero(opencv):
+            pixels[v] = group.cameras[v].undistort(flat[v])
+            scale[v] = np.sqrt(abs(np.linalg.det(group.cameras[v].matrix[:2, :2])))
+    points, error, used, status = _kernels.consensus_views(pixels, conf, intrinsics, dist, ext, px_scale=scale,
+                                                           penalty=penalty, min_weight=min_confidence, refine=refine,
+                                                           threshold=threshold)
+    if opencv.any():
+        for v in np.flatnonzero(opencv):
+            observed = np.isfinite(error[v])
+            error[v] = np.where(observed, np.linalg.norm(group.cameras[v].project(points) - flat[v], axis=-1), np.nan)
+    bad = np.flatnonzero(status != _kernels.OK)
+    if bad.size:
+        prepared = _prepared_confidence(flat[:, bad], None if conf is None else conf[:, bad], min_confidence)
+        points[bad], error[:, bad], used[:, bad] = _consensus_numpy(group, flat[:, bad], prepared, refine=refine,
+                                                                    threshold=threshold, penalty=penalty)
+    return points, error, used
+
+
 def triangulate_points(
     group: CameraGroup,
     pixels,
@@ -312,7 +444,8 @@ def triangulate(
     refine
         Depth-reweighted re-solves of ``"dlt"``/``"robust"``.
     max_error
-        ``"robust"``: reprojection error (pixels) above which a point's worst view is dropped.
+        ``"robust"``: inlier threshold, the reprojection error (pixels) above which a view
+        disagrees with a point.
     errors
         Whether to compute the reprojection errors (skipping them saves a projection per view).
     engine
@@ -326,25 +459,70 @@ def triangulate(
         ``(..., 3)`` world points in calibration units (usually mm); NaN where fewer than two
         usable views.
     error : numpy.ndarray or None
-        ``(camera, ...)`` reprojection error of each used view in pixels, NaN for unused views.
+        ``(camera, ...)`` reprojection error of each used view in pixels, NaN for unused views
+        (in ``"robust"`` mode, also for the views rejected as outliers; see
+        :func:`triangulate_diagnostics` for their errors).
+    """
+    points, error, used = triangulate_diagnostics(group, pixels, confidence, method=method,
+                                                  min_confidence=min_confidence, refine=refine,
+                                                  max_error=max_error, errors=errors, engine=engine)
+    if not errors:
+        return points, None
+    return points, np.where(used, error, np.nan)
+
+
+def triangulate_diagnostics(
+    group: CameraGroup,
+    pixels,
+    confidence=None,
+    *,
+    method: str = "dlt",
+    min_confidence: float = 0.0,
+    refine: int = 1,
+    max_error: float = 20.0,
+    errors: bool = True,
+    engine: str = "auto",
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """:func:`triangulate`, with the reprojection error of every usable view and the views used.
+
+    Returns
+    -------
+    points : numpy.ndarray
+        ``(..., 3)`` world points in calibration units.
+    error : numpy.ndarray or None
+        ``(camera, ...)`` reprojection error (pixels) of the final point in every usable view,
+        including views ``"robust"`` rejected as outliers; NaN where a view is unusable or the
+        point missing. None when ``errors`` is false (``"robust"`` computes it regardless).
+    used : numpy.ndarray
+        ``(camera, ...)`` bool: the views each point was computed from.
     """
     if method not in METHODS:
         raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
     if method == "midpoint" and len(group) != 2:
         raise ValueError(f"Expected 2 cameras for the midpoint method, but got {len(group)}")
+    if not max_error > 0:
+        raise ValueError(f"Expected max_error > 0 pixels, but got {max_error}")
     compiled = method != "midpoint" and _engine(engine) == "numba"
     flat, conf, shape = _per_point(group, pixels, confidence, min_confidence, prepare=not compiled)
-    want_errors = errors or method == "robust"
     error = None
-    if compiled:
-        points, error = _compiled_linear(group, flat, conf, refine=refine, errors=want_errors,
-                                         min_confidence=min_confidence)
-        if method == "robust":
-            conf = _prepared_confidence(flat, conf, min_confidence)
-            used = (conf > 0) & np.isfinite(flat).all(axis=-1)
+    if method == "robust":
+        def consensus(penalty=None):
+            if compiled:
+                return _compiled_consensus(group, flat, conf, refine=refine, threshold=max_error,
+                                           min_confidence=min_confidence, penalty=penalty)
+            return _consensus_numpy(group, flat, conf, refine=refine, threshold=max_error, penalty=penalty)
 
-        def solve(idx, sub_conf):
-            return _compiled_linear(group, flat[:, idx], sub_conf, refine=refine, errors=True)
+        points, error, used = consensus()
+        # a camera the consensus names as wrong (diagnostics.flag_cameras) loses ties: where a pair
+        # holding it agrees as well as a pair without it (possible with 3 cameras), the latter wins
+        suspect = _suspect_cameras(group, error)
+        if suspect.any():
+            points, error, used = consensus(np.where(suspect, 1e6 * max_error ** 2, 0.0))
+    elif compiled:
+        points, error = _compiled_linear(group, flat, conf, refine=refine, errors=errors,
+                                         min_confidence=min_confidence)
+        prepared = _prepared_confidence(flat, conf, min_confidence)
+        used = (prepared > 0) & np.isfinite(flat).all(axis=-1) & np.isfinite(points).all(axis=-1)
     else:
         normalized = group.undistort(flat)
         ext = group.extrinsics()
@@ -354,29 +532,15 @@ def triangulate(
             points[~used.all(axis=0)] = np.nan
         else:
             points = linear_triangulation(normalized, ext, conf, refine=refine)
-        if want_errors:
-            error = np.where(used, group.reprojection_error(points, flat), np.nan)
-
-        def solve(idx, sub_conf):
-            found = linear_triangulation(normalized[:, idx], ext, sub_conf, refine=refine)
-            return found, np.where(sub_conf > 0, group.reprojection_error(found, flat[:, idx]), np.nan)
-    if method == "robust":
-        for _ in range(len(group) - 2):
-            n_used = used.sum(axis=0)
-            # a view of a point with no solution has a NaN error: it is never the worst
-            ranked = np.where(used & np.isfinite(error), error, -1.0)
-            worst = np.argmax(ranked, axis=0)
-            bad = (n_used >= 3) & (np.take_along_axis(ranked, worst[None], 0)[0] > max_error)
-            if not bad.any():
-                break
-            idx = np.flatnonzero(bad)
-            used[worst[idx], idx] = False
-            points[idx], error[:, idx] = solve(idx, np.where(used[:, idx], conf[:, idx], 0.0))
-            error[:, idx] = np.where(used[:, idx], error[:, idx], np.nan)
+        used &= np.isfinite(points).all(axis=-1)
+        if errors:
+            with np.errstate(invalid="ignore"):
+                error = np.where(used, group.reprojection_error(points, flat), np.nan)
     points = points.reshape(shape + (3,))
+    used = used.reshape((len(group),) + shape)
     if error is not None:
         error = error.reshape((len(group),) + shape)
-    return points, error if errors else None
+    return points, error, used
 
 
 # --------------------------------------------------------------------------------------------------
@@ -394,20 +558,22 @@ def _as_pose_arrays(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, list[st
 
 def _kernel(position: np.ndarray, confidence: np.ndarray, *, group: CameraGroup, options: dict) -> np.ndarray:
     """One time chunk: position ``(time, space, keypoints, individuals, view)`` and confidence
-    ``(time, 1, keypoints, individuals, view)`` → ``(time, 5, keypoints, individuals)`` holding x, y, z,
-    the mean reprojection error (pixels) and the mean confidence of the views used."""
+    ``(time, 1, keypoints, individuals, view)`` → ``(time, 6 + 2 view, keypoints, individuals)``
+    holding x, y, z, the mean reprojection error (pixels) and the mean confidence of the views
+    used, the number of views used, then per view its reprojection error and whether it was used."""
     pixels = np.moveaxis(position.astype(np.float64), (4, 1), (0, -1))  # (view, time, kp, ind, 2)
     conf = np.moveaxis(confidence[:, 0].astype(np.float64), 3, 0)
-    points, error = triangulate(group, pixels, conf, errors=True, **options)
-    used = np.isfinite(error)
+    points, error, used = triangulate_diagnostics(group, pixels, conf, errors=True, **options)
     n_used = used.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_error = np.where(n_used > 0, np.nansum(error, axis=0) / n_used, np.nan)
-        mean_conf = np.where(n_used > 0, np.where(used, conf, 0.0).sum(axis=0) / n_used, np.nan)
+        mean_error = np.where(n_used > 0, np.where(used, error, 0.0).sum(axis=0) / n_used, np.nan)
+        mean_conf = np.where(n_used > 0, np.where(used, np.nan_to_num(conf), 0.0).sum(axis=0) / n_used, np.nan)
     valid = np.isfinite(points).all(axis=-1)
     mean_error = np.where(valid, mean_error, np.nan)
     mean_conf = np.where(valid, mean_conf, np.nan)
-    out = np.concatenate([np.moveaxis(points, -1, 1), mean_error[:, None], mean_conf[:, None]], axis=1)
+    out = np.concatenate([np.moveaxis(points, -1, 1), mean_error[:, None], mean_conf[:, None],
+                          np.where(valid, n_used, 0)[:, None], np.moveaxis(error, 0, 1),
+                          np.moveaxis(used, 0, 1)], axis=1)
     return out.astype(np.float32)
 
 
@@ -421,6 +587,7 @@ def triangulate_dataset(
     max_error: float = 20.0,
     chunk: int | None = None,
     engine: str = "auto",
+    views: list[str] | None = None,
 ) -> xr.Dataset:
     """Lazily triangulate a multi-view poses or boxes dataset.
 
@@ -434,20 +601,33 @@ def triangulate_dataset(
     chunk
         Frames per chunk when ``ds`` is not already chunked along ``time`` (default: the store's
         ``chunk`` attribute, else 1000).
+    views
+        The views to use (default: all of ``ds``); e.g. to leave out a camera whose calibration is
+        wrong.
     method, min_confidence, refine, max_error, engine
         As in :func:`triangulate`.
 
     Returns
     -------
     xarray.Dataset
-        A poses dataset with ``space`` = x, y, z (calibration units), no ``view`` dimension (scalar ``view`` = "3d"),
-        ``confidence`` the mean confidence of the views used, and ``reprojection_error
-        (time, keypoints, individuals)``, the mean reprojection error of the views used in pixels;
-        backed by Dask, one task per time chunk (boxes give one keypoint, "centre").
+        A poses dataset with ``space`` = x, y, z (calibration units), no ``view`` dimension (scalar
+        ``view`` = "3d"), ``confidence`` the mean confidence of the views used, backed by Dask, one
+        task per time chunk (boxes give one keypoint, "centre"), and diagnostics:
+        ``reprojection_error (time, keypoints, individuals)`` the mean reprojection error of the
+        views used (pixels), ``n_views`` the number of views used, ``view_error (time, keypoints,
+        individuals, camera)`` the reprojection error of the 3D point in every usable view, used or
+        rejected (pixels), and ``view_used`` (bool). The cameras are a ``camera`` dimension, not
+        ``view``: a 3D store is one view.
     """
     schema.validate(ds)
     if method not in METHODS:
         raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
+    available = schema.view_names(ds)
+    if views:
+        unknown = [v for v in views if v not in available]
+        if unknown:
+            raise ValueError(f"Expected views= to name views of the store {available}, but got {unknown}")
+        ds = ds.sel(view=list(views))
     views = schema.view_names(ds)
     if len(views) < 2:
         raise ValueError(f"Expected a dataset with 2 or more views to triangulate, but got views {views}")
@@ -460,12 +640,12 @@ def triangulate_dataset(
     pos = pos.rechunk({0: pos.chunks[0], 1: -1, 2: -1, 3: -1, 4: -1})
     # a length-1 space axis lines confidence up with position block for block
     conf = conf.rechunk({0: pos.chunks[0], 1: -1, 2: -1, 3: -1})[:, None]
-    n_time, _, n_kp, n_ind, _ = pos.shape
+    n_time, _, n_kp, n_ind, n_views = pos.shape
     packed = da.map_blocks(
         _kernel, pos, conf, group=cameras,
         options={"method": method, "min_confidence": min_confidence, "refine": refine, "max_error": max_error,
                  "engine": _engine(engine)},
-        dtype=np.float32, chunks=(pos.chunks[0], (5,), (n_kp,), (n_ind,)), drop_axis=4,
+        dtype=np.float32, chunks=(pos.chunks[0], (6 + 2 * n_views,), (n_kp,), (n_ind,)), drop_axis=4,
         meta=np.empty((0, 0, 0, 0), dtype=np.float32),
     )
     dims = ("time", "space", "keypoints", "individuals")
@@ -477,14 +657,19 @@ def triangulate_dataset(
         "triangulation": {"method": method, "min_confidence": min_confidence, "refine": refine,
                           "max_error_px": max_error, "views": views},
     }
+    per_camera = ("time", "keypoints", "individuals", "camera")
     return xr.Dataset(
         {
             "position": (dims, packed[:, :3]),
             "confidence": (dims[:1] + dims[2:], packed[:, 4]),
-            "reprojection_error": (("time", "keypoints", "individuals"), packed[:, 3]),
+            "reprojection_error": (("time", "keypoints", "individuals"), packed[:, 3], {"units": "px"}),
+            "n_views": (("time", "keypoints", "individuals"), packed[:, 5].astype(np.int8)),
+            "view_error": (per_camera, da.moveaxis(packed[:, 6:6 + n_views], 1, 3), {"units": "px"}),
+            "view_used": (per_camera, da.moveaxis(packed[:, 6 + n_views:], 1, 3) > 0.5),
         },
         coords={"time": ds["time"].values, "frame": ("time", schema.frames(ds)), "space": list(schema.SPACE_3D),
-                "keypoints": keypoints, "individuals": [str(i) for i in ds["individuals"].values], "view": "3d"},
+                "keypoints": keypoints, "individuals": [str(i) for i in ds["individuals"].values], "view": "3d",
+                "camera": views},
         attrs=attrs,
     )
 

@@ -120,3 +120,64 @@ def summarize_keypoint_errors(errors: np.ndarray, scale: np.ndarray, *, pck_thre
         "pck": float(correct.sum() / visible.sum()),
         "kpt_detected": float(found.sum() / visible.sum()),
     }
+
+
+def animal_size(points: np.ndarray) -> float:
+    """Longer side (pixels) of the box around an animal's finite labelled points ``(K, 2)``; NaN when none.
+
+    The reference length of PCK for keypoint-only labels (DeepLabCut-style projects have no boxes).
+    """
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    p = p[np.isfinite(p).all(axis=1)]
+    return float((p.max(axis=0) - p.min(axis=0)).max()) if len(p) else float("nan")
+
+
+def errors_by_centre(true_points: np.ndarray, pred_points: np.ndarray, *, pred_centres: np.ndarray | None = None,
+                     max_distance: float | None = None, min_distance: float = 16.0) -> np.ndarray:
+    """Distance in pixels from each true keypoint to its prediction, animals matched by their centres.
+
+    Parameters
+    ----------
+    true_points
+        ``(N, K, 2)`` labelled keypoints of one image (x, y pixels), NaN where not labelled.
+    pred_points
+        ``(M, K, 2)`` predicted keypoints of the same image; rows that are all NaN are empty slots.
+    pred_centres
+        ``(M, 2)`` where the model found each animal (e.g. a top-down model's centroid), pixels;
+        default the centre of the box around its predicted points.
+    max_distance
+        Largest distance (pixels) between the centres of the boxes around the true and the predicted
+        points for a match; default half the true animal's size (:func:`animal_size`).
+
+    Returns
+    -------
+    ``(N, K)`` float pixels: NaN where not labelled, ``inf`` where the animal was not found (as
+    :func:`keypoint_errors`, so :func:`summarize_keypoint_errors` applies). Matching is greedy,
+    closest pair first, one to one.
+    """
+    true_points = np.asarray(true_points, dtype=np.float64)
+    pred_points = np.asarray(pred_points, dtype=np.float64)
+    n, k = true_points.shape[:2]
+    errors = np.full((n, k), np.inf)
+
+    def centre(p):
+        p = p[np.isfinite(p).all(axis=1)]
+        return (p.min(axis=0) + p.max(axis=0)) / 2 if len(p) else np.full(2, np.nan)
+
+    kept = [j for j in range(len(pred_points)) if np.isfinite(pred_points[j]).any()]
+    if n and kept:
+        tc = np.array([centre(p) for p in true_points])
+        pc = np.array([centre(pred_points[j]) if pred_centres is None else np.asarray(pred_centres[j], float)
+                       for j in kept])
+        distance = np.linalg.norm(tc[:, None] - pc[None], axis=-1)
+        limits = np.array([max_distance if max_distance is not None else max(animal_size(p) / 2, min_distance)
+                           for p in true_points])
+        distance = np.where(np.isfinite(distance) & (distance <= limits[:, None]), distance, np.inf)
+        while np.isfinite(distance).any():
+            i, jj = np.unravel_index(np.argmin(distance), distance.shape)
+            errors[i] = np.linalg.norm(pred_points[kept[jj]] - true_points[i], axis=-1)
+            errors[i][~np.isfinite(errors[i])] = np.inf  # a part the model left empty counts as missed
+            distance[i, :] = np.inf
+            distance[:, jj] = np.inf
+    errors[~np.isfinite(true_points).all(axis=-1)] = np.nan
+    return errors

@@ -7,7 +7,11 @@ heavy pose models, complexity 0 and 2, are downloaded on first use and are refus
 already present). It declares numpy<2 and protobuf<5, but runs on numpy 2 and protobuf 7 except for
 one protobuf call in its option-setting code, which :class:`_HolisticGraph` replaces.
 
-Holistic follows one person, the most prominent, so the output has one slot.
+Holistic follows one person per view, so the output has one slot, and ``max_individuals`` above 1
+is refused rather than ignored. In video mode (the default) it finds the most prominent person in
+the first frame and follows that person from frame to frame, finding someone again only when it
+loses them; in ``static_image_mode`` every frame picks anew, which in a scene with several people
+jumps between them. Stores say so in ``attrs["model"]["people"]``.
 """
 
 from __future__ import annotations
@@ -120,9 +124,12 @@ class MediaPipeHolisticPredictor:
     min_tracking_confidence
         Pose landmark presence threshold, in [0, 1].
     static_image_mode
-        True: every frame on its own, so results do not depend on how a video is cut into batches
-        or shards. False: track from frame to frame (faster, smoother); tracking restarts wherever
-        frame numbers are not consecutive.
+        False (default): track one person from frame to frame (faster, smoother, and the same
+        person throughout); tracking restarts wherever frame numbers are not consecutive, i.e. at
+        each shard. True: every frame on its own (results do not depend on shards, but with
+        several people in view the chosen person can change from frame to frame).
+    max_individuals
+        Must be 1: holistic tracks one person per view.
     smooth_landmarks
         Temporal smoothing of landmarks while tracking (ignored with ``static_image_mode``).
     keep_outside
@@ -137,8 +144,11 @@ class MediaPipeHolisticPredictor:
     """
 
     def __init__(self, *, model_complexity: int = 1, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, static_image_mode: bool = True,
-                 smooth_landmarks: bool = True, keep_outside: bool = False):
+                 min_tracking_confidence: float = 0.5, static_image_mode: bool = False,
+                 smooth_landmarks: bool = True, keep_outside: bool = False, max_individuals: int = 1):
+        if int(max_individuals) != 1:
+            raise ValueError(f"Expected model.max_individuals=1 for the mediapipe backend (MediaPipe holistic "
+                             f"tracks one person per view), but got {max_individuals}")
         import mediapipe
 
         self.kwargs = dict(
@@ -178,6 +188,9 @@ class MediaPipeHolisticPredictor:
                 "derived": list(pose_layout.derived_points("mediapipe_holistic")),
                 "backend": "mediapipe_holistic",
                 "mediapipe": self.version,
+                "people": ("one person per view: the most prominent person found, then followed from frame "
+                           "to frame" if not self.kwargs["static_image_mode"] else
+                           "one person per view, chosen anew in every frame (static_image_mode)"),
                 **self.kwargs,
             },
         )

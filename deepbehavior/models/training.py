@@ -161,7 +161,7 @@ def epoch_line(metrics: dict[str, Any], *, epochs: int, seconds_left: Optional[f
     if losses:
         parts.append("loss " + " ".join(losses))
     shown = {"metrics/mAP50(B)": "mAP50", "metrics/mAP50-95(B)": "mAP50-95", "metrics/mAP50(P)": "mAP50(P)",
-             "kpt_error_px": "kpt_err_px", "pck": "PCK"}
+             "kpt_error_px": "kpt_err_px", "kpt_median_px": "median_px", "pck": "PCK", "kpt_detected": "found"}
     values = [f"{label} {float(metrics[k]):.3f}" for k, label in shown.items() if k in metrics]
     if values:
         parts.append(" ".join(values))
@@ -502,14 +502,31 @@ def spec_as_dict(spec: LoopSpec) -> dict[str, Any]:
     return asdict(spec)
 
 
-def make_spec(train: Any, *, task: str, data: str | os.PathLike, out: str | os.PathLike) -> LoopSpec:
+def _is_topdown_checkpoint(model: str) -> bool:
+    from .topdown import is_checkpoint
+
+    return is_checkpoint(model)
+
+
+def make_spec(train: Any, *, task: str, data: str | os.PathLike, out: str | os.PathLike):
     """The loop's settings from a :class:`deepbehavior.config.TrainConfig` and a checked dataset.
 
-    ``task`` is the dataset's (``"pose"`` with ``kpt_shape``); a detection architecture YAML given
-    for a keypoint dataset (or the reverse) is an error, except the default ``yolo11n.yaml``, which
-    becomes ``yolo11n-pose.yaml``.
+    ``task`` is the dataset's (``"pose"`` with ``kpt_shape``). A keypoint dataset with ``model``
+    ``auto`` or ``topdown``, or a top-down checkpoint to fine-tune, gives a
+    :class:`~deepbehavior.models.topdown_train.TopDownSpec`; anything else a :class:`LoopSpec` of
+    ultralytics. A detection architecture YAML given for a keypoint dataset (or the reverse) is an
+    error, except ``yolo11n.yaml``, which becomes ``yolo11n-pose.yaml``.
     """
     model = str(train.model)
+    if model == "topdown" and task != "pose":
+        raise ValueError(f"Expected a keypoint dataset (kpt_shape in data.yaml) for train.model=topdown, but got "
+                         f"a {task} dataset")
+    if task == "pose" and (model in ("auto", "topdown") or _is_topdown_checkpoint(model)):
+        from .topdown_train import spec_from_config
+
+        return spec_from_config(train, data=data, out=out)
+    if model == "auto":
+        model = "yolo11n.yaml"
     if model.endswith((".yaml", ".yml")):
         is_pose = "-pose" in Path(model).stem
         if task == "pose" and not is_pose:

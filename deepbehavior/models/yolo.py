@@ -58,6 +58,24 @@ def fold_input_transform(model) -> bool:
     return True
 
 
+def load_model(weights: str):
+    """An ultralytics ``YOLO`` of ``weights``, or a one-line ``ValueError`` naming the file when it is
+    not an ultralytics network (a text file, a bare state dict, another library's module)."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import BaseModel
+
+    try:
+        yolo = YOLO(weights)
+    except Exception as exc:  # ultralytics raises TypeError, AttributeError, KeyError… on foreign files
+        reason = " ".join(str(exc).split())[:200]
+        raise ValueError(f"Expected an ultralytics detection or pose model in {weights}, but it could not be "
+                         f"loaded as one ({type(exc).__name__}: {reason})") from None
+    if not isinstance(yolo.model, BaseModel):
+        raise ValueError(f"Expected an ultralytics detection or pose model in {weights}, but it holds a "
+                         f"{type(yolo.model).__name__}")
+    return yolo
+
+
 class YoloPredictor:
     """A trained ultralytics detection or pose model (``.pt``) applied to batches of frames.
 
@@ -89,13 +107,12 @@ class YoloPredictor:
 
         offline_ultralytics()
         import torch
-        from ultralytics import YOLO
 
         if threads:
             torch.set_num_threads(threads)
         self.device = torch.device(pick_device(device))
         self.half = bool(half and self.device.type == "cuda")
-        yolo = YOLO(weights)
+        yolo = load_model(weights)
         self.task = yolo.task
         if self.task not in ("detect", "pose"):
             raise ValueError(f"Expected a detection or pose model in {weights}, but got task {self.task!r}")

@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .. import schema, store
+from .. import fingerprint, schema, store
 from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
 from ..video import VideoError, probe
 from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend
 
-__all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend"]
+__all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend", "session_fingerprints",
+           "check_resumable"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,26 @@ def predictions_to_part(kind: str, results: dict[str, np.ndarray], frames: np.nd
     return schema.make_boxes(centre, size, results["box_conf"], results["class_index"], fps=fps, time=frames)
 
 
+def session_fingerprints(cohort: Cohort, *, backend: str, backend_kwargs: dict, chunk: int) -> dict[str, dict]:
+    """Session key → the fingerprint of its store (:func:`deepbehavior.fingerprint.predictor_fingerprint`)."""
+    return {s.key: fingerprint.predictor_fingerprint(backend, backend_kwargs, s.videos, chunk=chunk)
+            for s in cohort.sessions}
+
+
+def check_resumable(cohort: Cohort, stores_dir: str | Path, fingerprints: dict[str, dict], *,
+                    force: bool = False) -> None:
+    """Stop (:class:`~deepbehavior.fingerprint.FingerprintMismatch`) if a session's existing store
+    was made with other weights, options or videos than ``fingerprints`` say, unless ``force``."""
+    if force:
+        return
+    for session in cohort.sessions:
+        path = store_path(Path(stores_dir), session)
+        if path.exists():
+            recorded = fingerprint.of_store(store.open_store(path).attrs)
+            fingerprint.check(recorded, fingerprints[session.key], where=f"store {path}",
+                              redo="force=true")
+
+
 def plan_shards(
     cohort: Cohort,
     stores_dir: str | Path,
@@ -89,13 +110,18 @@ def plan_shards(
     chunk: int,
     force: bool = False,
     provenance: dict | None = None,
+    fingerprints: dict[str, dict] | None = None,
 ) -> tuple[list[Shard], list[dict]]:
     """Create any missing store and list the shards that are not done yet.
 
     Returns the shards, and the sessions that could not be planned (a video missing, unreadable,
     truncated or damaged) with their error; the other sessions run. With ``force`` every store is recreated.
+    ``fingerprints`` (session key → fingerprint) are recorded in new stores and checked against
+    existing ones (:func:`check_resumable`).
     """
     stores_dir = Path(stores_dir)
+    if fingerprints is not None:
+        check_resumable(cohort, stores_dir, fingerprints, force=force)
     stores_dir.mkdir(parents=True, exist_ok=True)
     shards, failures = [], []
     for session in cohort.sessions:
@@ -112,6 +138,8 @@ def plan_shards(
             attrs = {"session": session.key, "subject": session.subject, "group": session.group,
                      "videos": {v: str(p) for v, p in session.videos.items()},
                      "model": description.metadata, "provenance": provenance or {}}
+            if fingerprints is not None:
+                attrs[fingerprint.ATTR] = fingerprints[session.key]
             store.create_store(path, template, chunk=chunk, attrs=attrs, overwrite=True)
         for region in store.pending(path):
             n_view = infos[region.view].frames
@@ -327,6 +355,16 @@ def _collect(dataset, pending: dict[int, _ShardResults], failures: list[dict], *
     return done, frames
 
 
+def describe_model(backend: str, backend_kwargs: dict) -> ModelDescription:
+    """Load the model once (fails here, in one line, on weights that are not a model of the kind
+    the backend runs) and say what its stores will hold."""
+    predictor = load_backend(backend)(**backend_kwargs)
+    try:
+        return predictor.describe()
+    finally:
+        getattr(predictor, "close", lambda: None)()
+
+
 def plan_predictors(nodes: list[dict], readers: int | None = None) -> dict:
     """Where prediction runs on a Ray cluster whose nodes are ``nodes`` (as ``ray.nodes()`` lists them).
 
@@ -362,20 +400,23 @@ def infer_cohort(
     provenance: dict | None = None,
     printer: Callable[[str], None] = print,
     progress_every: float = 5.0,
+    description: ModelDescription | None = None,
 ) -> RunReport:
     """Plan, run and write inference for a whole cohort into ``out/stores`` (Ray must be started).
 
     Predictors are placed by :func:`plan_predictors`. A backend whose ``threads`` is given as
-    ``None`` gets, on the CPU, one thread per CPU its predictor holds.
+    ``None`` gets, on the CPU, one thread per CPU its predictor holds. ``description`` (from
+    :func:`describe_model`, run before Ray started) spares loading the model here. Every store
+    records its fingerprint; resuming one made with other settings is an error unless ``force``.
     """
     import ray
 
     layout = plan_predictors(ray.nodes(), readers)
-    predictor = load_backend(backend)(**backend_kwargs)  # fail here, once, on a bad model file
-    description = predictor.describe()
-    del predictor
+    if description is None:
+        description = describe_model(backend, backend_kwargs)
+    fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
-                                    provenance=provenance)
+                                    provenance=provenance, fingerprints=fingerprints)
     if not shards:
         if not unplanned:
             printer("[infer] every shard is already done (force=true redoes them)")

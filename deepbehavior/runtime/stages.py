@@ -26,6 +26,7 @@ BACKENDS = {
     "yolo": "deepbehavior.models.yolo:YoloPredictor",  # ultralytics detection or pose, raw keypoints
     "yolo_pose": "deepbehavior.models.yolo_pose:YoloPosePredictor",  # COCO-17 people → OpenPose layout
     "mediapipe": "deepbehavior.models.mediapipe_pose:MediaPipeHolisticPredictor",  # body + hands, offline
+    "topdown": "deepbehavior.models.topdown_predictor:TopDownPredictor",  # animals' keypoints, ours
 }
 
 

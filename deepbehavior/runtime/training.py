@@ -27,11 +27,12 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from ..config import RayConfig
+from ..models.topdown_train import TopDownSpec
 from ..models.training import LoopSpec, train_loop
 from .environment import start_ray
 
@@ -88,6 +89,11 @@ class RaySession:
 def _worker(config: dict[str, Any]) -> None:
     if config.get("quiet"):
         _quiet_worker_reports()
+    if config.get("kind") == "topdown":
+        from ..models.topdown_train import TopDownSpec, train_topdown
+
+        train_topdown(TopDownSpec(**config["spec"]), RaySession(config.get("messages")))
+        return
     train_loop(LoopSpec(**config["spec"]), RaySession(config.get("messages")))
 
 
@@ -187,7 +193,7 @@ class FitResult:
     storage: str
 
 
-def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage: str | Path,
+def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = False, storage: str | Path,
         name: str = "train", max_failures: int = 0, keep_checkpoints: int = 2,
         cpus_per_worker: Optional[int] = None, ray: RayConfig = RayConfig(), verbose: bool = False) -> FitResult:
     """Train with Ray Train's ``TorchTrainer``; return the final metrics.
@@ -195,7 +201,8 @@ def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage:
     Parameters
     ----------
     spec
-        The loop's settings (dataset, model, epochs, output folder...).
+        The loop's settings (dataset, model, epochs, output folder...): ultralytics' loop for a
+        :class:`LoopSpec`, the top-down keypoint loop for a ``TopDownSpec``.
     num_workers
         Data-parallel workers; each trains on its own shard of every epoch.
     use_gpu
@@ -241,7 +248,8 @@ def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage:
         # Runs of a parallel sweep (hydra/launcher=ray) share the cluster.
         concurrent = max(int(os.environ.get("DEEPBEHAVIOR_CONCURRENT_RUNS", "1") or 1), 1)
         cpus_per_worker = max(total // (num_workers * concurrent), 1)
-    spec = LoopSpec(**{**asdict(spec), "threads": spec.threads or cpus_per_worker})
+    spec = replace(spec, threads=spec.threads or cpus_per_worker)
+    kind = "topdown" if isinstance(spec, TopDownSpec) else "ultralytics"
     if "://" in str(storage):  # a cluster filesystem URI (s3://, gs://, ...): Ray Train writes there itself
         storage_path, run_folder = str(storage), f"{str(storage).rstrip('/')}/{name}"
     else:
@@ -259,7 +267,7 @@ def fit(spec: LoopSpec, *, num_workers: int = 1, use_gpu: bool = False, storage:
     trainer_class = _trainer_class(drop_cleaner=embedded)
     trainer = trainer_class(
         _worker,
-        train_loop_config={"spec": asdict(spec), "messages": messages, "quiet": not verbose},
+        train_loop_config={"spec": asdict(spec), "kind": kind, "messages": messages, "quiet": not verbose},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
                                      resources_per_worker={"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}),

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
+from ..analysis.plausibility import SpeedCheck, check_speed
 from ..analysis.regions import RegionOfInterest
 
 
@@ -77,11 +78,22 @@ def plot_trajectory(
 
 
 def plot_speed(speeds: Mapping[str, np.ndarray], *, seconds: np.ndarray, unit: str = "px",
-               title: str = "") -> Figure:
-    """Speed over time: ``speeds`` maps a name to ``(time,)`` speeds in ``unit``/s; ``seconds`` is ``(time,)``."""
+               title: str = "", checks: Mapping[str, SpeedCheck] | None = None) -> Figure:
+    """Speed over time: ``speeds`` maps a name to ``(time,)`` speeds in ``unit``/s; ``seconds`` is ``(time,)``.
+
+    ``checks`` (name → :class:`~deepbehavior.analysis.plausibility.SpeedCheck`) mark each track's
+    implausible frames with red crosses and its limit with a dotted line.
+    """
     fig, ax = _figure(7.0, 3.0)
-    for name, values in speeds.items():
-        ax.plot(seconds, values, lw=0.8, label=name)
+    for k, (name, values) in enumerate(speeds.items()):
+        ax.plot(seconds, values, lw=0.8, label=name, color=f"C{k}")
+        check = (checks or {}).get(name)
+        if check is None or not np.isfinite(check.limit):
+            continue
+        ax.axhline(check.limit, color=f"C{k}", lw=0.6, linestyle=":")
+        if check.count:
+            ax.plot(seconds[check.too_fast], np.asarray(values)[check.too_fast], "x", color="red", ms=5,
+                    label=f"{name}: {check.count} implausible frames (> {check.limit:.4g} {unit}/s)")
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"speed ({unit}/s)")
     if speeds:
@@ -150,6 +162,7 @@ def write_session_figures(
     min_duration_s: float = 0.0,
     individuals: Sequence[str] | None = None,
     centre: str | None = None,
+    max_speed: float | None = None,
     title: str = "",
 ) -> list[Path]:
     """The figures of one session: ``trajectory.png``, ``speed.png`` and, with two or more
@@ -160,6 +173,9 @@ def write_session_figures(
     position
         ``(time, space, [keypoints,] [individuals])`` in ``unit``; each animal is drawn by its
         ``centre`` keypoint (None: the mean of its keypoints).
+    max_speed
+        Fastest plausible speed (``unit``/s; None: 25 x each track's median); faster frames are
+        marked in ``speed.png`` (:mod:`deepbehavior.analysis.plausibility`).
     """
     from ..analysis._tracks import point_track, speed
     from ..analysis.social import inter_animal_distance, interaction_bouts
@@ -171,7 +187,9 @@ def write_session_figures(
     written = [save_figure(plot_trajectory(tracks, regions=regions, unit=unit, title=title),
                            folder / "trajectory.png")]
     speeds = {n: speed(t, fps=fps) for n, t in tracks.items()}
-    written.append(save_figure(plot_speed(speeds, seconds=seconds, unit=unit, title=title), folder / "speed.png"))
+    checks = {n: check_speed(v, name=n, unit=unit, max_speed=max_speed) for n, v in speeds.items()}
+    written.append(save_figure(plot_speed(speeds, seconds=seconds, unit=unit, title=title, checks=checks),
+                               folder / "speed.png"))
     if len(names) >= 2:
         distance = inter_animal_distance(position, individuals=individuals or None, keypoint=centre)
         bouts = None

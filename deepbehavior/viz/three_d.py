@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
+from ..analysis.kinematics import space_unit
 
 
 def _figure(**kwargs):
@@ -48,7 +49,7 @@ def plot_trajectories_3d(ds: xr.Dataset, *, individual: str | None = None,
     Parameters
     ----------
     ds
-        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals, view)``).
+        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals)``).
     edges
         Pairs of keypoint names drawn as skeleton segments.
     frame
@@ -63,10 +64,10 @@ def plot_trajectories_3d(ds: xr.Dataset, *, individual: str | None = None,
     if edges and (frame is not None or len(complete)):
         _skeleton(ax, points[frame if frame is not None else complete[0]], keypoints, edges)
     _limits(ax, points)
-    unit = ds.attrs.get("space_unit", "")
-    ax.set_xlabel(f"x {unit}")
-    ax.set_ylabel(f"y {unit}")
-    ax.set_zlabel(f"z {unit}")
+    unit = space_unit(ds)
+    ax.set_xlabel(f"x ({unit})")
+    ax.set_ylabel(f"y ({unit})")
+    ax.set_zlabel(f"z ({unit})")
     if len(keypoints) <= 12:
         ax.legend(fontsize=6, loc="upper left")
     return fig
@@ -99,7 +100,7 @@ def write_movie_3d(ds: xr.Dataset, path: str | os.PathLike, *, individual: str |
     Parameters
     ----------
     ds
-        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals, view)``).
+        A 3D poses dataset (``position (time, space=x,y,z, keypoints, individuals)``).
     path
         Output video file, written under its final name only once complete.
     edges

@@ -9,6 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .. import schema
+from ..analysis.kinematics import space_unit
 
 
 def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> Figure:
@@ -39,7 +40,7 @@ def plot_tracks(ds: xr.Dataset, *, view: str | None = None, title: str = "") -> 
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
     swaps = [float(t) / fps for t in ds.attrs.get("swap_frames", {}).get(str(view), [])]
-    unit = str(ds.attrs.get("space_unit") or ds["position"].attrs.get("units", "px"))
+    unit = space_unit(ds)
     for ax, axis in zip(axes, ("x", "y")):
         for name in ref["individuals"].values:
             values = ref.sel(individuals=name, space=axis).values

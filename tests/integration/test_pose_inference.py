@@ -29,7 +29,7 @@ def test_mediapipe_backend_writes_openpose_layout_store(tmp_path):
     ds = xr.open_zarr(tmp_path / "out" / "stores" / "bus_s1.zarr")
     assert ds.attrs["ds_type"] == "poses" and ds.attrs["model"]["layout"] == "openpose_body25_hands"
     assert list(ds["keypoints"].values) == list(OPENPOSE_KEYPOINTS)
-    position = ds["position"].isel(individuals=0, view=0)
+    position = ds["position"].isel(individuals=0)
     for name in ("Nose", "RShoulder", "LShoulder", "MidHip"):
         xy = position.sel(keypoints=name).values  # (space, time)
         assert np.isfinite(xy).all(), name

@@ -67,7 +67,14 @@ SETTINGS = MeasureSettings(
 def test_table_rows_and_values(tmp_path):
     cohort = load_cohort(make_cohort(tmp_path), check_files=False)
     table = analyze_cohort(cohort, tmp_path / "stores", SETTINGS, workers=2)
-    assert list(table.columns) == ["subject", "group", "session", "measure", "value", "unit"]
+    assert list(table.columns) == ["subject", "group", "session", "measure", "value", "unit", "flag"]
+    # In "bouts" b teleports 90 px in a frame (the gap switches) while walking 1 px a frame: flagged
+    # for every row of the session, naming b and the frames; steady "apart" motion is not.
+    flags = table.groupby("subject")["flag"].unique().to_dict()
+    assert list(flags["m02"]) == [""]
+    for subject in ("m01", "m03"):
+        assert len(flags[subject]) == 1 and flags[subject][0].startswith("implausible speed (b: ")
+        assert "a:" not in flags[subject][0]
     per_session = table.groupby("subject").size()
     assert per_session.to_dict() == {"m01": 18, "m02": 18, "m03": 18}  # 4 locomotion + 5 regions + 9 social
     assert not table.duplicated(["subject", "session", "measure"]).any()
@@ -130,7 +137,7 @@ def test_reaching_and_human_families_on_a_3d_store(tmp_path):
     position[:, 0, 2, 0], position[:, 1, 2, 0] = reach + 80.0, -100.0  # RWrist: forearm along x
     position[:, 0, 0, 0] = reach                                 # the shoulder moves with the arm
     ds = make_poses(position, fps=fps, keypoints=["RShoulder", "RElbow", "RWrist"], space=["x", "y", "z"])
-    write_store(tmp_path / "stores" / "h01_d1.zarr", ds, chunk=80)
+    write_store(tmp_path / "stores" / "h01_d1.zarr", ds.assign_attrs(space_unit="mm"), chunk=80)
     manifest = tmp_path / "c.yaml"
     manifest.write_text(yaml.safe_dump({"sessions": [{"subject": "h01", "session": "d1", "videos": {"view0": "x.mp4"}}]}))
     settings = MeasureSettings(measures=("reaching", "human"),

@@ -27,7 +27,7 @@ def _positions(xy: np.ndarray, *, frames=None, fps=FPS, units=None, dtype=np.flo
     frames = np.arange(len(xy)) if frames is None else np.asarray(frames)
     attrs = {"fps": fps} if fps is not None else {}
     if units is not None:
-        attrs["units"] = units
+        attrs["space_unit"] = units
     coords = {"time": frames / FPS, "space": ["x", "y"], "keypoints": ["paw"], "individuals": ["m1"]}
     if with_frame:
         coords["frame"] = ("time", frames)
@@ -165,7 +165,7 @@ def test_time_in_seconds_or_frame_over_fps_and_units():
         compute_velocity(seconds_only.isel(space=0))
     with pytest.raises(ValueError, match="Expected strictly increasing values in 'time'"):
         compute_velocity(seconds_only.assign_coords(time=[0.0, 0.1, 0.1, 0.2, 0.3]))
-    assert seconds_only.attrs == {"units": "mm"}  # inputs are not modified
+    assert seconds_only.attrs == {"space_unit": "mm"}  # inputs are not modified
 
 
 def test_heading_body_axis_and_velocity():
@@ -212,7 +212,7 @@ def test_distance_between_individuals_and_keypoints():
 def test_scale_to_mm():
     pos = _uniform(n=10)
     mm = scale_to_mm(pos, 0.25)
-    assert mm.attrs["units"] == "mm"
+    assert mm.attrs["space_unit"] == "mm"
     np.testing.assert_allclose(mm, pos * 0.25)
     assert compute_velocity(mm).attrs["units"] == "mm/s"
     np.testing.assert_allclose(compute_velocity(mm).sel(space="x"), 7.5)

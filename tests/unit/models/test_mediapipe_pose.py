@@ -46,7 +46,7 @@ def _inside(xy: np.ndarray, box) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def predictor():
-    model = MediaPipeHolisticPredictor()
+    model = MediaPipeHolisticPredictor(static_image_mode=True)  # photos: each on its own
     yield model
     model.close()
 
@@ -78,7 +78,7 @@ def test_finds_the_left_man_of_zidane(predictor):
 
 
 def test_finds_the_right_man_of_zidane_with_hand_and_body_sides_agreeing():
-    model = MediaPipeHolisticPredictor(min_detection_confidence=0.3)
+    model = MediaPipeHolisticPredictor(min_detection_confidence=0.3, static_image_mode=True)
     xy, conf = _one(model, _image("zidane.jpg"))
     model.close()
     _check_person(xy, conf, ZIDANE_RIGHT)
@@ -125,7 +125,7 @@ def test_describe_and_pickle(predictor):
 
 
 def test_tracking_restarts_where_frames_are_not_consecutive(monkeypatch):
-    model = MediaPipeHolisticPredictor(static_image_mode=False)
+    model = MediaPipeHolisticPredictor()
     resets = []
     original = model._graph.reset
     monkeypatch.setattr(model._graph, "reset", lambda: (resets.append(1), original())[1])
@@ -134,6 +134,40 @@ def test_tracking_restarts_where_frames_are_not_consecutive(monkeypatch):
     model.close()
     assert len(resets) == 2  # before frame 0 (nothing tracked yet) and before frame 5
     assert np.isfinite(out["keypoints"][:, 0, NOSE]).all()
+
+
+def _two_people_clip() -> np.ndarray:
+    """Ten frames of zidane.jpg: in the first five the right man is painted over, in the last five
+    both men are in view (the left man's pixels never change)."""
+    full = _image("zidane.jpg")
+    alone = full.copy()
+    alone[:, 640:] = 127
+    return np.stack([alone] * 5 + [full] * 5)
+
+
+def _noses(model, frames: np.ndarray) -> np.ndarray:
+    out = model({"frames": frames, "frame": np.arange(len(frames))})
+    model.close()
+    return out["keypoints"][:, 0, NOSE]
+
+
+def test_video_mode_is_the_default_and_keeps_following_the_same_person():
+    """Issue #15: frame-by-frame mode jumped to another person when one came into view; the
+    default (video mode) follows the person it found first."""
+    frames = _two_people_clip()
+    followed = _noses(MediaPipeHolisticPredictor(min_detection_confidence=0.3), frames)
+    assert np.isfinite(followed).all()
+    assert _inside(followed, ZIDANE_LEFT["head"]).all(), followed
+    # The failure this guards against: each frame on its own picks the right man once he is there.
+    static = _noses(MediaPipeHolisticPredictor(min_detection_confidence=0.3, static_image_mode=True), frames)
+    assert _inside(static[:5], ZIDANE_LEFT["head"]).all()
+    assert _inside(static[5:], ZIDANE_RIGHT["head"]).all(), static
+
+
+def test_several_people_are_refused_not_ignored(predictor):
+    with pytest.raises(ValueError, match=r"max_individuals=1 .* tracks one person per view\), but got 3"):
+        MediaPipeHolisticPredictor(max_individuals=3)
+    assert "one person per view" in predictor.describe().metadata["people"]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -159,7 +193,7 @@ def test_points_outside_the_frame_are_missing_unless_kept(predictor):
     finite = np.isfinite(xy).all(axis=-1)
     assert _inside(xy[finite], (0, 0, 640, 560)).all()
     assert np.isnan(conf[~finite]).all()
-    kept = MediaPipeHolisticPredictor(keep_outside=True)
+    kept = MediaPipeHolisticPredictor(keep_outside=True, static_image_mode=True)
     xy_all, _ = _one(kept, image)
     kept.close()
     assert (xy_all[:25, 1] > 560).any()

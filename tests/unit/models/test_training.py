@@ -84,7 +84,8 @@ def test_report_and_comparison_of_runs(tmp_path):
 
 
 def test_make_spec_maps_config_to_ultralytics_arguments(tmp_path):
-    train = TrainConfig(data="d.yaml", imgsz=160, lr0=0.02, augment=False, overrides={"mosaic": 0.5})
+    train = TrainConfig(data="d.yaml", model="yolo11n.yaml", imgsz=160, lr0=0.02, augment=False,
+                        overrides={"mosaic": 0.5})
     spec = make_spec(train, task="pose", data=tmp_path / "d.yaml", out=tmp_path)
     assert spec.model == "yolo11n-pose.yaml"
     assert spec.overrides["imgsz"] == 160 and spec.overrides["lr0"] == 0.02

@@ -1,0 +1,146 @@
+"""``infer`` checks videos, images and weights before any cluster starts (issue #15)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from deepbehavior import synthetic
+from deepbehavior.cohort import ManifestError
+from deepbehavior.config import InferJob, PredictConfig
+from deepbehavior.video import VideoError
+
+
+def random_yolo(path):
+    """A nano detector with seeded random weights, saved as ultralytics saves trained ones."""
+    from deepbehavior.runtime.environment import offline_ultralytics
+
+    offline_ultralytics()
+    import torch
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    YOLO("yolo11n.yaml").save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    video = synthetic.render_session(folder / "v.mp4", frames=20, width=96, height=64, seed=0, noise=0).video
+    return folder, video, random_yolo(folder / "random.pt")
+
+
+@pytest.fixture()
+def no_cluster(monkeypatch):
+    """Any start of Ray fails the test: every check here must come before it."""
+    import deepbehavior.runtime.environment
+    import jobs.infer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Ray was started before the inputs were checked")
+
+    monkeypatch.setattr(deepbehavior.runtime.environment, "start_ray", refuse)
+    return jobs.infer.main.run
+
+
+def _job(tmp_path, videos, weights, **model):
+    return InferJob(out=str(tmp_path / "out"), videos=[str(v) for v in videos],
+                    model=PredictConfig(weights=str(weights), imgsz=96, **model))
+
+
+def test_a_text_file_named_mp4_is_refused_without_suggesting_a_rerun(material, tmp_path, no_cluster):
+    _, _, weights = material
+    text = tmp_path / "notes.mp4"
+    text.write_text("these are my notes, not a video\n" * 50)
+    other = tmp_path / "empty.mp4"
+    other.write_bytes(b"")
+    with pytest.raises(VideoError) as error:
+        no_cluster(_job(tmp_path, [text, other], weights))
+    message = str(error.value)
+    assert str(text) in message and "could not be opened" in message and "\n" not in message
+    assert "(and 1 more sessions with unreadable videos)" in message
+    assert "rerun" not in message
+    assert not (tmp_path / "out" / "stores").exists()
+
+
+def test_an_unreadable_video_is_named_before_the_cluster_and_the_others_run(material, tmp_path, monkeypatch, capsys):
+    """With a readable video beside it, the bad one's session is reported at once, before Ray
+    starts, and the readable one goes on (stopped here at the start of Ray)."""
+    import deepbehavior.runtime.environment
+    import jobs.infer
+
+    _, video, weights = material
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 50)
+
+    class Started(Exception):
+        pass
+
+    def start(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(deepbehavior.runtime.environment, "start_ray", start)
+    with pytest.raises(Started):
+        jobs.infer.main.run(_job(tmp_path, [video, text], weights))
+    assert "notes_s1: unreadable video, skipped: Expected a video OpenCV can decode" in capsys.readouterr().out
+
+
+def test_a_photo_is_refused_not_an_empty_store(material, tmp_path, no_cluster):
+    """Issue #15: ``videos=[photo.jpg]`` exited 0 with a store of no frames."""
+    _, _, weights = material
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), np.full((64, 96, 3), 120, np.uint8))
+    with pytest.raises(ManifestError, match=r"photo.jpg, but got a still image \(.jpg\); make a video"):
+        no_cluster(_job(tmp_path, [photo], weights))
+
+
+def test_a_folder_of_images_is_refused_with_how_to_make_a_clip(material, tmp_path, no_cluster):
+    _, _, weights = material
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), np.full((64, 96, 3), 10 * i, np.uint8))
+    with pytest.raises(ManifestError, match="but got a folder of 3 images; make a video of the images first"):
+        no_cluster(_job(tmp_path, [frames], weights))
+
+
+def test_weights_that_are_not_a_model_give_one_line_naming_the_file(material, tmp_path, no_cluster):
+    """Issue #15: a .pt that is not a model failed with the bare error ``'backbone'``."""
+    import torch
+
+    _, video, _ = material
+    not_models = {"state_dict.pt": torch.nn.Linear(2, 2).state_dict(),
+                  "wrapped_module.pt": {"model": torch.nn.Linear(2, 2)},
+                  "text.pt": None}
+    for name, content in not_models.items():
+        path = tmp_path / name
+        if content is None:
+            path.write_text("not a checkpoint")
+        else:
+            torch.save(content, path)
+        with pytest.raises(ValueError) as error:
+            no_cluster(_job(tmp_path, [video], path))
+        message = str(error.value)
+        assert message.startswith(f"Expected an ultralytics detection or pose model in {path}, but "), message
+        assert "\n" not in message
+
+
+def test_mediapipe_with_several_people_is_refused_before_the_cluster(material, tmp_path, no_cluster):
+    _, video, _ = material
+    job = InferJob(out=str(tmp_path / "out"), videos=[str(video)],
+                   model=PredictConfig(backend="mediapipe", max_individuals=2))
+    with pytest.raises(ValueError, match="tracks one person per view"):
+        no_cluster(job)
+
+
+def test_a_real_video_is_probed_with_its_true_size(shared_data):
+    from deepbehavior.video import probe_videos
+
+    video = shared_data / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
+    info = probe_videos([video, video])  # each video once
+    assert list(info) == [str(video)]
+    found = info[str(video)]
+    assert (found.frames, found.width, found.height) == (2330, 640, 480)
+    assert found.fps == pytest.approx(30.0, rel=1e-4)  # the container says 30.0003

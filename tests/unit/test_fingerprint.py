@@ -1,0 +1,107 @@
+"""Fingerprints: a store made with other settings is never resumed into or skipped as done (issue #15)."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepbehavior import fingerprint, store, synthetic
+from deepbehavior.cohort import Cohort, Session
+from deepbehavior.models.base import ModelDescription
+from deepbehavior.runtime.inference import check_resumable, plan_shards, session_fingerprints
+
+DESCRIPTION = ModelDescription(kind="boxes", slots=1)
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fp")
+    video = synthetic.render_session(folder / "v.mp4", frames=30, width=96, height=64, seed=0, noise=0).video
+    other = synthetic.render_session(folder / "w.mp4", frames=30, width=96, height=64, seed=1, noise=0).video
+    weights = folder / "a.pt"
+    weights.write_bytes(b"weights A" * 100)
+    return folder, video, other, weights
+
+
+def _options(weights, **change):
+    return {"weights": str(weights), "imgsz": 640, "conf": 0.25, "iou": 0.7, "max_individuals": 1,
+            "device": "auto", "half": False, "threads": None, **change}
+
+
+def _cohort(video):
+    return Cohort("t", ("top",), (Session("m1", "g", "d1", {"top": video}),))
+
+
+def _started_store(tmp_path, video, weights, **change):
+    """A store as an interrupted ``infer`` leaves it: created with its fingerprint, one chunk done."""
+    cohort = _cohort(video)
+    fps = session_fingerprints(cohort, backend="yolo", backend_kwargs=_options(weights, **change), chunk=10)
+    shards, _ = plan_shards(cohort, tmp_path / "stores", DESCRIPTION, chunk=10, fingerprints=fps)
+    store.mark_done(shards[0].store, shards[0].region)
+    return cohort, tmp_path / "stores"
+
+
+def test_a_resume_with_another_imgsz_stops_naming_both_values(material, tmp_path):
+    """Issue #15: a run stopped at imgsz 640 and resumed with imgsz 320 mixed two settings in one store."""
+    _, video, _, weights = material
+    cohort, stores = _started_store(tmp_path, video, weights)
+    resumed = session_fingerprints(cohort, backend="yolo", backend_kwargs=_options(weights, imgsz=320), chunk=10)
+    with pytest.raises(fingerprint.FingerprintMismatch) as error:
+        check_resumable(cohort, stores, resumed)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "options.imgsz was 640, but this run has 320" in message and "force=true" in message
+    # plan_shards, which the pipeline calls, refuses too; with force the store is made anew
+    with pytest.raises(fingerprint.FingerprintMismatch):
+        plan_shards(cohort, stores, DESCRIPTION, chunk=10, fingerprints=resumed)
+    shards, _ = plan_shards(cohort, stores, DESCRIPTION, chunk=10, fingerprints=resumed, force=True)
+    assert len(shards) == 3  # every chunk to do again
+    path = stores / "m1_d1.zarr"
+    assert fingerprint.of_store(store.open_store(path).attrs)["options.imgsz"] == "320"
+
+
+@pytest.mark.parametrize("what", ["weights", "conf", "video", "chunk"])
+def test_other_weights_threshold_video_or_chunk_are_refused(material, tmp_path, what):
+    folder, video, other, weights = material
+    session_video = tmp_path / "v.mp4"
+    session_video.write_bytes(video.read_bytes())
+    cohort, stores = _started_store(tmp_path, session_video, weights)
+    kwargs, chunk = _options(weights), 10
+    if what == "weights":
+        changed = tmp_path / "b.pt"
+        changed.write_bytes(b"weights B" * 100)
+        kwargs = _options(changed)
+    elif what == "conf":
+        kwargs = _options(weights, conf=0.5)
+    elif what == "video":  # the same path, now another recording
+        session_video.write_bytes(other.read_bytes())
+    else:
+        chunk = 20
+    current = session_fingerprints(cohort, backend="yolo", backend_kwargs=kwargs, chunk=chunk)
+    with pytest.raises(fingerprint.FingerprintMismatch, match=what):
+        check_resumable(cohort, stores, current)
+
+
+def test_device_and_threads_do_not_count(material, tmp_path):
+    _, video, _, weights = material
+    cohort, stores = _started_store(tmp_path, video, weights)
+    same = session_fingerprints(cohort, backend="yolo", chunk=10,
+                                backend_kwargs=_options(weights, device="cpu", threads=2))
+    check_resumable(cohort, stores, same)  # no error
+
+
+def test_a_store_without_fingerprint_is_not_resumed(material, tmp_path):
+    _, video, _, weights = material
+    cohort = _cohort(video)
+    plan_shards(cohort, tmp_path / "stores", DESCRIPTION, chunk=10)  # an older version: no fingerprint
+    current = session_fingerprints(cohort, backend="yolo", backend_kwargs=_options(weights), chunk=10)
+    with pytest.raises(fingerprint.FingerprintMismatch, match="has none"):
+        check_resumable(cohort, tmp_path / "stores", current)
+
+
+def test_differences_lists_every_part():
+    a = fingerprint.make(backend="yolo", options={"imgsz": 640, "conf": 0.25})
+    b = fingerprint.make(backend="yolo", options={"imgsz": 320, "conf": 0.5})
+    assert fingerprint.differences(a, b) == [("options.conf", "0.25", "0.5"), ("options.imgsz", "640", "320")]
+    assert fingerprint.digest(a) != fingerprint.digest(b)
+    with pytest.raises(fingerprint.FingerprintMismatch, match=r"and 1 more: options.imgsz"):
+        fingerprint.check(a, b, where="x", redo="force=true")

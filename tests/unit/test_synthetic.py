@@ -1,0 +1,35 @@
+"""Synthetic sessions: the body truth the demo is scored against (issue #15)."""
+
+import numpy as np
+
+from deepbehavior import synthetic
+
+
+def _length(path: np.ndarray) -> float:
+    return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
+
+
+def test_body_box_is_centred_on_the_body_and_the_animal_box_is_not(tmp_path):
+    session = synthetic.render_session(tmp_path / "m.mp4", frames=300, seed=1, noise=0)
+    body = session.poses["position"].sel(keypoints="body").isel(individuals=0).values
+    t = np.arange(300) / 30.0
+    # the body keypoint is the closed-form path whose speed the session reports
+    np.testing.assert_allclose(np.linalg.norm(np.gradient(body, t, axis=0), axis=1)[5:-5], session.speed[5:-5, 0],
+                               rtol=2e-3)
+    body_box = session.body_boxes["position"].isel(individuals=0).values
+    np.testing.assert_allclose(body_box, body, atol=1e-4)
+    # the whole-animal box's centre wanders with the paw and the turns: its path is much longer
+    animal_box = session.boxes["position"].isel(individuals=0).values
+    assert _length(animal_box) > 1.1 * _length(body)
+    # the body box holds the drawn ellipse (semi-axes 1.1 x half length, half width) in any heading
+    size = session.body_boxes["shape"].isel(individuals=0).values
+    a, b = 1.1 * synthetic.BODY_HALF_LENGTH * 240, synthetic.BODY_HALF_WIDTH * 240
+    assert (size >= 2 * b - 1e-4).all() and (size <= 2 * a + 1e-4).all()
+
+
+def test_yolo_labels_of_body_boxes(tmp_path):
+    session = synthetic.render_session(tmp_path / "m.mp4", frames=20, seed=0, noise=0)
+    data = synthetic.write_yolo_dataset([session], tmp_path / "ds", frames_per_session=20, box="body", val_fraction=0)
+    label = (data.parent / "labels" / "train" / "s0_f00000.txt").read_text().split()
+    body = session.poses["position"].sel(keypoints="body").isel(individuals=0, time=0).values
+    np.testing.assert_allclose([float(label[1]) * 320, float(label[2]) * 240], body, atol=1e-3)
