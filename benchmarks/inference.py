@@ -209,7 +209,7 @@ def main() -> None:
     python = sys.executable
     cli = [python, "-m", "deepbehavior.cli", "infer", f"videos=[{video}]", f"model.weights={model_path}",
            "model.max_individuals=4", f"model.batch_size={args.batch}", f"model.imgsz={args.imgsz}", "model.device=cpu",
-           "force=true", f"model.options={{threads: {args.threads}}}"]
+           "force=true", f"+model.options.threads={args.threads}"]
     plain = work / "plain.py"
     plain.write_text(textwrap.dedent(PLAIN_SCRIPT))
 
