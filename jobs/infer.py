@@ -148,8 +148,7 @@ def main(cfg: InferJob) -> None:
     kwargs = backend_kwargs(cfg.model, backend)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     runner = pick_runner(cfg, inputs)
-    # the local runner loads the model first thing itself: loading it here too would cost a second load
-    description = describe_model(backend, kwargs) if runner == "ray" else None
+    description = describe_model(backend, kwargs)  # one line on weights that are not a model, before anything runs
     check_resumable(cohort, Path(cfg.out) / "stores",
                     session_fingerprints(cohort, backend=backend, backend_kwargs=kwargs,
                                          chunk=cfg.store.chunk), force=cfg.force)
