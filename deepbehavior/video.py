@@ -10,6 +10,9 @@ forward from the start.
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,9 +21,126 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-# FFmpeg's decoder messages (hundreds of lines for one damaged file) would flood the console of a
-# cohort run; our own errors name the file once. OPENCV_FFMPEG_LOGLEVEL=24 brings them back.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# FFmpeg's decoder messages (hundreds of lines for one damaged file) are written by C code to file
+# descriptor 2. While a video is decoded, fd 2 points at a log file instead (see DecoderLog); the
+# console gets one line per damaged file naming that log.
+DECODER_LOG_ENV = "DEEPBEHAVIOR_DECODER_LOG"
+
+
+_LOG_OVERRIDE: str | None = None  # set by set_decoder_log: a job's own log, before the environment's
+
+
+def decoder_log_path() -> Path:
+    """Where decoder messages go: the file given to :func:`set_decoder_log` (a job gives
+    ``OUT/decoder.log``, to its driver and its workers), else ``$DEEPBEHAVIOR_DECODER_LOG``, else
+    ``deepbehavior-decoder.log`` in the temporary folder."""
+    setting = _LOG_OVERRIDE or os.environ.get(DECODER_LOG_ENV)
+    return Path(setting or Path(tempfile.gettempdir()) / "deepbehavior-decoder.log")
+
+
+def set_decoder_log(path: str | os.PathLike | None) -> str | None:
+    """Send this process's decoder messages to ``path`` from now on (``None``: back to the default);
+    return the previous setting."""
+    global _LOG_OVERRIDE
+    previous, _LOG_OVERRIDE = _LOG_OVERRIDE, (str(path) if path is not None else None)
+    return previous
+
+
+class DecoderLog:
+    """Points file descriptor 2 at the decoder log while OpenCV/FFmpeg decode, and back after.
+
+    Process-wide and reference-counted under a lock: threads decoding at the same time share one
+    redirection, which ends when the last of them leaves. Whatever else the process writes to fd 2
+    while a decoder call runs goes to the log too, so callers enter around decoder calls only (a
+    pair of ``dup2`` calls, a few microseconds; decoding a frame takes milliseconds) and leave
+    before handing a frame to other code. Bytes the log gained while a file was being decoded are
+    counted for it; the first time a file's count is non-zero, one line naming the file and the log
+    goes to the console (fd 2 restored). Two files decoded at the same time may share their counts.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: int | None = None
+        self._log: int | None = None
+        self._logged_path: Path | None = None
+        self._setting: str | None = None  # the setting the open log was chosen by
+        self.reported: set[str] = set()
+
+    def enter(self) -> int:
+        """Redirect fd 2 (if not already); return the log's size now (bytes)."""
+        with self._lock:
+            if self._depth == 0:
+                try:
+                    self._open_log()
+                    sys.stderr.flush()
+                    self._saved = os.dup(2)
+                    os.dup2(self._log, 2)
+                except OSError:  # no log possible: decode with the console as it is
+                    self._saved = None
+            self._depth += 1
+            return os.fstat(self._log).st_size if self._saved is not None else 0
+
+    def _open_log(self) -> None:
+        """Open the log once per path (kept open: opening it per frame would cost ~0.1 ms)."""
+        setting = _LOG_OVERRIDE or os.environ.get(DECODER_LOG_ENV)
+        if self._log is not None and setting == self._setting:
+            return
+        path = decoder_log_path()
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+        self._logged_path, self._setting = path, setting
+
+    def leave(self) -> int:
+        """Undo one :meth:`enter`; return the log's size before fd 2 was restored (bytes)."""
+        with self._lock:
+            size = os.fstat(self._log).st_size if self._saved is not None else 0
+            self._depth -= 1
+            if self._depth == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+            return size
+
+    def report(self, path, grew: int) -> None:
+        """One console line for ``path`` if its decoding wrote ``grew`` > 0 bytes to the log (once per file)."""
+        if grew <= 0 or str(path) in self.reported or self._logged_path is None:
+            return
+        self.reported.add(str(path))
+        print(f"deepbehavior: {path}: the decoder reported damage; its {grew} bytes of messages "
+              f"are in {self._logged_path}", file=sys.stderr, flush=True)
+
+
+_DECODER_LOG = DecoderLog()
+
+
+class _Decoding:
+    """Context for one file's decoding: fd 2 at the log inside, bytes it gained summed over pauses."""
+
+    def __init__(self, path):
+        self.path, self.grew, self._start, self.inside = path, 0, 0, False
+
+    def __enter__(self):
+        self.resume()
+        return self
+
+    def pause(self) -> None:
+        if self.inside:
+            self.grew += _DECODER_LOG.leave() - self._start
+            self.inside = False
+
+    def resume(self) -> None:
+        if not self.inside:
+            self._start = _DECODER_LOG.enter()
+            self.inside = True
+
+    def __exit__(self, *exc):
+        self.pause()
+        _DECODER_LOG.report(self.path, self.grew)
+        return False
 
 
 class VideoError(OSError):
@@ -108,22 +228,23 @@ def probe(path: str | os.PathLike, *, sample_frames: int = 120, allow_truncated:
     Warns (``UserWarning``) when the first ``sample_frames`` timestamps are not evenly spaced, since
     frame numbers then do not map to time by a single fps.
     """
-    capture = _open(path)
-    try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        stamps = []
-        for _ in range(sample_frames):
-            if not capture.grab():
-                break
-            stamps.append(capture.get(cv2.CAP_PROP_POS_MSEC))
-        if not stamps:
-            raise VideoError(f"Expected at least one decodable frame in {path}, but got none")
-        claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        frames = _count_frames(capture, claimed)
-    finally:
-        capture.release()
+    with _Decoding(path):  # decoder messages to the log, one console line if any
+        capture = _open(path)
+        try:
+            fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+            width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            stamps = []
+            for _ in range(sample_frames):
+                if not capture.grab():
+                    break
+                stamps.append(capture.get(cv2.CAP_PROP_POS_MSEC))
+            if not stamps:
+                raise VideoError(f"Expected at least one decodable frame in {path}, but got none")
+            claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            frames = _count_frames(capture, claimed)
+        finally:
+            capture.release()
     if claimed > 0 and frames < claimed - truncation_tolerance(claimed) and not allow_truncated:
         raise VideoError(f"Expected {claimed} frames in {path}, as its container states, but only {frames} "
                          f"decode: the file is truncated or damaged")
@@ -168,30 +289,34 @@ def iter_frames(
     """
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"Expected 0 <= start <= stop, but got start={start}, stop={stop}")
-    capture = _open(path)
-    try:
-        position = 0
-        if start > 0:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-            position = int(capture.get(cv2.CAP_PROP_POS_FRAMES))
-            if position != start:  # the backend could not seek exactly: decode forward from 0
-                capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                position = 0
-        while position < start:
-            if not capture.grab():
-                raise VideoError(f"{path}: the video ended at frame {position}, before frame {start}")
-            position += 1
-        index = start
-        while stop is None or index < stop:
-            ok, frame = capture.read()
-            if not ok:
-                if stop is None:
-                    return
-                raise VideoError(f"{path}: expected frames up to {stop - 1}, but the video ended at frame {index}")
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
-            index += 1
-    finally:
-        capture.release()
+    with _Decoding(path) as decoding:  # decoder messages to the log, one console line if any
+        capture = _open(path)
+        try:
+            position = 0
+            if start > 0:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+                position = int(capture.get(cv2.CAP_PROP_POS_FRAMES))
+                if position != start:  # the backend could not seek exactly: decode forward from 0
+                    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                    position = 0
+            while position < start:
+                if not capture.grab():
+                    raise VideoError(f"{path}: the video ended at frame {position}, before frame {start}")
+                position += 1
+            index = start
+            while stop is None or index < stop:
+                ok, frame = capture.read()
+                if not ok:
+                    if stop is None:
+                        return
+                    raise VideoError(f"{path}: expected frames up to {stop - 1}, but the video ended at frame {index}")
+                # fd 2 is the console again while the caller has the frame (its own messages stay visible)
+                decoding.pause()
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
+                decoding.resume()
+                index += 1
+        finally:
+            capture.release()
 
 
 def read_frames(path: str | os.PathLike, start: int, stop: int, *, rgb: bool = False) -> np.ndarray:

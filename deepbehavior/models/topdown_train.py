@@ -365,7 +365,6 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
 
         stop = False
         if rank == 0:
-            _maybe_fail(epoch)
             trained = TopDownModel(_unwrap(model), settings, tuple(names), tuple(flip_idx))
             scored = evaluate(trained, held_out, pck_threshold=spec.pck_threshold)
             cpu_s = time.process_time() - cpu_started  # this process's CPU time: training and validation
@@ -413,12 +412,6 @@ def _unwrap(model):
 
 def _plain(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float, np.floating, np.integer))}
-
-
-def _maybe_fail(epoch: int) -> None:
-    from .training import _maybe_fail as fail
-
-    fail(epoch, 0)
 
 
 def spec_from_config(train: Any, *, data: str | os.PathLike, out: str | os.PathLike) -> TopDownSpec:

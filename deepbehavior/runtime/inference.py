@@ -31,7 +31,7 @@ import xarray as xr
 from .. import fingerprint, schema, store
 from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
-from ..video import VideoError, probe
+from ..video import VideoError, probe, set_decoder_log
 from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend
 
 __all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend", "session_fingerprints",
@@ -241,11 +241,14 @@ def run_inference(
     readers: int = 1,
     printer: Callable[[str], None] = print,
     progress_every: float = 5.0,
+    decoder_log: str | Path | None = None,
 ) -> RunReport:
     """Run the shards through Ray Data (Ray must be started) and write each finished shard.
 
     With ``gpus_per_predictor``, ``readers`` decoding tasks feed the predictors; without, each
-    predictor reads its shards' frames itself (:class:`.stages.ReadAndPredict`).
+    predictor reads its shards' frames itself (:class:`.stages.ReadAndPredict`). The workers'
+    decoder messages go to ``decoder_log`` when given (else each worker's default, see
+    :func:`deepbehavior.video.decoder_log_path`).
     """
     import ray.data
 
@@ -254,6 +257,8 @@ def run_inference(
         return RunReport(0, 0.0, 0, [])
     _quiet_ray_data()
     read = {"frames_per_batch": frames_per_batch, "retries": retries}
+    if decoder_log is not None:
+        read["decoder_log"] = str(decoder_log)
     predictor = {"backend": backend, "kwargs": backend_kwargs}
     progress = Progress(_frames_per_session(shards), every=progress_every, printer=printer)
     pending = {i: _ShardResults(s) for i, s in enumerate(shards)}
@@ -408,9 +413,24 @@ def infer_cohort(
     ``None`` gets, on the CPU, one thread per CPU its predictor holds. ``description`` (from
     :func:`describe_model`, run before Ray started) spares loading the model here. Every store
     records its fingerprint; resuming one made with other settings is an error unless ``force``.
+    FFmpeg's messages about damaged videos go to ``out/decoder.log`` (one console line per such file).
     """
     import ray
 
+    decoder_log = Path(out) / "decoder.log"
+    previous = set_decoder_log(decoder_log)
+    try:
+        return _infer_cohort(cohort, out, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk,
+                             frames_per_batch=frames_per_batch, force=force, retries=retries, readers=readers,
+                             provenance=provenance, printer=printer, progress_every=progress_every,
+                             description=description, decoder_log=decoder_log, ray=ray)
+    finally:
+        set_decoder_log(previous)
+
+
+def _infer_cohort(cohort, out, *, backend, backend_kwargs, chunk, frames_per_batch, force, retries, readers,
+                  provenance, printer, progress_every, description, decoder_log, ray) -> RunReport:
+    """:func:`infer_cohort`'s work, with the decoder log already set."""
     layout = plan_predictors(ray.nodes(), readers)
     if description is None:
         description = describe_model(backend, backend_kwargs)
@@ -430,7 +450,8 @@ def infer_cohort(
             f"{layout['predictors']} predictor(s) on {where}")
     report = run_inference(
         shards, backend=backend, backend_kwargs=backend_kwargs, kind=description.kind, fps_of=fps_of,
-        frames_per_batch=frames_per_batch, retries=retries, printer=printer, progress_every=progress_every, **layout,
+        frames_per_batch=frames_per_batch, retries=retries, printer=printer, progress_every=progress_every,
+        decoder_log=decoder_log, **layout,
     )
     report.failures[:0] = unplanned
     return report

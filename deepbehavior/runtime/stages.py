@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..video import iter_frames
+from ..video import iter_frames, set_decoder_log
 
 BACKENDS = {
     "yolo": "deepbehavior.models.yolo:YoloPredictor",  # ultralytics detection or pose, raw keypoints
@@ -39,13 +39,16 @@ def load_backend(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def decode_shard(batch: dict, *, frames_per_batch: int, retries: int):
+def decode_shard(batch: dict, *, frames_per_batch: int, retries: int, decoder_log: str | None = None):
     """Ray Data UDF: one shard in, its frames out as batches of ``frames_per_batch``.
 
     Each output row holds a whole batch of frames (``frames`` of shape ``(1, B, H, W, 3)``), so a
     predictor call never mixes videos. A shard that cannot be read after ``retries`` retries comes
-    out as one row with its ``error``.
+    out as one row with its ``error``. The decoder's messages go to ``decoder_log`` (the job's,
+    when given; see :func:`deepbehavior.video.set_decoder_log`), one console line per damaged file.
     """
+    if decoder_log:
+        set_decoder_log(decoder_log)
     index = int(batch["shard"][0])
     video, start, stop = str(batch["video"][0]), int(batch["start"][0]), int(batch["stop"][0])
     for attempt in range(retries + 1):
@@ -120,13 +123,16 @@ class ReadAndPredict:
     for Ray Data's cost per row not to count. The first error ends the shard.
     """
 
-    def __init__(self, backend: str, kwargs: dict, *, frames_per_batch: int, retries: int, every: float = 1.0):
+    def __init__(self, backend: str, kwargs: dict, *, frames_per_batch: int, retries: int, every: float = 1.0,
+                 decoder_log: str | None = None):
         self.stage = PredictStage(backend, kwargs)
         self.frames_per_batch, self.retries, self.every = frames_per_batch, retries, every
+        self.decoder_log = decoder_log
 
     def __call__(self, batch: dict):
         shard, parts, sent = int(batch["shard"][0]), [], time.monotonic()
-        for row in prefetched(decode_shard(batch, frames_per_batch=self.frames_per_batch, retries=self.retries)):
+        for row in prefetched(decode_shard(batch, frames_per_batch=self.frames_per_batch, retries=self.retries,
+                                             decoder_log=self.decoder_log)):
             result, error = self.stage.predict(row)
             if error:
                 if parts:

@@ -25,7 +25,7 @@ def random_yolo(path):
 
 
 @pytest.mark.timeout(600)
-def test_bad_videos_fail_their_sessions_only(tmp_path):
+def test_bad_videos_fail_their_sessions_only(tmp_path, capfd):
     good = synthetic.render_session(tmp_path / "good.mp4", frames=40, width=96, height=64, seed=0, noise=0).video
     whole = tmp_path / "whole.avi"
     writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 30, (96, 64))
@@ -48,7 +48,16 @@ def test_bad_videos_fail_their_sessions_only(tmp_path):
                                               "max_individuals": 1, "threads": 1})
     finally:
         stop_ray()
+    _, err = capfd.readouterr()
     failed = {f["session"]: f["error"] for f in report.failures}
+    # FFmpeg's messages about the damaged files are in the job's decoder log, not on the console,
+    # which has at most one line per damaged file, naming it and the log
+    log = tmp_path / "out" / "decoder.log"
+    assert "jpeg" in log.read_text().lower()
+    for name in ("cut.avi", "noise.mp4"):
+        about = [line for line in err.splitlines() if name in line]
+        assert len(about) <= 1 and all(str(log) in line for line in about), about
+    assert "[mjpeg" not in err and "invalid len" not in err
     assert set(failed) == {"m1_d1", "m2_d1", "m3_d1"}
     assert "gone.mp4" in failed["m1_d1"]
     assert "truncated" in failed["m2_d1"] and "Expected 60 frames" in failed["m2_d1"]

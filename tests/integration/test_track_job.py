@@ -121,12 +121,12 @@ def test_track_then_analyze_keeps_identities_and_matches_truth(cohort, tmp_path)
     # Issue #15: other settings must not be skipped as done, nor may new detections
     with pytest.raises(ValueError, match=r"track.max_jump was 15, but this run has 40.*force=true"):
         track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
-                           track=TrackConfig(names=["a", "b"], max_jump=40, merge_distance=5)))
+                           track=TrackConfig(names=["a", "b"], max_jump=40, max_extrapolate=5, merge_distance=5)))
     shutil.rmtree(tmp_path / "stores" / "m02_d1.zarr")  # infer redone with other weights
     _write(tmp_path / "stores" / "m02_d1.zarr", _slots(truth, seed=7).assign_attrs(fingerprint={"weights": "B"}))
     with pytest.raises(ValueError, match=r"1 failed: m02_d1 .*source was"):
         track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
-                           track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
+                           track=TrackConfig(names=["a", "b"], max_jump=15, max_extrapolate=5, merge_distance=5)))
     track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
                        force=True, track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
     assert open_store(out / "tracked" / "m02_d1.zarr").attrs["fingerprint"]["source"] != \

@@ -37,18 +37,80 @@ def test_a_truncated_avi_is_reported_not_silently_shorter(avi_pair):
     assert 0 < partial.frames < 60 and partial.container_frames == 100
 
 
-def test_decoder_noise_of_a_damaged_file_stays_off_the_console(avi_pair):
+def test_decoder_noise_of_a_damaged_file_goes_to_the_log_with_one_console_line(avi_pair, tmp_path):
     _, cut = avi_pair
+    log = tmp_path / "job" / "decoder.log"
     code = ("import sys; from deepbehavior import video\n"
             "try:\n    video.probe(sys.argv[1])\nexcept video.VideoError as exc:\n    print(exc, file=sys.stderr)\n"
-            "list(video.iter_frames(sys.argv[1]))\n")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+            "list(video.iter_frames(sys.argv[1]))\nlist(video.iter_frames(sys.argv[1], 3, 10))\n"
+            "print('ours, after decoding', file=sys.stderr)\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), video.DECODER_LOG_ENV: str(log)}
     result = subprocess.run([sys.executable, "-c", code, str(cut)], capture_output=True, text=True, env=env,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "cut.avi" in lines[0] and "truncated" in lines[0], lines
-    # the baseline: plain OpenCV on the same file prints FFmpeg's messages
+    lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+    about = [line for line in lines if "cut.avi" in line]
+    # our error, one line naming the file and the log, and fd 2 is the console again afterwards
+    assert len(lines) == 3 and lines[-1] == "ours, after decoding", lines
+    assert len(about) == 2 and any("truncated" in line for line in about), lines
+    assert sum(str(log) in line for line in about) == 1, lines
+    # the baseline: plain OpenCV on the same file prints FFmpeg's messages to the console ...
     plain = subprocess.run([sys.executable, "-c", "import cv2, sys\nc = cv2.VideoCapture(sys.argv[1])\n"
                             "while c.grab(): pass\n", str(cut)], capture_output=True, text=True, env=env, timeout=60)
-    assert "mjpeg" in plain.stderr.lower() or "jpeg" in plain.stderr.lower()
+    assert "jpeg" in plain.stderr.lower()
+    # ... which here are in the log instead
+    text = log.read_text()
+    assert "jpeg" in text.lower() and len(text.splitlines()) >= 2
+
+
+def test_an_undamaged_file_writes_nothing_to_the_console_or_the_log(avi_pair, tmp_path, capfd, monkeypatch):
+    whole, _ = avi_pair
+    log = tmp_path / "decoder.log"
+    monkeypatch.setenv(video.DECODER_LOG_ENV, str(log))
+    assert video.probe(whole).frames == 100
+    assert len(video.read_frames(whole, 10, 20)) == 10
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert not log.exists() or log.stat().st_size == 0
+
+
+def test_a_damaged_file_read_in_a_reader_thread_gives_one_line_and_the_console_back(avi_pair, tmp_path, capfd,
+                                                                                      monkeypatch):
+    """The CPU path reads frames in a thread (stages.prefetched); once it is done, fd 2 is the
+    console again and the file got its one line."""
+    import os
+
+    from deepbehavior.runtime.stages import prefetched
+
+    _, cut = avi_pair
+    log = tmp_path / "decoder.log"
+    monkeypatch.setenv(video.DECODER_LOG_ENV, str(log))
+    video._DECODER_LOG.reported.discard(str(cut))
+    count = 0
+    for _frame in prefetched(video.iter_frames(cut)):
+        count += 1
+    os.write(2, b"consumer says hi\n")
+    _, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert 0 < count < 60
+    assert lines[-1] == "consumer says hi" and len(lines) == 2 and "cut.avi" in lines[0] and str(log) in lines[0], lines
+    assert "jpeg" in log.read_text().lower()
+
+
+def test_decode_shard_sends_the_decoder_messages_to_the_jobs_log(avi_pair, tmp_path, capfd):
+    from deepbehavior.runtime.stages import decode_shard
+
+    _, cut = avi_pair
+    log = tmp_path / "out" / "decoder.log"
+    batch = {"shard": np.array([0]), "video": np.array([str(cut)]), "start": np.array([0]), "stop": np.array([100])}
+    previous = video.set_decoder_log(None)
+    try:
+        rows = list(decode_shard(batch, frames_per_batch=16, retries=1, decoder_log=str(log)))
+    finally:
+        video.set_decoder_log(previous)
+    # the cut file ends early: the shard's error names it; its frames before the cut came out
+    assert "cut.avi" in rows[-1]["error"][0] and "ended at frame" in rows[-1]["error"][0]
+    _, err = capfd.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cut.avi" in lines[0] and str(log) in lines[0], lines
+    assert "jpeg" in log.read_text().lower()

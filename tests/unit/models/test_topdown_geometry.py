@@ -124,12 +124,11 @@ def test_errors_by_centre_matches_animals_and_counts_misses():
 
 def test_real_labels_fit_inside_their_crops(shared_data):
     """Every labelled part of the DeepLabCut open-field mouse lies inside the window sized from the labels."""
-    from deepbehavior.labeling.io_dlc import read_dlc_csv
+    from deepbehavior.formats.dlc import read_dlc
 
-    bodyparts, individuals, labels = read_dlc_csv(shared_data / "dlc-openfield" / "labeled-data" / "m4s1"
-                                                  / "CollectedData_Pranav.csv")
-    animals = [np.array([[np.nan, np.nan] if p is None else p for p in f[individuals[0]]], float)
-               for f in labels.values()]
+    ds = read_dlc(shared_data / "dlc-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv")
+    position = ds["position"].isel(individuals=0).transpose("time", "keypoints", "space").values
+    animals = [np.asarray(frame, float) for frame in position]  # (keypoints, 2) per labelled frame, NaN if unseen
     window = window_from_labels(animals, 0.2)
     assert 100 < window < 250  # a mouse of ~100 px in a 640x480 frame
     inside = []
