@@ -1,23 +1,28 @@
-"""Inference throughput: `deepbehavior infer` against ultralytics' own streaming predict, same frames, same model.
+"""Inference speed against ultralytics at its best: steady rates and whole commands, interleaved.
 
-    python benchmarks/inference.py [--frames 0] [--imgsz 640] [--batch 4] [--rounds 3]
-    python benchmarks/inference.py --batch 64          # on a GPU machine
+    python benchmarks/inference.py [--frames 500] [--steady-frames 240] [--batch 4] [--rounds 3]
 
-Measures, in one run, on the first ``--frames`` frames (0: all 2330) of the DeepLabCut open-field
-video (640×480):
-1. ``pipeline_fps``: end to end through Ray (decode → predictor actor → Zarr), the predictor's
-   process start and model loading included, on a Ray that has run a job before (a cluster, or any
-   job after the first); ``pipeline_cold_fps``: the same job as the first one on a Ray just started
-   (Ray Data's own actors and the first worker processes start then);
-2. ``ultralytics_stream_fps``: ``model.predict(source=video, stream=True)`` over the same frames;
-3. ``forward_fps``: the network's forward pass alone on pre-letterboxed batches of ``--batch``,
-   timed just before and just after each warm pipeline run (``--rounds`` of them; the headline
-   figures are those of the round whose ratio is the median);
-and the peak memory of the pipeline on a clip and on a clip 10× longer: the sum over the driver
-and every Ray process of their proportional set size (PSS), which counts a page shared by several
-processes (the object store's, the libraries') once in all, where summing RSS counts it in each.
-The model is yolo11n (nano) with seeded random weights: no pretrained weights can be downloaded
-here, and speed does not depend on the values of the weights. Writes benchmarks/results/inference.json.
+The clip is the first ``--frames`` frames of the DeepLabCut open-field video (640×480), written
+as MP4; the model is yolo11n with seeded random weights (speed does not depend on the weights).
+Both sides use the same batch, the same image size, the same number of torch threads
+(``--threads``, default every core) and the same ``max_det``. Each round runs, in this order
+(so that a drift of the shared machine's speed hits both sides alike):
+
+steady (in this process, model loaded and warm, the first ``--steady-frames`` frames)
+    ``ours_pipeline``: the local runner (decode in a thread, predict, write the Zarr store);
+    ``ultralytics_video_batch``: ``model.predict(source=video, stream=True, batch=B)``;
+    ``ultralytics_stream``: the same at ``batch=1`` (its default);
+    ``ours_predictor`` / ``ultralytics_list_batch``: frames decoded beforehand, our predictor on
+    batches of B against ``model.predict(list_of_B_frames, batch=B)``: the networks alone.
+whole command (a new process each, wall time from launch to exit)
+    ``deepbehavior_infer``: ``python -m deepbehavior.cli infer videos=[clip] ...`` with the
+    default runner; ``deepbehavior_infer_ray``: the same with ``runner=ray``;
+    ``ultralytics_script``: a plain script (import, load, batch predict over the video, save the
+    boxes), the fastest a user would write with ultralytics.
+
+Each figure is given as min / median / max over the rounds, and the ratios of medians. Also
+``first_frame_s``: from launching a process that runs the local runner to its first predictions.
+Writes ``benchmarks/results/inference.json``.
 """
 
 from __future__ import annotations
@@ -27,195 +32,237 @@ import datetime
 import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import tempfile
-import threading
+import textwrap
 import time
 from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import cpu_model  # noqa: E402
+from gpu import weights  # noqa: E402  (seeded random yolo11n, nothing downloaded)
+
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
 
+PLAIN_SCRIPT = """
+import sys, time, numpy as np, torch
+from ultralytics import YOLO
+video, weights, out, batch, imgsz, threads = sys.argv[1:7]
+torch.set_num_threads(int(threads))
+model = YOLO(weights)
+boxes = [r.boxes.xyxy.numpy() for r in model.predict(source=video, stream=True, batch=int(batch), imgsz=int(imgsz),
+                                                       conf=0.25, max_det=4, device="cpu", verbose=False)]
+np.save(out, np.array([len(b) for b in boxes]))
+"""
 
-class PeakMemory:
-    """Peak total PSS and RSS (MB) of this process and all its descendants (Ray's), sampled."""
+FIRST_FRAME_SCRIPT = """
+import sys, time
+launched = float(sys.argv[1])
+from deepbehavior.cohort import cohort_from_videos
+from deepbehavior.runtime.local import infer_local
+first = []
+def printer(line):
+    if not first and not line.startswith("[infer] 0/") and "frames, " in line and "/" in line.split()[1]:
+        first.append(time.time() - launched)
+infer_local(cohort_from_videos([sys.argv[2]]), sys.argv[3], backend="yolo", chunk=100, frames_per_batch=4,
+            backend_kwargs={"weights": sys.argv[4], "imgsz": 640, "conf": 0.25, "max_individuals": 4,
+                            "device": "cpu", "threads": int(sys.argv[5])}, force=True, printer=printer,
+            progress_every=0)
+print(first[0])
+"""
 
-    def __init__(self, interval: float = 0.5):
-        self.interval, self.peak, self.peak_rss, self._stop = interval, 0.0, 0.0, threading.Event()
 
-    def _sample(self) -> tuple[float, float]:
-        pss = rss = 0
-        me = psutil.Process()
-        for proc in [me, *me.children(recursive=True)]:
-            try:
-                info = proc.memory_full_info()
-            except psutil.Error:
-                continue
-            pss, rss = pss + info.pss, rss + info.rss
-        return pss / 2**20, rss / 2**20
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            pss, rss = self._sample()
-            self.peak, self.peak_rss = max(self.peak, pss), max(self.peak_rss, rss)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+def spread(values: list[float]) -> dict:
+    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
+            "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
 
 
 def machine() -> dict:
     import torch
 
-    return {"cpu": cpu_model(), "cores": psutil.cpu_count(),
-            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
-            "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return {"cpu": cpu_model(), "cores": psutil.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def clip(source: Path, frames: int, path: Path, repeat: int = 1) -> Path:
+def clip(frames: int, path: Path) -> Path:
     from deepbehavior.video import iter_frames, probe, write_video
 
-    fps = probe(source).fps
-    frames = frames or probe(source).frames
-    chunk = list(iter_frames(source, 0, frames))
-    return write_video(path, (f for _ in range(repeat) for f in chunk), fps=fps)
+    return write_video(path, iter_frames(VIDEO, 0, frames), fps=probe(VIDEO).fps)
 
 
-def run_pipeline(video: Path, weights: Path, out: Path, args, *, memory: bool = False):
-    """One ``infer`` over ``video``; with ``memory``, the peak memory too (sampling it reads every
-    process's smaps twice a second, CPU the timed runs must not lose, so those run without it)."""
-    from contextlib import nullcontext
+# ---------------------------------------------------------------------------------------------
+# steady rates, in this process
 
+
+def ours_pipeline(stage, video: Path, work: Path, args) -> float:
     from deepbehavior.cohort import cohort_from_videos
-    from deepbehavior.runtime.inference import infer_cohort
+    from deepbehavior.runtime.inference import plan_shards
+    from deepbehavior.runtime.local import run_local
+    from deepbehavior.store import open_store
 
-    kwargs = {"weights": str(weights), "imgsz": args.imgsz, "conf": 0.25, "max_individuals": 4,
-              "device": args.device, "threads": os.cpu_count()}
-    with PeakMemory() if memory else nullcontext() as peak:
-        report = infer_cohort(cohort_from_videos([video]), out, backend="yolo", backend_kwargs=kwargs,
-                              chunk=args.chunk, frames_per_batch=args.batch, force=True, printer=lambda m: None)
-    if report.failures:
-        raise RuntimeError(report.failures)
-    return report, peak
+    description = stage.predictor.describe()
+    shards, _ = plan_shards(cohort_from_videos([video]), work / "stores", description, chunk=args.chunk, force=True)
+    fps_of = {s.store: float(open_store(s.store).attrs["fps"]) for s in shards}
+    start = time.perf_counter()
+    report = run_local(shards, stage, kind=description.kind, fps_of=fps_of, frames_per_batch=args.batch,
+                       printer=lambda m: None)
+    assert not report.failures, report.failures
+    return report.frames / (time.perf_counter() - start)
 
 
-def run_ultralytics_stream(video: Path, weights: Path, args) -> float:
-    import torch
-    from ultralytics import YOLO
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    model = YOLO(str(weights))
-    device = args.device if args.device != "auto" else ("cuda:0" if torch.cuda.is_available() else "cpu")
+def ultralytics_video(model, video: Path, batch: int, args) -> float:
     start, count = time.perf_counter(), 0
-    for _ in model.predict(source=str(video), stream=True, imgsz=args.imgsz, conf=0.25, max_det=4, verbose=False,
-                           device=device):
+    for _ in model.predict(source=str(video), stream=True, batch=batch, imgsz=args.imgsz, conf=0.25, max_det=4,
+                           device="cpu", verbose=False):
         count += 1
     return count / (time.perf_counter() - start)
 
 
-def run_forward(video: Path, weights: Path, args) -> float:
+THREADS_SEEN: set[int] = set()
+
+
+def same_threads(fn, *a, threads: int):
+    """``fn(*a)`` with torch at ``threads`` threads before, and the threads it left recorded:
+    ultralytics' predict sets torch's thread count itself (to one fewer than the cores)."""
     import torch
 
-    from deepbehavior.models.yolo import YoloPredictor
-    from deepbehavior.video import read_frames
+    torch.set_num_threads(threads)
+    value = fn(*a)
+    THREADS_SEEN.add(torch.get_num_threads())
+    torch.set_num_threads(threads)
+    return value
 
-    predictor = YoloPredictor(str(weights), imgsz=args.imgsz, device=args.device, threads=os.cpu_count())
-    frames = read_frames(video, 0, args.batch)
-    tensor, *_ = predictor._preprocess(frames)
-    with torch.inference_mode():
-        predictor.model(tensor)  # warm-up
-        repeats = max(min(args.frames or 600, 600) // args.batch, 3)
-        if predictor.device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            predictor.model(tensor)
-        if predictor.device.type == "cuda":
-            torch.cuda.synchronize()
-    return repeats * args.batch / (time.perf_counter() - start)
+
+def ours_predictor(predictor, frames, batch: int) -> float:
+    import numpy as np
+
+    start = time.perf_counter()
+    for first in range(0, len(frames) - batch + 1, batch):
+        predictor({"frames": frames[first:first + batch], "frame": np.arange(first, first + batch)})
+    return (len(frames) // batch * batch) / (time.perf_counter() - start)
+
+
+def ultralytics_list(model, frames, batch: int, args) -> float:
+    start = time.perf_counter()
+    for first in range(0, len(frames) - batch + 1, batch):
+        model.predict(list(frames[first:first + batch]), batch=batch, imgsz=args.imgsz, conf=0.25, max_det=4,
+                      device="cpu", verbose=False)
+    return (len(frames) // batch * batch) / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole commands, each a new process
+
+
+def wall(command: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{command[:4]} failed: {done.stderr[-1500:]}")
+    return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=0, help="frames of the video to use (0: all)")
+    parser.add_argument("--frames", type=int, default=500, help="frames of the clip the whole commands run on")
+    parser.add_argument("--steady-frames", type=int, default=240, help="frames of the steady-rate runs")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--chunk", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3, help="warm pipeline runs, each between two forward timings")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--memory-frames", type=int, default=150, help="clip length for the memory check")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "inference.json"))
+    parser.add_argument("--chunk", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=psutil.cpu_count())
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=str(HERE / "results" / "inference.json"))
     args = parser.parse_args()
     if not VIDEO.is_file():
-        raise SystemExit(f"needs the open-field video at {VIDEO}")
+        raise SystemExit(f"benchmarks/inference.py: error: Expected the open-field video at {VIDEO}, but it is absent")
 
-    from deepbehavior.config import RayConfig
-    from deepbehavior.runtime.environment import start_ray
-    from tests.helpers.models import random_yolo
+    from deepbehavior.runtime.environment import offline_ultralytics
 
+    env = {**os.environ, **offline_ultralytics(), "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    import torch
+    from ultralytics import YOLO
+
+    from deepbehavior.runtime.stages import PredictStage
+    from deepbehavior.video import read_frames
+
+    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench-infer-"))
-    weights = random_yolo(work / "yolo11n-random.pt")
-    video = clip(VIDEO, args.frames, work / "clip.mp4")
-    start_ray(RayConfig())
+    model_path = weights(work, "yolo11n.yaml")
+    video = clip(args.frames, work / "clip.mp4")
+    steady_video = clip(args.steady_frames, work / "steady.mp4")
+    frames = read_frames(steady_video, 0, args.steady_frames)
+    kwargs = {"weights": str(model_path), "imgsz": args.imgsz, "conf": 0.25, "max_individuals": 4, "device": "cpu",
+              "threads": args.threads}
+    stage = PredictStage("yolo", kwargs)
+    model = YOLO(str(model_path))
+    model.predict(list(frames[:args.batch]), batch=args.batch, imgsz=args.imgsz, device="cpu", verbose=False)
+    torch.set_num_threads(args.threads)
+    ours_predictor(stage.predictor, frames[:args.batch * 2], args.batch)  # warm-up of both
+    python = sys.executable
+    cli = [python, "-m", "deepbehavior.cli", "infer", f"videos=[{video}]", f"model.weights={model_path}",
+           "model.max_individuals=4", f"model.batch_size={args.batch}", f"model.imgsz={args.imgsz}", "model.device=cpu",
+           "force=true", f"+model.options.threads={args.threads}"]
+    plain = work / "plain.py"
+    plain.write_text(textwrap.dedent(PLAIN_SCRIPT))
 
-    cold, _ = run_pipeline(video, weights, work / "pipeline-cold", args)
-    # This machine's speed drifts by ±10% over minutes (a shared VM): each round times the forward
-    # pass just before and just after a warm pipeline run and takes the ratio to their mean; the
-    # round with the median ratio gives the headline figures.
-    rounds = []
+    steady = {k: [] for k in ("ours_pipeline", "ultralytics_video_batch", "ultralytics_stream", "ours_predictor",
+                              "ultralytics_list_batch")}
+    whole = {k: [] for k in ("deepbehavior_infer", "ultralytics_script", "deepbehavior_infer_ray")}
+    first_frame = []
     for i in range(args.rounds):
-        before = run_forward(video, weights, args)
-        report, _ = run_pipeline(video, weights, work / f"pipeline-{i}", args)
-        after = run_forward(video, weights, args)
-        rounds.append({"pipeline_fps": round(report.fps, 2),
-                       "forward_fps_before_after": [round(before, 2), round(after, 2)],
-                       "pipeline_vs_forward": round(2 * report.fps / (before + after), 3)})
-    median = sorted(rounds, key=lambda r: r["pipeline_vs_forward"])[len(rounds) // 2]
-    pipeline_fps, frames = median["pipeline_fps"], report.frames
-    forward_fps = sum(median["forward_fps_before_after"]) / 2
-    stream_fps = run_ultralytics_stream(video, weights, args)
+        steady["ours_pipeline"].append(ours_pipeline(stage, steady_video, work / f"steady-{i}", args))
+        steady["ultralytics_video_batch"].append(same_threads(ultralytics_video, model, steady_video, args.batch, args,
+                                                              threads=args.threads))
+        steady["ultralytics_stream"].append(same_threads(ultralytics_video, model, steady_video, 1, args,
+                                                         threads=args.threads))
+        steady["ours_predictor"].append(ours_predictor(stage.predictor, frames, args.batch))
+        steady["ultralytics_list_batch"].append(same_threads(ultralytics_list, model, frames, args.batch, args,
+                                                             threads=args.threads))
+        whole["deepbehavior_infer"].append(wall([*cli, f"out={work / f'cli-{i}'}"], env))
+        whole["ultralytics_script"].append(wall([python, str(plain), str(video), str(model_path),
+                                                 str(work / f"plain-{i}.npy"), str(args.batch), str(args.imgsz),
+                                                 str(args.threads)], env))
+        whole["deepbehavior_infer_ray"].append(wall([*cli, f"out={work / f'ray-{i}'}", "runner=ray"], env))
+        launched = time.time()
+        done = subprocess.run([python, "-c", FIRST_FRAME_SCRIPT, str(launched), str(video), str(work / f"first-{i}"),
+                               str(model_path), str(args.threads)], env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(done.stderr[-1500:])
+        first_frame.append(float(done.stdout.split()[-1]))
+        print(f"[bench] round {i + 1}/{args.rounds}: "
+              + ", ".join(f"{k} {v[-1]:.1f}" for k, v in {**steady, **whole}.items()), flush=True)
 
-    short = clip(VIDEO, args.memory_frames, work / "short.mp4")
-    long = clip(VIDEO, args.memory_frames, work / "long.mp4", repeat=10)
-    _, mem_short = run_pipeline(short, weights, work / "mem-short", args, memory=True)
-    long_report, mem_long = run_pipeline(long, weights, work / "mem-long", args, memory=True)
-
+    med = {k: statistics.median(v) for k, v in {**steady, **whole}.items()}
+    best_baseline = max(med["ultralytics_video_batch"], med["ultralytics_stream"], med["ultralytics_list_batch"])
     result = {
-        "pipeline_fps": round(pipeline_fps, 2),
-        "ultralytics_stream_fps": round(stream_fps, 2),
-        "forward_fps": round(forward_fps, 2),
-        "rounds": rounds,
-        "pipeline_vs_ultralytics_stream": round(pipeline_fps / stream_fps, 3),
-        "pipeline_vs_forward": round(pipeline_fps / forward_fps, 3),
-        "pipeline_cold_fps": round(cold.fps, 2),
-        "pipeline_cold_vs_ultralytics_stream": round(cold.fps / stream_fps, 3),
-        "pipeline_cold_vs_forward": round(cold.fps / forward_fps, 3),
-        "device": "cuda" if machine()["gpu"] else "cpu",
-        "frames": frames,
-        "imgsz": args.imgsz,
-        "batch_size": args.batch,
-        "peak_rss_mb": round(mem_long.peak, 1),
-        "peak_rss_mb_short_clip": round(mem_short.peak, 1),
-        "peak_rss_mb_10x_clip": round(mem_long.peak, 1),
-        "memory_ratio_10x": round(mem_long.peak / mem_short.peak, 3),
-        "memory_measure": "sum of PSS over the driver and all Ray processes (shared pages counted once)",
-        "summed_rss_mb_short_clip": round(mem_short.peak_rss, 1),
-        "summed_rss_mb_10x_clip": round(mem_long.peak_rss, 1),
-        "memory_clip_frames": [args.memory_frames, long_report.frames],
+        "steady_fps": {k: spread(v) for k, v in steady.items()},
+        "steady_ratio_vs_ultralytics_best": round(med["ours_pipeline"] / best_baseline, 3),
+        "steady_ratio_vs_ultralytics_video_batch": round(med["ours_pipeline"] / med["ultralytics_video_batch"], 3),
+        "steady_ratio_vs_ultralytics_stream": round(med["ours_pipeline"] / med["ultralytics_stream"], 3),
+        "predictor_ratio_vs_ultralytics_list_batch": round(med["ours_predictor"] / med["ultralytics_list_batch"], 3),
+        "pipeline_vs_own_predictor": round(med["ours_pipeline"] / med["ours_predictor"], 3),
+        "whole_command_s": {k: spread(v) for k, v in whole.items()},
+        # > 1: deepbehavior's whole command is faster than the plain ultralytics script
+        "whole_command_ratio": round(med["ultralytics_script"] / med["deepbehavior_infer"], 3),
+        "whole_command_ratio_ray": round(med["ultralytics_script"] / med["deepbehavior_infer_ray"], 3),
+        "first_frame_s": spread(first_frame),
+        "baseline": "ultralytics at the same batch, threads, imgsz and max_det; its best steady mode is the largest "
+                    "median among video batch, stream and list batch",
+        "ultralytics_threads_after_its_predict": sorted(THREADS_SEEN),
+        "frames_whole_command": args.frames, "frames_steady": args.steady_frames, "batch_size": args.batch,
+        "imgsz": args.imgsz, "threads": args.threads, "rounds": args.rounds,
         "model": "yolo11n architecture, seeded random weights (speed only)",
-        "video": f"dlc-openfield/videos/m3v1mp4.mp4, first {frames} frames, 640x480",
-        "machine": machine(),
-        "date": datetime.date.today().isoformat(),
+        "video": f"dlc-openfield/videos/m3v1mp4.mp4, first {args.frames} frames, 640x480",
+        "machine": machine(), "load_average_1min_end": round(os.getloadavg()[0], 2),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

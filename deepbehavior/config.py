@@ -284,6 +284,13 @@ class InferJob:
     readers: Optional[int] = None
     # Also write out/videos/<session>_<view>_labelled.mp4 with the predictions drawn.
     render: bool = False
+    # auto: in this process when Ray would run on this machine alone (no ray.address) and there is
+    # no GPU or the job is short; "ray" or "local" to choose (deepbehavior.runtime.local).
+    runner: str = "auto"
+
+    def __post_init__(self):
+        _require(self.runner in ("auto", "local", "ray"),
+                 f"Expected runner among auto, local, ray, but got {self.runner!r}")
 
 
 @dataclass

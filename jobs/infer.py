@@ -63,6 +63,31 @@ def render_videos(cohort, out: Path) -> None:
             print(f"[infer] labelled video: {written}")
 
 
+def pick_runner(cfg: InferJob, videos: list) -> str:
+    """``"local"`` (this process) or ``"ray"`` for this job (:func:`deepbehavior.runtime.local.choose_runner`)."""
+    from deepbehavior.runtime.local import choose_runner
+
+    if cfg.runner != "auto" or cfg.ray.address:
+        return choose_runner(cfg.runner, address=cfg.ray.address, frames=0, gpu=False)
+    gpu = cfg.model.device.startswith("cuda") or (cfg.model.device == "auto" and _cuda_available())
+    frames = 0
+    if gpu:  # only then does the length matter
+        from deepbehavior.video import VideoError, probe
+
+        for video in videos:
+            try:
+                frames += probe(video).frames
+            except VideoError:
+                pass  # reported as that session's failure by the runner
+    return choose_runner("auto", address=None, frames=frames, gpu=gpu)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def readable_sessions(cohort, printer=print):
     """The cohort without its sessions whose videos cannot be read, and those as report failures.
 
@@ -107,8 +132,7 @@ def main(cfg: InferJob) -> None:
     cohort = load_cohort(cfg.cohort, check_files=False) if cfg.cohort else cohort_from_videos(cfg.videos)
     # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
     from deepbehavior import provenance
-    from deepbehavior.runtime.environment import start_ray
-    from deepbehavior.runtime.inference import check_resumable, describe_model, infer_cohort, session_fingerprints
+    from deepbehavior.runtime.inference import check_resumable, describe_model, session_fingerprints
     from deepbehavior.store import write_atomic
     from deepbehavior.video import VideoError
 
@@ -122,7 +146,9 @@ def main(cfg: InferJob) -> None:
         raise VideoError(f"{unreadable[0]['error']}{more}")
     backend = resolve_backend(cfg.model)
     kwargs = backend_kwargs(cfg.model, backend)
-    description = describe_model(backend, kwargs)
+    inputs = [v for s in cohort.sessions for v in s.videos.values()]
+    runner = pick_runner(cfg, inputs)
+    description = describe_model(backend, kwargs)  # one line on weights that are not a model, before anything runs
     check_resumable(cohort, Path(cfg.out) / "stores",
                     session_fingerprints(cohort, backend=backend, backend_kwargs=kwargs,
                                          chunk=cfg.store.chunk), force=cfg.force)
@@ -131,13 +157,18 @@ def main(cfg: InferJob) -> None:
         manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
         print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
               f"cohort={manifest})", flush=True)
-    start_ray(cfg.ray)
-    inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    report = infer_cohort(
-        cohort, cfg.out, backend=backend, backend_kwargs=kwargs, description=description,
-        chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size, force=cfg.force, retries=cfg.retries,
-        readers=cfg.readers, provenance=provenance.record(to_plain(cfg), inputs),
-    )
+    common = dict(backend=backend, backend_kwargs=kwargs, chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size,
+                  force=cfg.force, retries=cfg.retries, provenance=provenance.record(to_plain(cfg), inputs))
+    if runner == "local":
+        from deepbehavior.runtime.local import infer_local
+
+        report = infer_local(cohort, cfg.out, **common)
+    else:
+        from deepbehavior.runtime.environment import start_ray
+        from deepbehavior.runtime.inference import infer_cohort
+
+        start_ray(cfg.ray)
+        report = infer_cohort(cohort, cfg.out, readers=cfg.readers, description=description, **common)
     report.failures[:0] = unreadable
     out = Path(cfg.out)
     if cfg.render:

@@ -181,7 +181,9 @@ class YoloPredictor:
             with torch.inference_mode():
                 raw = self.model(tensor)
             detections = non_max_suppression(
-                raw, self.conf, self.iou, max_det=self.slots, end2end=self.end2end,
+                # no time limit: past it ultralytics' NMS silently returns nothing for the rest of
+                # the batch (a busy machine would lose detections, not just time)
+                raw, self.conf, self.iou, max_det=self.slots, end2end=self.end2end, max_time_img=float("inf"),
                 nc=len(self.names) if self.task == "pose" else 0,
             )
             offset = np.array([left, top, left, top], dtype=np.float32)

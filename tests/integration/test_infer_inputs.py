@@ -46,7 +46,9 @@ def no_cluster(monkeypatch):
 
 
 def _job(tmp_path, videos, weights, **model):
-    return InferJob(out=str(tmp_path / "out"), videos=[str(v) for v in videos],
+    # runner=ray: these tests check that everything is checked before Ray starts (the default runs
+    # a short job in-process, without Ray)
+    return InferJob(out=str(tmp_path / "out"), videos=[str(v) for v in videos], runner="ray",
                     model=PredictConfig(weights=str(weights), imgsz=96, **model))
 
 
@@ -129,7 +131,7 @@ def test_weights_that_are_not_a_model_give_one_line_naming_the_file(material, tm
 
 def test_mediapipe_with_several_people_is_refused_before_the_cluster(material, tmp_path, no_cluster):
     _, video, _ = material
-    job = InferJob(out=str(tmp_path / "out"), videos=[str(video)],
+    job = InferJob(out=str(tmp_path / "out"), videos=[str(video)], runner="ray",
                    model=PredictConfig(backend="mediapipe", max_individuals=2))
     with pytest.raises(ValueError, match="tracks one person per view"):
         no_cluster(job)

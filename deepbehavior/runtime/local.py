@@ -1,0 +1,190 @@
+"""Inference in this one process, for jobs one machine runs anyway: no Ray to start, no actors.
+
+On the embedded default (no ``ray.address``) every frame is predicted on this machine whichever
+runner does it; starting Ray, its workers and a predictor actor then costs tens of CPU-seconds
+before the first frame, which for a short video is most of the job. This runner plans the same
+shards into the same stores (:func:`.inference.plan_shards`), writes each finished shard as one
+region and marks it done (so a rerun resumes, ``force`` redoes, a failed shard is recorded and
+the others finish), and returns the same :class:`.inference.RunReport`.
+
+The pipeline, in one process::
+
+    thread "decode":  decode_shard (OpenCV, GIL released) ─► batches of frames, a few ahead ─┐
+    main thread:      predictor (torch's own threads) ─► predictions ─► write_region  ◄───────┘
+
+A shard's frames are stacked into one array by the decoding thread; the predictor takes a batch
+as one tensor (colour order and scaling are folded into the network), so no Python runs per frame
+on the main thread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .. import store
+from ..cohort import Cohort
+from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
+from .stages import PredictStage, decode_shard, prefetched
+
+__all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
+
+# With a GPU, one decoding thread (some hundreds of 640×480 frames/s) feeds it more slowly than
+# Ray's many reader processes do; past this many frames (under 3 minutes of 30 fps video) Ray's
+# start-up (~15 s) is worth paying. An estimate until benchmarks/gpu.py's local_runner_fps and
+# end_to_end_fps have been measured on a GPU machine.
+LOCAL_GPU_MAX_FRAMES = 5_000
+
+
+def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
+    """``"local"`` or ``"ray"`` for a job of ``frames`` frames to predict.
+
+    ``runner`` ``"auto"`` picks the local runner when Ray would run on this machine alone (no
+    ``address``) and either there is no GPU (every frame is then predicted by one process with
+    every CPU, as Ray's one predictor per node would) or the job is short
+    (``frames <= LOCAL_GPU_MAX_FRAMES``); Ray otherwise.
+    """
+    if runner not in ("auto", "local", "ray"):
+        raise ValueError(f"Expected runner among 'auto', 'local', 'ray', but got {runner!r}")
+    if runner != "auto":
+        return runner
+    if address:
+        return "ray"
+    return "local" if not gpu or frames <= LOCAL_GPU_MAX_FRAMES else "ray"
+
+
+def _rows(shards: list[Shard], *, frames_per_batch: int, retries: int) -> Iterator[tuple[int, dict]]:
+    """Every shard's rows of frames (or its one error row), in order, tagged with the shard's index."""
+    for index, shard in enumerate(shards):
+        batch = {"shard": np.array([index]), "video": np.array([shard.video]), "start": np.array([shard.start]),
+                 "stop": np.array([shard.stop])}
+        for row in decode_shard(batch, frames_per_batch=frames_per_batch, retries=retries):
+            yield index, row
+
+
+def run_local(
+    shards: list[Shard],
+    stage: PredictStage,
+    *,
+    kind: str,
+    fps_of: dict[str, float],
+    frames_per_batch: int = 16,
+    retries: int = 2,
+    printer: Callable[[str], None] = print,
+    progress_every: float = 5.0,
+    prefetch: int = 3,
+) -> RunReport:
+    """Decode (in a thread), predict and write ``shards`` in this process.
+
+    Parameters
+    ----------
+    shards
+        The work, as planned by :func:`.inference.plan_shards`.
+    stage
+        The predictor, loaded once (:class:`.stages.PredictStage`).
+    kind
+        ``"poses"`` or ``"boxes"``: the stores' schema.
+    fps_of
+        Frame rate (frames/s) of each store, by its path.
+    frames_per_batch
+        Frames per predictor call.
+    retries
+        Attempts at decoding a shard again before it is recorded as failed.
+    prefetch
+        Batches decoded ahead of the predictor.
+
+    Returns
+    -------
+    RunReport
+        Frames predicted, seconds from the call, shards written, failures (one per shard).
+    """
+    started = time.monotonic()
+    if not shards:
+        return RunReport(0, 0.0, 0, [])
+    totals: dict[str, int] = {}
+    for s in shards:
+        totals[s.session] = totals.get(s.session, 0) + s.stop - s.start
+    progress = Progress(totals, every=progress_every, printer=printer)
+    failures: list[dict] = []
+    frames = done = 0
+    current: _ShardResults | None = None
+    failed: set[int] = set()
+
+    def fail(shard: Shard, error: str) -> None:
+        store.record_failure(shard.store, shard.region, error)
+        failures.append({"session": shard.session, "view": shard.view, "start": shard.start, "stop": shard.stop,
+                         "error": error})
+
+    rows = prefetched(_rows(shards, frames_per_batch=frames_per_batch, retries=retries), depth=prefetch)
+    try:
+        for index, row in rows:
+            if index in failed:
+                continue  # the rest of a shard whose prediction failed
+            shard = shards[index]
+            if current is None or current.shard is not shard:
+                current = _ShardResults(shard)
+            result, error = stage.predict(row)
+            if error:
+                fail(shard, error)
+                failed.add(index)
+                current = None
+                continue
+            new = current.add(int(row["first"][0]), result)
+            frames += new
+            progress.add(shard.session, new)
+            if current.complete:
+                part = predictions_to_part(kind, current.arrays, np.arange(shard.start, shard.stop), fps_of[shard.store])
+                store.write_region(shard.store, part, shard.region)
+                done += 1
+                current = None
+    finally:
+        rows.close()
+    progress.printer(progress.line())
+    return RunReport(frames, time.monotonic() - started, done, failures)
+
+
+def infer_local(
+    cohort: Cohort,
+    out: str | Path,
+    *,
+    backend: str,
+    backend_kwargs: dict,
+    chunk: int,
+    frames_per_batch: int = 16,
+    force: bool = False,
+    retries: int = 2,
+    provenance: dict | None = None,
+    printer: Callable[[str], None] = print,
+    progress_every: float = 5.0,
+) -> RunReport:
+    """Plan, run and write inference for a cohort into ``out/stores``, in this process.
+
+    The same stores, progress records, fingerprints and report as :func:`.inference.infer_cohort`
+    (resuming a store made with other settings is an error unless ``force``). A backend
+    whose ``threads`` is ``None`` gets one thread per CPU of this machine.
+    """
+    started = time.monotonic()
+    # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
+    fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
+    if backend_kwargs.get("threads", 0) is None:
+        backend_kwargs = backend_kwargs | {"threads": os.cpu_count() or 1}
+    stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
+    description = stage.predictor.describe()
+    shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
+                                    provenance=provenance, fingerprints=fingerprints)
+    if not shards:
+        if not unplanned:
+            printer("[infer] every shard is already done (force=true redoes them)")
+        return RunReport(0, time.monotonic() - started, 0, unplanned)
+    fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
+    printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
+            f"in this process ({backend_kwargs.get('threads') or 'default'} threads)")
+    report = run_local(shards, stage, kind=description.kind, fps_of=fps_of, frames_per_batch=frames_per_batch,
+                       retries=retries, printer=printer, progress_every=progress_every)
+    report.seconds = time.monotonic() - started  # model loading and planning included
+    report.failures[:0] = unplanned
+    return report

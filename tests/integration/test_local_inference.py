@@ -1,0 +1,120 @@
+"""The in-process runner: the same stores as the Ray path, resume, force, bad videos, model errors."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from deepbehavior import store, synthetic
+from deepbehavior.cohort import Cohort, Session
+from deepbehavior.config import RayConfig
+from deepbehavior.runtime.environment import start_ray
+from deepbehavior.runtime.inference import infer_cohort
+from deepbehavior.runtime.local import LOCAL_GPU_MAX_FRAMES, choose_runner, infer_local
+from tests.helpers.models import random_yolo
+
+FRAMES = 120
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local")
+    videos = [synthetic.render_session(folder / f"v{i}.mp4", frames=FRAMES, width=160, height=128, seed=i,
+                                       noise=0).video for i in range(2)]
+    return folder, videos, random_yolo(folder / "random.pt")
+
+
+def _cohort(videos):
+    return Cohort("t", ("top",), tuple(Session(f"m{i}", "g", "d1", {"top": v}) for i, v in enumerate(videos)))
+
+
+def _kwargs(weights, **extra):
+    # conf=0 keeps a random network's (deterministic) boxes, so every frame has something to compare
+    return {"weights": str(weights), "imgsz": 160, "conf": 0.0, "max_individuals": 2, "threads": 1, **extra}
+
+
+def _local(cohort, out, weights, *, chunk=50, backend="yolo", force=False, **extra):
+    return infer_local(cohort, out, backend=backend, backend_kwargs=_kwargs(weights, **extra), chunk=chunk,
+                       frames_per_batch=16, force=force, retries=1, printer=lambda m: None, progress_every=0)
+
+
+def _values(out, key):
+    ds = xr.open_zarr(out / "stores" / f"{key}.zarr")
+    return {name: ds[name].values for name in ("position", "shape", "confidence", "class_index")}
+
+
+def _assert_same(a, b):
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-3, equal_nan=True, err_msg=name)
+
+
+def test_choose_runner():
+    assert choose_runner("auto", address=None, frames=10**7, gpu=False) == "local"
+    assert choose_runner("auto", address=None, frames=500, gpu=True) == "local"
+    assert choose_runner("auto", address=None, frames=LOCAL_GPU_MAX_FRAMES + 1, gpu=True) == "ray"
+    assert choose_runner("auto", address="10.0.0.1:6379", frames=500, gpu=False) == "ray"
+    assert choose_runner("ray", address=None, frames=5, gpu=False) == "ray"
+    with pytest.raises(ValueError, match="Expected runner among .* but got 'fast'"):
+        choose_runner("fast", address=None, frames=5, gpu=False)
+
+
+@pytest.mark.slow
+def test_local_store_equals_the_ray_store_on_the_same_clips(material, tmp_path):
+    _, videos, weights = material
+    cohort = _cohort(videos)
+    local = _local(cohort, tmp_path / "local", weights)
+    ray = start_ray(RayConfig(num_cpus=2, num_gpus=0))
+    try:
+        remote = infer_cohort(cohort, tmp_path / "ray", backend="yolo", backend_kwargs=_kwargs(weights), chunk=50,
+                              frames_per_batch=16, retries=1, printer=lambda m: None, progress_every=0)
+    finally:
+        ray.shutdown()
+    assert local.failures == [] == remote.failures
+    assert local.frames == remote.frames == 2 * FRAMES and local.shards_done == remote.shards_done == 6
+    for key in ("m0_d1", "m1_d1"):
+        a, b = _values(tmp_path / "local", key), _values(tmp_path / "ray", key)
+        assert np.isfinite(a["position"]).all()  # conf=0: every slot of every frame filled
+        _assert_same(a, b)
+        ds_a, ds_b = (xr.open_zarr(tmp_path / p / "stores" / f"{key}.zarr") for p in ("local", "ray"))
+        assert ds_a.attrs["fps"] == ds_b.attrs["fps"] and list(ds_a["frame"].values) == list(range(FRAMES))
+        assert store.is_complete(tmp_path / "local" / "stores" / f"{key}.zarr")
+
+
+def test_local_resume_redoes_only_lost_chunks_and_force_redoes_all(material, tmp_path):
+    _, videos, weights = material
+    cohort = _cohort(videos[:1])
+    _local(cohort, tmp_path / "full", weights)
+    _local(cohort, tmp_path / "resumed", weights)
+    for key in ("top.1", "top.2"):  # an interrupted run: two chunks lost their markers
+        (tmp_path / "resumed" / "stores" / "m0_d1.zarr.progress" / "done" / key).unlink()
+    again = _local(cohort, tmp_path / "resumed", weights)
+    assert again.shards_done == 2 and again.frames == 70  # frames 50-119 only
+    _assert_same(_values(tmp_path / "full", "m0_d1"), _values(tmp_path / "resumed", "m0_d1"))
+    nothing = _local(cohort, tmp_path / "resumed", weights)
+    assert nothing.shards_done == 0 and nothing.frames == 0
+    forced = _local(cohort, tmp_path / "resumed", weights, force=True)
+    assert forced.shards_done == 3 and forced.frames == FRAMES
+    _assert_same(_values(tmp_path / "full", "m0_d1"), _values(tmp_path / "resumed", "m0_d1"))
+
+
+def test_local_corrupt_and_truncated_videos_do_not_stop_the_others(material, tmp_path):
+    _, videos, weights = material
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00garbage" * 1000)
+    truncated = tmp_path / "truncated.mp4"
+    data = videos[1].read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])  # the container claims more frames than decode
+    report = _local(_cohort([videos[0], junk, truncated]), tmp_path / "out", weights)
+    failed = {f["session"] for f in report.failures}
+    assert "m1_d1" in failed and "m0_d1" not in failed
+    assert store.is_complete(tmp_path / "out" / "stores" / "m0_d1.zarr")
+    assert np.isfinite(_values(tmp_path / "out", "m0_d1")["position"]).all()
+
+
+def test_local_model_error_fails_only_its_shard(material, tmp_path):
+    _, videos, weights = material
+    report = _local(_cohort(videos[:1]), tmp_path / "out", weights,
+                    backend="tests.helpers.models:FailOnFramePredictor", bad_frame=60)
+    assert [(f["start"], f["stop"]) for f in report.failures] == [(50, 100)]
+    assert "cannot predict frame 60" in report.failures[0]["error"]
+    path = tmp_path / "out" / "stores" / "m0_d1.zarr"
+    assert {r.key for r in store.pending(path)} == {"top.1"} and report.shards_done == 2
