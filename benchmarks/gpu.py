@@ -87,7 +87,7 @@ def clip(work: Path, s: dict) -> Path:
         frames = list(iter_frames(VIDEO, 0, s["frames"] or info.frames))
         fps = info.fps
     else:
-        from deepbehavior import synthetic
+        from deepbehavior.synthetic import mice as synthetic
 
         source = synthetic.render_session(work / "synthetic.mp4", frames=s["frames"] or 600, width=640, height=480,
                                           seed=0).video
@@ -97,7 +97,7 @@ def clip(work: Path, s: dict) -> Path:
 
 def weights(work: Path, architecture: str) -> Path:
     """An ultralytics ``.pt`` of ``architecture`` with seeded random weights (nothing downloaded)."""
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     path = work / f"{architecture.replace('.yaml', '')}-random.pt"
     if not path.exists():
@@ -197,7 +197,7 @@ def _ultralytics_batch_fps(model, frames, batch: int, half: bool, device: str, i
 
 
 def part_inference(args, s, work: Path) -> dict:
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     import torch
@@ -270,7 +270,7 @@ def _end_to_end(args, s, work, video, model_path, device) -> dict:
 
 
 def part_pose(args, s, work: Path) -> dict:
-    from deepbehavior.runtime.environment import offline_ultralytics
+    from deepbehavior.offline import offline_ultralytics
 
     offline_ultralytics()
     import torch
@@ -299,8 +299,8 @@ def part_training(args, s, work: Path) -> dict:
 
     import training as bench  # benchmarks/training.py
     from deepbehavior.models.dataset_checks import check_dataset
-    from deepbehavior.models.synthetic_dataset import write_synthetic_dataset
-    from deepbehavior.models.training import NO_AUGMENTATION, LoopSpec
+    from deepbehavior.synthetic.shapes_dataset import write_synthetic_dataset
+    from deepbehavior.models.yolo_train import NO_AUGMENTATION, LoopSpec
 
     t = s["train"]
     gpu = device_of(args) != "cpu"

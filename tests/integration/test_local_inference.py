@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from deepbehavior import store, synthetic
+from deepbehavior import store
+from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import Cohort, Session
 from deepbehavior.config import RayConfig
 from deepbehavior.runtime.environment import start_ray
