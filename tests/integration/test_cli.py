@@ -140,7 +140,7 @@ def test_healthy_videos_run_is_quiet_shows_start_progress_and_writes_its_cohort(
 
     video = tiny_inputs / "m1.mp4"
     code, out, err = _cli("infer", f"out={tmp_path / 'o'}", f"videos=[{video}]", f"model.weights={tiny_inputs / 'w.pt'}",
-                          "model.imgsz=128", "store.chunk=20", cwd=tmp_path)
+                          "model.imgsz=128", "store.chunk=20", "runner=ray", cwd=tmp_path)
     assert code == 0, err
     assert err == "", err  # no Ray token warning, no core_worker line, nothing
     assert not re.search(r"\]\[INFO\]", out), out  # no libraries' INFO log records either
@@ -156,7 +156,7 @@ def test_healthy_videos_run_is_quiet_shows_start_progress_and_writes_its_cohort(
 def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, tiny_inputs):
     proc = subprocess.Popen([sys.executable, "-m", "deepbehavior.cli", "infer", f"out={tmp_path / 'o'}",
                              f"videos=[{tiny_inputs / 'm1.mp4'}]", f"model.weights={tiny_inputs / 'w.pt'}",
-                             "model.imgsz=128"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "model.imgsz=128", "runner=ray"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=_env())
     for line in proc.stdout:  # interrupt while Ray starts, the longest wait of a job
         if "starting a local Ray" in line:
