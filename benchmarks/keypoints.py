@@ -51,16 +51,19 @@ def machine() -> dict:
 
 
 def write_dataset(name: str, folder: Path) -> Path:
-    from deepbehavior.labeling.io_dlc import read_dlc_csv
+    from deepbehavior.formats.dlc import read_dlc_labels
     from deepbehavior.models.crops import guess_flip_pairs, swap_order
     from deepbehavior.models.pose_dataset import write_pose_dataset
 
     project, csv, _ = DATASETS[name]
     root = DATA / project
-    bodyparts, individuals, labels = read_dlc_csv(root / csv)
-    points = {str(root / image): np.array([[np.nan, np.nan] if p is None else p for p in frames[individuals[0]]],
-                                          dtype=float)
-              for image, frames in labels.items()}
+    labels = read_dlc_labels(root / csv)
+    bodyparts = labels.keypoints
+    unseen = [[np.nan, np.nan]] * len(bodyparts)
+    points = {str(image.path): np.array([[np.nan, np.nan] if p is None else p
+                                         for p in (image.instances[0]["keypoints"] if image.instances else unseen)],
+                                        dtype=float)
+              for image in labels.images}
     flip_idx = swap_order(bodyparts, guess_flip_pairs(bodyparts))
     return write_pose_dataset(points, folder, keypoint_names=bodyparts, name="mouse", flip_idx=flip_idx,
                               val_fraction=0.2, seed=SPLIT_SEED)
