@@ -23,6 +23,7 @@ import numpy as np
 
 from ..files import write_atomic
 from .camera import Camera, CameraGroup
+from .opencv_storage import StorageError, read_storage
 
 # --------------------------------------------------------------------------------------------------
 # Validation shared by every reader: values, not only syntax
@@ -218,27 +219,38 @@ _OPENCV_FIELDS = {"size": "image_width/image_height", "matrix": "camera_matrix",
                   "dist": "distortion_coefficients", "rvec": "rvec", "tvec": "tvec"}
 
 
-def _node_camera(node, name: str, where: str, *, placed: bool) -> Camera:
+def _matrix_field(fields: dict, key: str):
+    """A matrix (or plain list of numbers) under ``key``; ``None`` when absent or of another kind."""
+    value = fields.get(key)
+    if isinstance(value, np.ndarray) or (isinstance(value, list) and value):
+        return value
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _map_camera(fields, name: str, where: str, *, placed: bool) -> Camera:
     """One camera of a FileStorage map; ``placed``: rvec and tvec are required (multi-camera files)."""
-    if node.empty() or not node.isMap():
+    if not isinstance(fields, dict):
         raise ValueError(f"Expected a map of camera values for {where}, but it is missing")
-    matrix = node.getNode("camera_matrix").mat()
+    matrix = _matrix_field(fields, "camera_matrix")
     if matrix is None:
         raise ValueError(f"Expected a camera_matrix in {where}, but it is missing")
-    dist = node.getNode("distortion_coefficients").mat()
+    dist = _matrix_field(fields, "distortion_coefficients")
     sizes = []
     for key in ("image_width", "image_height"):
-        value = node.getNode(key)
-        if value.empty() or not value.isReal() and not value.isInt():
+        if not _is_number(fields.get(key)):
             raise ValueError(f"Expected a number {key} in {where}, but it is missing")
-        sizes.append(value.real())
-    rvec, tvec = node.getNode("rvec").mat(), node.getNode("tvec").mat()
+        sizes.append(float(fields[key]))
+    rvec, tvec = _matrix_field(fields, "rvec"), _matrix_field(fields, "tvec")
     if placed and (rvec is None or tvec is None):
         missing = [k for k, v in (("rvec", rvec), ("tvec", tvec)) if v is None]
         raise ValueError(f"Expected {' and '.join(missing)} (the camera's pose) in {where}, but it is missing")
-    label = node.getNode("name")
+    label = fields.get("name")
     return checked_camera(
-        name=label.string() if label.isString() else name,
+        name=label if isinstance(label, str) and label else name,
         size=sizes, matrix=matrix,
         dist=np.zeros(5) if dist is None else dist,
         rvec=np.zeros(3) if rvec is None else rvec,
@@ -248,47 +260,37 @@ def _node_camera(node, name: str, where: str, *, placed: bool) -> Camera:
 
 
 def _read_opencv(path: Path) -> CameraGroup:
-    storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
-    try:
-        if not storage.isOpened():
-            raise ValueError(f"Expected an OpenCV YAML/XML file at {path}, but OpenCV could not open it")
-        root = storage.root()
-        count = storage.getNode("camera_count")
-        if count.empty():
-            return CameraGroup([_node_camera(root, path.stem, str(path), placed=False)])
-        n = count.real() if (count.isReal() or count.isInt()) else float("nan")
-        present = sorted(k for k in root.keys() if k.startswith("camera_") and k[7:].isdigit())
-        if not (np.isfinite(n) and n == int(n) and 1 <= n <= 1000) or len(present) != int(n):
-            raise ValueError(f"Expected camera_count in {path} to count its camera_N maps ({len(present)}), "
-                             f"but got {count.real() if not count.empty() else None}")
-        cameras = [_node_camera(storage.getNode(f"camera_{i}"), f"camera_{i}", f"camera_{i} of {path}",
-                                placed=True) for i in range(int(n))]
-        metadata = {}
-        for key in root.keys():
-            if key.startswith("metadata_"):
-                node = storage.getNode(key)
-                metadata[key[len("metadata_"):]] = node.string() if node.isString() else node.real()
-        return _group(cameras, metadata, path)
-    finally:
-        storage.release()
+    root = read_storage(path)
+    if "camera_count" not in root:
+        return CameraGroup([_map_camera(root, path.stem, str(path), placed=False)])
+    count = root["camera_count"]
+    present = sorted(k for k in root if isinstance(k, str) and k.startswith("camera_") and k[7:].isdigit())
+    if not (_is_number(count) and np.isfinite(count) and count == int(count) and 1 <= count <= 1000) or len(present) != int(count):
+        raise ValueError(f"Expected camera_count in {path} to count its camera_N maps ({len(present)}), "
+                         f"but got {str(count)[:20]}")
+    cameras = [_map_camera(root.get(f"camera_{i}"), f"camera_{i}", f"camera_{i} of {path}", placed=True)
+               for i in range(int(count))]
+    metadata = {}
+    for key, value in root.items():
+        if isinstance(key, str) and key.startswith("metadata_") and (isinstance(value, str) or _is_number(value)):
+            metadata[key[len("metadata_"):]] = value if isinstance(value, str) else float(value)
+    return _group(cameras, metadata, path)
 
 
 def load_opencv(path: str | os.PathLike) -> CameraGroup:
     """Read cameras from an OpenCV YAML/XML file (ours, or one camera from OpenCV's samples).
 
-    Every value is checked (:func:`checked_camera`); a file that OpenCV's parser rejects is a
-    one-line ``ValueError`` naming it.
+    Parsed in pure Python (:mod:`.opencv_storage`: OpenCV's own parser aborts the process on some
+    damaged files); every value is checked (:func:`checked_camera`); a file that is not a readable
+    FileStorage is a one-line ``ValueError`` naming it.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Expected a calibration file at {path}, but there is none")
     try:
         return _read_opencv(path)
-    except (cv2.error, SystemError, UnicodeDecodeError) as exc:
-        # OpenCV's parser reports damage as cv2.error, or SystemError from its bindings
-        reason = " ".join(str(exc).split())[-160:]
-        raise ValueError(f"Expected an OpenCV YAML/XML calibration in {path}, but OpenCV could not "
-                         f"read it: {reason}") from None
+    except StorageError as exc:
+        raise ValueError(f"Expected an OpenCV YAML/XML calibration in {path}, but could not read it: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------------

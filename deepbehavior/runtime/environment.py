@@ -13,6 +13,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import RayConfig
@@ -69,19 +70,20 @@ def start_ray(config: RayConfig = RayConfig()):
     _OWN_TEMP_DIR = Path(tempfile.mkdtemp(prefix="dbray-"))
     atexit.register(stop_ray)
     try:
-        ray.init(
-            address="local",
-            num_cpus=config.num_cpus,
-            num_gpus=config.num_gpus,
-            namespace=config.namespace,
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            _temp_dir=str(_OWN_TEMP_DIR),
-            runtime_env=runtime_env,
-            logging_level="WARNING",
-            log_to_driver=True,
-            configure_logging=True,
-        )
+        with _loopback_node(ray):
+            ray.init(
+                address="local",
+                num_cpus=config.num_cpus,
+                num_gpus=config.num_gpus,
+                namespace=config.namespace,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                _temp_dir=str(_OWN_TEMP_DIR),
+                runtime_env=runtime_env,
+                logging_level="WARNING",
+                log_to_driver=True,
+                configure_logging=True,
+            )
     finally:
         for key, value in saved.items():
             if value is None:
@@ -89,6 +91,29 @@ def start_ray(config: RayConfig = RayConfig()):
             else:
                 os.environ[key] = value
     return ray
+
+
+@contextmanager
+def _loopback_node(ray):
+    """Keep ``_node_ip_address="127.0.0.1"`` as given while ``ray.init`` starts the node.
+
+    Measured with Ray 2.60: ``ray.init`` replaces a loopback node address with the machine's
+    routable one (found by a UDP probe towards 8.8.8.8) unless Ray's "cluster mode" is off, which
+    it reads once, when ``ray`` is imported, from ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER``. The driver
+    then talks to its own GCS over the network interface (netcheck saw 192.0.2.2). Setting the
+    variable before ``import ray`` cannot be promised (a notebook or a launcher may import Ray
+    first), so the flag is turned off for the duration of the start. The processes Ray starts get
+    the variable from :data:`RAY_ENV`.
+    """
+    from ray._private import ray_constants
+
+    saved = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if saved is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 def ray_temp_dir() -> Path | None:

@@ -27,6 +27,17 @@ def ray_local(request):
     ray.shutdown()
 
 
+def test_the_embedded_ray_talks_over_loopback_only(ray_local):
+    # Ray 2.60 swaps a 127.0.0.1 node address for the machine's routable one unless told not to;
+    # then the driver reaches its own GCS through the network interface (CI's netcheck saw it).
+    from ray._private import ray_constants
+
+    assert ray_local.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    assert {node["NodeManagerAddress"] for node in ray_local.nodes()} == {"127.0.0.1"}
+    assert ray_local.util.get_node_ip_address() == "127.0.0.1"
+    assert ray_constants.ENABLE_RAY_CLUSTER is True  # the flag is lowered only while ray.init runs
+
+
 @pytest.fixture(scope="module")
 def material(tmp_path_factory):
     folder = tmp_path_factory.mktemp("infer")
