@@ -111,7 +111,32 @@ def differences(recorded: Mapping[str, str], current: Mapping[str, str]) -> list
     """``(name, recorded value, current value)`` of every part that differs (``"absent"`` if missing)."""
     names = sorted(set(recorded) | set(current))
     return [(n, str(recorded.get(n, "absent")), str(current.get(n, "absent")))
-            for n in names if recorded.get(n) != current.get(n)]
+            for n in names if not _same(recorded.get(n), current.get(n))]
+
+
+def _numbers_as_float(value):
+    if isinstance(value, bool):
+        return ("bool", value)  # True == 1.0 in Python; a switch is not a number
+    if not isinstance(value, (int, float, list, dict)):
+        return value
+    if isinstance(value, list):
+        return [_numbers_as_float(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers_as_float(v) for k, v in value.items()}
+    return float(value)
+
+
+def _same(recorded: str | None, current: str | None) -> bool:
+    """Equal texts, or JSON texts equal once numbers are compared as numbers (``15`` is ``15.0``:
+    the same setting given from Python as an int and from the command line as a float)."""
+    if recorded == current:
+        return True
+    if recorded is None or current is None:
+        return False
+    try:
+        return _numbers_as_float(json.loads(recorded)) == _numbers_as_float(json.loads(current))
+    except (ValueError, TypeError):
+        return False
 
 
 def check(recorded: Mapping[str, str] | None, current: Mapping[str, str], *, where: str, redo: str) -> None:

@@ -106,3 +106,14 @@ def test_differences_lists_every_part():
     assert fingerprint.digest(a) != fingerprint.digest(b)
     with pytest.raises(fingerprint.FingerprintMismatch, match=r"and 1 more: options.imgsz"):
         fingerprint.check(a, b, where="x", redo="force=true")
+
+
+def test_a_number_given_as_int_or_float_is_the_same_setting():
+    # TrackConfig(max_jump=15) from Python, max_jump=15.0 from the command line: one setting
+    python = fingerprint.make(track={"max_jump": 15, "gate": [1, 2]})
+    cli = fingerprint.make(track={"max_jump": 15.0, "gate": [1.0, 2.0]})
+    assert fingerprint.differences(python, cli) == []
+    fingerprint.check(python, cli, where="x", redo="force=true")
+    other = fingerprint.make(track={"max_jump": 15.5, "gate": [1, 2]})
+    assert fingerprint.differences(python, other) == [("track.max_jump", "15", "15.5")]
+    assert fingerprint.differences(fingerprint.make(flag=True), fingerprint.make(flag=1)) != []  # a bool is no number
