@@ -33,9 +33,9 @@ def _damage(store: Path) -> None:
     Path(chunks[0]).write_bytes(b"not a zstd frame" * 4)
 
 
-def _manifest(path: Path, subjects, **extra) -> Path:
+def _manifest(path: Path, subjects, views=("top",)) -> Path:
     path.write_text(yaml.safe_dump({"cohort": "four", "sessions": [
-        {"subject": s, "group": "g", "session": "d1", "videos": {k: f"{s}_{k}.mp4" for k in extra.get("views", ["top"])}}
+        {"subject": s, "group": "g", "session": "d1", "videos": {k: f"{s}_{k}.mp4" for k in views}}
         for s in subjects]}))
     return path
 
@@ -110,7 +110,7 @@ def test_triangulate_cli(tmp_path):
         _write_2d_store(stores / f"{subject}_d1.zarr", group, world)
     _damage(stores / "m03_d1.zarr")
     out = tmp_path / "out"
-    views = {"views": ["front", "side"]}
+    views = {"views": ("front", "side")}
     triangulate.run(TriangulateJob(out=str(out), cohort=str(_manifest(tmp_path / "done.yaml", ["m02"], **views)),
                                    stores=str(stores), calibration=str(calib), figure=False))
     manifest = _manifest(tmp_path / "cohort.yaml", ["m01", "m02", "m03", "m04"], **views)
