@@ -3,7 +3,8 @@
 Each session's store (``<stores>/<session.key>.zarr``) is opened lazily, once; ``workers``
 sessions at a time, in threads (:func:`deepbehavior.session_runner.run_sessions`), each loads the one
 view it needs and runs the configured measure families on it. The table has a row per session ×
-measure with the columns ``subject, group, session, measure, value, unit``; the measure is named ``<family>.<name>`` (``regions.time_in_left``, ``social.interaction_count``).
+measure with the columns ``subject, group, session, measure, value, unit``; the measure is named
+``<family>.<name>`` (``regions.time_in_left``, ``social.interaction_count``).
 
 Measure families: ``locomotion`` (distance travelled and mean speed of each individual),
 ``reaching`` (:mod:`.reaching`), ``regions`` (:mod:`.regions`), ``social`` (:mod:`.social`),
