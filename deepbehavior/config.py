@@ -416,7 +416,7 @@ class AnalyzeJob:
     measures: list[str] = field(default_factory=lambda: ["locomotion"])
     # Camera of multi-view 2D stores to analyse (null: the first).
     view: Optional[str] = None
-    # Sessions analysed in parallel (Dask processes).
+    # Sessions analysed at once (threads; figures and videos are drawn one session at a time).
     workers: int = 2
     # Also draw figures per session and for the cohort.
     figures: bool = True

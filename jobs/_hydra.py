@@ -33,6 +33,44 @@ def _fail(job: str, message: str) -> None:
     raise SystemExit(2)
 
 
+def finish(job: str, failures, report: Path, *, sessions: int) -> None:
+    """The jobs' one exit rule, after the work: return (status 0) when no session failed, else print one
+    line per failed session (its name, the reason, the report) and a last line naming them all, and
+    exit with status 1. (Bad input found before any work exits with 2, through :func:`_fail`.)
+
+    Parameters
+    ----------
+    job
+        The job's name, as typed after ``deepbehavior``.
+    failures
+        The :class:`deepbehavior.session_runner.SessionFailure` records of the run (an inference
+        session may have several: one per failed shard).
+    report
+        The JSON report that lists every failure.
+    sessions
+        Sessions in the run, for the count in the last line.
+    """
+    if not failures:
+        return
+    by_session: dict[str, list] = {}
+    for failure in failures:
+        by_session.setdefault(failure.session, []).append(failure)
+    for name, found in by_session.items():
+        first = found[0]
+        where = f"; {first.where}" if first.where else ""
+        more = f" (and {len(found) - 1} more failures)" if len(found) > 1 else ""
+        sys.stderr.write(f"deepbehavior {job}: session {name} failed ({first.kind}{where}): {first.message}"
+                         f"{more}; report: {report}\n")
+    kinds = {f.kind for f in failures}
+    advice = ("fix their inputs, then rerun the same command" if kinds == {"input"}
+              else "rerun the same command to retry them (finished sessions are skipped)" if job == "infer"
+              and kinds == {"data"} else "fix them, then rerun the same command (finished sessions are skipped)")
+    sys.stderr.write(f"deepbehavior {job}: error: {len(by_session)} of {sessions} sessions failed: "
+                     f"{', '.join(by_session)}; {advice}; report: {report}\n")
+    sys.stderr.flush()
+    raise SystemExit(1)
+
+
 def _sets_key(overrides: list[str], key: str) -> bool:
     return any(a.lstrip("+~").split("=", 1)[0] == key and "=" in a for a in overrides)
 

@@ -1,7 +1,8 @@
 """Task measures over a cohort: opens each session's store (``stores``, default ``<out>/stores``,
 one ``<subject>_<session>.zarr`` per session of the manifest ``cohort``), runs the configured
 ``measures`` (locomotion, reaching, regions, social, human; parameters in the ``reaching``,
-``regions``, ``social`` and ``human`` groups) with a local Dask scheduler, and writes one tidy table
+``regions``, ``social`` and ``human`` groups) on ``workers`` sessions at a time, each store opened
+once, and writes one tidy table
 ``<out>/measures.parquet`` and ``.csv`` (a row per session × measure: subject, group, session,
 measure, value, unit, flag: implausible frames of the session, else empty), and
 ``<out>/measures_fingerprint.json`` (the settings and each input store's fingerprint). Stores of detection
@@ -11,17 +12,21 @@ with a ``pixel_size_mm``; the wrist for human and reaching measures, else the bo
 faster than ``max_speed`` marked) and a measure-by-group plot per measure in ``<out>/figures/groups/``;
 with ``overlay`` the social overlay video of each session in ``<out>/videos/``; with ``movie``, for
 each session whose store is 3D (from ``deepbehavior triangulate``), a skeleton movie whose view
-rotates, ``<out>/videos/<session>_skeleton3d.mp4``.
+rotates, ``<out>/videos/<session>_skeleton3d.mp4``. A session that fails (no store, a damaged
+one, detection slots) is named in ``<out>/analyze_report.json`` and on stderr, the others are
+measured, and the job exits with status 1.
 """
 
+import threading
 from pathlib import Path
 
 from deepbehavior.config import AnalyzeJob
-from ._hydra import hydra_job
+from ._hydra import finish, hydra_job
 
 
-def write_fingerprint(cohort, stores: Path, cfg: AnalyzeJob, path: Path) -> None:
-    """What the table was computed from: each session's store fingerprint and the settings.
+def write_fingerprint(digests: dict[str, str], cfg: AnalyzeJob, path: Path) -> None:
+    """What the table was computed from: each measured session's store fingerprint (``digests``,
+    session key → :func:`deepbehavior.fingerprint.source_digest`) and the settings.
 
     The table is recomputed on every run (nothing is skipped as done), so this is a record to
     compare tables by, not a check.
@@ -29,16 +34,12 @@ def write_fingerprint(cohort, stores: Path, cfg: AnalyzeJob, path: Path) -> None
     import json
 
     from deepbehavior import fingerprint
-    from deepbehavior.cohort import store_path
     from deepbehavior.config import to_plain
-    from deepbehavior.store import open_store, write_atomic
+    from deepbehavior.files import write_atomic
 
     settings = {k: v for k, v in to_plain(cfg).items()
                 if k in ("measures", "view", "reaching", "regions", "social", "human", "max_speed")}
-    record = {"settings": fingerprint.make(**settings),
-              "stores": {s.key: fingerprint.source_digest(open_store(store_path(stores, s)).attrs)
-                         for s in cohort.sessions}}
-    write_atomic(path, json.dumps(record, indent=2))
+    write_atomic(path, json.dumps({"settings": fingerprint.make(**settings), "stores": digests}, indent=2))
 
 
 def figure_point(position, cfg: AnalyzeJob) -> str | None:
@@ -56,18 +57,82 @@ def figure_point(position, cfg: AnalyzeJob) -> str | None:
     return body_centre(position)
 
 
-@hydra_job("analyze", AnalyzeJob, open_keys=("regions.regions",))
-def main(cfg: AnalyzeJob) -> None:
-    import re
+# Figures and videos are drawn one session at a time (matplotlib's pyplot is not thread-safe);
+# the measures of several sessions run at once.
+_DRAWING = threading.Lock()
 
-    from deepbehavior.analysis.cohort import (MeasureSettings, analyze_cohort, in_unit, load_position, natural_unit,
-                                              write_table)
+
+def _draw_session(ds, session, cfg: AnalyzeJob, out: Path) -> None:
+    """The figures, overlay video and 3D movie ``cfg`` asks for, of one session's opened store ``ds``."""
+    from deepbehavior import schema
+    from deepbehavior.analysis.cohort import in_unit, load_position, natural_unit
     from deepbehavior.analysis.kinematics import space_unit
     from deepbehavior.analysis.regions import parse_regions
-    from deepbehavior.cohort import load_cohort, store_path
-    from deepbehavior import schema
-    from deepbehavior.store import open_store
-    from deepbehavior.viz.plots import plot_measure_by_group, save_figure, write_session_figures
+    from deepbehavior.viz.plots import write_session_figures
+
+    if cfg.figures:
+        use_regions = "regions" in cfg.measures and cfg.regions.regions
+        position = load_position(ds, view=cfg.view)
+        if position.sizes["space"] == 2:  # 3D stays in its calibration's unit
+            unit = cfg.regions.unit if use_regions else natural_unit(position, session.pixel_size_mm)
+            position = in_unit(position, unit, pixel_size_mm=session.pixel_size_mm, where=f"session {session.key}")
+        point = figure_point(position, cfg)
+        write_session_figures(
+            position, out / "figures" / session.key, fps=float(ds.attrs["fps"]), unit=space_unit(position),
+            regions=parse_regions(cfg.regions.regions) if use_regions else (),
+            threshold=cfg.social.threshold if "social" in cfg.measures else None,
+            min_duration_s=cfg.social.min_duration_s, individuals=cfg.social.individuals or None,
+            centre=point, max_speed=cfg.max_speed,
+            title=f"{session.subject} {session.session} ({session.group}), {point or 'mean of keypoints'}")
+    if cfg.overlay:
+        from deepbehavior.viz.overlay import render_social_overlay
+
+        view = cfg.view or schema.view_names(ds)[0]
+        if view not in session.videos:
+            raise ValueError(f"Expected a video for view {view!r} of session {session.key}, but it has {list(session.videos)}")
+        video = render_social_overlay(session.videos[view], ds, out / "videos" / f"{session.key}_overlay.mp4",
+                                      view=view, individuals=cfg.social.individuals or None,
+                                      keypoint=cfg.social.centre, frames=cfg.overlay_frames)
+        print(f"overlay: {video}")
+    if cfg.movie:
+        from deepbehavior.viz.skeleton import layout_edges
+        from deepbehavior.viz.three_d import write_movie_3d
+
+        if ds.sizes.get("space") != 3 or "keypoints" not in ds.dims:
+            print(f"movie: {session.key} skipped (not a 3D poses store)")
+            return
+        if cfg.movie_frames is not None:
+            ds = ds.isel(time=slice(0, cfg.movie_frames))
+        edges = [tuple(e) for e in cfg.movie_edges] or layout_edges(ds["keypoints"].values)
+        movie = write_movie_3d(ds, out / "videos" / f"{session.key}_skeleton3d.mp4", edges=edges,
+                               frames=ds.sizes["time"], rotate=cfg.movie_degrees / ds.sizes["time"])
+        print(f"movie: {movie}")
+
+
+def _analyze_session(session, stores: Path, settings, cfg: AnalyzeJob, out: Path) -> tuple[list[dict], str]:
+    """One session: its store opened once, measured, drawn; its table rows and its store's fingerprint."""
+    from deepbehavior import fingerprint
+    from deepbehavior.analysis.cohort import open_session, session_rows
+
+    ds = open_session(stores, session)
+    rows = session_rows(ds, session, settings)
+    if cfg.figures or cfg.overlay or cfg.movie:
+        with _DRAWING:
+            _draw_session(ds, session, cfg, out)
+    return rows, fingerprint.source_digest(ds.attrs)
+
+
+@hydra_job("analyze", AnalyzeJob, open_keys=("regions.regions",))
+def main(cfg: AnalyzeJob) -> None:
+    import json
+    import re
+
+    from deepbehavior.analysis.cohort import MeasureSettings, rows_table, write_table
+    from deepbehavior.analysis.regions import parse_regions
+    from deepbehavior.cohort import load_cohort
+    from deepbehavior.files import write_atomic
+    from deepbehavior.session_runner import run_sessions
+    from deepbehavior.viz.plots import plot_measure_by_group, save_figure
 
     out = Path(cfg.out)
     cohort = load_cohort(cfg.cohort, check_files=cfg.overlay)
@@ -76,57 +141,20 @@ def main(cfg: AnalyzeJob) -> None:
         raise FileNotFoundError(f"Expected a folder of stores at {stores}, but there is none")
     settings = MeasureSettings(measures=tuple(cfg.measures), view=cfg.view, reaching=cfg.reaching,
                                regions=cfg.regions, social=cfg.social, human=cfg.human, max_speed=cfg.max_speed)
-    table = analyze_cohort(cohort, stores, settings, workers=cfg.workers)
+    if "regions" in cfg.measures:
+        parse_regions(cfg.regions.regions)  # bad regions are the user's input: one line before any work
+    report = run_sessions(cohort.sessions, lambda s: _analyze_session(s, stores, settings, cfg, out),
+                          label="analyze", workers=cfg.workers)
+    table = rows_table([row for key in report.done for row in report.results[key][0]])
     parquet, csv = write_table(table, out)
-    write_fingerprint(cohort, stores, cfg, out / "measures_fingerprint.json")
-    print(f"measures: {len(table)} rows for {len(cohort.sessions)} sessions -> {parquet} and {csv}")
-
+    write_fingerprint({key: report.results[key][1] for key in report.done}, cfg, out / "measures_fingerprint.json")
+    report_json = out / "analyze_report.json"
+    write_atomic(report_json, json.dumps(report.to_json(), indent=2))
+    print(f"measures: {len(table)} rows for {len(report.done)} of {len(cohort.sessions)} sessions -> {parquet} "
+          f"and {csv}; report: {report_json}")
     if cfg.figures:
-        use_regions = "regions" in cfg.measures and cfg.regions.regions
-        for session in cohort.sessions:
-            ds = open_store(store_path(stores, session))
-            position = load_position(ds, view=cfg.view)
-            if position.sizes["space"] == 2:  # 3D stays in its calibration's unit
-                unit = cfg.regions.unit if use_regions else natural_unit(position, session.pixel_size_mm)
-                position = in_unit(position, unit, pixel_size_mm=session.pixel_size_mm, where=f"session {session.key}")
-            point = figure_point(position, cfg)
-            write_session_figures(
-                position, out / "figures" / session.key, fps=float(ds.attrs["fps"]), unit=space_unit(position),
-                regions=parse_regions(cfg.regions.regions) if use_regions else (),
-                threshold=cfg.social.threshold if "social" in cfg.measures else None,
-                min_duration_s=cfg.social.min_duration_s, individuals=cfg.social.individuals or None,
-                centre=point, max_speed=cfg.max_speed,
-                title=f"{session.subject} {session.session} ({session.group}), {point or 'mean of keypoints'}")
         for measure in sorted(table["measure"].unique()):
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", measure)
             save_figure(plot_measure_by_group(table, measure), out / "figures" / "groups" / f"{safe}.png")
         print(f"figures -> {out / 'figures'}")
-
-    if cfg.overlay:
-        from deepbehavior.viz.overlay import render_social_overlay
-
-        for session in cohort.sessions:
-            ds = open_store(store_path(stores, session))
-            view = cfg.view or schema.view_names(ds)[0]
-            if view not in session.videos:
-                raise ValueError(f"Expected a video for view {view!r} of session {session.key}, but it has {list(session.videos)}")
-            video = render_social_overlay(session.videos[view], ds, out / "videos" / f"{session.key}_overlay.mp4",
-                                          view=view, individuals=cfg.social.individuals or None,
-                                          keypoint=cfg.social.centre, frames=cfg.overlay_frames)
-            print(f"overlay: {video}")
-
-    if cfg.movie:
-        from deepbehavior.viz.skeleton import layout_edges
-        from deepbehavior.viz.three_d import write_movie_3d
-
-        for session in cohort.sessions:
-            ds = open_store(store_path(stores, session))
-            if ds.sizes.get("space") != 3 or "keypoints" not in ds.dims:
-                print(f"movie: {session.key} skipped (not a 3D poses store)")
-                continue
-            if cfg.movie_frames is not None:
-                ds = ds.isel(time=slice(0, cfg.movie_frames))
-            edges = [tuple(e) for e in cfg.movie_edges] or layout_edges(ds["keypoints"].values)
-            movie = write_movie_3d(ds, out / "videos" / f"{session.key}_skeleton3d.mp4", edges=edges,
-                                   frames=ds.sizes["time"], rotate=cfg.movie_degrees / ds.sizes["time"])
-            print(f"movie: {movie}")
+    finish("analyze", report.failures, report_json, sessions=len(cohort.sessions))

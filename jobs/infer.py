@@ -7,18 +7,17 @@ checked before Ray starts (a session whose video cannot be read fails alone, at 
 readable the job stops there). Rerunning the same command skips finished shards (``force=true``
 redoes them) once the store's fingerprint (weights, backend options, videos, chunk) matches this
 run's; otherwise it stops naming the difference. A shard that fails is retried, then recorded, and
-the job exits non-zero naming the incomplete sessions.
+the job exits with status 1 naming each failed session on stderr (bad input: status 2, before any work).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from deepbehavior.config import InferJob, PredictConfig, to_plain
 
-from ._hydra import hydra_job
+from ._hydra import finish, hydra_job
 
 
 def resolve_backend(model: PredictConfig) -> str:
@@ -89,13 +88,15 @@ def _cuda_available() -> bool:
 
 
 def readable_sessions(cohort, printer=print):
-    """The cohort without its sessions whose videos cannot be read, and those as report failures.
+    """The cohort without its sessions whose videos cannot be read, and those as failures
+    (:class:`deepbehavior.session_runner.SessionFailure`, kind ``"input"``).
 
     Every video is probed (it decodes, has frames and a frame rate) before any cluster starts, so
     that a bad one is named in seconds; its session fails alone and the others run.
     """
     from dataclasses import replace
 
+    from deepbehavior.session_runner import SessionFailure
     from deepbehavior.video import VideoError, probe_videos
 
     good, failures, probed = [], [], 0
@@ -111,8 +112,8 @@ def readable_sessions(cohort, printer=print):
         except VideoError as exc:
             error = " ".join(str(exc).split())
             printer(f"[infer] {session.key}: unreadable video, skipped: {error}")
-            failures.append({"session": session.key, "view": "*", "start": 0, "stop": 0, "error": error,
-                             "unreadable": True})
+            failures.append(SessionFailure(session.key, "infer", "input", error,
+                                           (("view", "*"), ("start", 0), ("stop", 0), ("unreadable", True))))
     return replace(cohort, sessions=tuple(good)), failures
 
 
@@ -133,6 +134,7 @@ def main(cfg: InferJob) -> None:
     # Imported after the checks above: `deepbehavior infer --help` and bad input answer at once.
     from deepbehavior import provenance
     from deepbehavior.runtime.inference import check_resumable, describe_model, session_fingerprints
+    from deepbehavior.session_runner import SessionFailure
     from deepbehavior.store import write_atomic
     from deepbehavior.video import VideoError
 
@@ -140,10 +142,11 @@ def main(cfg: InferJob) -> None:
     # has frames and a rate (a session whose video does not fails alone, named in the report, exit
     # 1), the weights are a model of the backend's kind, and existing stores were made with these
     # same settings.
+    sessions = len(cohort.sessions)
     cohort, unreadable = readable_sessions(cohort)
     if not cohort.sessions:
         more = f" (and {len(unreadable) - 1} more sessions with unreadable videos)" if len(unreadable) > 1 else ""
-        raise VideoError(f"{unreadable[0]['error']}{more}")
+        raise VideoError(f"{unreadable[0].message}{more}")
     backend = resolve_backend(cfg.model)
     kwargs = backend_kwargs(cfg.model, backend)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
@@ -169,22 +172,14 @@ def main(cfg: InferJob) -> None:
 
         start_ray(cfg.ray)
         report = infer_cohort(cohort, cfg.out, readers=cfg.readers, description=description, **common)
-    report.failures[:0] = unreadable
+    # The runtime's records (one per failed shard or unplannable session) become typed failures here.
+    failures = unreadable + [SessionFailure.from_record(f, "infer") for f in report.failures]
     out = Path(cfg.out)
     if cfg.render:
         render_videos(cohort, out)
     summary = {"frames": report.frames, "seconds": round(report.seconds, 3), "frames_per_s": round(report.fps, 2),
-               "shards_done": report.shards_done, "failures": report.failures}
-    write_atomic(out / "infer_report.json", json.dumps(summary, indent=2))
-    print(f"[infer] stores: {out / 'stores'}  report: {out / 'infer_report.json'}")
-    if report.failures:
-        for failure in report.failures:
-            print(f"[infer] FAILED {failure['session']} {failure['view']} frames "
-                  f"{failure['start']}-{failure['stop']}: {failure['error']}", file=sys.stderr)
-        bad = sorted({f["session"] for f in report.failures if f.get("unreadable")})
-        retry = sorted({f["session"] for f in report.failures if not f.get("unreadable")} - set(bad))
-        parts = ([f"unreadable videos in: {', '.join(bad)} (replace or remove them; a rerun will not help)"]
-                 if bad else []) + ([f"incomplete sessions: {', '.join(retry)} (rerun the same command to retry "
-                                     f"them)"] if retry else [])
-        print(f"deepbehavior infer: error: {'; '.join(parts)}", file=sys.stderr)
-        raise SystemExit(1)
+               "shards_done": report.shards_done, "failures": [f.to_json() for f in failures]}
+    report_json = out / "infer_report.json"
+    write_atomic(report_json, json.dumps(summary, indent=2))
+    print(f"[infer] stores: {out / 'stores'}  report: {report_json}", flush=True)
+    finish("infer", failures, report_json, sessions=sessions)

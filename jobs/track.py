@@ -8,61 +8,114 @@ or a detection no identity holds: extra, duplicate; see ``deepbehavior.tracking.
 ``<out>/track_summary.csv`` over all sessions and, with ``figures``, ``<out>/figures/<name>_tracks.png``.
 Sessions already tracked are skipped unless ``force``, once their fingerprint (the source store's
 fingerprint and the ``track`` settings) matches this run's; otherwise the session fails naming the
-difference; a failing session is recorded in the summary
-and the others finish, then the job fails naming it. ``deepbehavior analyze stores=<out>/tracked``
+difference; a failing session is recorded in the summary and in ``<out>/track_report.json``
+and the others finish, then the job exits with status 1 naming it. ``deepbehavior analyze stores=<out>/tracked``
 reads the result.
 """
 
 from pathlib import Path
 
 from deepbehavior.config import TrackJob
-from ._hydra import hydra_job
+from ._hydra import finish, hydra_job
 
 SUMMARY_COLUMNS = ("name", "subject", "group", "session", "status", "frames", "swaps_repaired", "swap_frames",
                    "merge_frames", "jump_frames", "missing_frames", "extra_frames", "duplicate_frames",
                    "reacquired_frames", "error")
 
 
-def _track_one(source: Path, target: Path, report_csv: Path, figure: Path | None, cfg: TrackJob) -> dict:
+class _Target:
+    """One session's source store and the files tracking writes for it."""
+
+    def __init__(self, key: str, who: dict, source: Path, out: Path, figures: bool):
+        self.key, self.who, self.source = key, who, source
+        self.tracked = out / "tracked" / f"{key}.zarr"
+        self.report_csv = out / "reports" / f"{key}_quality.csv"
+        self.figure = out / "figures" / f"{key}_tracks.png" if figures else None
+
+
+def _made_by(ds, cfg: TrackJob) -> dict:
+    """What a tracked store depends on: the detections (the source store's own fingerprint) and the
+    tracking settings."""
+    from deepbehavior import fingerprint
+    from deepbehavior.config import to_plain
+
+    return fingerprint.make(source=fingerprint.source_digest(ds.attrs), track=to_plain(cfg.track))
+
+
+def _open_source(target: _Target):
+    from deepbehavior.store import open_store
+
+    if not target.source.exists():
+        raise FileNotFoundError(f"Expected a store for session {target.key} at {target.source}, but there is none")
+    return open_store(target.source)
+
+
+def _draw(tracked, target: _Target) -> None:
+    from deepbehavior.viz.plots import save_figure
+    from deepbehavior.viz.tracks import plot_tracks
+
+    save_figure(plot_tracks(tracked, title=target.tracked.stem), target.figure)
+
+
+def _summary(tracked, report) -> dict:
+    from deepbehavior.tracking import summarize_quality
+
+    return summarize_quality(report, frames=tracked.sizes["time"],
+                             swaps_repaired=int(tracked.attrs.get("swaps_repaired", 0)))
+
+
+def _already_tracked(target: _Target, cfg: TrackJob, rows: dict) -> bool:
+    """True when the session's tracked store and report exist and were made from the same detections
+    with the same settings (its summary row goes in ``rows``); a FingerprintMismatch when they were
+    made otherwise."""
     import pandas as pd
 
     from deepbehavior import fingerprint
-    from deepbehavior.config import to_plain
-    from deepbehavior.store import open_store, write_atomic
-    from deepbehavior.tracking import quality_report, summarize_quality, track_session, write_tracked
+    from deepbehavior.store import open_store
 
-    ds = open_store(source)
-    # What the tracked store depends on: the detections (the source store's own fingerprint) and
-    # the tracking settings.
-    made_by = fingerprint.make(source=fingerprint.source_digest(ds.attrs), track=to_plain(cfg.track))
-    if target.exists() and report_csv.exists() and not cfg.force:
-        tracked, status = open_store(target), "skipped"
-        fingerprint.check(fingerprint.of_store(tracked.attrs), made_by, where=f"tracked store {target}",
-                          redo="force=true")
-        report = pd.read_csv(report_csv)
-    else:
-        tracked = track_session(ds, cfg.track)
-        tracked.attrs["source_store"] = str(source.resolve())
-        tracked.attrs[fingerprint.ATTR] = made_by
-        report = quality_report(tracked, merge_distance=cfg.track.merge_distance, max_jump=cfg.track.max_jump)
-        write_tracked(tracked, target, chunk=int(ds.attrs.get("chunk", 1000)), overwrite=True)
-        write_atomic(report_csv, report.to_csv(index=False))
-        status = "tracked"
-    if figure is not None and (status == "tracked" or not figure.exists()):
-        from deepbehavior.viz.plots import save_figure
-        from deepbehavior.viz.tracks import plot_tracks
+    if cfg.force or not (target.tracked.exists() and target.report_csv.exists()):
+        return False
+    made_by = _made_by(_open_source(target), cfg)
+    tracked = open_store(target.tracked)
+    fingerprint.check(fingerprint.of_store(tracked.attrs), made_by, where=f"tracked store {target.tracked}",
+                      redo="force=true")
+    rows[target.key] = {"status": "skipped", **_summary(tracked, pd.read_csv(target.report_csv))}
+    if target.figure is not None and not target.figure.exists():
+        _draw(tracked, target)
+    return True
 
-        save_figure(plot_tracks(tracked, title=target.stem), figure)
-    return {"status": status, **summarize_quality(report, frames=tracked.sizes["time"],
-                                                  swaps_repaired=int(tracked.attrs.get("swaps_repaired", 0)))}
+
+def _track_one(target: _Target, cfg: TrackJob) -> dict:
+    """Track one session's source store; its summary row."""
+    from deepbehavior import fingerprint
+    from deepbehavior.store import write_atomic
+    from deepbehavior.tracking import quality_report, track_session, write_tracked
+
+    ds = _open_source(target)
+    tracked = track_session(ds, cfg.track)
+    tracked.attrs["source_store"] = str(target.source.resolve())
+    tracked.attrs[fingerprint.ATTR] = _made_by(ds, cfg)
+    report = quality_report(tracked, merge_distance=cfg.track.merge_distance, max_jump=cfg.track.max_jump)
+    write_tracked(tracked, target.tracked, chunk=int(ds.attrs.get("chunk", 1000)), overwrite=True)
+    write_atomic(target.report_csv, report.to_csv(index=False))
+    if target.figure is not None:
+        _draw(tracked, target)
+    row = {"status": "tracked", **_summary(tracked, report)}
+    print(f"{target.key}: tracked, {row['swaps_repaired']} swaps repaired, {row['merge_frames']} merge, "
+          f"{row['missing_frames']} missing-animal, {row['jump_frames']} jump and {row['extra_frames']} "
+          f"extra-detection frames", flush=True)
+    return row
 
 
 @hydra_job("track", TrackJob, open_keys=("track.classes",))
 def main(cfg: TrackJob) -> None:
+    import json
+
     import pandas as pd
 
     from deepbehavior.cohort import load_cohort, store_path
-    from deepbehavior.store import write_atomic
+    from deepbehavior.files import write_atomic
+    from deepbehavior.session_runner import run_sessions
 
     out = Path(cfg.out)
     if cfg.store is not None:
@@ -70,34 +123,30 @@ def main(cfg: TrackJob) -> None:
         if not source.exists():
             raise FileNotFoundError(f"Expected a store at {source}, but there is none")
         name = source.name.removesuffix(".zarr")
-        jobs = [(name, {"subject": "", "group": "", "session": name}, source)]
+        targets = [_Target(name, {"subject": "", "group": "", "session": name}, source, out, cfg.figures)]
     else:
         cohort = load_cohort(cfg.cohort, check_files=False)
         stores = Path(cfg.stores) if cfg.stores else out / "stores"
         if not stores.is_dir():
             raise FileNotFoundError(f"Expected a folder of stores at {stores}, but there is none")
-        jobs = [(s.key, {"subject": s.subject, "group": s.group, "session": s.session}, store_path(stores, s))
-                for s in cohort.sessions]
-    rows, failed = [], []
-    for name, who, source in jobs:
-        row = {"name": name, **who}
-        try:
-            if not source.exists():
-                raise FileNotFoundError(f"Expected a store for session {name} at {source}, but there is none")
-            figure = out / "figures" / f"{name}_tracks.png" if cfg.figures else None
-            row.update(_track_one(source, out / "tracked" / f"{name}.zarr",
-                                  out / "reports" / f"{name}_quality.csv", figure, cfg))
-            print(f"{name}: {row['status']}, {row['swaps_repaired']} swaps repaired, "
-                  f"{row['merge_frames']} merge, {row['missing_frames']} missing-animal, {row['jump_frames']} jump "
-                  f"and {row['extra_frames']} extra-detection frames")
-        except Exception as exc:  # one bad session must not stop the others
-            row.update(status="failed", error=" ".join(f"{type(exc).__name__}: {exc}".split()))
-            failed.append(f"{name} ({row['error']})")
-            print(f"{name}: failed: {row['error']}")
+        targets = [_Target(s.key, {"subject": s.subject, "group": s.group, "session": s.session},
+                           store_path(stores, s), out, cfg.figures) for s in cohort.sessions]
+    done_rows: dict[str, dict] = {}
+    report = run_sessions(targets, lambda t: _track_one(t, cfg), is_done=lambda t: _already_tracked(t, cfg, done_rows),
+                          label="track", details=lambda t: {"store": str(t.source)})
+    failed = {f.session: f for f in report.failures}
+    rows = []
+    for target in targets:
+        row = {"name": target.key, **target.who}
+        if target.key in failed:
+            row.update(status="failed", error=failed[target.key].message)
+        else:
+            row.update(report.results.get(target.key) or done_rows[target.key])
         rows.append(row)
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     csv = out / "track_summary.csv"
     write_atomic(csv, summary.to_csv(index=False))
-    print(f"tracked stores -> {out / 'tracked'}; summary -> {csv}")
-    if failed:
-        raise ValueError(f"Expected every session to be tracked, but {len(failed)} failed: {'; '.join(failed)}")
+    report_json = out / "track_report.json"
+    write_atomic(report_json, json.dumps(report.to_json(), indent=2))
+    print(f"tracked stores -> {out / 'tracked'}; summary -> {csv}; report -> {report_json}")
+    finish("track", report.failures, report_json, sessions=len(targets))

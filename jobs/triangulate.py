@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from deepbehavior.config import TriangulateJob
-from ._hydra import hydra_job
+from ._hydra import finish, hydra_job
 
 
 def run_cohort(cfg: TriangulateJob, options: dict) -> None:
@@ -41,18 +41,14 @@ def run_cohort(cfg: TriangulateJob, options: dict) -> None:
         raise FileNotFoundError(f"Expected a calibration file at {cfg.calibration}, but there is none")
     report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration, options=options,
                                 chunk=cfg.chunk, force=cfg.force, figure=cfg.figure)
-    write_atomic(out / "triangulate_report.json", json.dumps(report.as_dict(), indent=2))
+    report_json = out / "triangulate_report.json"
+    write_atomic(report_json, json.dumps(report.as_dict(), indent=2))
     for key, diagnostics in report.diagnostics.items():
         for line in diagnostics["warnings"]:
             print(f"[triangulate] WARNING {key}: {line}", file=sys.stderr)
     print(f"[triangulate] {len(report.written)} written, {len(report.skipped)} already done, "
-          f"{len(report.failures)} failed -> {out / 'stores3d'}  report: {out / 'triangulate_report.json'}")
-    if report.failures:
-        for failure in report.failures:
-            print(f"[triangulate] FAILED {failure['session']}: {failure['error']}", file=sys.stderr)
-        print(f"deepbehavior triangulate: error: failed sessions: "
-              f"{', '.join(f['session'] for f in report.failures)}", file=sys.stderr)
-        raise SystemExit(1)
+          f"{len(report.failures)} failed -> {out / 'stores3d'}  report: {report_json}")
+    finish("triangulate", report.failures, report_json, sessions=len(cohort.sessions))
 
 
 @hydra_job("triangulate", TriangulateJob)

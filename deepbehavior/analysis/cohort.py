@@ -1,9 +1,10 @@
 """Task measures over every session of a cohort, collected in one tidy table.
 
-Each session's store (``<stores>/<session.key>.zarr``) is opened lazily; one Dask task per session
-loads the one view it needs and runs the configured measure families on it. The table has a row
-per session × measure with the columns ``subject, group, session, measure, value, unit``; the
-measure is named ``<family>.<name>`` (``regions.time_in_left``, ``social.interaction_count``).
+Each session's store (``<stores>/<session.key>.zarr``) is opened lazily, once; ``workers``
+sessions at a time, in threads (:func:`deepbehavior.session_runner.run_sessions`), each loads the one
+view it needs and runs the configured measure families on it. The table has a row per session ×
+measure with the columns ``subject, group, session, measure, value, unit``; the measure is named
+``<family>.<name>`` (``regions.time_in_left``, ``social.interaction_count``).
 
 Measure families: ``locomotion`` (distance travelled and mean speed of each individual),
 ``reaching`` (:mod:`.reaching`), ``regions`` (:mod:`.regions`), ``social`` (:mod:`.social`),
@@ -21,11 +22,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -33,6 +33,7 @@ import xarray as xr
 from .. import schema
 from ..cohort import Cohort, Session, store_path
 from ..config import ANALYZE_MEASURES, HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
+from ..session_runner import run_sessions
 from ..store import open_store, write_atomic
 from . import human, plausibility, reaching, regions, social
 from .tracks import as_position, fps_of, path_length, point_track, speed
@@ -201,13 +202,24 @@ def _first_view(ds: xr.Dataset, view: str | None) -> str:
     return str(np.atleast_1d(ds["view"].values)[0]) if view is None else view
 
 
-def _session_rows(stores: Path, session: Session, settings: MeasureSettings) -> list[dict]:
+def open_session(stores: str | os.PathLike, session: Session) -> xr.Dataset:
+    """The store of ``session`` in the folder ``stores`` (``<session.key>.zarr``), opened lazily."""
     path = store_path(stores, session)
     if not path.exists():
         raise FileNotFoundError(f"Expected a store for session {session.key} at {path}, but there is none")
-    rows, flag = _measure_session(open_store(path), session, settings)
+    return open_store(path)
+
+
+def session_rows(ds: xr.Dataset, session: Session, settings: MeasureSettings) -> list[dict]:
+    """The table rows (:data:`COLUMNS`) of one session's opened dataset ``ds``."""
+    rows, flag = _measure_session(ds, session, settings)
     return [dict(zip(COLUMNS, (session.subject, session.group, session.session, m, v, u, flag)))
             for m, v, u in rows]
+
+
+def rows_table(rows: Sequence[dict]) -> pd.DataFrame:
+    """Rows of :func:`session_rows` as the tidy table (:data:`COLUMNS`, ``value`` float64)."""
+    return pd.DataFrame(list(rows), columns=list(COLUMNS)).astype({"value": "float64", "flag": "str"})
 
 
 def analyze_cohort(
@@ -216,8 +228,13 @@ def analyze_cohort(
     settings: MeasureSettings,
     *,
     workers: int = 2,
+    printer: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Run the configured measures over every session of ``cohort``, one Dask task per session.
+    """Run the configured measures over every session of ``cohort``, ``workers`` sessions at a time.
+
+    The first session that fails raises its error (a missing store: FileNotFoundError naming it);
+    ``deepbehavior analyze`` instead records each failed session and measures the others
+    (:func:`deepbehavior.session_runner.run_sessions` with :func:`open_session` and :func:`session_rows`).
 
     Parameters
     ----------
@@ -226,7 +243,9 @@ def analyze_cohort(
     stores
         Folder with one store per session, ``<session.key>.zarr``.
     workers
-        Threads of the local Dask scheduler.
+        Sessions measured at once, in threads.
+    printer
+        Where progress lines go.
 
     Returns
     -------
@@ -234,12 +253,9 @@ def analyze_cohort(
         Columns ``subject, group, session, measure, value, unit, flag``; sessions in manifest
         order; ``flag`` names implausible frames of the session, empty when there are none.
     """
-    stores = Path(stores)
-    tasks = [dask.delayed(_session_rows)(stores, s, settings) for s in cohort.sessions]
-    results = dask.compute(*tasks, scheduler="threads", num_workers=workers)
-    rows = [row for session_rows in results for row in session_rows]
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return table.astype({"value": "float64", "flag": "str"})
+    report = run_sessions(cohort.sessions, lambda s: session_rows(open_session(stores, s), s, settings),
+                          label="analyze", workers=workers, fail_fast=True, printer=printer)
+    return rows_table([row for key in report.done for row in report.results[key]])
 
 
 def write_table(table: pd.DataFrame, folder: str | os.PathLike, *, name: str = "measures") -> tuple[Path, Path]:

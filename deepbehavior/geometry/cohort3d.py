@@ -18,6 +18,7 @@ import dask
 
 from .. import fingerprint
 from ..cohort import Cohort, Session, store_path
+from ..session_runner import SessionFailure, run_sessions
 from ..store import open_store
 from .calib_io import load_calibration
 from .diagnostics import CameraCheck, camera_table, check_dataset, plot_camera_errors
@@ -26,16 +27,18 @@ from .triangulation import triangulate_dataset, write_3d
 
 @dataclass
 class CohortReport:
-    """What :func:`triangulate_cohort` did: session keys written, skipped, and failures
-    (``{"session", "store", "calibration", "error"}``)."""
+    """What :func:`triangulate_cohort` did: session keys written and skipped, the failures (one
+    :class:`~deepbehavior.session_runner.SessionFailure` per session, with its ``store`` and
+    ``calibration``) and each written session's camera check (:func:`write_diagnostics`)."""
 
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)
+    failures: list[SessionFailure] = field(default_factory=list)
     diagnostics: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"written": self.written, "skipped": self.skipped, "failures": self.failures,
+        """The report as JSON: failures as ``{"session", "store", "calibration", "error", "kind", "stage"}``."""
+        return {"written": self.written, "skipped": self.skipped, "failures": [f.to_json() for f in self.failures],
                 "diagnostics": self.diagnostics}
 
 
@@ -138,6 +141,7 @@ def triangulate_cohort(
     force: bool = False,
     workers: int = 2,
     figure: bool = True,
+    printer=print,
 ) -> CohortReport:
     """Triangulate every session of ``cohort``; see the module's description.
 
@@ -155,30 +159,33 @@ def triangulate_cohort(
         Redo sessions whose 3D store exists.
     figure
         Draw each session's camera figure beside its table in ``<out>/../diagnostics3d/``.
+    printer
+        Where progress and failure lines go (:func:`deepbehavior.session_runner.run_sessions`).
     """
-    report = CohortReport()
-    for session in cohort.sessions:
-        source, target = store_path(stores, session), store_path(out, session)
-        calib = None
-        try:
-            calib = session_calibration(session, calibration)
-            if target.exists() and not force:
-                # skipped as done only if made from the same 2D store, calibration and options
-                recorded = fingerprint.of_store(open_store(target).attrs)
-                current = _fingerprint(open_store(source) if source.exists() else None, calib, options)
-                if not source.exists() and recorded:  # the 2D store was removed: nothing to compare it to
-                    current["source"] = recorded.get("source", "absent")
-                fingerprint.check(recorded, current, where=f"3D store {target}", redo="force=true")
-                report.skipped.append(session.key)
-                continue
-            triangulate_session(source, calib, target, options=options, chunk=chunk, overwrite=force,
-                                workers=workers)
-            report.diagnostics[session.key] = write_diagnostics(
-                target, Path(out).parent / "diagnostics3d" / session.key, figure=figure)
-        except Exception as exc:  # one session's bad input must not stop the cohort
-            report.failures.append({"session": session.key, "store": str(source),
-                                    "calibration": str(calib) if calib else None,
-                                    "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"})
-            continue
-        report.written.append(session.key)
-    return report
+    def is_done(session: Session) -> bool:
+        # skipped as done only if made from the same 2D store, calibration and options
+        target = store_path(out, session)
+        if force or not target.exists():
+            return False
+        source = store_path(stores, session)
+        recorded = fingerprint.of_store(open_store(target).attrs)
+        current = _fingerprint(open_store(source) if source.exists() else None,
+                               session_calibration(session, calibration), options)
+        if not source.exists() and recorded:  # the 2D store was removed: nothing to compare it to
+            current["source"] = recorded.get("source", "absent")
+        fingerprint.check(recorded, current, where=f"3D store {target}", redo="force=true")
+        return True
+
+    def work(session: Session) -> dict:
+        target = store_path(out, session)
+        triangulate_session(store_path(stores, session), session_calibration(session, calibration), target,
+                            options=options, chunk=chunk, overwrite=force, workers=workers)
+        return write_diagnostics(target, Path(out).parent / "diagnostics3d" / session.key, figure=figure)
+
+    def details(session: Session) -> dict:
+        calib = session.calibration or calibration
+        return {"store": str(store_path(stores, session)), "calibration": str(calib) if calib else None}
+
+    done = run_sessions(cohort.sessions, work, is_done=is_done, label="triangulate", details=details,
+                        printer=printer)
+    return CohortReport(written=done.done, skipped=done.skipped, failures=done.failures, diagnostics=done.results)

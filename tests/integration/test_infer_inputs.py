@@ -146,3 +146,43 @@ def test_a_real_video_is_probed_with_its_true_size(shared_data):
     found = info[str(video)]
     assert (found.frames, found.width, found.height) == (2330, 640, 480)
     assert found.fps == pytest.approx(30.0, rel=1e-4)  # the container says 30.0003
+
+
+def test_an_unreadable_video_fails_its_session_typed_and_the_job_exits_1(material, tmp_path, capsys):
+    """The same failure record and exit rule as every cohort job: the readable session's store is
+    written, the unreadable one is named (kind input) on stderr and in the report, status 1; a rerun
+    leaves the finished store alone."""
+    import json
+
+    import jobs.infer
+    from deepbehavior import store
+
+    _, video, weights = material
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 50)
+    job = InferJob(out=str(tmp_path / "out"), videos=[str(video), str(text)], runner="local",
+                   model=PredictConfig(weights=str(weights), imgsz=96, conf=0.0))
+    for attempt in range(2):
+        with pytest.raises(SystemExit) as exit_info:
+            jobs.infer.main.run(job)
+        assert exit_info.value.code == 1
+        report = tmp_path / "out" / "infer_report.json"
+        failures = json.loads(report.read_text())["failures"]
+        assert [(f["session"], f["kind"], f["stage"], f["view"], f["unreadable"]) for f in failures] == [
+            ("notes_s1", "input", "infer", "*", True)]
+        assert "Expected a video OpenCV can decode" in failures[0]["error"]
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-2].startswith("deepbehavior infer: session notes_s1 failed (input; view=* start=0 stop=0 "
+                                  "unreadable=True): ") and err[-2].endswith(f"report: {report}")
+        assert err[-1].startswith("deepbehavior infer: error: 1 of 2 sessions failed: notes_s1; fix their inputs")
+        good = next((tmp_path / "out" / "stores").glob("*.zarr"))
+        assert store.is_complete(good) and open_done(good) == 20
+        if attempt == 0:
+            written = (good / "zarr.json").stat().st_mtime_ns
+    assert (good / "zarr.json").stat().st_mtime_ns == written  # the finished store was not redone
+
+
+def open_done(path) -> int:
+    from deepbehavior.store import open_store
+
+    return open_store(path).sizes["time"]

@@ -4,7 +4,9 @@ each other while both are hidden, in slots shuffled every frame, tracked, then m
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,7 +69,7 @@ def cohort(tmp_path):
     return manifest, truth
 
 
-def test_track_then_analyze_keeps_identities_and_matches_truth(cohort, tmp_path):
+def test_track_then_analyze_keeps_identities_and_matches_truth(cohort, tmp_path, capsys):
     from jobs.analyze import main as analyze
     from jobs.track import main as track
 
@@ -119,21 +121,28 @@ def test_track_then_analyze_keeps_identities_and_matches_truth(cohort, tmp_path)
     assert summary["status"].tolist() == ["skipped", "skipped"] and summary["swaps_repaired"].tolist() == [0, 0]
 
     # Issue #15: other settings must not be skipped as done, nor may new detections
-    with pytest.raises(ValueError, match=r"track.max_jump was 15, but this run has 40.*force=true"):
+    # (each session fails alone, named on stderr and in the report; the job exits with status 1)
+    with pytest.raises(SystemExit) as exit_info:
         track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
                            track=TrackConfig(names=["a", "b"], max_jump=40, max_extrapolate=5, merge_distance=5)))
+    assert exit_info.value.code == 1
+    assert re.search(r"session m01_d1 failed \(input.*track.max_jump was 15, but this run has 40.*force=true",
+                     capsys.readouterr().err)
     shutil.rmtree(tmp_path / "stores" / "m02_d1.zarr")  # infer redone with other weights
     _write(tmp_path / "stores" / "m02_d1.zarr", _slots(truth, seed=7).assign_attrs(fingerprint={"weights": "B"}))
-    with pytest.raises(ValueError, match=r"1 failed: m02_d1 .*source was"):
+    with pytest.raises(SystemExit):
         track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
                            track=TrackConfig(names=["a", "b"], max_jump=15, max_extrapolate=5, merge_distance=5)))
+    assert re.search(r"1 of 2 sessions failed: m02_d1;", capsys.readouterr().err)
+    failures = json.loads((out / "track_report.json").read_text())["failures"]
+    assert [f["session"] for f in failures] == ["m02_d1"] and "source was" in failures[0]["error"]
     track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"), figures=False,
                        force=True, track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
     assert open_store(out / "tracked" / "m02_d1.zarr").attrs["fingerprint"]["source"] != \
         open_store(out / "tracked" / "m01_d1.zarr").attrs["fingerprint"]["source"]
 
 
-def test_a_failing_session_is_recorded_and_the_others_finish(cohort, tmp_path):
+def test_a_failing_session_is_recorded_and_the_others_finish(cohort, tmp_path, capsys):
     from jobs.track import main as track
 
     manifest, _ = cohort
@@ -141,9 +150,11 @@ def test_a_failing_session_is_recorded_and_the_others_finish(cohort, tmp_path):
     spec["sessions"].append({"subject": "m03", "group": "control", "session": "d1", "videos": {"top": "v.mp4"}})
     manifest.write_text(yaml.safe_dump(spec))
     out = tmp_path / "run"
-    with pytest.raises(ValueError, match=r"1 failed: m03_d1 \(FileNotFoundError"):
+    with pytest.raises(SystemExit) as exit_info:
         track.run(TrackJob(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"),
                            figures=False, track=TrackConfig(max_jump=15)))
+    assert exit_info.value.code == 1
+    assert "1 of 3 sessions failed: m03_d1;" in capsys.readouterr().err
     summary = pd.read_csv(out / "track_summary.csv").set_index("name")
     assert summary["status"].to_dict() == {"m01_d1": "tracked", "m02_d1": "tracked", "m03_d1": "failed"}
     assert (out / "tracked" / "m02_d1.zarr").is_dir() and not (out / "tracked" / "m03_d1.zarr").exists()

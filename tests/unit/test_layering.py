@@ -25,6 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     # On the base: cohort manifests (videos probed), fingerprints of inputs (provenance), and Zarr
     # stores of the schema, written region by region.
     ("cohort", "fingerprint", "store"),
+    # One loop over a cohort's sessions for every cohort job: resume, typed failures, progress.
+    ("session_runner",),
     # The domain, one subpackage per capability, independent of one another.
     ("geometry", "models", "tracking", "analysis"),
     # Built on the domain: file formats (YOLO datasets are checked with models' dataset checks) and
