@@ -8,7 +8,8 @@ input with 1 px noise, errors in mm; ``peak_rss_mb`` of this process; and ``stor
 peak RSS of a subprocess triangulating stores of 2, 8 and 32 chunks (it should stay flat).
 
 ``skeleton``: realistic points, a 14-keypoint mouse walking an arena (``deepbehavior.synthetic.camera_rigs``) filmed by
-4 cameras 0.7-0.9 m away (f = 1400 px, 1 px noise), 2000 frames. Modes ``dlt``, ``weighted``
+4 cameras 0.7-0.9 m away (f = 1400 px, 1 px noise), 2000 frames. Modes ``dlt`` (and
+``dlt_no_refine``, without the depth-reweighted re-solve: aniposelib's algorithm), ``weighted``
 (per-view confidences) and ``robust`` against aniposelib's ``triangulate`` and
 ``triangulate_ransac`` (the latter on a subset of points, as it takes milliseconds per point),
 each on the good rig and on the rig with camera 2's calibration replaced by camera 3's (``swap``);
@@ -189,7 +190,9 @@ def skeleton(frames=2000, ransac_points=200):
         triangulate_points(group, data[:, :100])
         theirs = aniposelib_best(agroup, group, data, world)
         row = {"aniposelib_triangulate": theirs}
-        for mode, kwargs in (("dlt", {}), ("weighted", {"conf": confidence}), ("robust", {"method": "robust"})):
+        # dlt_no_refine: the plain linear least squares aniposelib's default computes (no depth reweighting)
+        for mode, kwargs in (("dlt", {}), ("dlt_no_refine", {"refine": 0}), ("weighted", {"conf": confidence}),
+                             ("robust", {"method": "robust"})):
             ours = ours_timed(group, data, world, **kwargs)
             error = np.linalg.norm(ours.pop("found") - world, axis=1)
             row[mode] = {**ours, "median_error_on_subset": float(np.nanmedian(error[subset])),
@@ -204,7 +207,7 @@ def skeleton(frames=2000, ransac_points=200):
             row["aniposelib_triangulate_ransac"] = {
                 "points_per_s": len(subset) / ransac_t, "cpu_s_per_point": ransac_cpu / len(subset),
                 "median_error_on_subset": float(np.median(np.linalg.norm(theirs_ransac - world[subset], axis=1)))}
-            for mode in ("dlt", "weighted", "robust"):
+            for mode in ("dlt", "dlt_no_refine", "weighted", "robust"):
                 row[mode]["speedup_vs_triangulate_ransac"] = (ransac_t / len(subset)) / row[mode]["s"] * len(world)
                 row[mode]["cpu_speedup_vs_triangulate_ransac"] = (ransac_cpu / len(subset)) / row[mode]["cpu_s"] * len(world)
         out[rig_name] = row
