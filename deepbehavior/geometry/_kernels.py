@@ -30,9 +30,20 @@ NEWTON_STEPS = 20
 NEWTON_TOLERANCE = 1e-9
 # points per block: a block's scratch arrays stay in cache, and it is one parallel task
 BLOCK = 1024
+# the linear kernel spreads points over threads only from this many on: it takes ~0.1 µs per
+# point and view, so waking threads (milliseconds on a busy machine) costs more below
+PARALLEL_MIN_POINTS = 65536
 
 # consensus triangulation tries subsets of views: 2**cameras of them at worst
 MAX_CONSENSUS_VIEWS = 12
+
+# The kernels may contract ``a * b + c`` into one fused multiply-add (rounding differs from
+# the NumPy reference by ~1e-16 relative, far inside what the tests allow); nothing else of
+# ``fastmath`` (NaN and infinity keep their meaning: unused views are NaN).
+LINEAR_MATH = {"contract"}
+
+# the weights argument when every view weighs 1
+_NO_WEIGHTS = np.zeros((0, 0))
 
 # status codes, per point
 OK = 0
@@ -101,7 +112,7 @@ def _unfolded(x, y, k1, k2, k3):
     return 1.0 + r2 * (3.0 * k1 + r2 * (5.0 * k2 + 7.0 * k3 * r2)) > 0.0
 
 
-@njit(cache=True, error_model="numpy", fastmath=False)
+@njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
 def _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, nx, ny, w, step):
     """Normalized coordinates ``nx, ny`` and weights ``w`` of view ``v``, points ``first`` to
     ``first + n``; returns whether some used point's Newton iteration did not converge.
@@ -159,7 +170,7 @@ def _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, 
     return failed
 
 
-@njit(cache=True, error_model="numpy", fastmath=False)
+@njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
 def _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z):
     """Solve the weighted normal equations of points ``0..n`` into ``X, Y, Z`` where ``ok``.
 
@@ -203,9 +214,9 @@ def _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z):
             Z[i] = (c02 * b0 + c12 * b1 + c22 * b2) * inv
 
 
-@njit(cache=True, error_model="numpy", fastmath=False)
+@njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
 def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error,
-            status):
+            used, status):
     """Points ``first`` to ``last`` (exclusive), one stage at a time over the whole block."""
     n_views = pixels.shape[0]
     n = last - first
@@ -251,6 +262,9 @@ def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, ter
         points[first + i, 0] = np.nan if few else X[i]
         points[first + i, 1] = np.nan if few else Y[i]
         points[first + i, 2] = np.nan if few else Z[i]
+        found = not few and np.isfinite(X[i]) and np.isfinite(Y[i]) and np.isfinite(Z[i])
+        for v in range(n_views):
+            used[v, first + i] = found and w[v, i] != 0.0
     if not errors:
         return
     for v in range(n_views):
@@ -278,21 +292,22 @@ def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, ter
             error[v, p] = e if (w[v, i] != 0.0 and cz > 0.0) else np.nan
 
 
-@njit(cache=True, parallel=True, fastmath=False, error_model="numpy")
-def _run_parallel(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, status):
+@njit(cache=True, parallel=True, fastmath=LINEAR_MATH, error_model="numpy")
+def _run_parallel(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, used,
+                  status):
     n_points = pixels.shape[1]
     n_blocks = (n_points + BLOCK - 1) // BLOCK
     for b in prange(n_blocks):
         _points(b * BLOCK, min((b + 1) * BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext, terms,
-                refine, errors, points, error, status)
+                refine, errors, points, error, used, status)
 
 
-@njit(cache=True, fastmath=False, error_model="numpy")
-def _run_serial(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, status):
+@njit(cache=True, fastmath=LINEAR_MATH, error_model="numpy")
+def _run_serial(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, used, status):
     n_points = pixels.shape[1]
     for start in range(0, n_points, BLOCK):
         _points(start, min(start + BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext, terms, refine,
-                errors, points, error, status)
+                errors, points, error, used, status)
 
 
 def triangulate_views(
@@ -307,7 +322,7 @@ def triangulate_views(
     refine: int = 1,
     errors: bool = True,
     parallel: bool | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Undistort, triangulate and reproject every point in one compiled pass.
 
     Parameters
@@ -328,8 +343,9 @@ def triangulate_views(
     errors
         Whether to compute the reprojection error of each used view.
     parallel
-        Spread points over threads; default: only when called from the main thread (Dask's worker
-        threads already run chunks side by side).
+        Spread points over threads; default: only for :data:`PARALLEL_MIN_POINTS` points or more
+        and when called from the main thread (Dask's worker threads already run chunks side by
+        side).
 
     Returns
     -------
@@ -337,23 +353,27 @@ def triangulate_views(
         ``(point, 3)`` world points; NaN where fewer than two usable views.
     error : numpy.ndarray or None
         ``(camera, point)`` reprojection error in the units of ``pixels``, NaN for unused views.
+    used : numpy.ndarray
+        ``(camera, point)`` bool: the views each (finite) point was computed from.
     status : numpy.ndarray
         ``(point,)`` uint8: 0, or 1 where Newton's undistortion of some view did not converge
         (the caller recomputes those points another way).
     """
-    if parallel is None:
-        parallel = threading.current_thread() is threading.main_thread()
     pixels = np.ascontiguousarray(pixels, dtype=np.float64)
-    weights = np.zeros((0, 0)) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    if parallel is None:
+        parallel = pixels.shape[1] >= PARALLEL_MIN_POINTS and threading.current_thread() is threading.main_thread()
+    weights = _NO_WEIGHTS if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
     n_views, n_points = pixels.shape[:2]
     points = np.empty((n_points, 3))
     error = np.empty((n_views, n_points) if errors else (0, 0))
+    used = np.empty((n_views, n_points), dtype=np.bool_)
     status = np.empty(n_points, dtype=np.uint8)
     run = _run_parallel if parallel else _run_serial
     run(pixels, weights, float(min_weight), np.ascontiguousarray(intrinsics, dtype=np.float64),
         np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64),
-        np.ascontiguousarray(terms, dtype=np.float64).reshape(n_views, 4, 9), int(refine), bool(errors), points, error, status)
-    return points, (error if errors else None), status
+        np.ascontiguousarray(terms, dtype=np.float64).reshape(n_views, 4, 9), int(refine), bool(errors), points, error,
+        used, status)
+    return points, (error if errors else None), used, status
 
 
 # --------------------------------------------------------------------------------------------------

@@ -237,12 +237,27 @@ def _engine(engine: str) -> str:
     return "numba"
 
 
+def _kernel_cameras(group: CameraGroup) -> tuple[np.ndarray, ...]:
+    """The compiled kernel's camera arrays (:func:`._kernels.camera_arrays`) and normal-equation
+    terms of ``group``, computed once per group (its cameras are immutable) rather than per call."""
+    from . import _kernels
+
+    cached = getattr(group, "_kernel_cameras", None)
+    if cached is None or cached[0] is not group.cameras:
+        intrinsics, dist, ext, opencv = _kernels.camera_arrays(group.cameras)
+        cached = (group.cameras, (intrinsics, dist, ext, opencv, _camera_terms(ext)))
+        group._kernel_cameras = cached
+    return cached[1]
+
+
 def _compiled_linear(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | None, *, refine: int,
-                     errors: bool, min_confidence: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+                     errors: bool, min_confidence: float = 0.0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """:func:`linear_triangulation` of distorted pixels ``(V, P, 2)`` by the fused numba kernel.
 
     ``conf`` ``(V, P)`` (None: 1 for every view) is used where it is above ``min_confidence``;
-    the kernel applies that rule itself, so raw confidences need no preparing pass.
+    the kernel applies that rule itself, so raw confidences need no preparing pass. Returns the
+    points ``(P, 3)``, the reprojection errors ``(V, P)`` (None without ``errors``) and the views
+    used ``(V, P)``.
 
     Cameras with more than 5 distortion coefficients are undistorted by OpenCV first (their
     reprojection errors are computed here); points where Newton's undistortion did not converge
@@ -250,29 +265,29 @@ def _compiled_linear(group: CameraGroup, flat: np.ndarray, conf: np.ndarray | No
     """
     from . import _kernels
 
-    intrinsics, dist, ext, opencv = _kernels.camera_arrays(group.cameras)
+    intrinsics, dist, ext, opencv, terms = _kernel_cameras(group)
     pixels = flat
     if opencv.any():
         pixels = flat.copy()
         for v in np.flatnonzero(opencv):
             pixels[v] = group.cameras[v].undistort(flat[v])
-    points, error, status = _kernels.triangulate_views(pixels, conf, intrinsics, dist, ext, _camera_terms(ext),
-                                                        refine=refine, errors=errors, min_weight=min_confidence)
+    points, error, used, status = _kernels.triangulate_views(pixels, conf, intrinsics, dist, ext, terms, refine=refine,
+                                                              errors=errors, min_weight=min_confidence)
     if (errors and opencv.any()) or status.any():
         # the rare slow paths need the prepared weights of the NumPy code
         conf = _prepared_confidence(flat, conf, min_confidence)
     if errors and opencv.any():
         for v in np.flatnonzero(opencv):
-            used = (conf[v] > 0) & np.isfinite(pixels[v]).all(axis=-1)
-            error[v] = np.where(used, np.linalg.norm(group.cameras[v].project(points) - flat[v], axis=-1), np.nan)
+            error[v] = np.where(used[v], np.linalg.norm(group.cameras[v].project(points) - flat[v], axis=-1), np.nan)
     bad = np.flatnonzero(status != _kernels.OK)
     if bad.size:
         normalized = group.undistort(flat[:, bad])
         points[bad] = linear_triangulation(normalized, ext, conf[:, bad], refine=refine)
+        used[:, bad] = ((conf[:, bad] > 0) & np.isfinite(normalized).all(axis=-1) & np.isfinite(flat[:, bad]).all(axis=-1)
+                        & np.isfinite(points[bad]).all(axis=-1))
         if errors:
-            used = (conf[:, bad] > 0) & np.isfinite(normalized).all(axis=-1)
-            error[:, bad] = np.where(used, group.reprojection_error(points[bad], flat[:, bad]), np.nan)
-    return points, error
+            error[:, bad] = np.where(used[:, bad], group.reprojection_error(points[bad], flat[:, bad]), np.nan)
+    return points, error, used
 
 
 def _consensus_numpy(group: CameraGroup, flat: np.ndarray, conf: np.ndarray, *, refine: int,
@@ -377,7 +392,7 @@ def _compiled_consensus(group: CameraGroup, flat: np.ndarray, conf: np.ndarray |
     and the errors of cameras undistorted by OpenCV are redone the NumPy way."""
     from . import _kernels
 
-    intrinsics, dist, ext, opencv = _kernels.camera_arrays(group.cameras)
+    intrinsics, dist, ext, opencv, _ = _kernel_cameras(group)
     pixels = flat
     scale = np.ones(len(group))
     if opencv.any():
@@ -519,10 +534,8 @@ def triangulate_diagnostics(
         if suspect.any():
             points, error, used = consensus(np.where(suspect, 1e6 * max_error ** 2, 0.0))
     elif compiled:
-        points, error = _compiled_linear(group, flat, conf, refine=refine, errors=errors,
-                                         min_confidence=min_confidence)
-        prepared = _prepared_confidence(flat, conf, min_confidence)
-        used = (prepared > 0) & np.isfinite(flat).all(axis=-1) & np.isfinite(points).all(axis=-1)
+        points, error, used = _compiled_linear(group, flat, conf, refine=refine, errors=errors,
+                                               min_confidence=min_confidence)
     else:
         normalized = group.undistort(flat)
         ext = group.extrinsics()

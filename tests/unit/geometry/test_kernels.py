@@ -119,3 +119,35 @@ def test_kernel_runs_in_worker_threads_of_dask(rig):
 def test_unknown_engine_is_rejected(rig):
     with pytest.raises(ValueError, match="engine"):
         triangulate(rig, np.zeros((3, 1, 2)), engine="fortran")
+
+
+def test_kernel_views_used_and_threads_agree_with_numpy(pose_factory, monkeypatch):
+    # store-shaped input: several blocks of points, views missing (NaN), low confidences dropped;
+    # the views the kernel reports as used are those the NumPy reference uses, and spreading the
+    # blocks over threads changes nothing
+    from deepbehavior.geometry import _kernels
+    from deepbehavior.geometry.triangulation import triangulate_diagnostics
+
+    rng = np.random.default_rng(11)
+    group = random_rig(rng, 4, pose_factory)
+    n = 3 * _kernels.BLOCK + 17
+    points = rng.uniform(-150, 150, size=(n, 3))
+    pixels = group.project(points) + rng.normal(scale=1.0, size=(4, n, 2))
+    pixels[rng.random((4, n)) < 0.2] = np.nan
+    confidence = rng.uniform(0, 1, size=(4, n))
+    options = {"min_confidence": 0.2, "errors": True}
+    fast = triangulate_diagnostics(group, pixels, confidence, engine="numba", **options)
+    slow = triangulate_diagnostics(group, pixels, confidence, engine="numpy", **options)
+    assert_same(fast[:2], slow[:2], scale=150.0)
+    np.testing.assert_array_equal(fast[2], slow[2])
+    # without noise, the true points wherever at least two views are left
+    enough = slow[2].sum(axis=0) >= 2
+    assert enough.mean() > 0.8
+    exact = np.where(np.isnan(pixels), np.nan, group.project(points))
+    found = triangulate_diagnostics(group, exact, confidence, engine="numba", **options)[0]
+    np.testing.assert_allclose(found[enough], points[enough], atol=1e-6 * 150)
+    assert np.isnan(found[~enough]).all()
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_POINTS", 0)
+    threaded = triangulate_diagnostics(group, pixels, confidence, engine="numba", **options)
+    for a, b in zip(threaded, fast):
+        np.testing.assert_array_equal(a, b)
