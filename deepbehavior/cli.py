@@ -19,7 +19,7 @@ from pathlib import Path
 
 # name -> one line of help. A job is added here and in jobs/<name>.py with conf/<name>.yaml.
 JOBS = {
-    "demo": "generate a synthetic cohort, train a detector, infer with Ray into Zarr, compute kinematics",
+    "demo": "generate a synthetic cohort, train a keypoint model, infer into Zarr, score keypoints and kinematics",
     "infer": "run a trained model over a cohort or videos with Ray, into resumable Zarr stores",
     "train": "train a detector or keypoint model with Ray Train (checkpointed, resumable)",
     "frames": "pick frames to label from videos (uniform, kmeans, uncertain, jumps) into a labelling project",

@@ -17,7 +17,8 @@ from functools import lru_cache
 
 # Worked examples per job, shown at the end of its help (backend-specific options included).
 EXAMPLES: dict[str, list[str]] = {
-    "demo": ["deepbehavior demo", "deepbehavior demo out=demo2 synthetic.sessions=4 train.epochs=10"],
+    "demo": ["deepbehavior demo",
+             "deepbehavior demo out=demo2 synthetic.sessions=4 train.epochs=20 train.topdown.crop_size=96"],
     "infer": [
         "deepbehavior infer out=results cohort=cohort.yaml model.weights=model/weights/best.pt",
         "deepbehavior infer out=results videos=[m01.mp4,m02.mp4] model.weights=best.pt model.imgsz=320",

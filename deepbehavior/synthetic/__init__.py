@@ -1,7 +1,8 @@
 """Synthetic data with known answers, for the demo, the tests, the benchmarks and trying settings.
 
 - :mod:`.mice`: rendered videos of mice in an arena with exact keypoints and boxes
-  (``render_session``, ``write_yolo_dataset``); the demo's and the inference tests' input.
+  (``render_session``, ``write_yolo_dataset`` of boxes, ``write_pose_dataset`` of keypoints); the demo's
+  and the inference tests' input.
 - :mod:`.human_reach`: a person reaching, filmed by a calibrated two-camera rig, with closed-form
   joint angles and wrist path (``write_session``: calibration, 2D store, cohort and truth).
 - :mod:`.camera_rigs`: rings of calibrated cameras, a walking 14-keypoint mouse skeleton, cameras

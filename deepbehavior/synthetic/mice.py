@@ -217,3 +217,56 @@ def write_yolo_dataset(
     data = folder / "data.yaml"
     data.write_text(f"path: {folder.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: mouse\n")
     return data
+
+
+def write_pose_dataset(
+    sessions: list[SyntheticSession],
+    folder: str | Path,
+    *,
+    frames_per_session: int = 60,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+) -> Path:
+    """Write a YOLO pose dataset (class ``mouse``, the six keypoints of :data:`KEYPOINTS`) from evenly
+    spaced frames, labelled with the exact keypoints; the training set of the top-down recipe.
+
+    Each mouse's box is the box around its keypoints widened as
+    :func:`deepbehavior.models.pose_dataset.keypoint_box` widens hand-labelled ones. The mice have no
+    left/right pairs of parts, so a mirrored sample keeps its order (``flip_idx`` the identity).
+    Returns the path of its ``data.yaml``.
+    """
+    import yaml
+
+    from ..models.pose_dataset import keypoint_box
+    from ..video import read_frames
+
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        (folder / "images" / split).mkdir(parents=True, exist_ok=True)
+        (folder / "labels" / split).mkdir(parents=True, exist_ok=True)
+    for s_index, session in enumerate(sessions):
+        n = session.poses.sizes["time"]
+        picks = np.unique(np.linspace(0, n - 1, frames_per_session).round().astype(int))
+        images = read_frames(session.video, 0, n)
+        height, width = images.shape[1:3]
+        poses = session.poses["position"].transpose("time", "individuals", "keypoints", "space").values
+        for i in picks:
+            split = "val" if rng.random() < val_fraction else "train"
+            name = f"s{s_index}_f{i:05d}"
+            cv2.imwrite(str(folder / "images" / split / f"{name}.png"), images[i])
+            lines = []
+            for points in poses[i]:  # (keypoints, 2) of one mouse, pixels
+                box = keypoint_box(points, width=width, height=height)
+                values = [(box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height,
+                          (box[2] - box[0]) / width, (box[3] - box[1]) / height]
+                for x, y in points:
+                    values += [x / width, y / height, 2.0]
+                lines.append("0 " + " ".join(f"{v:.6f}" for v in values))
+            (folder / "labels" / split / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    data = {"path": str(folder.resolve()), "train": "images/train", "val": "images/val", "names": {0: "mouse"},
+            "kpt_shape": [len(KEYPOINTS), 3], "flip_idx": list(range(len(KEYPOINTS))),
+            "kpt_names": {0: list(KEYPOINTS)}}
+    path = folder / "data.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -120,8 +120,8 @@ def test_infer_help_shows_defaults_and_a_backend_option_example(tmp_path):
 
 def test_demo_help_shows_the_yaml_defaults_of_that_job(tmp_path):
     _, out, _ = _cli("demo", "--help", cwd=tmp_path)
-    line = next(l for l in out.splitlines() if l.split()[:1] == ["model.imgsz"])
-    assert line.split()[1:3] == ["int", "192"]  # DemoJob's own default, not PredictConfig's 640
+    line = next(l for l in out.splitlines() if l.split()[:1] == ["train.topdown.crop_size"])
+    assert line.split()[1:3] == ["int", "64"]  # DemoJob's own default, not TopDownConfig's 128
 
 
 @pytest.fixture(scope="module")

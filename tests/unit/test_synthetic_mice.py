@@ -33,3 +33,22 @@ def test_yolo_labels_of_body_boxes(tmp_path):
     label = (data.parent / "labels" / "train" / "s0_f00000.txt").read_text().split()
     body = session.poses["position"].sel(keypoints="body").isel(individuals=0, time=0).values
     np.testing.assert_allclose([float(label[1]) * 320, float(label[2]) * 240], body, atol=1e-3)
+
+
+def test_pose_labels_are_the_exact_keypoints_and_train_reads_them(tmp_path):
+    from deepbehavior.models.dataset_checks import check_dataset
+    from deepbehavior.models.topdown_train import read_split
+
+    session = synthetic.render_session(tmp_path / "m.mp4", frames=20, seed=0, noise=0)
+    data = synthetic.write_pose_dataset([session], tmp_path / "ds", frames_per_session=5, val_fraction=0.4, seed=0)
+    summary = check_dataset(data)
+    assert summary.task == "pose" and tuple(summary.data["kpt_names"][0]) == synthetic.KEYPOINTS
+    assert summary.images["train"] + summary.images["val"] == 5
+    truth = session.poses["position"].isel(individuals=0).transpose("time", "keypoints", "space").values
+    for split in ("train", "val"):
+        read = read_split(summary.data, split, len(synthetic.KEYPOINTS))
+        for path, points in zip(read.paths, read.points):
+            frame = int(path.stem.split("_f")[1])  # s0_f00005 → frame 5
+            assert frame in (0, 5, 10, 14, 19)
+            # labels are stored to 6 decimals of the frame's width and height: ~0.0003 px
+            np.testing.assert_allclose(points[0], truth[frame], atol=1e-3)
