@@ -168,7 +168,8 @@ class YoloPredictor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
-        from ultralytics.utils.nms import non_max_suppression
+
+        from .ultralytics_internals import non_max_suppression
 
         frames = batch["frames"]
         out = {k: v for k, v in batch.items() if k != "frames"}
