@@ -38,6 +38,8 @@ __all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
 # start-up (~15 s) is worth paying. An estimate until benchmarks/gpu.py's local_runner_fps and
 # end_to_end_fps have been measured on a GPU machine.
 LOCAL_GPU_MAX_FRAMES = 5_000
+#: The ``runner=`` choices of ``infer``: ``auto`` decides by :func:`choose_runner`'s rule.
+RUNNERS = ("auto", "local", "ray")
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
@@ -48,8 +50,8 @@ def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -
     every CPU, as Ray's one predictor per node would) or the job is short
     (``frames <= LOCAL_GPU_MAX_FRAMES``); Ray otherwise.
     """
-    if runner not in ("auto", "local", "ray"):
-        raise ValueError(f"Expected runner among 'auto', 'local', 'ray', but got {runner!r}")
+    if runner not in RUNNERS:
+        raise ValueError(f"Expected runner among {', '.join(map(repr, RUNNERS))}, but got {runner!r}")
     if runner != "auto":
         return runner
     if address:
