@@ -163,10 +163,10 @@ def render_session(
     gt_poses = schema.make_poses(poses, fps=fps, keypoints=KEYPOINTS, individuals=names, views=["camera"],
                                  source_software="deepbehavior.synthetic")
     gt_boxes = schema.make_boxes(box_centre, box_size, fps=fps, individuals=names, views=["camera"],
-                                 class_names=("mouse",), individuals_are="identities",
+                                 class_names=("mouse",), individuals_are=schema.IDENTITIES,
                                  source_software="deepbehavior.synthetic")
     body_boxes = schema.make_boxes(body_centre, body_size, fps=fps, individuals=names, views=["camera"],
-                                   class_names=("mouse",), individuals_are="identities",
+                                   class_names=("mouse",), individuals_are=schema.IDENTITIES,
                                    source_software="deepbehavior.synthetic")
     speed = np.linalg.norm(velocities, axis=1)
     return SyntheticSession(Path(video), gt_poses, gt_boxes, speed, body_boxes)
