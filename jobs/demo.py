@@ -79,7 +79,9 @@ def main(cfg: DemoJob) -> None:
     from deepbehavior.store import open_store, write_atomic
     from deepbehavior.viz.trajectory import plot_speed, plot_trajectory
 
-    from .infer import backend_kwargs, render_videos
+    from deepbehavior.runtime.stages import predictor_kwargs
+
+    from .infer import render_videos
 
     started = time.monotonic()
     out = Path(cfg.out).resolve()
@@ -96,7 +98,7 @@ def main(cfg: DemoJob) -> None:
     start_ray(cfg.ray)
     model = type(cfg.model)(**{**to_plain(cfg.model), "weights": str(weights)})
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    report = infer_cohort(cohort, out, backend="yolo", backend_kwargs=backend_kwargs(model),
+    report = infer_cohort(cohort, out, backend="yolo", backend_kwargs=predictor_kwargs(model),
                           chunk=cfg.store.chunk, frames_per_batch=model.batch_size, force=True,
                           provenance=provenance.record(to_plain(cfg), inputs), printer=lambda m: print(m, flush=True))
     if report.failures:

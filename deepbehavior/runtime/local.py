@@ -29,7 +29,7 @@ import numpy as np
 from .. import store
 from ..cohort import Cohort
 from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
-from .stages import PredictStage, decode_shard, prefetched
+from .stages import PredictStage, decode_shard, prefetched, with_threads
 
 __all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
 
@@ -166,14 +166,13 @@ def infer_local(
     """Plan, run and write inference for a cohort into ``out/stores``, in this process.
 
     The same stores, progress records, fingerprints and report as :func:`.inference.infer_cohort`
-    (resuming a store made with other settings is an error unless ``force``). A backend
-    whose ``threads`` is ``None`` gets one thread per CPU of this machine.
+    (resuming a store made with other settings is an error unless ``force``). A backend of
+    :data:`.stages.THREADED_BACKENDS` without ``threads`` gets one thread per CPU of this machine.
     """
     started = time.monotonic()
     # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
     fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
-    if backend_kwargs.get("threads", 0) is None:
-        backend_kwargs = backend_kwargs | {"threads": os.cpu_count() or 1}
+    backend_kwargs = with_threads(backend, backend_kwargs, os.cpu_count() or 1)
     stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
