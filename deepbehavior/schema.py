@@ -35,8 +35,9 @@ Tools that draw boxes put (0, 0) at the top-left *corner* of the top-left pixel 
 (:class:`deepbehavior.formats.LabelSet`, the labelling app). The readers of those formats convert
 where they build a dataset (:func:`from_corner_origin`: subtract :data:`CORNER_TO_CENTRE_PX` from
 positions; sizes are the same in both), and label readers of the centre formats (DeepLabCut)
-convert the other way (:func:`to_corner_origin`). Each conversion is in ``deepbehavior/formats/``
-and nowhere else.
+convert the other way (:func:`to_corner_origin`). Predictors' output has the corner origin of the
+labels they learn from; :func:`deepbehavior.models.outputs.predictions_to_part` converts it. Those
+are the only conversions: format readers and writers in ``deepbehavior/formats/``, and model output.
 """
 
 from __future__ import annotations

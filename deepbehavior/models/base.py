@@ -22,7 +22,8 @@ and for ``kind == schema.POSES``::
     (optionally boxes / box_conf / class_index as above, for the person boxes)
 
 ``K`` is the number of slots (``max_individuals``), filled with the most confident detections
-first. ``describe()`` tells the pipeline what the store will hold.
+first. Pixels have (0, 0) at the top-left pixel's *corner*, as the labels models learn from;
+:func:`.outputs.predictions_to_part` moves them to the data model's pixel-centre origin. ``describe()`` tells the pipeline what the store will hold.
 """
 
 from __future__ import annotations

@@ -35,12 +35,18 @@ def store_template(description: ModelDescription, *, n_frames: int, fps: float, 
 
 
 def predictions_to_part(kind: str, results: dict[str, np.ndarray], frames: np.ndarray, fps: float) -> xr.Dataset:
-    """One shard's predictions (arrays ``(frame, slot, …)``) as a dataset of the store's schema."""
+    """One shard's predictions (arrays ``(frame, slot, …)``) as a dataset of the store's schema.
+
+    Predictors give pixels with (0, 0) the top-left pixel's corner, the origin of the labels they
+    learn from (YOLO, COCO, the labelling app; MediaPipe's normalised coordinates too); the store's
+    origin is the pixel's centre (:mod:`deepbehavior.schema`), so positions move by -0.5 px here.
+    """
     if kind == schema.POSES:
-        position = np.transpose(results["keypoints"], (0, 3, 2, 1))  # (time, slot, keypoint, space) → schema
+        keypoints = schema.from_corner_origin(results["keypoints"])
+        position = np.transpose(keypoints, (0, 3, 2, 1))  # (time, slot, keypoint, space) → schema
         confidence = np.transpose(results["keypoint_conf"], (0, 2, 1))  # (time, keypoint, slot)
         return schema.make_poses(position, confidence, fps=fps, time=frames, individuals_are=schema.SLOTS)
     xyxy = results["boxes"]
-    centre = np.moveaxis((xyxy[..., :2] + xyxy[..., 2:]) / 2, -1, 1)  # (time, space, slot)
+    centre = np.moveaxis(schema.from_corner_origin((xyxy[..., :2] + xyxy[..., 2:]) / 2), -1, 1)  # (time, space, slot)
     size = np.moveaxis(xyxy[..., 2:] - xyxy[..., :2], -1, 1)
     return schema.make_boxes(centre, size, results["box_conf"], results["class_index"], fps=fps, time=frames)

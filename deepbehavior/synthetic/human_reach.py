@@ -364,8 +364,9 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     for region in store.regions(path):
         v = views.index(region.view)
         rows = slice(region.start, region.stop)
-        # The predictor contract: keypoints (frame, slot, keypoint, 2), keypoint_conf (frame, slot, keypoint).
-        results = {"keypoints": observations.pixels[v, rows][:, None],
+        # The predictor contract: keypoints (frame, slot, keypoint, 2), keypoint_conf (frame, slot, keypoint),
+        # in its corner-origin pixels (the projections are the data model's, pixel centres at integers).
+        results = {"keypoints": schema.to_corner_origin(observations.pixels[v, rows][:, None]),
                    "keypoint_conf": observations.confidence[v, rows][:, None]}
         part = predictions_to_part(schema.POSES, results, np.arange(region.start, region.stop), fps)
         store.write_region(path, part, region)

@@ -202,7 +202,8 @@ def write_yolo_dataset(
         images = read_frames(session.video, 0, n)
         height, width = images.shape[1:3]
         boxes = session.body_boxes if box == "body" else session.boxes
-        centre = boxes["position"].values  # (time, 2, individuals)
+        # YOLO labels put (0, 0) at the top-left pixel's corner; the rendering's is its centre
+        centre = schema.to_corner_origin(boxes["position"].values)  # (time, 2, individuals)
         size = boxes["shape"].values
         for i in picks:
             split = "val" if rng.random() < val_fraction else "train"

@@ -32,4 +32,5 @@ def test_yolo_labels_of_body_boxes(tmp_path):
     data = synthetic.write_yolo_dataset([session], tmp_path / "ds", frames_per_session=20, box="body", val_fraction=0)
     label = (data.parent / "labels" / "train" / "s0_f00000.txt").read_text().split()
     body = session.poses["position"].sel(keypoints="body").isel(individuals=0, time=0).values
-    np.testing.assert_allclose([float(label[1]) * 320, float(label[2]) * 240], body, atol=1e-3)
+    # YOLO's origin is the top-left pixel's corner, the rendering's (OpenCV's) that pixel's centre
+    np.testing.assert_allclose([float(label[1]) * 320, float(label[2]) * 240], body + 0.5, atol=1e-3)

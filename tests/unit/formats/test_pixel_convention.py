@@ -88,3 +88,18 @@ def test_the_dataset_centre_is_the_lit_pixel_of_the_image(tmp_path):
     x, y = read_tensorbox(path)["position"].values[0, :, 0]
     assert _image()[int(round(y)), int(round(x))].tolist() == [255, 255, 255]
     assert (x, y) == (COLUMN, ROW)
+
+
+def test_model_output_boundary():
+    # a predictor's box round the lit pixel, and a keypoint on its centre, in the labels' corner origin
+    from deepbehavior.models.outputs import predictions_to_part
+
+    boxes = predictions_to_part(schema.BOXES, {
+        "boxes": np.array([[[COLUMN, ROW, COLUMN + 1, ROW + 1]]], np.float32),
+        "box_conf": np.ones((1, 1), np.float32), "class_index": np.zeros((1, 1), np.float32)},
+        np.arange(1), 30.0)
+    assert _centre_and_size(boxes) == ([COLUMN, ROW], [1, 1])
+    poses = predictions_to_part(schema.POSES, {
+        "keypoints": np.array([[[[COLUMN + 0.5, ROW + 0.5]]]], np.float32),
+        "keypoint_conf": np.ones((1, 1, 1), np.float32)}, np.arange(1), 30.0)
+    assert poses["position"].values[0, :, 0, 0].tolist() == [COLUMN, ROW]
