@@ -295,11 +295,8 @@ class InferJob:
     render: bool = False
     # auto: in this process when Ray would run on this machine alone (no ray.address) and there is
     # no GPU or the job is short; "ray" or "local" to choose (deepbehavior.runtime.local).
+    # (runtime.local.RUNNERS; checked there, by choose_runner, before any model is loaded).
     runner: str = "auto"
-
-    def __post_init__(self):
-        _require(self.runner in ("auto", "local", "ray"),
-                 f"Expected runner among auto, local, ray, but got {self.runner!r}")
 
 
 @dataclass
@@ -326,9 +323,6 @@ class TrainJob:
 
 # --------------------------------------------------------------------------------------------------
 # Task measures and the analyze job (issue 6 part 3: reaching, regions, social, human, cohort table)
-
-ANALYZE_MEASURES = ("locomotion", "reaching", "regions", "social", "human")
-
 
 @dataclass(frozen=True)
 class ReachingConfig:
@@ -407,7 +401,7 @@ class HumanConfig:
 
     def __post_init__(self):
         _require(self.k >= 0, f"Expected human.k >= 0, but got {self.k}")
-        _require(self.side in ("R", "L"), f"Expected human.side 'R' or 'L', but got {self.side!r}")
+        # side is checked by analysis.human.check_side, where SIDES is defined.
         _require(self.max_gap is None or self.max_gap >= 0, f"Expected human.max_gap >= 0 frames or null, but got {self.max_gap}")
 
 
@@ -421,7 +415,7 @@ class AnalyzeJob:
     cohort: str = MISSING
     # Folder of <subject>_<session>.zarr stores (null: <out>/stores).
     stores: Optional[str] = None
-    # Measures to compute: locomotion, reaching, regions, social, human.
+    # Measures to compute: locomotion, reaching, regions, social, human (analysis.cohort.MEASURES).
     measures: list[str] = field(default_factory=lambda: ["locomotion"])
     # Camera of multi-view 2D stores to analyse (null: the first).
     view: Optional[str] = None
@@ -453,8 +447,7 @@ class AnalyzeJob:
     max_speed: Optional[float] = None
 
     def __post_init__(self):
-        unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
-        _require(not unknown, f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
+        # measures are checked by analysis.cohort.MeasureSettings, where MEASURES is defined.
         _require(self.workers >= 1, f"Expected workers >= 1, but got {self.workers}")
         _require(self.max_speed is None or self.max_speed > 0,
                  f"Expected max_speed > 0 (units per second) or null, but got {self.max_speed}")
@@ -534,8 +527,7 @@ class LabelJob:
     seed: int = 0
 
     def __post_init__(self):
-        _require(self.export in (None, "yolo", "coco", "tensorbox", "yolo_mark"),
-                 f"Expected export yolo, coco, tensorbox or yolo_mark, but got {self.export!r}")
+        # export is checked by the job against labeling.formats.EXPORT_FORMATS, defined with the formats.
         _require(0 <= self.port < 65536, f"Expected a port in [0, 65535], but got {self.port}")
         _require(0.0 <= self.val_fraction < 1.0, f"Expected val_fraction in [0, 1), but got {self.val_fraction}")
 
@@ -594,7 +586,7 @@ class ExportJob:
 
     # Folder the exported files are written to.
     out: str = MISSING
-    # Target format: dlc, sleap, nwb, openpose, csv or lightning_pose.
+    # Target format: dlc, sleap, nwb, openpose, csv or lightning_pose (formats.WRITERS).
     format: str = MISSING
     # One Zarr store to export (or give cohort= and stores=).
     store: Optional[str] = None
@@ -610,8 +602,7 @@ class ExportJob:
     force: bool = False
 
     def __post_init__(self):
-        _require(self.format in ("dlc", "sleap", "nwb", "openpose", "csv", "lightning_pose"),
-                 f"Expected format dlc, sleap, nwb, openpose, csv or lightning_pose, but got {self.format!r}")
+        # format is checked by the job against formats.WRITERS, the registry of the writers.
         _require((self.store is None) != (self.cohort is None),
                  f"Expected store=PATH or cohort=MANIFEST stores=DIR, but got store={self.store!r} cohort={self.cohort!r}")
         _require(self.cohort is None or self.stores is not None,
@@ -625,10 +616,19 @@ class ExportJob:
 # Geometry (issue 5): camera calibration and multi-camera 3D
 
 
+#: Calibration board kinds (``Board.kind``), each a branch of ``geometry.calibration.detect_board``.
+BOARD_KINDS = ("chessboard", "charuco")
+
+
 @dataclass(frozen=True)
-class BoardConfig:
-    """Calibration board: ``chessboard`` (``columns`` x ``rows`` inner corners) or ``charuco``
-    (``columns`` x ``rows`` squares, markers of ``marker_size`` from ``dictionary``); sizes in mm."""
+class Board:
+    """A calibration board, as the ``calibrate`` job's ``board`` group and as the geometry code's input.
+
+    ``kind`` "chessboard": ``columns`` x ``rows`` inner corners; "charuco": ``columns`` x ``rows``
+    squares with ArUco markers of side ``marker_size`` from ``dictionary`` (an OpenCV name such as
+    "DICT_4X4_50"). ``square_size`` and ``marker_size`` are in the units of the calibration (mm);
+    they become the units of the cameras' translations and of everything triangulated with them.
+    """
 
     # chessboard or charuco.
     kind: str = "chessboard"
@@ -638,16 +638,35 @@ class BoardConfig:
     rows: int = 6
     # Side of one square (mm).
     square_size: float = 25.0
-    # Side of a ChArUco marker (mm).
+    # Side of a ChArUco marker (mm; 0 < marker_size < square_size for charuco).
     marker_size: float = 0.0
     # ArUco dictionary of the markers (OpenCV name).
     dictionary: str = "DICT_4X4_50"
 
     def __post_init__(self):
-        _require(self.kind in ("chessboard", "charuco"), f"Expected board.kind chessboard or charuco, but got {self.kind}")
+        _require(self.kind in BOARD_KINDS, f"Expected board.kind one of {', '.join(BOARD_KINDS)}, but got {self.kind!r}")
         _require(self.columns >= 2 and self.rows >= 2,
                  f"Expected board.columns and board.rows >= 2, but got {self.columns} x {self.rows}")
         _require(self.square_size > 0, f"Expected board.square_size > 0 mm, but got {self.square_size}")
+        _require(self.kind != "charuco" or 0 < self.marker_size < self.square_size,
+                 f"Expected 0 < board.marker_size < board.square_size for a ChArUco board, but got "
+                 f"{self.marker_size} and {self.square_size}")
+
+    @property
+    def object_points(self):
+        """Board corners ``(corner, 3)`` in board units (float64), z = 0, row by row."""
+        import numpy as np
+
+        cols, rows = (self.columns, self.rows) if self.kind == "chessboard" else (self.columns - 1, self.rows - 1)
+        grid = np.stack(np.meshgrid(np.arange(cols), np.arange(rows)), axis=-1).reshape(-1, 2)
+        return np.hstack([grid * self.square_size, np.zeros((len(grid), 1))]).astype(np.float64)
+
+    def charuco(self):
+        """The OpenCV ``CharucoBoard`` of a ``charuco`` board."""
+        import cv2
+
+        dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
+        return cv2.aruco.CharucoBoard((self.columns, self.rows), self.square_size, self.marker_size, dictionary)
 
 
 @dataclass(frozen=True)
@@ -656,7 +675,7 @@ class TriangulateConfig:
     subset of views that agree within ``max_error_px``) or ``midpoint`` (two cameras, Caltech);
     ``views`` the cameras to use (default all), e.g. to leave out one whose calibration is wrong."""
 
-    # dlt, robust or midpoint.
+    # dlt, robust or midpoint (geometry.triangulation.METHODS, which checks it).
     method: str = "dlt"
     # 2D points below this confidence are not used.
     min_confidence: float = 0.0
@@ -666,8 +685,7 @@ class TriangulateConfig:
     views: Optional[list[str]] = None
 
     def __post_init__(self):
-        _require(self.method in ("dlt", "robust", "midpoint"),
-                 f"Expected triangulate.method dlt, robust or midpoint, but got {self.method}")
+        # method is checked by geometry.triangulation.check_method, where METHODS is defined.
         _require(self.refine >= 0, f"Expected triangulate.refine >= 0, but got {self.refine}")
         _require(self.max_error_px > 0, f"Expected triangulate.max_error_px > 0, but got {self.max_error_px}")
 
@@ -686,7 +704,7 @@ class CalibrateJob:
     cameras: list[str] = field(default_factory=list)
     # Per camera: a glob of images or a video of the board.
     sources: list[str] = field(default_factory=list)
-    board: BoardConfig = field(default_factory=BoardConfig)
+    board: Board = field(default_factory=Board)
     every: int = 10
     # Refine all cameras together after the pairwise estimates.
     bundle_adjustment: bool = True
@@ -789,8 +807,7 @@ class TrackConfig:
     duplicate_distance: float = 10.0
 
     def __post_init__(self):
-        methods = ("pose", "naive", "bytetrack", "botsort")
-        _require(self.method in methods, f"Expected track.method in {methods}, but got {self.method!r}")
+        # method is checked by tracking.motion.check_method, where METHODS is defined.
         _require(self.duplicate_distance >= 0,
                  f"Expected track.duplicate_distance >= 0 px, but got {self.duplicate_distance}")
         _require(self.n_identities >= 1, f"Expected track.n_identities >= 1, but got {self.n_identities}")

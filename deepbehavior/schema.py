@@ -19,7 +19,25 @@ frame numbers, for anything that seeks video, are the int64 coordinate ``frame``
 (:func:`frames`). ``attrs["space_unit"]`` is the one unit of positions: ``"px"`` in 2D, the
 calibration's unit in 3D. Missing values are NaN. Before tracking, the ``individuals`` axis holds
 *slots* (``attrs["individuals_are"] == "slots"``): the k-th most confident detection of a frame,
-not an identity.
+not an identity. The glossary below names each of these words once (:data:`POSES`, :data:`BOXES`,
+:data:`SLOTS`, :data:`IDENTITIES`, :data:`SPACE_UNIT` and its rule).
+
+Pixel convention
+----------------
+Pixel coordinates in a dataset are continuous, x right and y down, with **the centre of the
+top-left pixel at (0, 0)**: pixel (column i, row j) covers [i - 0.5, i + 0.5] x [j - 0.5, j + 0.5]
+and a W x H frame spans [-0.5, W - 0.5] x [-0.5, H - 0.5]. It is OpenCV's (drawing, ``remap``,
+calibration, hence triangulation and every camera model here), and that of DeepLabCut, SLEAP
+(format 1.1 on), OpenPose, movement and NWB, which are read and written unchanged.
+
+Tools that draw boxes put (0, 0) at the top-left *corner* of the top-left pixel (a W x H frame spans
+[0, W] x [0, H]): TensorBox, darknet, Yolo_mark, YOLO and COCO boxes, and this project's labels
+(:class:`deepbehavior.formats.LabelSet`, the labelling app). The readers of those formats convert
+where they build a dataset (:func:`from_corner_origin`: subtract :data:`CORNER_TO_CENTRE_PX` from
+positions; sizes are the same in both), and label readers of the centre formats (DeepLabCut)
+convert the other way (:func:`to_corner_origin`). Predictors' output has the corner origin of the
+labels they learn from; :func:`deepbehavior.models.outputs.predictions_to_part` converts it. Those
+are the only conversions: format readers and writers in ``deepbehavior/formats/``, and model output.
 """
 
 from __future__ import annotations
@@ -29,8 +47,56 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+# ---- Glossary: the words of the data model, each defined once ----------------------------------
+
+#: ``attrs["ds_type"]`` of keypoint datasets (movement's word), and a model's ``kind`` for them.
 POSES = "poses"
+#: ``attrs["ds_type"]`` of box datasets (movement's word, "bboxes"), and a model's ``kind`` for
+#: them. A model may still say ``"boxes"`` (:data:`BOXES_ALIAS`); it means the same.
 BOXES = "bboxes"
+BOXES_ALIAS = "boxes"
+DS_TYPES = (POSES, BOXES)
+
+#: ``attrs["individuals_are"]``: what the ``individuals`` axis holds. :data:`SLOTS`: the k-th
+#: most confident detection of a frame (a detector's output, names ``slot0``, ...); a slot is not
+#: an animal and may hold a different one each frame. :data:`IDENTITIES`: one animal per entry
+#: for the whole recording (after ``track``, or from a tool that tracks).
+SLOTS = "slots"
+IDENTITIES = "identities"
+INDIVIDUALS_ARE = (SLOTS, IDENTITIES)
+
+#: ``attrs["time_unit"]``: ``time`` is always in seconds.
+TIME_UNIT = "seconds"
+#: ``attrs["space_unit"]``, the one unit of every position, size and distance of a dataset. The rule:
+#: 2D positions are in :data:`PIXELS` of the video frame (a measure in mm multiplies by the session's
+#: ``pixel_size_mm``, and says so in its own unit); 3D positions are in the calibration's unit (its
+#: board's ``square_size`` unit, usually ``"mm"``), or :data:`UNKNOWN_UNIT` when it is not known.
+#: Variables carry no unit attribute of their own: ``space_unit`` is the only one.
+SPACE_UNIT = "space_unit"
+PIXELS = "px"
+MILLIMETRES = "mm"
+UNKNOWN_UNIT = "unknown"
+
+
+#: Corner-origin minus centre-origin coordinate of the same point, pixels (see the module's
+#: "Pixel convention").
+CORNER_TO_CENTRE_PX = 0.5
+
+
+def from_corner_origin(position):
+    """Positions (pixels, any shape) of a corner-origin tool in this data model's convention."""
+    return np.asarray(position, dtype=np.float64) - CORNER_TO_CENTRE_PX
+
+
+def to_corner_origin(position):
+    """Positions (pixels, any shape) of this data model in a corner-origin tool's convention."""
+    return np.asarray(position, dtype=np.float64) + CORNER_TO_CENTRE_PX
+
+
+def default_space_unit(n_space: int) -> str:
+    """The ``space_unit`` of a dataset with ``n_space`` space entries when its source names none:
+    :data:`PIXELS` in 2D, :data:`UNKNOWN_UNIT` in 3D."""
+    return PIXELS if n_space == 2 else UNKNOWN_UNIT
 
 TIME = "time"
 SPACE = "space"
@@ -138,7 +204,7 @@ def make_poses(
     time=None,
     space: Sequence[str] | None = None,
     source_software: str = "deepbehavior",
-    individuals_are: str = "identities",
+    individuals_are: str = IDENTITIES,
     space_unit: str | None = None,
 ) -> xr.Dataset:
     """Build a poses dataset.
@@ -193,8 +259,8 @@ def make_poses(
     attrs = {
         "ds_type": POSES,
         "fps": fps,
-        "time_unit": "seconds",
-        "space_unit": space_unit or ("px" if n_space == 2 else "unknown"),
+        "time_unit": TIME_UNIT,
+        SPACE_UNIT: space_unit or default_space_unit(n_space),
         "source_software": source_software,
         "individuals_are": individuals_are,
     }
@@ -214,7 +280,7 @@ def make_boxes(
     class_names: Sequence[str] = ("object",),
     time=None,
     source_software: str = "deepbehavior",
-    individuals_are: str = "slots",
+    individuals_are: str = SLOTS,
 ) -> xr.Dataset:
     """Build a boxes dataset (movement's ``bboxes``).
 
@@ -258,13 +324,13 @@ def make_boxes(
     coords = {
         **time_coords(_frames(time, n_time), fps),
         SPACE: list(SPACE_2D),
-        INDIVIDUALS: _names(individuals, n_ind, "slot" if individuals_are == "slots" else "individual"),
+        INDIVIDUALS: _names(individuals, n_ind, "slot" if individuals_are == SLOTS else "individual"),
     }
     attrs = {
         "ds_type": BOXES,
         "fps": fps,
-        "time_unit": "seconds",
-        "space_unit": "px",
+        "time_unit": TIME_UNIT,
+        SPACE_UNIT: PIXELS,
         "source_software": source_software,
         "individuals_are": individuals_are,
         "class_names": list(class_names),
@@ -315,8 +381,8 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
     if fps is None:
         raise SchemaError("Expected attrs['fps'] (frames per second), but it is missing")
     _check_fps(fps)
-    if ds.attrs.get("time_unit") != "seconds":
-        raise SchemaError(f"Expected attrs['time_unit'] == 'seconds', but got {ds.attrs.get('time_unit')!r}")
+    if ds.attrs.get("time_unit") != TIME_UNIT:
+        raise SchemaError(f"Expected attrs['time_unit'] == '{TIME_UNIT}', but got {ds.attrs.get('time_unit')!r}")
     if FRAME not in ds.coords or ds[FRAME].dims != (TIME,):
         raise SchemaError("Expected a coordinate 'frame' (frame numbers along time), but it is missing")
     if ds[FRAME].dtype.kind not in "iu":
@@ -391,9 +457,8 @@ def upgrade_legacy(ds: xr.Dataset) -> xr.Dataset:
     fps = _check_fps(out.attrs.get("fps", np.nan))
     if FRAME not in out.coords:
         out = out.assign_coords(time_coords(np.round(out[TIME].values).astype(np.int64), fps))
-    unit = out.attrs.get("space_unit") or out["position"].attrs.get("units")
-    out.attrs = {**out.attrs, "time_unit": "seconds",
-                 "space_unit": unit or ("px" if out.sizes[SPACE] == 2 else "unknown")}
+    unit = out.attrs.get(SPACE_UNIT) or out["position"].attrs.get("units")
+    out.attrs = {**out.attrs, "time_unit": TIME_UNIT, SPACE_UNIT: unit or default_space_unit(out.sizes[SPACE])}
     if VIEW in out.dims:
         out = out.transpose(..., VIEW)
     return drop_single_view(out)

@@ -52,7 +52,7 @@ def check(cfg: CalibrateJob, calibrated, detections: dict, board) -> None:
 @hydra_job("calibrate", CalibrateJob)
 def main(cfg: CalibrateJob) -> None:
     from deepbehavior.geometry.calib_io import save_opencv, save_toml
-    from deepbehavior.geometry.calibration import Board, calibrate_group, detect_in_images, detect_in_video
+    from deepbehavior.geometry.calibration import calibrate_group, detect_in_images, detect_in_video
     from deepbehavior.files import atomic_path, write_atomic
     from deepbehavior.viz.three_d import plot_calibration
 
@@ -72,8 +72,7 @@ def main(cfg: CalibrateJob) -> None:
     if len(cameras) != len(cfg.sources) or not cameras:
         raise ValueError(f"Expected one source per camera, but got cameras={cameras} "
                          f"and sources={list(cfg.sources)}")
-    board = Board(**{k: getattr(cfg.board, k) for k in
-                     ("kind", "columns", "rows", "square_size", "marker_size", "dictionary")})
+    board = cfg.board
     detections, sizes = {}, {}
     for name, source in zip(cameras, cfg.sources):
         if Path(source).suffix.lower() in VIDEO_SUFFIXES:

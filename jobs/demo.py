@@ -83,7 +83,9 @@ def main(cfg: DemoJob) -> None:
     from deepbehavior.store import open_store, write_atomic
     from deepbehavior.viz.trajectory import plot_speed, plot_trajectory
 
-    from .infer import backend_kwargs, render_videos, resolve_backend
+    from deepbehavior.runtime.stages import predictor_kwargs
+
+    from .infer import render_videos, resolve_backend
 
     started, cpu_started = time.monotonic(), time.process_time()
     out = Path(cfg.out).resolve()
@@ -101,7 +103,7 @@ def main(cfg: DemoJob) -> None:
     model = type(cfg.model)(**{**to_plain(cfg.model), "weights": str(weights)})
     backend = resolve_backend(model)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    report = infer_cohort(cohort, out, backend=backend, backend_kwargs=backend_kwargs(model, backend),
+    report = infer_cohort(cohort, out, backend=backend, backend_kwargs=predictor_kwargs(model, backend),
                           chunk=cfg.store.chunk, frames_per_batch=model.batch_size, force=True,
                           provenance=provenance.record(to_plain(cfg), inputs), printer=lambda m: print(m, flush=True))
     if report.failures:

@@ -21,8 +21,11 @@ from ._hydra import hydra_job
 @hydra_job("export", ExportJob)
 def main(cfg: ExportJob) -> None:
     from deepbehavior import store
+    from deepbehavior.formats import WRITERS
     from deepbehavior.formats.exporting import export_dataset
 
+    if cfg.format not in WRITERS:
+        raise ValueError(f"Expected format {', '.join(WRITERS)}, but got {cfg.format!r}")
     if cfg.cohort:
         from deepbehavior.cohort import load_cohort, store_path
 

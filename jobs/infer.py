@@ -31,21 +31,6 @@ def resolve_backend(model: PredictConfig) -> str:
     return model.backend
 
 
-def backend_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
-    """Constructor arguments of the configured backend (``threads``: one per CPU of its predictor)."""
-    backend = backend or model.backend
-    if backend == "topdown":
-        return {"weights": str(Path(model.weights).expanduser()), "max_individuals": model.max_individuals,
-                "conf": model.conf, "device": model.device, "threads": None, **model.options}
-    if backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
-        return {"max_individuals": model.max_individuals, **model.options}
-    if backend not in ("yolo", "yolo_pose"):
-        return dict(model.options)
-    return {"weights": str(Path(model.weights).expanduser()) if Path(model.weights).suffix else model.weights,
-            "imgsz": model.imgsz, "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
-            "device": model.device, "half": model.half, "threads": None, **model.options}
-
-
 def render_videos(cohort, out: Path) -> None:
     """A labelled video per session and view, from the stores just written."""
     from deepbehavior.cohort import store_path
@@ -148,7 +133,9 @@ def main(cfg: InferJob) -> None:
         more = f" (and {len(unreadable) - 1} more sessions with unreadable videos)" if len(unreadable) > 1 else ""
         raise VideoError(f"{unreadable[0].message}{more}")
     backend = resolve_backend(cfg.model)
-    kwargs = backend_kwargs(cfg.model, backend)
+    from deepbehavior.runtime.stages import predictor_kwargs
+
+    kwargs = predictor_kwargs(cfg.model, backend)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     runner = pick_runner(cfg, inputs)
     description = describe_model(backend, kwargs)  # one line on weights that are not a model, before anything runs

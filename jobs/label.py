@@ -17,9 +17,11 @@ from ._hydra import hydra_job
 
 @hydra_job("label", LabelJob)
 def main(cfg: LabelJob) -> None:
-    from deepbehavior.labeling.formats import export_labels, import_labels
+    from deepbehavior.labeling.formats import EXPORT_FORMATS, export_labels, import_labels
     from deepbehavior.labeling.project import Project
 
+    if cfg.export is not None and cfg.export not in EXPORT_FORMATS:
+        raise ValueError(f"Expected export {', '.join(EXPORT_FORMATS)}, but got {cfg.export!r}")
     if cfg.import_from:
         if not Path(cfg.import_from).exists():
             raise FileNotFoundError(f"Expected labels to import at {cfg.import_from}, but there is nothing")

@@ -116,7 +116,9 @@ def main(cfg: TrackJob) -> None:
     from deepbehavior.cohort import load_cohort, store_path
     from deepbehavior.files import write_atomic
     from deepbehavior.session_runner import run_sessions
+    from deepbehavior.tracking.motion import check_method
 
+    check_method(cfg.track.method)  # the methods are defined once, next to their code
     out = Path(cfg.out)
     if cfg.store is not None:
         source = Path(cfg.store)

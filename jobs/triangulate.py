@@ -26,7 +26,7 @@ from deepbehavior.config import TriangulateJob
 from ._hydra import finish, hydra_job
 
 
-def run_cohort(cfg: TriangulateJob, options: dict) -> None:
+def run_cohort(cfg: TriangulateJob) -> None:
     """The cohort form: every session's store, a report, exit status 1 if any session failed."""
     from deepbehavior.cohort import load_cohort
     from deepbehavior.geometry.cohort3d import triangulate_cohort
@@ -39,7 +39,7 @@ def run_cohort(cfg: TriangulateJob, options: dict) -> None:
         raise FileNotFoundError(f"Expected a folder of 2D stores at {stores}, but there is none")
     if cfg.calibration and not Path(cfg.calibration).is_file():
         raise FileNotFoundError(f"Expected a calibration file at {cfg.calibration}, but there is none")
-    report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration, options=options,
+    report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration, settings=cfg.triangulate,
                                 chunk=cfg.chunk, force=cfg.force, figure=cfg.figure)
     report_json = out / "triangulate_report.json"
     write_atomic(report_json, json.dumps(report.as_dict(), indent=2))
@@ -62,16 +62,17 @@ def main(cfg: TriangulateJob) -> None:
         raise ValueError("Expected either store=PATH or cohort=MANIFEST, but got "
                          + ("both" if cfg.cohort else "neither"))
     t = cfg.triangulate
-    options = {"method": t.method, "min_confidence": t.min_confidence, "refine": t.refine,
-               "max_error": t.max_error_px, "views": list(t.views) if t.views else None}
+    from deepbehavior.geometry.triangulation import check_method
+
+    check_method(t.method)  # the methods are defined once, next to their code
     if cfg.cohort:
-        run_cohort(cfg, options)
+        run_cohort(cfg)
         return
     if not cfg.calibration:
         raise ValueError("Expected calibration=FILE for store=, but got none")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = triangulate_session(cfg.store, cfg.calibration, out / cfg.name, options=options, chunk=cfg.chunk,
+    path = triangulate_session(cfg.store, cfg.calibration, out / cfg.name, settings=t, chunk=cfg.chunk,
                                overwrite=cfg.force)
     result = open_store(path)
     error = result["reprojection_error"].values

@@ -5,6 +5,7 @@ Every function takes and returns xarray objects (NumPy- or Dask-backed) and does
 How to add a task measure: write ``analysis/<measure>.py`` with a function from a track (an
 ``xr.DataArray`` with ``time`` in seconds, ``space``, and the dataset's ``space_unit``) to rows of
 (measure, value, unit); put its parameters in a frozen dataclass in :mod:`deepbehavior.config` with a
-group in ``AnalyzeJob``; add its name to ``ANALYZE_MEASURES`` and a branch to the per-session loop of
-:mod:`.cohort`. The ``analyze`` job, its table and ``--help`` then include it.
+group in ``AnalyzeJob`` and a field of :class:`.cohort.MeasureSettings`; add its name to
+:data:`.cohort.MEASURES` (the one list of measures) and a branch to :func:`.cohort.measure_session`.
+The ``analyze`` job, its table and ``--help`` then include it.
 """

@@ -32,7 +32,7 @@ import xarray as xr
 
 from .. import schema
 from ..cohort import Cohort, Session, store_path
-from ..config import ANALYZE_MEASURES, HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
+from ..config import HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 from ..session_runner import run_sessions
 from ..store import open_store, write_atomic
 from . import human, plausibility, reaching, regions, social
@@ -40,6 +40,8 @@ from .tracks import as_position, fps_of, path_length, point_track, speed
 from .kinematics import scale_to_mm, space_unit
 
 COLUMNS = ("subject", "group", "session", "measure", "value", "unit", "flag")
+#: The task measures ``analyze`` computes (``measures=``), each a branch of :func:`measure_session`.
+MEASURES = ("locomotion", "reaching", "regions", "social", "human")
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,10 @@ class MeasureSettings:
     max_speed: float | None = None
 
     def __post_init__(self):
-        unknown = [m for m in self.measures if m not in ANALYZE_MEASURES]
+        unknown = [m for m in self.measures if m not in MEASURES]
         if unknown:
-            raise ValueError(f"Expected measures from {list(ANALYZE_MEASURES)}, but got {unknown}")
+            raise ValueError(f"Expected measures from {list(MEASURES)}, but got {unknown}")
+        human.check_side(self.human.side)
 
 
 
@@ -87,7 +90,7 @@ def require_identities(ds: xr.Dataset, *, where: str) -> None:
     frame to the next: distances and speeds over slots mix animals and run to impossible values.
     """
     slots = ds.sizes.get(schema.INDIVIDUALS, 1)
-    if ds.attrs.get("individuals_are") == "slots" and slots > 1:
+    if ds.attrs.get("individuals_are") == schema.SLOTS and slots > 1:
         raise ValueError(f"Expected identities in the store of {where}, but it holds {slots} detection slots "
                          f"(individuals_are='slots'): run `deepbehavior track` first and analyze its stores "
                          f"(stores=<out>/tracked)")

@@ -91,14 +91,23 @@ def joint_angle(position: xr.DataArray, a: str, b: str, c: str) -> xr.DataArray:
     return np.degrees(np.arccos(cosine)).rename("angle").assign_attrs(units="deg")
 
 
+#: Body sides of the OpenPose names (``human.side``): the prefix of ``RWrist``, ``LElbow``, ...
+SIDES = ("R", "L")
+
+
+def check_side(side: str) -> None:
+    """Raise the one-line error for a ``side`` not in :data:`SIDES`."""
+    if side not in SIDES:
+        raise ValueError(f"Expected human.side one of {', '.join(map(repr, SIDES))}, but got {side!r}")
+
+
 def default_angles(side: str = "R", *, hand_point: str = "{side}HandMiddleMCP") -> dict[str, tuple[str, str, str]]:
     """The joint angles of the reaching analysis, as ``name -> (a, joint, c)`` keypoint names.
 
     shoulder: elbow–shoulder–hip; elbow: shoulder–elbow–wrist; wrist: elbow–wrist–hand point;
     knee: hip–knee–ankle. ``side`` is ``"R"`` or ``"L"``.
     """
-    if side not in ("R", "L"):
-        raise ValueError(f"Expected side 'R' or 'L', but got {side!r}")
+    check_side(side)
     s = side
     return {
         "shoulder": (f"{s}Elbow", f"{s}Shoulder", f"{s}Hip"),

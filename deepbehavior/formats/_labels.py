@@ -4,7 +4,8 @@ A label reader returns a :class:`LabelSet`; a label writer takes one. The labell
 (:mod:`deepbehavior.labeling`) turns its folder into a ``LabelSet`` and back, so that no file
 format is parsed outside this package. An instance is ``{"class": int, "box": [x1, y1, x2, y2] |
 None, "keypoints": [[x, y] | None, ...] | None}`` in pixels of its image, (0, 0) the top-left
-corner of the top-left pixel.
+corner of the top-left pixel (the box tools' convention; a dataset's is the pixel's centre, see
+:mod:`deepbehavior.schema`, and :func:`labels_to_boxes` converts).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def find_listed(listed: str, root: Path) -> Path | None:
 
 def labels_to_boxes(labels: LabelSet, *, fps: float, source_software: str) -> xr.Dataset:
     """A boxes dataset over the labelled images (frame = image index), one slot per box of the
-    image with most boxes; confidence 1 where a box, NaN elsewhere."""
+    image with most boxes; confidence 1 where a box, NaN elsewhere. Centres move from the labels'
+    corner origin to the data model's pixel-centre origin."""
     n_slots = max([1] + [sum(i["box"] is not None for i in image.instances) for image in labels.images])
     n = len(labels.images)
     centre, shape = np.full((n, 2, n_slots), np.nan), np.full((n, 2, n_slots), np.nan)
@@ -107,5 +109,5 @@ def labels_to_boxes(labels: LabelSet, *, fps: float, source_software: str) -> xr
             centre[t, :, k] = ((x1 + x2) / 2, (y1 + y2) / 2)
             shape[t, :, k] = (abs(x2 - x1), abs(y2 - y1))
             cls[t, k] = c
-    return schema.make_boxes(centre, shape, None, cls, fps=fps, class_names=labels.classes,
-                             source_software=source_software, individuals_are="slots")
+    return schema.make_boxes(schema.from_corner_origin(centre), shape, None, cls, fps=fps, class_names=labels.classes,
+                             source_software=source_software, individuals_are=schema.SLOTS)

@@ -192,11 +192,11 @@ def read_darknet(
         for c, dets in groups.items():
             for k, (_, p, left, top, width, height) in enumerate(dets):
                 s = index[(c, k)]
-                centre[t, :, s] = (left + width / 2, top + height / 2)
+                centre[t, :, s] = (left + width / 2, top + height / 2)  # corner origin, converted below
                 shape[t, :, s] = (width, height)
                 prob[t, s] = p
                 cls[t, s] = names.index(c)
-    ds = schema.make_boxes(centre, shape, prob, cls, fps=fps, individuals=[f"{c}.{k}" for c, k in slots],
-                           class_names=names, source_software="darknet", individuals_are="slots")
+    ds = schema.make_boxes(schema.from_corner_origin(centre), shape, prob, cls, fps=fps, individuals=[f"{c}.{k}" for c, k in slots],
+                           class_names=names, source_software="darknet", individuals_are=schema.SLOTS)
     ds.attrs.update(source_file=str(path), dropped_detections=int(dropped), max_per_class=int(max_per_class))
     return ds

@@ -210,7 +210,7 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     individuals = ["individual0"] if individuals == ["individual_0"] else individuals
     ds = schema.make_poses(position, confidence, fps=fps, keypoints=keypoints, individuals=individuals,
                            time=frames, source_software="DeepLabCut",
-                           individuals_are="identities")
+                           individuals_are=schema.IDENTITIES)
     scorer = list(dict.fromkeys(table.columns.get_level_values("scorer")))
     ds.attrs.update(source_file=str(path), scorer=str(scorer[0]) if scorer else "")
     if frames is None:
@@ -239,7 +239,8 @@ def read_dlc_labels(path: str | os.PathLike, *, class_name: str = "animal") -> L
 
     Each individual of an image becomes one instance of class ``class_name`` with no box; the
     skeleton comes from the project's ``config.yaml``. Images are looked for under the project
-    folder (the index path) and beside the file; missing ones go to ``missing_images``.
+    folder (the index path) and beside the file; missing ones go to ``missing_images``. Points move
+    by +0.5 px from DeepLabCut's pixel-centre origin to the labels' corner origin.
     """
     path = Path(path)
     path = (_in_folder(path) or path) if path.is_dir() else path
@@ -255,7 +256,9 @@ def read_dlc_labels(path: str | os.PathLike, *, class_name: str = "animal") -> L
             continue
         instances = []
         for i in range(position.shape[-1]):
-            points = [None if np.isnan(position[t, :, k, i]).any() else [float(v) for v in position[t, :, k, i]]
+            # DeepLabCut's pixel centres are at integers; labels' origin is the pixel's corner
+            points = [None if np.isnan(position[t, :, k, i]).any()
+                      else [float(v) for v in schema.to_corner_origin(position[t, :, k, i])]
                       for k in range(len(keypoints))]
             if any(p is not None for p in points):
                 instances.append({"class": 0, "box": None, "keypoints": points})

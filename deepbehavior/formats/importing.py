@@ -111,7 +111,7 @@ def join_views(datasets: dict[str, xr.Dataset], *, fps: float | None = None) -> 
     time = np.unique(np.concatenate([frames(ds) for ds in items.values()]))
     individuals = list(dict.fromkeys(str(i) for ds in items.values() for i in ds[IND].values))
     views = list(items)
-    if kind == "poses":
+    if kind == schema.POSES:
         keypoints = [str(k) for k in first[KP].values]
         for view, ds in items.items():
             theirs = [str(k) for k in ds[KP].values]

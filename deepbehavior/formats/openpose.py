@@ -154,7 +154,7 @@ def read_openpose(
     position = np.moveaxis(data[..., :2], -1, 1)
     ds = schema.make_poses(position, data[..., 2], fps=fps, keypoints=names, time=time,
                            individuals=[f"person{j}" for j in range(n_people)],
-                           source_software="OpenPose", individuals_are="slots")
+                           source_software="OpenPose", individuals_are=schema.SLOTS)
     video = next(iter(files.values())).name
     ds.attrs.update(source_file=str(folder), video_name=_NAME.match(video)["video"],
                     missing_frames=int(len(time) - len(frames)))

@@ -178,7 +178,7 @@ def read_sleap(path: str | os.PathLike, *, fps: float = 30.0, min_track_frames: 
         raise fail(path, "tracks", f"a track seen in at least {min_track_frames} frames", f"counts {seen.tolist()}")
     ds = schema.make_poses(position[..., keep], confidence[..., keep], fps=fps, keypoints=nodes,
                            individuals=[names[i] for i in keep], time=time, source_software="SLEAP",
-                           individuals_are="slots" if slots else "identities")
+                           individuals_are=schema.SLOTS if slots else schema.IDENTITIES)
     ds.attrs.update(source_file=str(path), dropped_tracks=[names[i] for i in range(n_ind) if i not in set(keep)],
                     untracked_instances=0 if slots else int(untracked),
                     sleap_file="analysis" if _kind(path) == "analysis" else "labels")
@@ -218,7 +218,7 @@ def _read_analysis(path: Path, *, fps: float, min_track_frames: int) -> xr.Datas
         raise fail(path, "tracks", f"a track seen in at least {min_track_frames} frames", f"counts {seen.tolist()}")
     out = schema.make_poses(position[..., keep], confidence[..., keep], fps=fps,
                             keypoints=[str(k) for k in ds["keypoints"].values], individuals=[names[i] for i in keep],
-                            source_software="SLEAP", individuals_are="identities")
+                            source_software="SLEAP", individuals_are=schema.IDENTITIES)
     out.attrs.update(source_file=str(path), dropped_tracks=[n for i, n in enumerate(names) if i not in set(keep)],
                      untracked_instances=0, sleap_file="analysis")
     return out
@@ -247,7 +247,7 @@ def save_sleap(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     from ._movement import to_movement
 
     frame_numbers = schema.frames(ds)
-    slots = ds.attrs.get("individuals_are") == "slots"
+    slots = ds.attrs.get("individuals_are") == schema.SLOTS
     video_name = str(ds.attrs.get("video", "video.mp4"))
     ds = to_movement(ds, path)
     skeleton = sio.Skeleton([str(k) for k in ds["keypoints"].values])

@@ -32,7 +32,7 @@ def save_csv(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     frame = schema.frames(ds)
     seconds = frame / float(ds.attrs["fps"])
     space = [str(s) for s in ds["space"].values]
-    if ds.attrs.get("ds_type") == "poses":
+    if ds.attrs.get("ds_type") == schema.POSES:
         kp = schema.KEYPOINTS
         pos = ds["position"].transpose("time", ind, kp, "space").values
         conf = ds["confidence"].transpose("time", ind, kp).values

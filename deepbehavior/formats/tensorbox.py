@@ -76,6 +76,8 @@ def _records(path, *, labels: bool) -> list[tuple[object, list[tuple[float, ...]
 
 
 def _to_arrays(boxes: list[list[tuple[float, ...]]], n_slots: int):
+    """Centres (in the data model's pixel convention), sizes and scores of TensorBox's corner-origin
+    ``x1, y1, x2, y2[, score]`` boxes, ``(frame, 2, slot)``, ``(frame, 2, slot)``, ``(frame, slot)``."""
     n = len(boxes)
     centre = np.full((n, 2, n_slots), np.nan, dtype=np.float64)
     shape = np.full((n, 2, n_slots), np.nan, dtype=np.float64)
@@ -86,7 +88,7 @@ def _to_arrays(boxes: list[list[tuple[float, ...]]], n_slots: int):
             centre[i, :, k] = ((x1 + x2) / 2, (y1 + y2) / 2)
             shape[i, :, k] = (abs(x2 - x1), abs(y2 - y1))
             score[i, k] = box[4] if len(box) > 4 else 1.0
-    return centre, shape, score
+    return schema.from_corner_origin(centre), shape, score
 
 
 def read_tensorbox(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
@@ -130,7 +132,7 @@ def read_tensorbox(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     boxes = [boxes[i] for i in order]
     centre, shape, score = _to_arrays(boxes, max(1, max(len(b) for b in boxes)))
     ds = schema.make_boxes(centre, shape, score, fps=fps, time=frames[order], class_names=("object",),
-                           source_software="TensorBox", individuals_are="slots")
+                           source_software="TensorBox", individuals_are=schema.SLOTS)
     ds.attrs["source_file"] = str(path)
     return ds
 
@@ -139,7 +141,7 @@ def _labels_as_boxes(path, *, fps: float) -> xr.Dataset:
     records = _records(path, labels=True)
     centre, shape, score = _to_arrays([b for _, b in records], max(1, max(len(b) for _, b in records)))
     ds = schema.make_boxes(centre, shape, score, fps=fps, class_names=("object",),
-                           source_software="TensorBox", individuals_are="slots")
+                           source_software="TensorBox", individuals_are=schema.SLOTS)
     ds.attrs.update(source_file=str(path), image_paths=[str(p) for p, _ in records],
                     image_root=str(Path(path).resolve().parent))
     return ds

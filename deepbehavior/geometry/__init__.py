@@ -14,7 +14,12 @@
 - :mod:`.calib_io`: anipose TOML, OpenCV YAML/XML and Caltech (Bouguet) ``.mat`` files.
 
 How to add a calibration file format: write ``load_x(path) -> CameraGroup`` and
-``save_x(group, path)`` in :mod:`.calib_io` and register the suffix in ``load_calibration``.
+``save_x(group, path)`` in :mod:`.calib_io` and register the suffix in ``load_calibration``. How to
+add a triangulation method: a branch of :func:`.triangulation.triangulate` and its name in
+:data:`.triangulation.METHODS` (the one list; the job's ``triangulate.method`` is checked against it).
+How to add a board kind: a branch of :func:`.calibration.detect_board` and its name in
+:data:`deepbehavior.config.BOARD_KINDS` (the board, :class:`deepbehavior.config.Board`, is the
+``calibrate`` job's ``board`` group itself).
 """
 
 from .camera import Camera, CameraGroup

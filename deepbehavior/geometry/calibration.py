@@ -17,46 +17,9 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix
 
+# The board is the calibrate job's config class itself (one type, one validation); imported from here too.
+from ..config import Board
 from .camera import Camera, CameraGroup, rotation_matrix, rotation_vector
-
-
-@dataclass(frozen=True)
-class Board:
-    """A calibration board.
-
-    ``kind`` "chessboard": ``columns`` x ``rows`` inner corners; "charuco": ``columns`` x ``rows``
-    squares with ArUco markers of side ``marker_size`` from ``dictionary`` (an OpenCV name such as
-    "DICT_4X4_50"). ``square_size`` and ``marker_size`` are in the units of the calibration (mm).
-    """
-
-    kind: str = "chessboard"
-    columns: int = 9
-    rows: int = 6
-    square_size: float = 1.0
-    marker_size: float = 0.0
-    dictionary: str = "DICT_4X4_50"
-
-    def __post_init__(self):
-        if self.kind not in ("chessboard", "charuco"):
-            raise ValueError(f"Expected board kind 'chessboard' or 'charuco', but got {self.kind!r}")
-        if self.columns < 2 or self.rows < 2:
-            raise ValueError(f"Expected a board of at least 2 x 2, but got {self.columns} x {self.rows}")
-        if self.square_size <= 0:
-            raise ValueError(f"Expected a positive square_size, but got {self.square_size}")
-        if self.kind == "charuco" and not 0 < self.marker_size < self.square_size:
-            raise ValueError(f"Expected 0 < marker_size < square_size for a ChArUco board, but got "
-                             f"{self.marker_size} and {self.square_size}")
-
-    @property
-    def object_points(self) -> np.ndarray:
-        """Board corners ``(corner, 3)`` in board units, z = 0, row by row."""
-        cols, rows = (self.columns, self.rows) if self.kind == "chessboard" else (self.columns - 1, self.rows - 1)
-        grid = np.stack(np.meshgrid(np.arange(cols), np.arange(rows)), axis=-1).reshape(-1, 2)
-        return np.hstack([grid * self.square_size, np.zeros((len(grid), 1))]).astype(np.float64)
-
-    def charuco(self):
-        dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
-        return cv2.aruco.CharucoBoard((self.columns, self.rows), self.square_size, self.marker_size, dictionary)
 
 
 @dataclass(frozen=True)

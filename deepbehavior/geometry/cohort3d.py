@@ -18,11 +18,12 @@ import dask
 
 from .. import fingerprint
 from ..cohort import Cohort, Session, store_path
+from ..config import TriangulateConfig
 from ..session_runner import SessionFailure, run_sessions
 from ..store import open_store
 from .calib_io import load_calibration
 from .diagnostics import CameraCheck, camera_table, check_dataset, plot_camera_errors
-from .triangulation import triangulate_dataset, write_3d
+from .triangulation import check_method, triangulate_dataset, write_3d
 
 
 @dataclass
@@ -51,10 +52,21 @@ def session_calibration(session: Session, default: str | os.PathLike | None) -> 
     return Path(path)
 
 
-def _fingerprint(ds2d, calibration: str | os.PathLike, options: dict | None) -> dict[str, str]:
+def triangulate_kwargs(settings: TriangulateConfig | None) -> dict:
+    """Keyword arguments of :func:`.triangulation.triangulate_dataset` for ``settings`` (None: its
+    defaults). The one place the config's names meet the function's (``max_error_px`` is
+    ``max_error``); the dict is also what a 3D store's fingerprint records, as it always was."""
+    if settings is None:
+        return {}
+    check_method(settings.method)
+    return {"method": settings.method, "min_confidence": settings.min_confidence, "refine": settings.refine,
+            "max_error": settings.max_error_px, "views": list(settings.views) if settings.views else None}
+
+
+def _fingerprint(ds2d, calibration: str | os.PathLike, options: dict) -> dict[str, str]:
     """What a 3D store depends on: the 2D store's fingerprint, the calibration file, the options."""
     return fingerprint.make(source=fingerprint.source_digest(ds2d.attrs) if ds2d is not None else "absent",
-                            calibration=fingerprint.file_digest(calibration), triangulate=dict(options or {}))
+                            calibration=fingerprint.file_digest(calibration), triangulate=dict(options))
 
 
 def triangulate_session(
@@ -62,24 +74,24 @@ def triangulate_session(
     calibration: str | os.PathLike,
     target: str | os.PathLike,
     *,
-    options: dict | None = None,
+    settings: TriangulateConfig | None = None,
     chunk: int | None = None,
     overwrite: bool = False,
     workers: int = 2,
 ) -> Path:
     """Triangulate the 2D store ``source`` with ``calibration`` into the 3D store ``target``.
 
-    ``options`` are keyword arguments of :func:`.triangulation.triangulate_dataset` (method,
-    min_confidence, refine, max_error, engine, views). Memory stays bounded by a few ``time``
+    ``settings`` are the job's ``triangulate`` group (method, min_confidence, refine, max_error_px,
+    views; None: :func:`.triangulation.triangulate_dataset`'s defaults). Memory stays bounded by a few ``time``
     chunks. The store's attrs ``camera_check`` hold each camera's error against the consensus of
     the cameras on a sample of frames (:func:`.diagnostics.check_dataset`) and ``suspect_cameras``
     the cameras named by :func:`.diagnostics.flag_cameras`.
     """
+    options = triangulate_kwargs(settings)
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"Expected a 2D store at {source}, but there is none")
     group = load_calibration(calibration)
-    options = dict(options or {})
     ds2d = open_store(source)
     ds3d = triangulate_dataset(ds2d, group, chunk=chunk, **options)
     ds3d.attrs[fingerprint.ATTR] = _fingerprint(ds2d, calibration, options)
@@ -136,7 +148,7 @@ def triangulate_cohort(
     out: str | os.PathLike,
     *,
     calibration: str | os.PathLike | None = None,
-    options: dict | None = None,
+    settings: TriangulateConfig | None = None,
     chunk: int | None = None,
     force: bool = False,
     workers: int = 2,
@@ -153,7 +165,7 @@ def triangulate_cohort(
         Folder of the 2D stores, ``<subject>_<session>.zarr``.
     out
         Folder of the 3D stores (created), ``<subject>_<session>.zarr``.
-    options, chunk, workers
+    settings, chunk, workers
         As in :func:`triangulate_session`.
     force
         Redo sessions whose 3D store exists.
@@ -162,6 +174,8 @@ def triangulate_cohort(
     printer
         Where progress and failure lines go (:func:`deepbehavior.session_runner.run_sessions`).
     """
+    options = triangulate_kwargs(settings)  # a bad method fails here, before any session
+
     def is_done(session: Session) -> bool:
         # skipped as done only if made from the same 2D store, calibration and options
         target = store_path(out, session)
@@ -179,7 +193,7 @@ def triangulate_cohort(
     def work(session: Session) -> dict:
         target = store_path(out, session)
         triangulate_session(store_path(stores, session), session_calibration(session, calibration), target,
-                            options=options, chunk=chunk, overwrite=force, workers=workers)
+                            settings=settings, chunk=chunk, overwrite=force, workers=workers)
         return write_diagnostics(target, Path(out).parent / "diagnostics3d" / session.key, figure=figure)
 
     def details(session: Session) -> dict:

@@ -38,8 +38,15 @@ import xarray as xr
 from .. import schema, store
 from .camera import CameraGroup
 
+#: Triangulation methods (``triangulate.method`` of the job): a branch of :func:`triangulate` each.
 METHODS = ("dlt", "robust", "midpoint")
 ENGINES = ("auto", "numba", "numpy")
+
+
+def check_method(method: str) -> None:
+    """Raise the one-line error for a ``method`` not in :data:`METHODS` (before any work)."""
+    if method not in METHODS:
+        raise ValueError(f"Expected triangulate.method one of {', '.join(METHODS)}, but got {method!r}")
 
 
 def _camera_terms(ext: np.ndarray) -> np.ndarray:
@@ -511,8 +518,7 @@ def triangulate_diagnostics(
     used : numpy.ndarray
         ``(camera, ...)`` bool: the views each point was computed from.
     """
-    if method not in METHODS:
-        raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
+    check_method(method)
     if method == "midpoint" and len(group) != 2:
         raise ValueError(f"Expected 2 cameras for the midpoint method, but got {len(group)}")
     if not max_error > 0:
@@ -633,8 +639,7 @@ def triangulate_dataset(
         ``view``: a 3D store is one view.
     """
     schema.validate(ds)
-    if method not in METHODS:
-        raise ValueError(f"Expected method to be one of {METHODS}, but got {method!r}")
+    check_method(method)
     available = schema.view_names(ds)
     if views:
         unknown = [v for v in views if v not in available]

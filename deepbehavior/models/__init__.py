@@ -11,6 +11,8 @@ How to add a new model backend: write a class with the :class:`~deepbehavior.mod
 interface (load in ``__init__``, ``__call__(batch) -> batch``, plus ``describe()``), make it
 picklable by its constructor arguments, and register its name in
 :data:`deepbehavior.runtime.stages.BACKENDS` (or pass ``model.backend=package.module:Class``). Its
-constructor arguments come from ``+model.options.NAME=VALUE`` on the command line. The inference
-pipeline needs nothing else.
+constructor arguments come from ``+model.options.NAME=VALUE`` on the command line
+(:func:`deepbehavior.runtime.stages.predictor_kwargs`). The inference pipeline needs nothing else.
+Anything of ultralytics beyond its documented interface goes through :mod:`.ultralytics_internals`,
+which names the versions it was checked against.
 """

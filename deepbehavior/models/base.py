@@ -9,20 +9,21 @@ Input batch (dict of NumPy arrays, ``N`` frames of one video)::
     frame   (N,) int64 frame numbers
     (any other keys are passed through unchanged)
 
-Output batch: the input without ``frames``, plus, for ``kind == "boxes"``::
+Output batch: the input without ``frames``, plus, for ``kind == schema.BOXES`` (``"bboxes"``)::
 
     boxes        (N, K, 4) float32  x1, y1, x2, y2 in pixels of the original frame; NaN where no box
     box_conf     (N, K) float32     NaN where no box
     class_index  (N, K) float32     NaN where no box
 
-and for ``kind == "poses"``::
+and for ``kind == schema.POSES``::
 
     keypoints      (N, K, P, 2) float32  x, y in pixels; NaN where missing
     keypoint_conf  (N, K, P) float32
     (optionally boxes / box_conf / class_index as above, for the person boxes)
 
 ``K`` is the number of slots (``max_individuals``), filled with the most confident detections
-first. ``describe()`` tells the pipeline what the store will hold.
+first. Pixels have (0, 0) at the top-left pixel's *corner*, as the labels models learn from;
+:func:`.outputs.predictions_to_part` moves them to the data model's pixel-centre origin. ``describe()`` tells the pipeline what the store will hold.
 """
 
 from __future__ import annotations
@@ -32,14 +33,26 @@ from typing import Protocol
 
 import numpy as np
 
+from .. import schema
+
 
 @dataclass(frozen=True)
 class ModelDescription:
-    kind: str  # "boxes" or "poses"
+    """What a model's stores hold: ``kind`` (:data:`deepbehavior.schema.POSES` or
+    :data:`~deepbehavior.schema.BOXES`; ``"boxes"`` is accepted and stored as ``"bboxes"``), the
+    slots per frame, and the names of its classes and keypoints."""
+
+    kind: str
     slots: int
     class_names: tuple[str, ...] = ("object",)
     keypoint_names: tuple[str, ...] = ()
     metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind == schema.BOXES_ALIAS:
+            object.__setattr__(self, "kind", schema.BOXES)
+        if self.kind not in schema.DS_TYPES:
+            raise ValueError(f"Expected a model kind {schema.POSES!r} or {schema.BOXES!r}, but got {self.kind!r}")
 
 
 class Predictor(Protocol):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import schema
 from . import pose_layout
 from .base import ModelDescription
 
@@ -179,7 +180,7 @@ class MediaPipeHolisticPredictor:
 
     def describe(self) -> ModelDescription:
         return ModelDescription(
-            kind="poses",
+            kind=schema.POSES,
             slots=1,
             class_names=("person",),
             keypoint_names=pose_layout.KEYPOINT_NAMES,

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import yaml
 
+from .. import schema
+
 
 def keypoint_box(points: np.ndarray, *, width: int, height: int, margin: float = 0.15,
                  min_size: float = 16.0) -> np.ndarray | None:
@@ -42,7 +44,8 @@ def write_pose_dataset(labels: dict[str, np.ndarray], folder: str | os.PathLike,
     Parameters
     ----------
     labels
-        Image path -> ``(K, 2)`` keypoints in pixels, NaN where not labelled.
+        Image path -> ``(K, 2)`` keypoints in pixels of the data model (pixel centres at integers,
+        as DLC and SLEAP label them), NaN where not labelled; written in YOLO's corner origin.
     folder
         Where ``images/{train,val}``, ``labels/{train,val}`` and ``data.yaml`` are written (images
         are copied).
@@ -61,7 +64,8 @@ def write_pose_dataset(labels: dict[str, np.ndarray], folder: str | os.PathLike,
     k = len(keypoint_names)
     for index, image in enumerate(images):
         split = "val" if index in held_out else "train"
-        points = np.asarray(labels[image], dtype=float).reshape(k, 2)
+        # the data model's pixel centres at integers -> YOLO's origin at the top-left pixel's corner
+        points = schema.to_corner_origin(np.asarray(labels[image], dtype=float).reshape(k, 2))
         height, width = cv2.imread(str(image), cv2.IMREAD_UNCHANGED).shape[:2]
         target = folder / "images" / split / f"{index:05d}_{Path(image).name}"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import schema
 from .base import ModelDescription
 
 
@@ -46,7 +47,7 @@ class TopDownPredictor:
         self.__init__(state.pop("weights"), **state)
 
     def describe(self) -> ModelDescription:
-        return ModelDescription(kind="poses", slots=self.slots, class_names=("animal",),
+        return ModelDescription(kind=schema.POSES, slots=self.slots, class_names=("animal",),
                                 keypoint_names=self.model.keypoint_names,
                                 metadata={"weights": self.weights, "backend": "topdown",
                                           "window_px": self.model.settings.window,

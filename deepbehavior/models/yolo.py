@@ -13,6 +13,7 @@ import warnings
 import cv2
 import numpy as np
 
+from .. import schema
 from .base import ModelDescription, empty_slots
 
 STRIDE = 32
@@ -133,7 +134,7 @@ class YoloPredictor:
     def describe(self) -> ModelDescription:
         keypoints = tuple(f"keypoint{i}" for i in range(self.kpt_shape[0]))
         return ModelDescription(
-            kind="poses" if self.task == "pose" else "boxes",
+            kind=schema.POSES if self.task == "pose" else schema.BOXES,
             slots=self.slots,
             class_names=self.names,
             keypoint_names=keypoints,
@@ -168,7 +169,8 @@ class YoloPredictor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
-        from ultralytics.utils.nms import non_max_suppression
+
+        from .ultralytics_internals import non_max_suppression
 
         frames = batch["frames"]
         out = {k: v for k, v in batch.items() if k != "frames"}

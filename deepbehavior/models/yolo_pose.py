@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import schema
 from . import pose_layout
 from .base import ModelDescription
 from .yolo import YoloPredictor
@@ -58,7 +59,7 @@ class YoloPosePredictor:
     def describe(self) -> ModelDescription:
         inner = self._model.describe()
         return ModelDescription(
-            kind="poses",
+            kind=schema.POSES,
             slots=inner.slots,
             class_names=inner.class_names,
             keypoint_names=pose_layout.KEYPOINT_NAMES,

@@ -37,7 +37,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from .keypoint_metrics import keypoint_errors, summarize_keypoint_errors
+from . import ultralytics_internals as internals
+from .keypoint_metrics import summarize_keypoint_errors
 from .train_session import LocalSession, Session, broadcast, epoch_line  # noqa: F401  (part of this API)
 from .train_report import compare_runs, write_report  # noqa: F401  (compare_runs is part of this API)
 
@@ -113,10 +114,8 @@ def _import_ultralytics():
     with _as_single_process():
         import ultralytics  # noqa: F401
         from ultralytics.models import yolo  # noqa: F401
-    import ultralytics.utils as uutils
-
-    if uutils.RANK != -1:
-        raise RuntimeError(f"Expected ultralytics imported as a single process (RANK -1), but got RANK {uutils.RANK}"
+    if internals.rank() != -1:
+        raise RuntimeError(f"Expected ultralytics imported as a single process (RANK -1), but got RANK {internals.rank()}"
                            " (it was imported before the training loop hid RANK/WORLD_SIZE)")
 
 
@@ -126,35 +125,6 @@ def _seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _keypoint_validator_class():
-    """ultralytics' PoseValidator that also keeps matched keypoints in pixels of the original image."""
-    from ultralytics.models.yolo.pose import PoseValidator
-    from ultralytics.utils import ops
-
-    class KeypointPixelValidator(PoseValidator):
-        def init_metrics(self, model):
-            super().init_metrics(model)
-            self.pixel_errors, self.pixel_scales = [], []
-
-        def _process_batch(self, preds, batch):
-            tp = super()._process_batch(preds, batch)
-            ratio_pad, shape, imgsz = batch["ratio_pad"], batch["ori_shape"], batch["imgsz"]
-            true_boxes = ops.scale_boxes(imgsz, batch["bboxes"].clone(), shape, ratio_pad=ratio_pad)
-            true_kpts = ops.scale_coords(imgsz, batch["keypoints"].clone(), shape, ratio_pad=ratio_pad)
-            pred_boxes = ops.scale_boxes(imgsz, preds["bboxes"].clone(), shape, ratio_pad=ratio_pad)
-            pred_kpts = ops.scale_coords(imgsz, preds["keypoints"].clone(), shape, ratio_pad=ratio_pad)
-            kpts = true_kpts.cpu().numpy()
-            visible = kpts[..., 2] > 0 if kpts.shape[-1] == 3 else (kpts[..., :2] != 0).any(-1)
-            errors, scale = keypoint_errors(true_boxes.cpu().numpy(), kpts[..., :2], visible,
-                                            pred_boxes.cpu().numpy(), pred_kpts[..., :2].cpu().numpy(),
-                                            preds["conf"].cpu().numpy())
-            self.pixel_errors.append(errors)
-            self.pixel_scales.append(scale)
-            return tp
-
-    return KeypointPixelValidator
 
 
 def _save_weights(path: Path, *, ema, args, epoch: int, best_fitness: float, metrics: dict, history: list) -> None:
@@ -209,7 +179,9 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
         session.say(f"deepbehavior train: {world} worker(s) up; building the model and loading the data")
     _import_ultralytics()
     from ultralytics.models import yolo
-    from ultralytics.utils.torch_utils import EarlyStopping, ModelEMA, unwrap_model
+
+    parts = internals.training_utils()
+    EarlyStopping, ModelEMA, unwrap_model = parts.EarlyStopping, parts.ModelEMA, parts.unwrap_model
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
@@ -248,7 +220,7 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     tool.epochs = spec.epochs
     tool.optimizer = tool.build_optimizer(model=model, name=hyp.optimizer, lr=hyp.lr0, momentum=hyp.momentum,
                                           decay=weight_decay, iterations=iterations)
-    tool._setup_scheduler()
+    internals.setup_scheduler(tool)
     optimizer, scheduler = tool.optimizer, tool.scheduler
     ema = ModelEMA(model)
     tool.ema = ema
@@ -258,10 +230,9 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     validator = None
     if rank == 0:
         tool.test_loader = tool.get_dataloader(tool.data["val"], batch_size=per_worker * 2, rank=-1, mode="val")
-        yolo.detect.DetectionValidator._check_max_det(hyp, {"train": train_loader.dataset,
-                                                            "val": tool.test_loader.dataset})
+        internals.check_max_det(hyp, {"train": train_loader.dataset, "val": tool.test_loader.dataset})
         unwrap_model(model).set_head_attr(max_det=hyp.max_det)
-        validator_class = _keypoint_validator_class() if spec.task == "pose" else yolo.detect.DetectionValidator
+        validator_class = internals.keypoint_pixel_validator_class() if spec.task == "pose" else yolo.detect.DetectionValidator
         validator = validator_class(tool.test_loader, save_dir=work, args=copy(hyp), _callbacks=tool.callbacks)
 
     start_epoch, best_fitness, history = 0, None, []
@@ -300,7 +271,7 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
             train_loader.sampler.set_epoch(epoch)
         if not mosaic_closed and epoch >= spec.epochs - hyp.close_mosaic:
             mosaic_closed = True
-            tool._close_dataloader_mosaic()
+            internals.close_dataloader_mosaic(tool)
             train_loader.reset()
         mean_loss, images = None, 0
         for i, batch in enumerate(train_loader):

@@ -32,7 +32,7 @@ from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
 from ..models.outputs import predictions_to_part, store_template
 from ..video import VideoError, probe, set_decoder_log
-from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend
+from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend, with_threads
 
 __all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend", "session_fingerprints",
            "check_resumable"]
@@ -380,8 +380,8 @@ def infer_cohort(
 ) -> RunReport:
     """Plan, run and write inference for a whole cohort into ``out/stores`` (Ray must be started).
 
-    Predictors are placed by :func:`plan_predictors`. A backend whose ``threads`` is given as
-    ``None`` gets, on the CPU, one thread per CPU its predictor holds. ``description`` (from
+    Predictors are placed by :func:`plan_predictors`. On the CPU, a backend of
+    :data:`.stages.THREADED_BACKENDS` without ``threads`` gets one thread per CPU its predictor holds. ``description`` (from
     :func:`describe_model`, run before Ray started) spares loading the model here. Every store
     records its fingerprint; resuming one made with other settings is an error unless ``force``.
     FFmpeg's messages about damaged videos go to ``out/decoder.log`` (one console line per such file).
@@ -413,8 +413,8 @@ def _infer_cohort(cohort, out, *, backend, backend_kwargs, chunk, frames_per_bat
             printer("[infer] every shard is already done (force=true redoes them)")
         return RunReport(0, 0.0, 0, unplanned)
     on_gpu = layout["gpus_per_predictor"] > 0
-    if backend_kwargs.get("threads", 0) is None and not on_gpu:
-        backend_kwargs = backend_kwargs | {"threads": int(layout["cpus_per_predictor"])}
+    if not on_gpu:
+        backend_kwargs = with_threads(backend, backend_kwargs, int(layout["cpus_per_predictor"]))
     fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
     where = f"GPU, {layout['readers']} reader(s)" if on_gpu else f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "

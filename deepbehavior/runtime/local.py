@@ -29,7 +29,7 @@ import numpy as np
 from .. import store
 from ..cohort import Cohort
 from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
-from .stages import PredictStage, decode_shard, prefetched
+from .stages import PredictStage, decode_shard, prefetched, with_threads
 
 __all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
 
@@ -38,6 +38,8 @@ __all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
 # start-up (~15 s) is worth paying. An estimate until benchmarks/gpu.py's local_runner_fps and
 # end_to_end_fps have been measured on a GPU machine.
 LOCAL_GPU_MAX_FRAMES = 5_000
+#: The ``runner=`` choices of ``infer``: ``auto`` decides by :func:`choose_runner`'s rule.
+RUNNERS = ("auto", "local", "ray")
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
@@ -48,8 +50,8 @@ def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -
     every CPU, as Ray's one predictor per node would) or the job is short
     (``frames <= LOCAL_GPU_MAX_FRAMES``); Ray otherwise.
     """
-    if runner not in ("auto", "local", "ray"):
-        raise ValueError(f"Expected runner among 'auto', 'local', 'ray', but got {runner!r}")
+    if runner not in RUNNERS:
+        raise ValueError(f"Expected runner among {', '.join(map(repr, RUNNERS))}, but got {runner!r}")
     if runner != "auto":
         return runner
     if address:
@@ -164,14 +166,13 @@ def infer_local(
     """Plan, run and write inference for a cohort into ``out/stores``, in this process.
 
     The same stores, progress records, fingerprints and report as :func:`.inference.infer_cohort`
-    (resuming a store made with other settings is an error unless ``force``). A backend
-    whose ``threads`` is ``None`` gets one thread per CPU of this machine.
+    (resuming a store made with other settings is an error unless ``force``). A backend of
+    :data:`.stages.THREADED_BACKENDS` without ``threads`` gets one thread per CPU of this machine.
     """
     started = time.monotonic()
     # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
     fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
-    if backend_kwargs.get("threads", 0) is None:
-        backend_kwargs = backend_kwargs | {"threads": os.cpu_count() or 1}
+    backend_kwargs = with_threads(backend, backend_kwargs, os.cpu_count() or 1)
     stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,

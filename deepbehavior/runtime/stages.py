@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..config import PredictConfig
 from ..video import iter_frames, set_decoder_log
 
 BACKENDS = {
@@ -28,6 +29,38 @@ BACKENDS = {
     "mediapipe": "deepbehavior.models.mediapipe_pose:MediaPipeHolisticPredictor",  # body + hands, offline
     "topdown": "deepbehavior.models.topdown_predictor:TopDownPredictor",  # animals' keypoints, ours
 }
+
+
+#: Backends whose predictors take ``threads`` (torch CPU threads): the runtime gives each, unless
+#: the options name a number, one thread per CPU its predictor holds.
+THREADED_BACKENDS = frozenset({"yolo", "yolo_pose", "topdown"})
+
+
+def predictor_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
+    """Constructor arguments of ``backend``'s predictor (default ``model.backend``) from the ``model``
+    config: the fields that backend takes, then ``model.options``. ``threads`` is left to the
+    runtime (:data:`THREADED_BACKENDS`) unless the options set it."""
+    from pathlib import Path
+
+    backend = backend or model.backend
+    weights = Path(model.weights).expanduser()
+    if backend == "topdown":
+        return {"weights": str(weights), "max_individuals": model.max_individuals, "conf": model.conf,
+                "device": model.device, **model.options}
+    if backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
+        return {"max_individuals": model.max_individuals, **model.options}
+    if backend not in ("yolo", "yolo_pose"):
+        return dict(model.options)
+    return {"weights": str(weights) if Path(model.weights).suffix else model.weights, "imgsz": model.imgsz,
+            "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
+            "device": model.device, "half": model.half, **model.options}
+
+
+def with_threads(backend: str, kwargs: dict, threads: int) -> dict:
+    """``kwargs`` with ``threads`` for a :data:`THREADED_BACKENDS` predictor that has none set."""
+    if backend in THREADED_BACKENDS and kwargs.get("threads") is None:
+        return kwargs | {"threads": int(threads)}
+    return kwargs
 
 
 def load_backend(name: str) -> type:

@@ -353,7 +353,7 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     if len(views) != n_views:
         raise ValueError(f"Expected {n_views} view names, but got {views}")
     description = ModelDescription(
-        kind="poses", slots=1, class_names=("person",), keypoint_names=pose_layout.KEYPOINT_NAMES,
+        kind=schema.POSES, slots=1, class_names=("person",), keypoint_names=pose_layout.KEYPOINT_NAMES,
         metadata={"layout": pose_layout.LAYOUT, "derived": [], "backend": "synthetic_human"})
     template = store_template(description, n_frames=n_frames, fps=fps, views=list(views))
     key = f"{subject}_{session}"
@@ -364,10 +364,11 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     for region in store.regions(path):
         v = views.index(region.view)
         rows = slice(region.start, region.stop)
-        # The predictor contract: keypoints (frame, slot, keypoint, 2), keypoint_conf (frame, slot, keypoint).
-        results = {"keypoints": observations.pixels[v, rows][:, None],
+        # The predictor contract: keypoints (frame, slot, keypoint, 2), keypoint_conf (frame, slot, keypoint),
+        # in its corner-origin pixels (the projections are the data model's, pixel centres at integers).
+        results = {"keypoints": schema.to_corner_origin(observations.pixels[v, rows][:, None]),
                    "keypoint_conf": observations.confidence[v, rows][:, None]}
-        part = predictions_to_part("poses", results, np.arange(region.start, region.stop), fps)
+        part = predictions_to_part(schema.POSES, results, np.arange(region.start, region.stop), fps)
         store.write_region(path, part, region)
     return path
 

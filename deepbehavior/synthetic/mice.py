@@ -163,10 +163,10 @@ def render_session(
     gt_poses = schema.make_poses(poses, fps=fps, keypoints=KEYPOINTS, individuals=names, views=["camera"],
                                  source_software="deepbehavior.synthetic")
     gt_boxes = schema.make_boxes(box_centre, box_size, fps=fps, individuals=names, views=["camera"],
-                                 class_names=("mouse",), individuals_are="identities",
+                                 class_names=("mouse",), individuals_are=schema.IDENTITIES,
                                  source_software="deepbehavior.synthetic")
     body_boxes = schema.make_boxes(body_centre, body_size, fps=fps, individuals=names, views=["camera"],
-                                   class_names=("mouse",), individuals_are="identities",
+                                   class_names=("mouse",), individuals_are=schema.IDENTITIES,
                                    source_software="deepbehavior.synthetic")
     speed = np.linalg.norm(velocities, axis=1)
     return SyntheticSession(Path(video), gt_poses, gt_boxes, speed, body_boxes)
@@ -202,7 +202,8 @@ def write_yolo_dataset(
         images = read_frames(session.video, 0, n)
         height, width = images.shape[1:3]
         boxes = session.body_boxes if box == "body" else session.boxes
-        centre = boxes["position"].values  # (time, 2, individuals)
+        # YOLO labels put (0, 0) at the top-left pixel's corner; the rendering's is its centre
+        centre = schema.to_corner_origin(boxes["position"].values)  # (time, 2, individuals)
         size = boxes["shape"].values
         for i in picks:
             split = "val" if rng.random() < val_fraction else "train"
@@ -251,6 +252,7 @@ def write_pose_dataset(
         images = read_frames(session.video, 0, n)
         height, width = images.shape[1:3]
         poses = session.poses["position"].transpose("time", "individuals", "keypoints", "space").values
+        poses = schema.to_corner_origin(poses)  # YOLO labels: origin at the top-left pixel's corner
         for i in picks:
             split = "val" if rng.random() < val_fraction else "train"
             name = f"s{s_index}_f{i:05d}"

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import xarray as xr
 
+from .. import schema
 from ..schema import INDIVIDUALS, KEYPOINTS, VIEW
 from ..schema import frames as frame_numbers
 
@@ -51,9 +52,9 @@ def check_slots(ds: xr.Dataset) -> None:
     for dim in ("time", "space"):
         if dim not in ds["position"].dims:
             raise ValueError(f"Expected 'position' with a '{dim}' dimension, but got {tuple(ds['position'].dims)}")
-    kind = ds.attrs.get("individuals_are", "slots")
-    if kind != "slots":
-        raise ValueError(f"Expected attrs['individuals_are'] == 'slots', but got {kind!r}")
+    kind = ds.attrs.get("individuals_are", schema.SLOTS)
+    if kind != schema.SLOTS:
+        raise ValueError(f"Expected attrs['individuals_are'] == '{schema.SLOTS}', but got {kind!r}")
 
 
 def points(ds: xr.Dataset, view: int = 0, *, chunk: int = 4096) -> Iterator[tuple[int, np.ndarray]]:
@@ -130,5 +131,5 @@ def gather(ds: xr.Dataset, slot_of: np.ndarray, names: Sequence[str]) -> xr.Data
     coords = {k: v for k, v in ds.coords.items() if ind not in v.dims}
     result = xr.Dataset(out, coords=coords, attrs=dict(ds.attrs))
     result = result.assign_coords({ind: list(names)})
-    result.attrs["individuals_are"] = "identities"
+    result.attrs["individuals_are"] = schema.IDENTITIES
     return result

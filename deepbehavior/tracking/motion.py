@@ -16,6 +16,12 @@ from .matcher import DUPLICATE, EMPTY, EXTRA, MATCHED, PoseMatcher, concat, matc
 METHODS = ("pose", "naive", *boxtrackers.METHODS)
 
 
+def check_method(method: str) -> None:
+    """Raise the one-line error for a tracking ``method`` not in :data:`METHODS` (before any work)."""
+    if method not in METHODS:
+        raise ValueError(f"Expected track.method in {METHODS}, but got {method!r}")
+
+
 def leftovers(block: np.ndarray, slot_of: np.ndarray, *, duplicate_distance: float) -> np.ndarray:
     """(time, slot) status of every slot given the identities' slots: ``EMPTY``, ``MATCHED``,
     ``DUPLICATE`` (within ``duplicate_distance`` of a held detection, mean over keypoints) or ``EXTRA``."""
@@ -160,8 +166,7 @@ def track_identities(
         identity index]).
     """
     check_slots(ds)
-    if method not in METHODS:
-        raise ValueError(f"Expected track.method in {METHODS}, but got {method!r}")
+    check_method(method)
     if n_identities < 1:
         raise ValueError(f"Expected n_identities >= 1, but got {n_identities}")
     if not max_jump > 0:

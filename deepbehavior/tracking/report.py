@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import schema
 from .layout import frame_numbers, individuals_dim, points, view_names
 
 EVENTS = ("swap", "extra", "duplicate", "reacquired", "jump", "merge", "missing")
@@ -58,8 +59,9 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
         Columns ``view``, ``time`` (frame number), ``event``, ``individual`` (one name, or two
         joined by ``"|"``) and ``value``, sorted by view and frame.
     """
-    if ds.attrs.get("individuals_are") != "identities":
-        raise ValueError(f"Expected attrs['individuals_are'] == 'identities', but got {ds.attrs.get('individuals_are')!r}")
+    if ds.attrs.get("individuals_are") != schema.IDENTITIES:
+        raise ValueError(f"Expected attrs['individuals_are'] == '{schema.IDENTITIES}', but got "
+                         f"{ds.attrs.get('individuals_are')!r}")
     names = [str(n) for n in ds[individuals_dim(ds)].values]
     frames = frame_numbers(ds)
     events = ds.attrs.get("track_events", {})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from .. import schema
 from .overlay import render_social_overlay
 from .skeleton import write_pose_video
 
@@ -19,7 +20,7 @@ def render_labelled_video(ds: xr.Dataset, video: str | os.PathLike, path: str | 
     """
     if frames is not None:
         ds = ds.isel(time=slice(0, frames))
-    if ds.attrs.get("ds_type") == "poses":
+    if ds.attrs.get("ds_type") == schema.POSES:
         return write_pose_video(ds, video, path, view=view)
     first = [str(ds["individuals"].values[0])]  # slots are not animals: no distance line between them
     return render_social_overlay(video, ds, path, view=view, individuals=first)

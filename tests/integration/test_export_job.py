@@ -78,7 +78,7 @@ def test_openpose_and_csv_exports(stores, tmp_path):
 
 def test_export_errors(stores, tmp_path):
     root, _, _ = stores
-    with pytest.raises(ValueError, match="Expected format dlc, sleap"):
-        ExportJob(out=str(tmp_path), format="matlab", store="x")
+    with pytest.raises(ValueError, match="Expected format .*dlc, sleap.*, but got 'matlab'"):
+        export.run(ExportJob(out=str(tmp_path), format="matlab", store="x"))
     with pytest.raises(FileNotFoundError, match="Expected a Zarr store at .*none.zarr"):
         export.run(ExportJob(out=str(tmp_path), format="dlc", store=str(tmp_path / "none.zarr")))

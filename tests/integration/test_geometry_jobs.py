@@ -11,12 +11,12 @@ from deepbehavior.store import create_store, open_store, regions, write_region
 
 def test_calibrate_job_on_opencv_stereo(shared_data, tmp_path):
     from jobs.calibrate import main
-    from deepbehavior.config import BoardConfig, CalibrateJob
+    from deepbehavior.config import Board, CalibrateJob
 
     folder = shared_data / "stereo-chessboard/opencv"
     cfg = CalibrateJob(out=str(tmp_path), cameras=["left", "right"],
                        sources=[str(folder / "left*.jpg"), str(folder / "right*.jpg")],
-                       board=BoardConfig(columns=9, rows=6, square_size=25.0))
+                       board=Board(columns=9, rows=6, square_size=25.0))
     main.run(cfg)
     group = load_calibration(tmp_path / "calibration.toml")
     assert group.names == ["left", "right"]
@@ -189,12 +189,12 @@ def test_calibrate_check_on_opencv_stereo(shared_data, tmp_path):
     (a move along the baseline keeps the epipolar geometry and shows in the square size only)."""
     import json
 
-    from deepbehavior.config import BoardConfig, CalibrateJob
+    from deepbehavior.config import Board, CalibrateJob
     from jobs.calibrate import main
 
     folder = shared_data / "stereo-chessboard/opencv"
     sources = [str(folder / "left*.jpg"), str(folder / "right*.jpg")]
-    board = BoardConfig(columns=9, rows=6, square_size=25.0)
+    board = Board(columns=9, rows=6, square_size=25.0)
     main.run(CalibrateJob(out=str(tmp_path / "calib"), cameras=["left", "right"], sources=sources, board=board))
     calib = tmp_path / "calib" / "calibration.toml"
     main.run(CalibrateJob(out=str(tmp_path / "ok"), sources=sources, board=board, check=True, calibration=str(calib)))

@@ -32,7 +32,8 @@ def test_yolo_labels_of_body_boxes(tmp_path):
     data = synthetic.write_yolo_dataset([session], tmp_path / "ds", frames_per_session=20, box="body", val_fraction=0)
     label = (data.parent / "labels" / "train" / "s0_f00000.txt").read_text().split()
     body = session.poses["position"].sel(keypoints="body").isel(individuals=0, time=0).values
-    np.testing.assert_allclose([float(label[1]) * 320, float(label[2]) * 240], body, atol=1e-3)
+    # YOLO's origin is the top-left pixel's corner, the rendering's (OpenCV's) that pixel's centre
+    np.testing.assert_allclose([float(label[1]) * 320, float(label[2]) * 240], body + 0.5, atol=1e-3)
 
 
 def test_pose_labels_are_the_exact_keypoints_and_train_reads_them(tmp_path):
@@ -51,4 +52,4 @@ def test_pose_labels_are_the_exact_keypoints_and_train_reads_them(tmp_path):
             frame = int(path.stem.split("_f")[1])  # s0_f00005 → frame 5
             assert frame in (0, 5, 10, 14, 19)
             # labels are stored to 6 decimals of the frame's width and height: ~0.0003 px
-            np.testing.assert_allclose(points[0], truth[frame], atol=1e-3)
+            np.testing.assert_allclose(points[0], truth[frame] + 0.5, atol=1e-3)  # corner origin, as YOLO's

@@ -74,7 +74,8 @@ def test_extra_instances_keep_the_most_probable(tmp_path):
                     + FRAME)
     ds = read_darknet(path, max_per_class=2)
     assert list(ds["individuals"].values) == ["body.0", "body.1", "nose.0"]
-    np.testing.assert_allclose(ds["position"].values[0, 0, :], [105, 205, 205])
+    # left 100, width 10 covers pixels 100-109: their middle is 104.5 (darknet's origin is the corner)
+    np.testing.assert_allclose(ds["position"].values[0, 0, :], [104.5, 204.5, 204.5])
     np.testing.assert_allclose(ds["confidence"].values[0, :], [0.8, 0.7, 0.3])
     assert ds.attrs["dropped_detections"] == 1
     assert np.isnan(ds["position"].values[1]).all()
@@ -84,7 +85,8 @@ def test_class_lines_share_the_following_box(tmp_path):
     path = tmp_path / "d.txt"
     path.write_text(FRAME + "head: 60%\r\nnose: 40%\r\nBounding Box: Left=10, Top=20, Right=30, Bottom=60\r\n")
     ds = read_darknet(path)
-    np.testing.assert_allclose(ds["position"].values[0, :, :], [[20, 20], [40, 40]])
+    # Left=10, Right=30 (corner origin) covers pixels 10-29, centred at 19.5; Top=20, Bottom=60 at 39.5
+    np.testing.assert_allclose(ds["position"].values[0, :, :], [[19.5, 19.5], [39.5, 39.5]])
     np.testing.assert_allclose(ds["shape"].values[0, :, :], [[20, 20], [40, 40]])
 
 

@@ -9,9 +9,11 @@ from deepbehavior.formats.tensorbox import read_tensorbox
 
 
 def paw(i):
-    """The closed-form paw of the samples: centre (pixels) at frame i."""
+    """The closed-form paw of the samples at frame i: its centre in the data model's pixels, half a
+    pixel less than in the files (TensorBox puts (0, 0) at the top-left pixel's corner, the data
+    model at its centre)."""
     i = np.asarray(i, dtype=float)
-    return 320 + 100 * np.cos(i / 5), 240 + 60 * np.sin(i / 5)
+    return 320 + 100 * np.cos(i / 5) - 0.5, 240 + 60 * np.sin(i / 5) - 0.5
 
 
 @pytest.mark.parametrize("name", ["tensorbox_predictions_array.json", "tensorbox_predictions_stream.json"])
@@ -74,7 +76,8 @@ def test_several_boxes_and_frame_numbers_from_names(tmp_path):
     ds = read_tensorbox(path)
     np.testing.assert_array_equal(ds["frame"].values, [3, 5])
     assert ds.sizes["individuals"] == 2
-    np.testing.assert_allclose(ds["position"].values[1, :, 1], [15, 20])
+    # x 10..20, y 10..30 from the corner: pixels 10-19 and 10-29, whose middle is at (14.5, 19.5)
+    np.testing.assert_allclose(ds["position"].values[1, :, 1], [14.5, 19.5])
     np.testing.assert_allclose(ds["shape"].values[1, :, 1], [10, 20])
     assert np.isnan(ds["position"].values[0, :, 1]).all()
 

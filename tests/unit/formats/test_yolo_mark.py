@@ -17,13 +17,14 @@ def test_sample_dataset_reports_missing_images(shared_data):
     assert ds.attrs["image_paths"] == ["img/" + p.split("/")[-1] for p in present]
     assert sorted(ds.attrs["missing_images"]) == sorted(set(listed) - set(present))
     assert "img/air6.txt" in ds.attrs["labels_without_image"]
-    # Boxes: the label lines scaled by the image size, computed here with OpenCV.
+    # Boxes: the label lines scaled by the image size, computed here with OpenCV; centres 0.5 px less
+    # (Yolo_mark's origin is the top-left pixel's corner, the data model's its centre).
     for t, rel in enumerate(ds.attrs["image_paths"]):
         height, width = cv2.imread(str(root / rel)).shape[:2]
         rows = np.loadtxt(root / rel.replace(".jpg", ".txt"), ndmin=2)
         n = len(rows)
-        np.testing.assert_allclose(ds["position"].values[t, 0, :n], rows[:, 1] * width, rtol=1e-6)
-        np.testing.assert_allclose(ds["position"].values[t, 1, :n], rows[:, 2] * height, rtol=1e-6)
+        np.testing.assert_allclose(ds["position"].values[t, 0, :n], rows[:, 1] * width - 0.5, rtol=1e-6)
+        np.testing.assert_allclose(ds["position"].values[t, 1, :n], rows[:, 2] * height - 0.5, rtol=1e-6)
         np.testing.assert_allclose(ds["shape"].values[t, :, :n], (rows[:, 3:5] * [width, height]).T, rtol=1e-6)
         np.testing.assert_array_equal(ds["class_index"].values[t, :n], rows[:, 0])
         assert np.isnan(ds["position"].values[t, :, n:]).all()
@@ -42,7 +43,8 @@ def _dataset(tmp_path, label: str):
 
 def test_small_dataset_in_pixels(tmp_path):
     ds = read_yolo_mark(_dataset(tmp_path, "1 0.5 0.25 0.1 0.2\n0 0.25 0.5 0.5 0.5\n") / "obj.data")
-    np.testing.assert_allclose(ds["position"].values[0, :, :], [[100, 50], [25, 50]])
+    # 0.5 of a 200 px width is x = 100 from the left edge: the boundary of pixels 99 and 100, 99.5
+    np.testing.assert_allclose(ds["position"].values[0, :, :], [[99.5, 49.5], [24.5, 49.5]])
     np.testing.assert_allclose(ds["shape"].values[0, :, :], [[20, 100], [20, 50]])
     np.testing.assert_array_equal(ds["class_index"].values[0, :], [1, 0])
     assert ds.attrs["missing_images"] == [] and ds.attrs["labels_without_image"] == []

@@ -89,7 +89,8 @@ def test_dlc_csv_to_project_to_yolo_keeps_every_keypoint(shared_data, tmp_path):
         stem = Path(row[0]).stem
         (label,) = rows[stem]
         for k in range(4):
-            x, y = float(row[1 + 2 * k]), float(row[2 + 2 * k])
+            # DLC's pixel centres are at integers, YOLO's origin is the corner: +0.5 px
+            x, y = float(row[1 + 2 * k]) + 0.5, float(row[2 + 2 * k]) + 0.5
             assert label[5 + 3 * k] == pytest.approx(x / 640, abs=REL_TOL)
             assert label[6 + 3 * k] == pytest.approx(y / 480, abs=REL_TOL)
             assert label[7 + 3 * k] == 2
@@ -104,7 +105,8 @@ def test_dlc_missing_cells_become_missing_keypoints_and_skeleton_comes_from_conf
     label = project.read_label("img005.png")
     (inst,) = label["instances"]
     assert inst["keypoints"][2] is None  # Tongue is empty in the CSV for img005
-    assert inst["keypoints"][0] == pytest.approx([185.25173502386923, 610.3622760638572])
+    # the CSV's (185.2517, 610.3623), centre origin, in the project's corner origin
+    assert inst["keypoints"][0] == pytest.approx([185.75173502386923, 610.8622760638572])
 
 
 def test_yolo_mark_example_reports_missing_images_and_orphan_labels(shared_data, tmp_path):
