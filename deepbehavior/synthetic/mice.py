@@ -172,6 +172,28 @@ def render_session(
     return SyntheticSession(Path(video), gt_poses, gt_boxes, speed, body_boxes)
 
 
+def _write_frames(sessions: list[SyntheticSession], folder: Path, frames_per_session: int, val_fraction: float,
+                  seed: int):
+    """Write evenly spaced frames of each session as ``images/{train,val}/s<S>_f<frame>.png`` (the split
+    drawn with ``seed``); yield ``(S, frame, label path, width, height)`` for the caller to label."""
+    from ..video import read_frames
+
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        (folder / "images" / split).mkdir(parents=True, exist_ok=True)
+        (folder / "labels" / split).mkdir(parents=True, exist_ok=True)
+    for s_index, session in enumerate(sessions):
+        n = session.poses.sizes["time"]
+        picks = np.unique(np.linspace(0, n - 1, frames_per_session).round().astype(int))
+        images = read_frames(session.video, 0, n)
+        height, width = images.shape[1:3]
+        for i in picks:
+            split = "val" if rng.random() < val_fraction else "train"
+            name = f"s{s_index}_f{i:05d}"
+            cv2.imwrite(str(folder / "images" / split / f"{name}.png"), images[i])
+            yield s_index, i, folder / "labels" / split / f"{name}.txt", width, height
+
+
 def write_yolo_dataset(
     sessions: list[SyntheticSession],
     folder: str | Path,
@@ -189,32 +211,19 @@ def write_yolo_dataset(
     """
     if box not in ("animal", "body"):
         raise ValueError(f"Expected box 'animal' or 'body', but got {box!r}")
-    from ..video import read_frames
-
+    chosen = [session.body_boxes if box == "body" else session.boxes for session in sessions]
+    # YOLO labels put (0, 0) at the top-left pixel's corner; the rendering's is its centre
+    centres = [schema.to_corner_origin(boxes["position"].values) for boxes in chosen]  # (time, 2, individuals)
+    sizes = [boxes["shape"].values for boxes in chosen]
     folder = Path(folder)
-    rng = np.random.default_rng(seed)
-    for split in ("train", "val"):
-        (folder / "images" / split).mkdir(parents=True, exist_ok=True)
-        (folder / "labels" / split).mkdir(parents=True, exist_ok=True)
-    for s_index, session in enumerate(sessions):
-        n = session.boxes.sizes["time"]
-        picks = np.unique(np.linspace(0, n - 1, frames_per_session).round().astype(int))
-        images = read_frames(session.video, 0, n)
-        height, width = images.shape[1:3]
-        boxes = session.body_boxes if box == "body" else session.boxes
-        # YOLO labels put (0, 0) at the top-left pixel's corner; the rendering's is its centre
-        centre = schema.to_corner_origin(boxes["position"].values)  # (time, 2, individuals)
-        size = boxes["shape"].values
-        for i in picks:
-            split = "val" if rng.random() < val_fraction else "train"
-            name = f"s{s_index}_f{i:05d}"
-            cv2.imwrite(str(folder / "images" / split / f"{name}.png"), images[i])
-            lines = [
-                f"0 {centre[i, 0, k] / width:.6f} {centre[i, 1, k] / height:.6f} "
-                f"{size[i, 0, k] / width:.6f} {size[i, 1, k] / height:.6f}"
-                for k in range(centre.shape[2])
-            ]
-            (folder / "labels" / split / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    for s, i, label, width, height in _write_frames(sessions, folder, frames_per_session, val_fraction, seed):
+        centre, size = centres[s], sizes[s]
+        lines = [
+            f"0 {centre[i, 0, k] / width:.6f} {centre[i, 1, k] / height:.6f} "
+            f"{size[i, 0, k] / width:.6f} {size[i, 1, k] / height:.6f}"
+            for k in range(centre.shape[2])
+        ]
+        label.write_text("\n".join(lines) + "\n")
     data = folder / "data.yaml"
     data.write_text(f"path: {folder.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: mouse\n")
     return data
@@ -239,33 +248,21 @@ def write_pose_dataset(
     import yaml
 
     from ..models.pose_dataset import keypoint_box
-    from ..video import read_frames
 
     folder = Path(folder)
-    rng = np.random.default_rng(seed)
-    for split in ("train", "val"):
-        (folder / "images" / split).mkdir(parents=True, exist_ok=True)
-        (folder / "labels" / split).mkdir(parents=True, exist_ok=True)
-    for s_index, session in enumerate(sessions):
-        n = session.poses.sizes["time"]
-        picks = np.unique(np.linspace(0, n - 1, frames_per_session).round().astype(int))
-        images = read_frames(session.video, 0, n)
-        height, width = images.shape[1:3]
-        poses = session.poses["position"].transpose("time", "individuals", "keypoints", "space").values
-        poses = schema.to_corner_origin(poses)  # YOLO labels: origin at the top-left pixel's corner
-        for i in picks:
-            split = "val" if rng.random() < val_fraction else "train"
-            name = f"s{s_index}_f{i:05d}"
-            cv2.imwrite(str(folder / "images" / split / f"{name}.png"), images[i])
-            lines = []
-            for points in poses[i]:  # (keypoints, 2) of one mouse, pixels
-                box = keypoint_box(points, width=width, height=height)
-                values = [(box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height,
-                          (box[2] - box[0]) / width, (box[3] - box[1]) / height]
-                for x, y in points:
-                    values += [x / width, y / height, 2.0]
-                lines.append("0 " + " ".join(f"{v:.6f}" for v in values))
-            (folder / "labels" / split / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    # YOLO labels: origin at the top-left pixel's corner; (time, individuals, keypoints, 2) per session
+    poses = [schema.to_corner_origin(session.poses["position"].transpose("time", "individuals", "keypoints",
+                                                                         "space").values) for session in sessions]
+    for s, i, label, width, height in _write_frames(sessions, folder, frames_per_session, val_fraction, seed):
+        lines = []
+        for points in poses[s][i]:  # (keypoints, 2) of one mouse, pixels
+            box = keypoint_box(points, width=width, height=height)
+            values = [(box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height,
+                      (box[2] - box[0]) / width, (box[3] - box[1]) / height]
+            for x, y in points:
+                values += [x / width, y / height, 2.0]
+            lines.append("0 " + " ".join(f"{v:.6f}" for v in values))
+        label.write_text("\n".join(lines) + "\n")
     data = {"path": str(folder.resolve()), "train": "images/train", "val": "images/val", "names": {0: "mouse"},
             "kpt_shape": [len(KEYPOINTS), 3], "flip_idx": list(range(len(KEYPOINTS))),
             "kpt_names": {0: list(KEYPOINTS)}}
