@@ -12,9 +12,12 @@ The pipeline, in one process::
     thread "decode":  decode_shard (OpenCV, GIL released) ─► batches of frames, a few ahead ─┐
     main thread:      predictor (torch's own threads) ─► predictions ─► write_region  ◄───────┘
 
-A shard's frames are stacked into one array by the decoding thread; the predictor takes a batch
+The decoding thread decodes each frame straight into its place in the batch's array
+(:func:`deepbehavior.video.iter_frame_batches`: no copy after decoding); the predictor takes a batch
 as one tensor (colour order and scaling are folded into the network), so no Python runs per frame
-on the main thread.
+on the main thread. Predictions are gathered per shard (one store chunk) and written as one
+region. The predictor's torch threads apply to its own calls only (:func:`.models.base.torch_threads`):
+the host process keeps its setting.
 """
 
 from __future__ import annotations
@@ -31,13 +34,21 @@ from ..cohort import Cohort
 from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
 from .stages import PredictStage, decode_shard, prefetched
 
-__all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
+__all__ = ["choose_runner", "run_local", "infer_local", "available_cpus", "LOCAL_GPU_MAX_FRAMES"]
 
 # With a GPU, one decoding thread (some hundreds of 640×480 frames/s) feeds it more slowly than
 # Ray's many reader processes do; past this many frames (under 3 minutes of 30 fps video) Ray's
 # start-up (~15 s) is worth paying. An estimate until benchmarks/gpu.py's local_runner_fps and
 # end_to_end_fps have been measured on a GPU machine.
 LOCAL_GPU_MAX_FRAMES = 5_000
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity, which a container or ``taskset`` narrows)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
@@ -171,7 +182,7 @@ def infer_local(
     # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
     fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
     if backend_kwargs.get("threads", 0) is None:
-        backend_kwargs = backend_kwargs | {"threads": os.cpu_count() or 1}
+        backend_kwargs = backend_kwargs | {"threads": available_cpus()}
     stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
