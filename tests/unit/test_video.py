@@ -89,6 +89,19 @@ def test_frame_batches_equal_opencv_on_the_real_video(shared_data):
     np.testing.assert_array_equal(got, np.stack(expected[290:310]))
 
 
+def test_probe_decodes_a_file_once_until_it_changes(tmp_path, monkeypatch):
+    """A job probes its videos before the work and again when planning it: the second answer is remembered,
+    unless the file changed in between (another video written over it)."""
+    path = video.write_video(tmp_path / "a.mp4", (np.full((32, 48, 3), i, np.uint8) for i in range(12)), fps=10)
+    opened = []
+    real_open = video._open
+    monkeypatch.setattr(video, "_open", lambda p: opened.append(p) or real_open(p))
+    first = video.probe(path)
+    assert video.probe(path) == first and len(opened) == 1
+    video.write_video(path, (np.zeros((32, 48, 3), np.uint8) for _ in range(20)), fps=10)
+    assert video.probe(path).frames == 20 and len(opened) == 2
+
+
 def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(video.VideoError, match="Expected a video file at .*nope.mp4"):
         video.probe(tmp_path / "nope.mp4")
