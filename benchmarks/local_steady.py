@@ -16,8 +16,8 @@ machine's speed hits every side alike):
     the same with ``batch=--batch``.
 
 Both sides run at the same image size, ``max_det`` and number of torch threads (``--threads``,
-default every CPU); ultralytics' predict sets torch's threads itself, so they are put back before
-each of its runs. Rates are frames / wall second; CPU seconds of this process (every thread) are
+default the local runner's: one per CPU but one, which is also what ultralytics' predict sets for
+itself on the CPU); the threads are put back before each of ultralytics' runs. Rates are frames / wall second; CPU seconds of this process (every thread) are
 given too, since a loaded machine stretches wall time. Writes ``benchmarks/results/local_steady.json``.
 """
 
@@ -75,13 +75,13 @@ def main() -> None:
 
     from deepbehavior.cohort import cohort_from_videos
     from deepbehavior.runtime.inference import plan_shards
-    from deepbehavior.runtime.local import available_cpus, run_local
+    from deepbehavior.runtime.local import default_threads, run_local
     from deepbehavior.runtime.stages import PredictStage
     from deepbehavior.store import open_store
     from deepbehavior.video import iter_frames, probe, read_frames, write_video
     from tests.helpers.models import random_yolo
 
-    threads = args.threads or available_cpus()
+    threads = args.threads or default_threads()
     work = Path(tempfile.mkdtemp(prefix="bench-steady-"))
     weights = random_yolo(work / "yolo11n.pt")
     clip = write_video(work / "clip.mp4", iter_frames(VIDEO, 0, args.frames), fps=probe(VIDEO).fps)

@@ -34,7 +34,8 @@ from ..cohort import Cohort
 from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
 from .stages import PredictStage, decode_shard, prefetched
 
-__all__ = ["choose_runner", "run_local", "infer_local", "available_cpus", "LOCAL_GPU_MAX_FRAMES"]
+__all__ = ["choose_runner", "run_local", "infer_local", "available_cpus", "default_threads",
+           "LOCAL_GPU_MAX_FRAMES"]
 
 # With a GPU, one decoding thread (some hundreds of 640×480 frames/s) feeds it more slowly than
 # Ray's many reader processes do; past this many frames (under 3 minutes of 30 fps video) Ray's
@@ -49,6 +50,13 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Torch threads of the local runner's predictor: one per CPU but one, which the decoding thread
+    keeps (as ultralytics does). More threads than free cores make torch's threads wait on one another
+    at every layer: with 2 threads on 2 busy cores a yolo11n batch took 8x as long as with 1."""
+    return max(1, available_cpus() - 1)
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
@@ -182,7 +190,7 @@ def infer_local(
     # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
     fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
     if backend_kwargs.get("threads", 0) is None:
-        backend_kwargs = backend_kwargs | {"threads": available_cpus()}
+        backend_kwargs = backend_kwargs | {"threads": default_threads()}
     stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
