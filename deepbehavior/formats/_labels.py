@@ -78,6 +78,8 @@ def image_size(path: Path) -> tuple[int, int]:
             return int(image.width), int(image.height)
     except (UnidentifiedImageError, OSError) as exc:
         raise fail(path, "", "a PNG, JPEG or BMP image", type(exc).__name__) from None
+    except ImportError:  # ultralytics' process-wide wrapper of Image.open, on a file PIL cannot identify
+        raise fail(path, "", "a PNG, JPEG or BMP image", "a file PIL cannot identify") from None
 
 
 def find_listed(listed: str, root: Path) -> Path | None:

@@ -146,6 +146,10 @@ def _image_size(path: Path) -> tuple[int, int]:
             return int(image.width), int(image.height)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise LabelError(f"Expected a readable image at {path}, but got: {exc}") from None
+    except ImportError:
+        # ultralytics, once imported, wraps PIL's Image.open process-wide: on a file PIL cannot
+        # identify it looks for a HEIF plug-in and, without one, raises ImportError instead
+        raise LabelError(f"Expected a readable image at {path}, but PIL cannot identify it") from None
 
 
 def check_in_image(instances: list[dict], width: float, height: float, *, where: str = "instances") -> None:

@@ -28,6 +28,8 @@ first. Pixels have (0, 0) at the top-left pixel's *corner*, as the labels models
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -64,3 +66,26 @@ class Predictor(Protocol):
 def empty_slots(n_frames: int, slots: int, *extra: int) -> np.ndarray:
     """An all-NaN float32 array ``(n_frames, slots, *extra)``."""
     return np.full((n_frames, slots, *extra), np.nan, dtype=np.float32)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's intra-op threads of this thread at ``threads`` inside the block, as they were after it.
+
+    A predictor's ``threads`` option applies to its own calls only: the host process (a notebook,
+    another library's torch work) keeps its setting. ``None`` or ``0`` changes nothing. Setting the
+    count costs well under a microsecond, so a predictor may do it around every batch.
+    """
+    if not threads:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if before != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import schema
-from .base import ModelDescription
+from .base import ModelDescription, torch_threads
 
 
 class TopDownPredictor:
@@ -22,18 +22,16 @@ class TopDownPredictor:
     device
         ``auto``, ``cpu`` or ``cuda:N``.
     threads
-        Torch CPU threads (None: torch's default).
+        Torch CPU threads of each call (None: the caller's setting); the process's own setting is
+        put back after each call.
     """
 
     def __init__(self, weights: str, *, max_individuals: int = 1, conf: float = 0.1, device: str = "auto",
                  threads: int | None = None, **_ignored):
-        import torch
-
         from .topdown import load_checkpoint
         from .yolo import pick_device
 
-        if threads:
-            torch.set_num_threads(threads)
+        self.threads = threads
         self.kwargs = dict(weights=str(weights), max_individuals=max_individuals, conf=conf, device=device,
                            threads=threads)
         self.model = load_checkpoint(weights, device=pick_device(device))
@@ -56,6 +54,7 @@ class TopDownPredictor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         frames = batch["frames"]
         out = {k: v for k, v in batch.items() if k != "frames"}
-        pred = self.model.predict(np.asarray(frames), max_individuals=self.slots, min_confidence=self.conf)
+        with torch_threads(self.threads):
+            pred = self.model.predict(np.asarray(frames), max_individuals=self.slots, min_confidence=self.conf)
         out.update(keypoints=pred["keypoints"], keypoint_conf=pred["keypoint_conf"])
         return out

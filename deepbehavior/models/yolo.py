@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .. import schema
-from .base import ModelDescription, empty_slots
+from .base import ModelDescription, empty_slots, torch_threads
 
 STRIDE = 32
 
@@ -95,7 +95,8 @@ class YoloPredictor:
     half
         Run in float16 (CUDA only).
     threads
-        Torch intra-op threads (default: torch's own choice).
+        Torch intra-op threads of each call (default: the caller's setting); the process's own
+        setting is put back after each call.
     channels_last
         Keep activations in NHWC memory layout. On the CPU oneDNN's convolutions run ~1.4x faster
         so (measured on yolo11n at 640x480, 2 cores); ``None`` turns it on for the CPU only.
@@ -109,8 +110,7 @@ class YoloPredictor:
         offline_ultralytics()
         import torch
 
-        if threads:
-            torch.set_num_threads(threads)
+        self.threads = threads
         self.device = torch.device(pick_device(device))
         self.half = bool(half and self.device.type == "cuda")
         yolo = load_model(weights)
@@ -118,7 +118,8 @@ class YoloPredictor:
         if self.task not in ("detect", "pose"):
             raise ValueError(f"Expected a detection or pose model in {weights}, but got task {self.task!r}")
         self.names = tuple(yolo.names[i] for i in sorted(yolo.names))
-        model = yolo.model.fuse() if hasattr(yolo.model, "fuse") else yolo.model
+        # verbose=False: ultralytics would otherwise count the FLOPs with a whole extra forward pass
+        model = yolo.model.fuse(verbose=False) if hasattr(yolo.model, "fuse") else yolo.model
         model = model.to(self.device).eval().float()
         # float16 weights divided by 255 would fall into the subnormal range: keep the input scaling then
         self.raw_input = not self.half and fold_input_transform(model)
@@ -167,6 +168,14 @@ class YoloPredictor:
             tensor = tensor.flip(1) / 255.0  # BGR → RGB, 0..1
         return tensor, scale, left, top
 
+    def _forward(self, frames: np.ndarray):
+        """The network's raw output for a batch of frames, and the letterbox that maps it back."""
+        import torch
+
+        tensor, scale, left, top = self._preprocess(frames)
+        with torch.inference_mode():
+            return self.model(tensor), scale, left, top
+
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
@@ -179,15 +188,14 @@ class YoloPredictor:
         n_kpt, kpt_dim = self.kpt_shape
         keypoints, kpt_conf = empty_slots(n, self.slots, n_kpt, 2), empty_slots(n, self.slots, n_kpt)
         if n:
-            tensor, scale, left, top = self._preprocess(frames)
-            with torch.inference_mode():
-                raw = self.model(tensor)
-            detections = non_max_suppression(
-                # no time limit: past it ultralytics' NMS silently returns nothing for the rest of
-                # the batch (a busy machine would lose detections, not just time)
-                raw, self.conf, self.iou, max_det=self.slots, end2end=self.end2end, max_time_img=float("inf"),
-                nc=len(self.names) if self.task == "pose" else 0,
-            )
+            with torch_threads(self.threads):
+                raw, scale, left, top = self._forward(frames)
+                detections = non_max_suppression(
+                    # no time limit: past it ultralytics' NMS silently returns nothing for the rest of
+                    # the batch (a busy machine would lose detections, not just time)
+                    raw, self.conf, self.iou, max_det=self.slots, end2end=self.end2end, max_time_img=float("inf"),
+                    nc=len(self.names) if self.task == "pose" else 0,
+                )
             offset = np.array([left, top, left, top], dtype=np.float32)
             kept = [det[: self.slots] for det in detections]
             # one copy from the device for the whole batch (on a GPU, each copy waits for the GPU)

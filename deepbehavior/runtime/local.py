@@ -12,9 +12,12 @@ The pipeline, in one process::
     thread "decode":  decode_shard (OpenCV, GIL released) ─► batches of frames, a few ahead ─┐
     main thread:      predictor (torch's own threads) ─► predictions ─► write_region  ◄───────┘
 
-A shard's frames are stacked into one array by the decoding thread; the predictor takes a batch
+The decoding thread decodes each frame straight into its place in the batch's array
+(:func:`deepbehavior.video.iter_frame_batches`: no copy after decoding); the predictor takes a batch
 as one tensor (colour order and scaling are folded into the network), so no Python runs per frame
-on the main thread.
+on the main thread. Predictions are gathered per shard (one store chunk) and written as one
+region. The predictor's torch threads apply to its own calls only (:func:`.models.base.torch_threads`):
+the host process keeps its setting.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from ..cohort import Cohort
 from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
 from .stages import PredictStage, decode_shard, prefetched, with_threads
 
-__all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
+__all__ = ["choose_runner", "run_local", "infer_local", "available_cpus", "default_threads",
+           "LOCAL_GPU_MAX_FRAMES"]
 
 # With a GPU, one decoding thread (some hundreds of 640×480 frames/s) feeds it more slowly than
 # Ray's many reader processes do; past this many frames (under 3 minutes of 30 fps video) Ray's
@@ -40,6 +44,21 @@ __all__ = ["choose_runner", "run_local", "infer_local", "LOCAL_GPU_MAX_FRAMES"]
 LOCAL_GPU_MAX_FRAMES = 5_000
 #: The ``runner=`` choices of ``infer``: ``auto`` decides by :func:`choose_runner`'s rule.
 RUNNERS = ("auto", "local", "ray")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity, which a container or ``taskset`` narrows)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Torch threads of the local runner's predictor: one per CPU but one, which the decoding thread
+    keeps (as ultralytics does). More threads than free cores make torch's threads wait on one another
+    at every layer: with 2 threads on 2 busy cores a yolo11n batch took 8x as long as with 1."""
+    return max(1, available_cpus() - 1)
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
@@ -172,7 +191,7 @@ def infer_local(
     started = time.monotonic()
     # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
     fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
-    backend_kwargs = with_threads(backend, backend_kwargs, os.cpu_count() or 1)
+    backend_kwargs = with_threads(backend, backend_kwargs, default_threads())
     stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,

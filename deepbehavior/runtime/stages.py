@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..config import PredictConfig
-from ..video import iter_frames, set_decoder_log
+from ..video import iter_frame_batches, set_decoder_log
 
 BACKENDS = {
     "yolo": "deepbehavior.models.yolo:YoloPredictor",  # ultralytics detection or pose, raw keypoints
@@ -85,17 +85,11 @@ def decode_shard(batch: dict, *, frames_per_batch: int, retries: int, decoder_lo
     index = int(batch["shard"][0])
     video, start, stop = str(batch["video"][0]), int(batch["start"][0]), int(batch["stop"][0])
     for attempt in range(retries + 1):
-        sent = 0
         try:
-            chunk: list[np.ndarray] = []
-            for frame in iter_frames(video, start, stop):
-                chunk.append(frame)
-                if len(chunk) == frames_per_batch:
-                    yield _frame_row(index, start + sent, chunk)
-                    sent += len(chunk)
-                    chunk = []
-            if chunk:
-                yield _frame_row(index, start + sent, chunk)
+            first = start
+            for frames in iter_frame_batches(video, start, stop, frames_per_batch):
+                yield _frame_row(index, first, frames)
+                first += len(frames)
             return
         except Exception as exc:  # noqa: BLE001 - any decoding failure is reported per shard
             if attempt == retries:
@@ -106,9 +100,10 @@ def decode_shard(batch: dict, *, frames_per_batch: int, retries: int, decoder_lo
                 time.sleep(0.5 * (attempt + 1))
 
 
-def _frame_row(index: int, first: int, frames: list[np.ndarray]) -> dict:
+def _frame_row(index: int, first: int, frames: np.ndarray) -> dict:
+    """A row of a batch of frames ``(n, H, W, 3)`` (as ``(1, n, H, W, 3)``: a view, no copy)."""
     return {"shard": np.array([index]), "first": np.array([first]), "count": np.array([len(frames)]),
-            "frames": np.stack(frames)[None], "error": np.array([""])}
+            "frames": frames[None], "error": np.array([""])}
 
 
 class PredictStage:

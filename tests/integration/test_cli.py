@@ -174,3 +174,41 @@ def test_verbose_is_accepted_by_every_job(tmp_path, tiny_inputs):
                           "verbose=true", cwd=tmp_path)
     assert code == 0, err
     assert len(list((tmp_path / "p" / "frames").iterdir())) == 2
+
+
+# What a process has imported once the CLI is done (run in-process in a fresh interpreter).
+_MODULES_AFTER = """
+import runpy, sys
+sys.argv = ["deepbehavior", *sys.argv[1:]]
+try:
+    runpy.run_module("deepbehavior.cli", run_name="__main__")
+except SystemExit:
+    pass
+print("MODULES " + ",".join(sorted(m for m in ("ray", "torch", "ultralytics", "dask", "xarray", "pandas", "matplotlib")
+                                   if m in sys.modules)))
+"""
+
+
+def _modules_after(*args, cwd) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", _MODULES_AFTER, *args], cwd=cwd, capture_output=True, text=True,
+                            timeout=600, env=_env())
+    line = next((x for x in result.stdout.splitlines() if x.startswith("MODULES ")), None)
+    assert line is not None, result.stderr[-2000:]
+    return set(filter(None, line.split(" ", 1)[1].split(",")))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("infer", "--help"), ("track", "--help"),
+                                  ("infer", "out=o", "videos=[missing.mp4]", "model.weights=missing.pt")])
+def test_help_and_bad_input_import_no_heavy_library(tmp_path, args):
+    """--help and a one-line error come before any of the libraries that take seconds to import."""
+    assert _modules_after(*args, cwd=tmp_path) == set()
+
+
+def test_local_infer_never_imports_ray(tmp_path, tiny_inputs):
+    """The embedded default on a CPU runs in this process: Ray is not even imported."""
+    modules = _modules_after("infer", f"out={tmp_path / 'o'}", f"videos=[{tiny_inputs / 'm1.mp4'}]",
+                             f"model.weights={tiny_inputs / 'w.pt'}", "model.imgsz=128", "store.chunk=20",
+                             "model.device=cpu", cwd=tmp_path)
+    assert "torch" in modules  # it did run the model
+    assert "ray" not in modules
+    assert (tmp_path / "o" / "infer_report.json").is_file()

@@ -48,6 +48,25 @@ print(",".join(sorted(k for k in set(before) | set(os.environ) if before.get(k) 
     assert {k for k in changed - theirs if not k.startswith("YOLO_")} == set(), changed - theirs
 
 
+def test_a_predictors_threads_apply_to_its_own_calls_only(tmp_path):
+    """threads=1 runs the network on one torch thread; the host's own setting is there before and after."""
+    from tests.helpers.models import random_yolo
+
+    weights = random_yolo(tmp_path / "w.pt")
+    out = _run(f"""
+import numpy as np, torch
+from deepbehavior.models.yolo import YoloPredictor
+torch.set_num_threads(2)
+predictor = YoloPredictor({str(weights)!r}, imgsz=64, device="cpu", threads=1)
+after_init = torch.get_num_threads()
+seen = []
+predictor.model.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+predictor({{"frames": np.zeros((2, 48, 64, 3), np.uint8), "frame": np.arange(2)}})
+print(after_init, seen, torch.get_num_threads())
+""")
+    assert out == "2 [1] 2", out
+
+
 def test_figures_choose_no_matplotlib_backend_for_the_process(tmp_path):
     out = _run(f"""
 import sys

@@ -62,6 +62,46 @@ def test_reading_past_the_end_names_the_frame(generated):
         video.read_frames(generated, 150, 200)
 
 
+def test_frame_batches_hold_the_frames_in_order_in_fresh_arrays(generated):
+    """Frames decoded straight into the batch arrays are the frames, numbered as the bars say."""
+    batches = list(video.iter_frame_batches(generated, 37, 60, 5))
+    assert [len(b) for b in batches] == [5, 5, 5, 5, 3]
+    numbers = [_decode_number(f) for b in batches for f in b]
+    assert numbers == list(range(37, 60))
+    assert all(b.flags.c_contiguous and b.dtype == np.uint8 and b.shape[1:] == (96, 128, 3) for b in batches)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(batches) for b in batches[i + 1:])
+    np.testing.assert_array_equal(np.concatenate(batches), video.read_frames(generated, 37, 60))
+
+
+def test_frame_batches_past_the_end_name_the_frame(generated):
+    with pytest.raises(video.VideoError, match="expected frames up to 199, but the video ended at frame 157"):
+        list(video.iter_frame_batches(generated, 150, 200, 4))
+    with pytest.raises(ValueError, match="Expected a batch size >= 1, but got 0"):
+        list(video.iter_frame_batches(generated, 0, 10, 0))
+
+
+def test_frame_batches_equal_opencv_on_the_real_video(shared_data):
+    path = shared_data / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
+    capture = cv2.VideoCapture(str(path))
+    expected = [capture.read()[1] for _ in range(310)]
+    capture.release()
+    got = np.concatenate(list(video.iter_frame_batches(path, 290, 310, 8)))
+    np.testing.assert_array_equal(got, np.stack(expected[290:310]))
+
+
+def test_probe_decodes_a_file_once_until_it_changes(tmp_path, monkeypatch):
+    """A job probes its videos before the work and again when planning it: the second answer is remembered,
+    unless the file changed in between (another video written over it)."""
+    path = video.write_video(tmp_path / "a.mp4", (np.full((32, 48, 3), i, np.uint8) for i in range(12)), fps=10)
+    opened = []
+    real_open = video._open
+    monkeypatch.setattr(video, "_open", lambda p: opened.append(p) or real_open(p))
+    first = video.probe(path)
+    assert video.probe(path) == first and len(opened) == 1
+    video.write_video(path, (np.zeros((32, 48, 3), np.uint8) for _ in range(20)), fps=10)
+    assert video.probe(path).frames == 20 and len(opened) == 2
+
+
 def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(video.VideoError, match="Expected a video file at .*nope.mp4"):
         video.probe(tmp_path / "nope.mp4")

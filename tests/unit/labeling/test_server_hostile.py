@@ -99,6 +99,11 @@ def test_a_link_in_labels_pointing_outside_is_never_followed(served, tmp_path):
 
 
 def test_a_zero_byte_image_and_deep_json_get_an_answer(served):
+    # Imported, ultralytics wraps PIL's Image.open for the whole process (the labeller imports it for
+    # suggestions): on an image PIL cannot identify, the wrapper raised ImportError (no HEIF plug-in),
+    # which dropped the connection; it failed only when an earlier test had imported ultralytics.
+    import ultralytics  # noqa: F401
+
     project, port = served
     (project.frames_dir / "empty.png").write_bytes(b"")
     status, answer, _ = request(port, "PUT", "/api/labels/empty.png",

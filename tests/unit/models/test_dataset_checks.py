@@ -99,7 +99,8 @@ def test_dlc_openfield_converts_to_a_valid_pose_dataset(shared_data, tmp_path):
     assert summary.kpt_shape == (4, 3)
     assert summary.images == {"train": 93, "val": 23}  # 20% of 116 held out
     assert summary.objects == summary.images
-    # The first frame's snout, back in pixels of the 640x480 frame.
+    # The first frame's snout (DLC's CSV: 21.521, 265.428, pixel centres at integers), back in pixels
+    # of the 640x480 frame: YOLO labels put the origin at the top-left pixel's corner, half a pixel off.
     first = sorted(tmp_path.glob("labels/*/00000_img0000.txt"))[0].read_text().split()
-    assert float(first[5]) * 640 == pytest.approx(21.521, abs=1e-3)
-    assert float(first[6]) * 480 == pytest.approx(265.428, abs=1e-3)
+    assert float(first[5]) * 640 == pytest.approx(21.521 + 0.5, abs=1e-3)
+    assert float(first[6]) * 480 == pytest.approx(265.428 + 0.5, abs=1e-3)
