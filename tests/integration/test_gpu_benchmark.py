@@ -32,7 +32,9 @@ def test_gpu_benchmark_runs_every_part_on_the_cpu_and_writes_one_json(tmp_path):
     fp32 = parts["inference"]["fp32"]
     for key in ("ours_fps", "ultralytics_batch_fps", "ultralytics_stream_fps"):
         assert fp32[key] > 0, key
-    assert fp32["ours_vs_ultralytics_batch"] == pytest.approx(fp32["ours_fps"] / fp32["ultralytics_batch_fps"], rel=1e-2)
+    # every figure is written to 3 decimals: a ratio near 0.02 carries up to 1e-3 of rounding
+    assert fp32["ours_vs_ultralytics_batch"] == pytest.approx(fp32["ours_fps"] / fp32["ultralytics_batch_fps"],
+                                                             rel=1e-2, abs=1e-3)
     assert "fp16" not in parts["inference"]  # no half precision on the CPU
     end = parts["inference"]["end_to_end"]
     assert end["frames"] == 24 and end["end_to_end_fps"] > 0 and end["end_to_end_warm_fps"] > 0
