@@ -37,7 +37,8 @@ def _truth(out, i):
 
 
 # Thresholds (px, median over a session's 300 frames), about twice what the demo measured on
-# 2026-11-30 (0.67-0.96 px, the paw 1.7-1.9 px; README, "What was measured"); the mouse is ~85 px
+# 2026-11-30 (10 epochs: 0.67-0.96 px, the paw 1.7-1.9 px, but the body 1.9-2.7 px in a later run;
+# 20 epochs, the default since: 0.7-1.0 px for every part; README, "What was measured"); the mouse is ~85 px
 # from nose to tail tip in its 320 x 240 frames. The simplest baseline, every part put on the found
 # body centre, is 13-49 px off for all but the body.
 MEDIAN_ERROR_PX = {"nose": 2.0, "head": 2.0, "body": 1.5, "tailbase": 2.0, "tailtip": 2.0, "paw": 4.0}
