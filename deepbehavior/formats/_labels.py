@@ -76,10 +76,12 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return int(image.width), int(image.height)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise fail(path, "", "a PNG, JPEG or BMP image", type(exc).__name__) from None
-    except ImportError:  # ultralytics' process-wide wrapper of Image.open, on a file PIL cannot identify
-        raise fail(path, "", "a PNG, JPEG or BMP image", "a file PIL cannot identify") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise fail(path, "", "a readable image (PNG, JPEG or BMP)", f"{type(exc).__name__}: {exc}") from None
+    except ImportError:
+        # ultralytics, once imported, wraps PIL's Image.open process-wide: on a file PIL cannot
+        # identify it looks for a HEIF plug-in and, without one, raises ImportError instead
+        raise fail(path, "", "a readable image (PNG, JPEG or BMP)", "a file PIL cannot identify") from None
 
 
 def find_listed(listed: str, root: Path) -> Path | None:

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..formats.yolo import box_from_keypoints, unique_name  # noqa: F401 (box_from_keypoints: re-exported)
+from ..formats.yolo import box_from_keypoints, image_size, unique_name  # noqa: F401 (box_from_keypoints: re-exported)
 from ..files import write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -139,17 +139,10 @@ def check_instances(instances, spec: ProjectSpec, *, where: str = "instances") -
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            return int(image.width), int(image.height)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise LabelError(f"Expected a readable image at {path}, but got: {exc}") from None
-    except ImportError:
-        # ultralytics, once imported, wraps PIL's Image.open process-wide: on a file PIL cannot
-        # identify it looks for a HEIF plug-in and, without one, raises ImportError instead
-        raise LabelError(f"Expected a readable image at {path}, but PIL cannot identify it") from None
+        return image_size(path)
+    except ValueError as exc:  # the formats layer's one-line error, naming the file
+        raise LabelError(str(exc)) from None
 
 
 def check_in_image(instances: list[dict], width: float, height: float, *, where: str = "instances") -> None:
