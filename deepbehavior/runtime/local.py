@@ -55,10 +55,16 @@ def available_cpus() -> int:
 
 
 def default_threads() -> int:
-    """Torch threads of the local runner's predictor: one per CPU but one, which the decoding thread
-    keeps (as ultralytics does). More threads than free cores make torch's threads wait on one another
-    at every layer: with 2 threads on 2 busy cores a yolo11n batch took 8x as long as with 1."""
-    return max(1, available_cpus() - 1)
+    """Torch threads of the local runner's predictor: one per CPU this process may use.
+
+    The decoding thread needs little (about 2 ms a 640x480 frame against 30-100 ms of network per
+    frame on a CPU), so every core goes to the network: on 2 idle cores yolo11n ran 19-22 frames/s with
+    2 threads and 10-11 with 1, the decoding thread running alongside in both. On cores that other
+    programs keep busy, torch's threads wait on one another at every layer (a batch then took several
+    times as long with 2 threads as with 1): give ``+model.options.threads=N`` there, or narrow the
+    process's CPUs (``taskset``, a batch system's allocation), which this follows.
+    """
+    return available_cpus()
 
 
 def choose_runner(runner: str, *, address: str | None, frames: int, gpu: bool) -> str:
