@@ -8,7 +8,8 @@ import pytest
 
 from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import ManifestError
-from deepbehavior.config import InferJob, PredictConfig
+from deepbehavior.config import PredictConfig
+from jobs.infer import InferJob
 from deepbehavior.video import VideoError
 
 
@@ -186,3 +187,4 @@ def open_done(path) -> int:
     from deepbehavior.store import open_store
 
     return open_store(path).sizes["time"]
+
