@@ -169,7 +169,14 @@ def main(cfg: InferJob) -> None:
     kwargs = predictor_kwargs(cfg.model, backend)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     runner = pick_runner(cfg, inputs)
-    description = describe_model(backend, kwargs)  # one line on weights that are not a model, before anything runs
+    # The model is loaded here, once: weights that are not a model fail in one line, before anything runs.
+    if runner == "local":
+        from deepbehavior.runtime.local import load_stage
+
+        stage = load_stage(backend, kwargs)  # infer_local runs this very predictor
+        description = stage.predictor.describe()
+    else:
+        stage, description = None, describe_model(backend, kwargs)  # the Ray actors load their own
     check_resumable(cohort, Path(cfg.out) / "stores",
                     session_fingerprints(cohort, backend=backend, backend_kwargs=kwargs,
                                          chunk=cfg.store.chunk), force=cfg.force)
@@ -183,7 +190,7 @@ def main(cfg: InferJob) -> None:
     if runner == "local":
         from deepbehavior.runtime.local import infer_local
 
-        report = infer_local(cohort, cfg.out, **common)
+        report = infer_local(cohort, cfg.out, stage=stage, **common)
     else:
         from deepbehavior.runtime.environment import start_ray
         from deepbehavior.runtime.inference import infer_cohort
