@@ -20,7 +20,8 @@ import numpy as np
 import psutil
 import yaml
 
-from deepbehavior.analysis.cohort import MeasureSettings, analyze_cohort
+from deepbehavior.analysis.measure_settings import MeasureSettings
+from deepbehavior.analysis.cohort import analyze_cohort
 from deepbehavior.cohort import load_cohort
 from deepbehavior.config import RegionsConfig, SocialConfig
 from deepbehavior.schema import make_poses

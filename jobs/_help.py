@@ -103,9 +103,16 @@ def _from_docstring(cls: type, name: str) -> str:
     return ""
 
 
+def _owner(cls: type, name: str) -> type:
+    """The class of ``cls``'s hierarchy whose body declares the field ``name`` (a schema may extend a
+    library's settings, as ``AnalyzeJob`` extends ``MeasureSettings``)."""
+    return next((c for c in cls.__mro__ if name in c.__dict__.get("__annotations__", {})), cls)
+
+
 def describe_field(cls: type, field: dataclasses.Field) -> str:
     """One line about ``field`` of the dataclass ``cls`` ("" when its code says nothing)."""
-    text = field.metadata.get("help") or _comments(cls).get(field.name) or _from_docstring(cls, field.name)
+    owner = _owner(cls, field.name)
+    text = field.metadata.get("help") or _comments(owner).get(field.name) or _from_docstring(owner, field.name)
     return _first_sentence(text) if text else ""
 
 
@@ -142,7 +149,8 @@ def options(schema: type, defaults: dict, prefix: str = "") -> list[Option]:
     """Every leaf setting of the dataclass ``schema``, depth first, with defaults from ``defaults``."""
     hints = typing.get_type_hints(schema)
     found = []
-    for field in dataclasses.fields(schema):
+    # The schema's own settings first (out, ...), then those it inherits.
+    for field in sorted(dataclasses.fields(schema), key=lambda f: _owner(schema, f.name) is not schema):
         hint = hints.get(field.name, field.type)
         value = defaults.get(field.name) if isinstance(defaults, dict) else None
         if dataclasses.is_dataclass(hint):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -162,7 +163,7 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
             from hydra.types import RunMode
 
             if HydraConfig.get().mode == RunMode.MULTIRUN:  # each run of a sweep in its own folder
-                config.out = HydraConfig.get().runtime.output_dir
+                config = dataclasses.replace(config, out=HydraConfig.get().runtime.output_dir)
             try:
                 return run(config)
             except USER_ERRORS as exc:

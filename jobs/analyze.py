@@ -17,11 +17,61 @@ one, detection slots) is named in ``<out>/analyze_report.json`` and on stderr, t
 measured, and the job exits with status 1.
 """
 
+import dataclasses
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import AnalyzeJob
+from omegaconf import MISSING
+
+from deepbehavior.analysis.measure_settings import MeasureSettings
+from deepbehavior.config import require
+
 from ._hydra import finish, hydra_job
+
+
+@dataclass(frozen=True)
+class AnalyzeJob(MeasureSettings):
+    """``deepbehavior analyze``: task measures over a cohort's stores into one table, plus figures.
+
+    The measure settings (``measures``, ``view``, the ``reaching``, ``regions``, ``social`` and
+    ``human`` groups, ``max_speed``) are the library's :class:`MeasureSettings`, which this schema
+    extends: the job hands itself to the library as those settings.
+    """
+
+    # Folder for the measures table (tables/) and figures (figures/).
+    out: str = MISSING
+    # Cohort manifest whose sessions are analysed.
+    cohort: str = MISSING
+    # Folder of <subject>_<session>.zarr stores (null: <out>/stores).
+    stores: Optional[str] = None
+    # Sessions analysed at once (threads; figures and videos are drawn one session at a time).
+    workers: int = 2
+    # Also draw figures per session and for the cohort.
+    figures: bool = True
+    # Also render videos with the track drawn over the frames.
+    overlay: bool = False
+    # Frames of each overlay video (null: all).
+    overlay_frames: Optional[int] = 300
+    # 3D stores: a movie of the skeleton whose view turns movie_degrees over the movie; the first
+    # movie_frames frames (null: all); movie_edges: keypoint-name pairs (empty: the OpenPose
+    # BODY_25 + hands skeleton when the keypoints are named so, else points only).
+    movie: bool = False
+    # Frames of the 3D movie (null: all).
+    movie_frames: Optional[int] = 300
+    # Degrees the movie's view turns over the whole movie.
+    movie_degrees: float = 360.0
+    # Keypoint-name pairs drawn as lines (empty: BODY_25 + hands when so named, else points only).
+    movie_edges: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self):
+        super().__post_init__()  # measures, human.side, max_speed
+        require(self.workers >= 1, f"Expected workers >= 1, but got {self.workers}")
+        require(self.movie_frames is None or self.movie_frames >= 1,
+                f"Expected movie_frames >= 1 or null, but got {self.movie_frames}")
+        require(all(len(e) == 2 for e in self.movie_edges),
+                f"Expected movie_edges as pairs of keypoint names, but got {list(self.movie_edges)}")
 
 
 def write_fingerprint(digests: dict[str, str], cfg: AnalyzeJob, path: Path) -> None:
@@ -37,8 +87,8 @@ def write_fingerprint(digests: dict[str, str], cfg: AnalyzeJob, path: Path) -> N
     from deepbehavior.config import to_plain
     from deepbehavior.files import write_atomic
 
-    settings = {k: v for k, v in to_plain(cfg).items()
-                if k in ("measures", "view", "reaching", "regions", "social", "human", "max_speed")}
+    plain = to_plain(cfg)
+    settings = {f.name: plain[f.name] for f in dataclasses.fields(MeasureSettings)}
     write_atomic(path, json.dumps({"settings": fingerprint.make(**settings), "stores": digests}, indent=2))
 
 
@@ -109,13 +159,13 @@ def _draw_session(ds, session, cfg: AnalyzeJob, out: Path) -> None:
         print(f"movie: {movie}")
 
 
-def _analyze_session(session, stores: Path, settings, cfg: AnalyzeJob, out: Path) -> tuple[list[dict], str]:
+def _analyze_session(session, stores: Path, cfg: AnalyzeJob, out: Path) -> tuple[list[dict], str]:
     """One session: its store opened once, measured, drawn; its table rows and its store's fingerprint."""
     from deepbehavior import fingerprint
     from deepbehavior.analysis.cohort import open_session, session_rows
 
     ds = open_session(stores, session)
-    rows = session_rows(ds, session, settings)
+    rows = session_rows(ds, session, cfg)  # the job's schema is a MeasureSettings
     if cfg.figures or cfg.overlay or cfg.movie:
         with _DRAWING:
             _draw_session(ds, session, cfg, out)
@@ -127,7 +177,7 @@ def main(cfg: AnalyzeJob) -> None:
     import json
     import re
 
-    from deepbehavior.analysis.cohort import MeasureSettings, rows_table, write_table
+    from deepbehavior.analysis.cohort import rows_table, write_table
     from deepbehavior.analysis.regions import parse_regions
     from deepbehavior.cohort import load_cohort
     from deepbehavior.files import write_atomic
@@ -139,11 +189,9 @@ def main(cfg: AnalyzeJob) -> None:
     stores = Path(cfg.stores) if cfg.stores else out / "stores"
     if not stores.is_dir():
         raise FileNotFoundError(f"Expected a folder of stores at {stores}, but there is none")
-    settings = MeasureSettings(measures=tuple(cfg.measures), view=cfg.view, reaching=cfg.reaching,
-                               regions=cfg.regions, social=cfg.social, human=cfg.human, max_speed=cfg.max_speed)
     if "regions" in cfg.measures:
         parse_regions(cfg.regions.regions)  # bad regions are the user's input: one line before any work
-    report = run_sessions(cohort.sessions, lambda s: _analyze_session(s, stores, settings, cfg, out),
+    report = run_sessions(cohort.sessions, lambda s: _analyze_session(s, stores, cfg, out),
                           label="analyze", workers=cfg.workers)
     table = rows_table([row for key in report.done for row in report.results[key][0]])
     parquet, csv = write_table(table, out)

@@ -16,10 +16,45 @@ is caught before a cohort is triangulated.
 
 import glob
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import CalibrateJob
+from omegaconf import MISSING
+
+from deepbehavior.config import Board, require
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class CalibrateJob:
+    """``deepbehavior calibrate``: ``cameras`` names the cameras and ``sources`` gives, per camera,
+    a glob of images or a video (synchronised: the i-th image/frame of each is the same moment).
+    ``every`` keeps every n-th video frame. Writes ``calibration.toml``/``.yml``, a report, a figure.
+    With ``check=true``, checks the existing ``calibration`` on those boards instead (``cameras``
+    default to its cameras) and writes ``calibration_check.json``."""
+
+    # Folder for calibration.toml/.yml, the report and the figure.
+    out: str = MISSING
+    # Camera names, in the order of sources.
+    cameras: list[str] = field(default_factory=list)
+    # Per camera: a glob of images or a video of the board.
+    sources: list[str] = field(default_factory=list)
+    board: Board = field(default_factory=Board)
+    every: int = 10
+    # Refine all cameras together after the pairwise estimates.
+    bundle_adjustment: bool = True
+    # Fewest board views a camera needs.
+    min_views: int = 3
+    # check=true: no calibrating; report each camera's board error under `calibration` instead
+    check: bool = False
+    calibration: Optional[str] = None
+
+    def __post_init__(self):
+        require(self.every >= 1, f"Expected every >= 1 frame, but got {self.every}")
+        require(self.min_views >= 1, f"Expected min_views >= 1, but got {self.min_views}")
+
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg"}
 

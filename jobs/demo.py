@@ -20,13 +20,47 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional, TYPE_CHECKING
 
-from typing import TYPE_CHECKING
-
-from deepbehavior.config import DemoJob, to_plain
+from deepbehavior.config import (
+    KinematicsConfig, PredictConfig, RayConfig, StoreConfig, SyntheticConfig, TopDownConfig, TrainConfig,
+    to_plain,
+)
 
 from ._hydra import hydra_job
+
+
+@dataclass
+class DemoJob:
+    # Folder for the cohort, model, stores, tables and figures.
+    out: str = "demo-out"
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    # The top-down keypoint recipe (model=auto on a keypoint dataset), kept small to train in a few
+    # minutes on a CPU: 64 px crops and a 128 px view of the frame for finding the mouse, 20 short
+    # epochs of 256 augmented crops in batches of 8 (10 left the body keypoint at 0.8 px in one run and
+    # 2.3 px in another after a tiny change in the labels; 20 gave 0.7-1.0 px for every keypoint).
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        data="", model="auto", epochs=20, batch=8,
+        topdown=TopDownConfig(crop_size=64, centroid_size=128, samples_per_epoch=256)))
+    # The trained top-down checkpoint's backend; conf is the lowest centroid peak that counts as a mouse.
+    # One torch thread and 16 frames a call: with two threads on a loaded 2-core machine, inference
+    # ran at 2.3 frames/s (threads waiting on each other), with one and 16 frames a call at 26.
+    model: PredictConfig = field(default_factory=lambda: PredictConfig(
+        weights="", backend="topdown", conf=0.1, batch_size=16, options={"threads": 1}))
+    store: StoreConfig = field(default_factory=lambda: StoreConfig(chunk=100))
+    # Savitzky-Golay window of 11 frames (0.37 s at 30 frames/s) before differentiating: the body
+    # keypoint jitters by about a pixel from frame to frame, which at 7 frames still lengthened the
+    # slower mouse's path by 3.2 % (measured; 1.9 % at 11, 14 % unsmoothed).
+    kinematics: KinematicsConfig = field(default_factory=lambda: KinematicsConfig(smooth_window=11))
+    ray: RayConfig = field(default_factory=RayConfig)
+    # Frames of each session put into the training set.
+    train_frames_per_session: int = 60
+    # CPUs (torch threads) of the one Ray Train worker; null: every CPU of the local Ray. One thread
+    # trains these tiny networks at 5 s of CPU an epoch; two on a loaded 2-core machine spent 60-90 s.
+    train_cpus: Optional[int] = 1
+
 
 if TYPE_CHECKING:
     from deepbehavior.synthetic import mice as synthetic
@@ -60,7 +94,7 @@ def _train(cfg: DemoJob, data: Path, out: Path) -> Path:
     """Train with the `deepbehavior train` job itself (Ray Train, checkpointed)."""
     from dataclasses import replace
 
-    from deepbehavior.config import TrainJob
+    from .train import TrainJob
     from . import train
 
     job = TrainJob(out=str(out / "model"), train=replace(cfg.train, data=str(data)), ray=cfg.ray,

@@ -12,10 +12,54 @@ checked before anything is written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import ExportJob
+from omegaconf import MISSING
+
+from deepbehavior.config import require
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class ExportJob:
+    """``deepbehavior export``: stores into another tool's files.
+
+    ``store`` one Zarr store, or ``cohort`` (a manifest) with ``stores`` (the folder of its
+    stores); ``format`` one of dlc, sleap, nwb, openpose, csv, lightning_pose. Files go to ``out``
+    as ``<store>.<suffix>``, one per camera (``<store>_<view>.<suffix>``) for multi-camera stores.
+    ``sleap_suffix`` chooses a labels file (``.slp``) or an analysis file (``.h5``); ``dlc_suffix``
+    ``.csv`` or ``.h5``.
+    """
+
+    # Folder the exported files are written to.
+    out: str = MISSING
+    # Target format: dlc, sleap, nwb, openpose, csv or lightning_pose (formats.WRITERS).
+    format: str = MISSING
+    # One Zarr store to export (or give cohort= and stores=).
+    store: Optional[str] = None
+    # A cohort manifest: export every session's store found in stores=.
+    cohort: Optional[str] = None
+    # The folder of the cohort's stores (with cohort=).
+    stores: Optional[str] = None
+    # DeepLabCut file kind: .csv or .h5.
+    dlc_suffix: str = ".csv"
+    # SLEAP file kind: a labels file (.slp) or an analysis file (.h5).
+    sleap_suffix: str = ".slp"
+    # Overwrite files that already exist.
+    force: bool = False
+
+    def __post_init__(self):
+        # format is checked by the job against formats.WRITERS, the registry of the writers.
+        require((self.store is None) != (self.cohort is None),
+                f"Expected store=PATH or cohort=MANIFEST stores=DIR, but got store={self.store!r} cohort={self.cohort!r}")
+        require(self.cohort is None or self.stores is not None,
+                "Expected stores=DIR (the folder of the cohort's stores) with cohort=, but got none")
+        require(self.dlc_suffix in (".csv", ".h5"), f"Expected dlc_suffix .csv or .h5, but got {self.dlc_suffix!r}")
+        require(self.sleap_suffix in (".slp", ".h5"),
+                f"Expected sleap_suffix .slp or .h5, but got {self.sleap_suffix!r}")
 
 
 @hydra_job("export", ExportJob)

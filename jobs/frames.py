@@ -8,10 +8,46 @@ to ``PROJECT/frames`` (existing ones are kept, so rounds add up); ``PROJECT/proj
 classes, keypoints, skeleton and each image's video and frame number.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepbehavior.config import FramesJob
+from omegaconf import MISSING
+
+from deepbehavior.config import require
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class FramesJob:
+    """``deepbehavior frames``: pick frames of ``videos`` and extract them into the project ``out``.
+
+    ``method`` is uniform, kmeans, uncertain or jumps (``labeling.selection.METHODS``); the last two need ``stores`` (one Zarr
+    store of predictions per video). ``classes``/``keypoints``/``skeleton`` describe a new project.
+    """
+
+    # The labelling project folder the frames go to.
+    out: str = MISSING
+    # Videos to pick frames from.
+    videos: list[str] = field(default_factory=list)
+    # Frames to pick over all videos.
+    n: int = 50
+    method: str = "uniform"
+    stores: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=lambda: ["object"])
+    keypoints: list[str] = field(default_factory=list)
+    skeleton: list[list[int]] = field(default_factory=list)
+    # Frames sampled per video before picking (kmeans, uncertain, jumps).
+    candidates: int = 400
+    # Fewest frames between two picks of one video.
+    min_gap: int = 10
+    # Random seed of the sampling.
+    seed: int = 0
+
+    def __post_init__(self):
+        require(self.n >= 1, f"Expected n >= 1 frames, but got {self.n}")
+        # method is checked by labeling.selection, where METHODS is defined next to the code.
+        require(self.min_gap >= 0, f"Expected min_gap >= 0 frames, but got {self.min_gap}")
 
 
 @hydra_job("frames", FramesJob)

@@ -17,10 +17,52 @@ each store went and a summary: frames, individuals, keypoints, fraction of missi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
-from deepbehavior.config import ImportJob, to_plain
+from omegaconf import MISSING
+
+from deepbehavior.config import StoreConfig, require, to_plain
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class ImportJob:
+    """``deepbehavior import``: other tools' files into stores.
+
+    ``source`` is one path or a list (one store each); ``sources`` a mapping view -> path (one
+    multi-camera store); with ``cohort`` (a manifest), ``source`` is a template such as
+    ``preds/{subject}_{session}_{view}.slp`` filled for every session and view of the manifest
+    (one store per session, at the path ``infer`` would use). ``format`` a reader name or auto.
+    ``fps`` null takes the frame rate from ``video`` (or the cohort's videos) when given, else 30.
+    ``options`` go to the reader (e.g. ``+options.people=all`` for OpenPose). ``name`` names the
+    store (one source, or ``sources``).
+    """
+
+    # Folder the imported stores are written to.
+    out: str = MISSING
+    source: Any = None
+    sources: dict[str, Any] = field(default_factory=dict)
+    cohort: Optional[str] = None
+    format: str = "auto"
+    fps: Optional[float] = None
+    video: Optional[str] = None
+    name: Optional[str] = None
+    options: dict[str, Any] = field(default_factory=dict)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    # Overwrite stores that already exist.
+    force: bool = False
+
+    def __post_init__(self):
+        require(self.fps is None or self.fps > 0, f"Expected fps > 0 or null, but got {self.fps}")
+        given = [k for k in ("source", "sources") if getattr(self, k)]
+        require(len(given) == 1, f"Expected source=PATH (or a list), or sources={{view: PATH, ...}}, but got "
+                f"{' and '.join(given) if given else 'neither'}")
+        require(self.cohort is None or isinstance(self.source, str),
+                f"Expected source to be a template such as preds/{{subject}}_{{session}}_{{view}}.slp with "
+                f"cohort=, but got {self.source!r}")
 
 
 def _paths(source) -> list[Path]:

@@ -13,11 +13,42 @@ the job exits with status 1 naming each failed session on stderr (bad input: sta
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import InferJob, PredictConfig, to_plain
+from omegaconf import MISSING
+
+from deepbehavior.config import PredictConfig, RayConfig, StoreConfig, to_plain
 
 from ._hydra import finish, hydra_job
+
+
+@dataclass
+class InferJob:
+    # Folder for the stores (out/stores), the run report and, with videos=, cohort.yaml.
+    out: str = MISSING
+    # Cohort manifest (YAML or CSV) of the sessions to run on.
+    cohort: Optional[str] = None
+    # Loose video files instead of a manifest (one session each).
+    videos: list[str] = field(default_factory=list)
+    model: PredictConfig = field(default_factory=PredictConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    # Redo finished shards instead of skipping them.
+    force: bool = False
+    # Times a failed shard is tried again before it is recorded as failed.
+    retries: int = 2
+    # Decoding processes feeding the GPU predictors; null: every CPU the predictors leave (a GPU
+    # eats frames faster than one decoder makes them). Without GPUs, each node's predictor reads
+    # its own frames in a thread and this is not used.
+    readers: Optional[int] = None
+    # Also write out/videos/<session>_<view>_labelled.mp4 with the predictions drawn.
+    render: bool = False
+    # auto: in this process when Ray would run on this machine alone (no ray.address) and there is
+    # no GPU or the job is short; "ray" or "local" to choose (deepbehavior.runtime.local).
+    # (runtime.local.RUNNERS; checked there, by choose_runner, before any model is loaded).
+    runner: str = "auto"
 
 
 def resolve_backend(model: PredictConfig) -> str:
@@ -138,7 +169,14 @@ def main(cfg: InferJob) -> None:
     kwargs = predictor_kwargs(cfg.model, backend)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
     runner = pick_runner(cfg, inputs)
-    description = describe_model(backend, kwargs)  # one line on weights that are not a model, before anything runs
+    # The model is loaded here, once: weights that are not a model fail in one line, before anything runs.
+    if runner == "local":
+        from deepbehavior.runtime.local import load_stage
+
+        stage = load_stage(backend, kwargs)  # infer_local runs this very predictor
+        description = stage.predictor.describe()
+    else:
+        stage, description = None, describe_model(backend, kwargs)  # the Ray actors load their own
     check_resumable(cohort, Path(cfg.out) / "stores",
                     session_fingerprints(cohort, backend=backend, backend_kwargs=kwargs,
                                          chunk=cfg.store.chunk), force=cfg.force)
@@ -152,7 +190,7 @@ def main(cfg: InferJob) -> None:
     if runner == "local":
         from deepbehavior.runtime.local import infer_local
 
-        report = infer_local(cohort, cfg.out, **common)
+        report = infer_local(cohort, cfg.out, stage=stage, **common)
     else:
         from deepbehavior.runtime.environment import start_ray
         from deepbehavior.runtime.inference import infer_cohort

@@ -9,10 +9,54 @@ COCO or TensorBox JSON, Yolo_mark folder or DeepLabCut CSV into the project (cre
 ``out/yolo_mark/obj.data``. With either, the job exits instead of serving.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import LabelJob
+from omegaconf import MISSING
+
+from deepbehavior.config import require
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class LabelJob:
+    """``deepbehavior label``: serve the labelling app for ``project``, or import/export and exit.
+
+    ``export`` (yolo, coco, tensorbox, yolo_mark) writes a dataset under ``out``; ``import_from``
+    reads a YOLO data.yaml, COCO/TensorBox JSON, Yolo_mark folder or DLC CSV into the project.
+    ``weights`` (an ultralytics ``.pt``) pre-fills suggestions in the app. Bound beyond loopback
+    (``host=0.0.0.0``) every request needs ``token`` (generated and printed in the URL when null).
+    """
+
+    # Folder of exports (default <project>/exports).
+    out: str = MISSING
+    # The labelling project folder.
+    project: str = MISSING
+    # Address the app listens on (127.0.0.1: this machine only).
+    host: str = "127.0.0.1"
+    # Port of the app (0: any free port).
+    port: int = 8765
+    token: Optional[str] = None
+    export: Optional[str] = None
+    import_from: Optional[str] = None
+    # Format of import_from when its name does not tell (yolo, coco, tensorbox, yolo_mark, dlc).
+    import_format: Optional[str] = None
+    weights: Optional[str] = None
+    # Confidence (0-1) above which suggestions are shown.
+    conf: float = 0.25
+    # Image size (px) of the suggesting model.
+    imgsz: int = 640
+    # Share of labelled images put into the validation set of an export.
+    val_fraction: float = 0.2
+    # Random seed of the train/validation split.
+    seed: int = 0
+
+    def __post_init__(self):
+        # export is checked by the job against labeling.formats.EXPORT_FORMATS, defined with the formats.
+        require(0 <= self.port < 65536, f"Expected a port in [0, 65535], but got {self.port}")
+        require(0.0 <= self.val_fraction < 1.0, f"Expected val_fraction in [0, 1), but got {self.val_fraction}")
 
 
 @hydra_job("label", LabelJob)

@@ -6,10 +6,36 @@ for eyes. Inputs: ``store`` (Zarr), optionally ``video`` (the recording it was p
 ``<video>_skeleton.mp4`` with the BODY_25 skeleton and both hands drawn.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import PoseExportJob
+from omegaconf import MISSING
+
+from deepbehavior.config import require
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class PoseExportJob:
+    """``deepbehavior pose_export``: a 2D poses store (from ``infer`` with a pose backend) as an
+    OpenPose ``--write_json`` folder and, given ``video``, a video with the skeletons drawn.
+    ``view`` null: the store's first view. ``min_confidence``: points below it are not drawn."""
+
+    # Folder for the OpenPose JSON files and the video.
+    out: str = MISSING
+    # 2D poses store written by infer with a pose backend.
+    store: str = MISSING
+    video: Optional[str] = None
+    view: Optional[str] = None
+    # Write OpenPose --write_json files (one per frame).
+    openpose: bool = True
+    min_confidence: float = 0.1
+
+    def __post_init__(self):
+        require(0.0 <= self.min_confidence <= 1.0,
+                f"Expected min_confidence in [0, 1], but got {self.min_confidence}")
 
 
 @hydra_job("pose_export", PoseExportJob)

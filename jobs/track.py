@@ -13,10 +13,43 @@ and the others finish, then the job exits with status 1 naming it. ``deepbehavio
 reads the result.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import TrackJob
+from omegaconf import MISSING
+
+from deepbehavior.config import TrackConfig, require
+
 from ._hydra import finish, hydra_job
+
+
+@dataclass
+class TrackJob:
+    """``deepbehavior track``: identities over whole videos, between ``infer`` and ``analyze``.
+
+    Either ``cohort`` (a manifest) with ``stores`` (folder of ``<subject>_<session>.zarr``, default
+    ``<out>/stores``), or one ``store``. Writes ``<out>/tracked/<name>.zarr``; done sessions are
+    skipped unless ``force``."""
+
+    # Folder for tracked/ stores, reports and figures.
+    out: str = MISSING
+    # Cohort manifest whose sessions are tracked.
+    cohort: Optional[str] = None
+    # Folder of <subject>_<session>.zarr stores (null: <out>/stores).
+    stores: Optional[str] = None
+    # One store to track, instead of cohort=.
+    store: Optional[str] = None
+    track: TrackConfig = field(default_factory=TrackConfig)
+    # Also draw a figure of the identities per session.
+    figures: bool = True
+    # Redo sessions already tracked.
+    force: bool = False
+
+    def __post_init__(self):
+        require((self.cohort is None) != (self.store is None),
+                f"Expected either cohort= or store=, but got cohort={self.cohort!r} and store={self.store!r}")
+
 
 SUMMARY_COLUMNS = ("name", "subject", "group", "session", "status", "frames", "swaps_repaired", "swap_frames",
                    "merge_frames", "jump_frames", "missing_frames", "extra_frames", "duplicate_frames",

@@ -14,12 +14,38 @@ its own folder under ``out`` and ``out/comparison.csv`` compares them at the end
 ``hydra/launcher=ray`` (and ``hydra.launcher.parallel=N``) to run the runs in parallel on Ray.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from hydra.experimental.callback import Callback
+from omegaconf import MISSING
 
-from deepbehavior.config import TrainJob
+from deepbehavior.config import RayConfig, TrainConfig
+
 from ._hydra import hydra_job
+
+
+@dataclass
+class TrainJob:
+    # Folder for weights/, results.csv, results.png and the checkpoints.
+    out: str = MISSING
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    # Data-parallel training workers (Ray Train).
+    num_workers: int = 1
+    # One GPU per worker (NCCL) instead of CPUs (gloo).
+    use_gpu: bool = False
+    # Where checkpoints go (folder or s3://...; null: out/checkpoints).
+    storage: Optional[str] = None
+    # The run's name under storage; the same name resumes.
+    name: str = "train"
+    # Worker failures recovered within the run from the last checkpoint (-1: always).
+    max_failures: int = 0
+    # CPUs each worker reserves (null: the machine's CPUs shared equally).
+    cpus_per_worker: Optional[int] = None
+    # Ray Train's own console output; by default one line per epoch of ours.
+    verbose: bool = False
 
 
 class CompareRuns(Callback):

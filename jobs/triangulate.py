@@ -20,10 +20,46 @@ the failed sessions.
 
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from deepbehavior.config import TriangulateJob
+from omegaconf import MISSING
+
+from deepbehavior.config import TriangulateConfig
+
 from ._hydra import finish, hydra_job
+
+
+@dataclass
+class TriangulateJob:
+    """``deepbehavior triangulate``: 3D from the views of a 2D poses or boxes ``store`` with the
+    cameras of ``calibration`` (TOML, OpenCV YAML/XML or Caltech .mat) into ``out``/``name``; or,
+    with ``cohort`` (a manifest) instead of ``store``, every session's ``<stores>/<subject>_<session>.zarr``
+    (``stores`` default ``<out>/stores``) into ``<out>/stores3d/``, each with the session's own
+    ``calibration`` from the manifest, else this ``calibration``."""
+
+    # Folder for the 3D store(s), report and figure.
+    out: str = MISSING
+    # One 2D store with two or more views.
+    store: Optional[str] = None
+    # Camera calibration (TOML, OpenCV YAML/XML or Caltech .mat).
+    calibration: Optional[str] = None
+    # Cohort manifest, instead of store=: every session is triangulated.
+    cohort: Optional[str] = None
+    # Folder of the cohort's 2D stores (null: <out>/stores).
+    stores: Optional[str] = None
+    # Name of the 3D store written for store=.
+    name: str = "poses3d.zarr"
+    triangulate: TriangulateConfig = field(default_factory=TriangulateConfig)
+    # Frames per chunk of the 3D store (null: as the 2D store).
+    chunk: Optional[int] = None
+    # Also draw the reprojection-error figure.
+    figure: bool = True
+    # Frames of a 3D movie of the result (0: none).
+    movie_frames: int = 0
+    # Redo sessions whose 3D store exists.
+    force: bool = False
 
 
 def run_cohort(cfg: TriangulateJob) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,38 +31,14 @@ import xarray as xr
 
 from .. import schema
 from ..cohort import Cohort, Session, store_path
-from ..config import HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 from ..session_runner import run_sessions
 from ..store import open_store, write_atomic
 from . import human, plausibility, reaching, regions, social
+from .measure_settings import MeasureSettings
 from .tracks import as_position, fps_of, path_length, point_track, speed
 from .kinematics import scale_to_mm, space_unit
 
 COLUMNS = ("subject", "group", "session", "measure", "value", "unit", "flag")
-#: The task measures ``analyze`` computes (``measures=``), each a branch of :func:`measure_session`.
-MEASURES = ("locomotion", "reaching", "regions", "social", "human")
-
-
-@dataclass(frozen=True)
-class MeasureSettings:
-    """What to measure and with which parameters (the sub-configs of the analyze job)."""
-
-    measures: tuple[str, ...] = ("locomotion",)
-    view: str | None = None
-    reaching: ReachingConfig = ReachingConfig()
-    regions: RegionsConfig = RegionsConfig()
-    social: SocialConfig = SocialConfig()
-    human: HumanConfig = HumanConfig()
-    # Fastest plausible speed (locomotion units per second); None: 25 x the session's median.
-    max_speed: float | None = None
-
-    def __post_init__(self):
-        unknown = [m for m in self.measures if m not in MEASURES]
-        if unknown:
-            raise ValueError(f"Expected measures from {list(MEASURES)}, but got {unknown}")
-        human.check_side(self.human.side)
-
-
 
 
 def in_unit(position: xr.DataArray, unit: str, *, pixel_size_mm: float | None, where: str) -> xr.DataArray:

@@ -34,7 +34,7 @@ from ..cohort import Cohort
 from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
 from .stages import PredictStage, decode_shard, prefetched, with_threads
 
-__all__ = ["choose_runner", "run_local", "infer_local", "available_cpus", "default_threads",
+__all__ = ["choose_runner", "run_local", "load_stage", "infer_local", "available_cpus", "default_threads",
            "LOCAL_GPU_MAX_FRAMES"]
 
 # With a GPU, one decoding thread (some hundreds of 640×480 frames/s) feeds it more slowly than
@@ -174,6 +174,12 @@ def run_local(
     return RunReport(frames, time.monotonic() - started, done, failures)
 
 
+def load_stage(backend: str, backend_kwargs: dict) -> PredictStage:
+    """The local runner's model, loaded as :func:`infer_local` runs it (``threads`` filled in as there):
+    fails here, in one line, on weights that are not a model of the kind the backend runs."""
+    return PredictStage(backend, with_threads(backend, backend_kwargs, default_threads()))
+
+
 def infer_local(
     cohort: Cohort,
     out: str | Path,
@@ -187,18 +193,23 @@ def infer_local(
     provenance: dict | None = None,
     printer: Callable[[str], None] = print,
     progress_every: float = 5.0,
+    stage: PredictStage | None = None,
 ) -> RunReport:
     """Plan, run and write inference for a cohort into ``out/stores``, in this process.
 
     The same stores, progress records, fingerprints and report as :func:`.inference.infer_cohort`
     (resuming a store made with other settings is an error unless ``force``). A backend of
     :data:`.stages.THREADED_BACKENDS` without ``threads`` gets one thread per CPU of this machine.
+    ``stage``: the model already loaded by :func:`load_stage` from these ``backend`` and
+    ``backend_kwargs`` (a job that checks the weights before its other work loads them only once);
+    None loads it here.
     """
     started = time.monotonic()
     # the Ray path's fingerprints (taken before threads are filled in): either runner resumes the other's stores
     fingerprints = session_fingerprints(cohort, backend=backend, backend_kwargs=backend_kwargs, chunk=chunk)
     backend_kwargs = with_threads(backend, backend_kwargs, default_threads())
-    stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
+    if stage is None:
+        stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
     shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
                                     provenance=provenance, fingerprints=fingerprints)

@@ -2,7 +2,8 @@
 
 Bright shapes on a dark noisy background: class ``rectangle`` and class ``ellipse`` for detection,
 and for keypoints a bright triangle whose three corners (top, bottom-left, bottom-right) are the
-keypoints. Every box and keypoint is exact, so a trained model can be scored against them.
+keypoints. Every box and keypoint is exact (the box is the outer edges of the drawn pixels, in the
+labels' corner origin), so a trained model can be scored against them.
 """
 
 from __future__ import annotations
@@ -14,25 +15,37 @@ import cv2
 import numpy as np
 import yaml
 
+from .. import schema
+
 
 def _draw_object(image: np.ndarray, rng: np.random.Generator, kind: str) -> tuple[list[float], list[float]]:
-    """Draw one object; return its box (x1, y1, x2, y2, pixels) and keypoints (x, y per keypoint)."""
+    """Draw one object; return its box and keypoints as a YOLO label file holds them (pixels, corner origin).
+
+    The shape is drawn on whole pixels: its first and last columns and rows are integer pixel
+    centres (this data model's convention, :mod:`deepbehavior.schema`), and ``cv2`` fills both ends
+    (a shape from column ``left`` to ``right`` covers ``right - left + 1`` pixels). The box is the
+    outer edges of those pixels, ``[left - 0.5, right + 0.5]``; it and the keypoints (corners of the
+    triangle, at pixel centres) are returned in the corner origin of YOLO labels
+    (:func:`deepbehavior.schema.to_corner_origin`): box ``(x0, y0, x1, y1)``, keypoints ``x, y`` each.
+    """
     h, w = image.shape[:2]
-    bw, bh = rng.uniform(0.2, 0.45) * w, rng.uniform(0.2, 0.45) * h
-    x1, y1 = rng.uniform(2, w - bw - 2), rng.uniform(2, h - bh - 2)
-    x2, y2 = x1 + bw, y1 + bh
+    bw, bh = round(rng.uniform(0.2, 0.45) * w), round(rng.uniform(0.2, 0.45) * h)  # pixels covered
+    left, top = round(rng.uniform(2, w - bw - 2)), round(rng.uniform(2, h - bh - 2))
+    right, bottom = left + bw - 1, top + bh - 1  # last column and row, inclusive
     colour = tuple(int(c) for c in rng.integers(170, 256, size=3))
     keypoints: list[float] = []
     if kind == "rectangle":
-        cv2.rectangle(image, (round(x1), round(y1)), (round(x2), round(y2)), colour, thickness=-1)
-    elif kind == "ellipse":
-        centre = (round((x1 + x2) / 2), round((y1 + y2) / 2))
-        cv2.ellipse(image, centre, (round(bw / 2), round(bh / 2)), 0, 0, 360, colour, thickness=-1)
+        cv2.rectangle(image, (left, top), (right, bottom), colour, thickness=-1)
+    elif kind == "ellipse":  # an odd number of pixels across, centred on a pixel
+        a, b = (bw - 1) // 2, (bh - 1) // 2
+        cv2.ellipse(image, (left + a, top + b), (a, b), 0, 0, 360, colour, thickness=-1)
+        right, bottom = left + 2 * a, top + 2 * b
     else:  # triangle with keypoints at its corners
-        corners = np.array([[(x1 + x2) / 2, y1], [x1, y2], [x2, y2]])
-        cv2.fillPoly(image, [np.round(corners).astype(np.int32)], colour)
-        keypoints = corners.ravel().tolist()
-    return [x1, y1, x2, y2], keypoints
+        corners = np.array([[(left + right) // 2, top], [left, bottom], [right, bottom]])
+        cv2.fillPoly(image, [corners.astype(np.int32)], colour)
+        keypoints = schema.to_corner_origin(corners).ravel().tolist()
+    box = schema.to_corner_origin([left - 0.5, top - 0.5, right + 0.5, bottom + 0.5])
+    return box.tolist(), keypoints
 
 
 def write_synthetic_dataset(

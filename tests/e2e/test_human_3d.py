@@ -22,7 +22,8 @@ import yaml
 
 from deepbehavior.synthetic import human_reach as synthetic_human
 from deepbehavior.analysis.human import filter_confidence_sd
-from deepbehavior.config import AnalyzeJob, HumanConfig
+from deepbehavior.config import HumanConfig
+from jobs.analyze import AnalyzeJob
 from deepbehavior.models.pose_layout import KEYPOINT_NAMES
 from deepbehavior.store import is_complete, open_store
 
@@ -128,7 +129,8 @@ def test_analyze_draws_the_rotating_skeleton_movie(session):
 def test_mediapipe_infers_both_views_of_a_two_camera_session(tmp_path):
     """Real photos of people as the two views of one session: the store has both views, in the
     OpenPose layout, with each view's people found inside that view's frame."""
-    from deepbehavior.config import InferJob, PredictConfig, RayConfig, StoreConfig
+    from deepbehavior.config import PredictConfig, RayConfig, StoreConfig
+    from jobs.infer import InferJob
     from deepbehavior.video import write_video
     from jobs.infer import main as infer
 

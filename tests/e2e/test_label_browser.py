@@ -121,7 +121,8 @@ def _train_one_epoch(data_yaml: Path, out: Path) -> tuple[str, Path]:
 
     offline_ultralytics()
     try:
-        from deepbehavior.config import TrainConfig, TrainJob
+        from deepbehavior.config import TrainConfig
+        from jobs.train import TrainJob
         from jobs import train as train_job
 
         cfg = TrainJob(out=str(out / "train-job"), train=TrainConfig(

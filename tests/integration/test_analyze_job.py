@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from deepbehavior.config import AnalyzeJob, RegionsConfig, SocialConfig
+from deepbehavior.config import RegionsConfig, SocialConfig
+from jobs.analyze import AnalyzeJob
 from deepbehavior.schema import make_poses
 from deepbehavior.store import create_store, regions, write_region
 from deepbehavior.video import probe, write_video

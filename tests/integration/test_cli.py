@@ -197,7 +197,7 @@ def _modules_after(*args, cwd) -> set[str]:
     return set(filter(None, line.split(" ", 1)[1].split(",")))
 
 
-@pytest.mark.parametrize("args", [("--help",), ("infer", "--help"), ("track", "--help"),
+@pytest.mark.parametrize("args", [("--help",), ("infer", "--help"), ("track", "--help"), ("analyze", "--help"),
                                   ("infer", "out=o", "videos=[missing.mp4]", "model.weights=missing.pt")])
 def test_help_and_bad_input_import_no_heavy_library(tmp_path, args):
     """--help and a one-line error come before any of the libraries that take seconds to import."""

@@ -58,7 +58,8 @@ def _check_failures(done: subprocess.CompletedProcess, report: Path) -> dict:
 
 
 def test_track_cli(tmp_path):
-    from deepbehavior.config import TrackConfig, TrackJob
+    from deepbehavior.config import TrackConfig
+    from jobs.track import TrackJob
     from jobs.track import main as track
     from tests.integration.test_track_job import _slots, _truth, _write
 
@@ -93,7 +94,7 @@ def test_track_cli(tmp_path):
 
 
 def test_triangulate_cli(tmp_path):
-    from deepbehavior.config import TriangulateJob
+    from jobs.triangulate import TriangulateJob
     from deepbehavior.geometry import Camera, CameraGroup
     from deepbehavior.geometry.calib_io import save_calibration
     from jobs.triangulate import main as triangulate

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from deepbehavior import store
-from deepbehavior.config import ExportJob, ImportJob
+from jobs.export import ExportJob
+from jobs.import_files import ImportJob
 from jobs.export import main as export
 from jobs.import_files import main as import_files
 

@@ -11,7 +11,8 @@ from deepbehavior.store import create_store, open_store, regions, write_region
 
 def test_calibrate_job_on_opencv_stereo(shared_data, tmp_path):
     from jobs.calibrate import main
-    from deepbehavior.config import Board, CalibrateJob
+    from deepbehavior.config import Board
+    from jobs.calibrate import CalibrateJob
 
     folder = shared_data / "stereo-chessboard/opencv"
     cfg = CalibrateJob(out=str(tmp_path), cameras=["left", "right"],
@@ -64,7 +65,7 @@ def test_triangulate_job_over_a_cohort_records_the_broken_session(tmp_path):
     import pytest
     import yaml
 
-    from deepbehavior.config import TriangulateJob
+    from jobs.triangulate import TriangulateJob
     from jobs.triangulate import main
 
     cams = [Camera(name="front", size=(640, 480), matrix=[[800, 0, 320], [0, 800, 240], [0, 0, 1]],
@@ -128,7 +129,7 @@ def test_triangulate_job_over_a_cohort_records_the_broken_session(tmp_path):
 def test_triangulate_job_needs_store_or_cohort(tmp_path):
     import pytest
 
-    from deepbehavior.config import TriangulateJob
+    from jobs.triangulate import TriangulateJob
     from jobs.triangulate import main
 
     with pytest.raises(ValueError, match="either store"):
@@ -189,7 +190,8 @@ def test_calibrate_check_on_opencv_stereo(shared_data, tmp_path):
     (a move along the baseline keeps the epipolar geometry and shows in the square size only)."""
     import json
 
-    from deepbehavior.config import Board, CalibrateJob
+    from deepbehavior.config import Board
+    from jobs.calibrate import CalibrateJob
     from jobs.calibrate import main
 
     folder = shared_data / "stereo-chessboard/opencv"

@@ -9,7 +9,8 @@ import pytest
 import xarray as xr
 
 from deepbehavior import store
-from deepbehavior.config import ImportJob, StoreConfig
+from deepbehavior.config import StoreConfig
+from jobs.import_files import ImportJob
 from deepbehavior.formats import load_file
 from jobs.import_files import main
 

@@ -8,7 +8,8 @@ import pytest
 
 from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import ManifestError
-from deepbehavior.config import InferJob, PredictConfig
+from deepbehavior.config import PredictConfig
+from jobs.infer import InferJob
 from deepbehavior.video import VideoError
 
 
@@ -186,3 +187,38 @@ def open_done(path) -> int:
     from deepbehavior.store import open_store
 
     return open_store(path).sizes["time"]
+
+
+def test_the_local_runner_loads_the_model_once_and_refuses_bad_weights_before_any_work(material, tmp_path,
+                                                                                         monkeypatch):
+    """The in-process runner runs the very predictor the job loaded to check the weights: one load
+    (each costs most of a CPU-second), and weights that are not a model still fail in one line before
+    a store or the videos' cohort is written."""
+    import jobs.infer
+    from deepbehavior import store
+    from deepbehavior.runtime import inference, stages
+
+    loads = []
+    real = stages.load_backend
+
+    def counting(name):
+        loads.append(name)
+        return real(name)
+
+    monkeypatch.setattr(stages, "load_backend", counting)
+    monkeypatch.setattr(inference, "load_backend", counting)
+    _, video, weights = material
+    job = InferJob(out=str(tmp_path / "out"), videos=[str(video)], runner="local",
+                   model=PredictConfig(weights=str(weights), imgsz=96, conf=0.0))
+    jobs.infer.main.run(job)
+    assert loads == ["yolo"]
+    assert store.is_complete(next((tmp_path / "out" / "stores").glob("*.zarr")))
+
+    bad = tmp_path / "text.pt"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(ValueError) as error:
+        jobs.infer.main.run(InferJob(out=str(tmp_path / "bad"), videos=[str(video)], runner="local",
+                                     model=PredictConfig(weights=str(bad), imgsz=96)))
+    assert str(error.value).startswith(f"Expected an ultralytics detection or pose model in {bad}, but ")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "bad").exists()

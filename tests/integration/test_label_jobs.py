@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from deepbehavior.config import FramesJob, LabelJob
+from jobs.frames import FramesJob
+from jobs.label import LabelJob
 from deepbehavior.video import write_video
 from jobs import frames as frames_job
 from jobs import label as label_job

@@ -15,7 +15,9 @@ import xarray as xr
 
 from deepbehavior import schema
 from deepbehavior.analysis import kinematics as ours
-from deepbehavior.config import ImportJob, RayConfig, StoreConfig, TrackConfig, TrackJob
+from deepbehavior.config import RayConfig, StoreConfig, TrackConfig
+from jobs.import_files import ImportJob
+from jobs.track import TrackJob
 from deepbehavior.store import create_store, regions, write_region
 
 movement_kinematics = pytest.importorskip("movement.kinematics")

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 is not installed")
 
 from deepbehavior import schema, store  # noqa: E402
-from deepbehavior.config import PoseExportJob  # noqa: E402
+from jobs.pose_export import PoseExportJob  # noqa: E402
 from deepbehavior.formats.openpose import read_openpose  # noqa: E402
 from deepbehavior.models import pose_layout as L  # noqa: E402
 from deepbehavior.models.mediapipe_pose import MediaPipeHolisticPredictor  # noqa: E402

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from deepbehavior.analysis.social import measure_social
-from deepbehavior.config import AnalyzeJob, SocialConfig, TrackConfig, TrackJob
+from deepbehavior.config import SocialConfig, TrackConfig
+from jobs.analyze import AnalyzeJob
+from jobs.track import TrackJob
 from deepbehavior.schema import make_boxes, make_poses
 from deepbehavior.store import create_store, open_store, regions, write_region
 

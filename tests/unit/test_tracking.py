@@ -242,7 +242,8 @@ def test_write_tracked_is_atomic_and_round_trips(tmp_path):
 
 
 def test_sleap_flies_through_the_track_job(shared_data, tmp_path):
-    from deepbehavior.config import TrackConfig, TrackJob
+    from deepbehavior.config import TrackConfig
+    from jobs.track import TrackJob
     from deepbehavior.store import create_store, open_store, regions, write_region
     from jobs.track import main as track
 

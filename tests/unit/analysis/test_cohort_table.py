@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from deepbehavior.analysis.cohort import MeasureSettings, analyze_cohort, pivot_measures, write_table
+from deepbehavior.analysis.measure_settings import MeasureSettings
+from deepbehavior.analysis.cohort import analyze_cohort, pivot_measures, write_table
 from deepbehavior.cohort import load_cohort
 from deepbehavior.config import RegionsConfig, SocialConfig
 from deepbehavior.schema import make_poses, select_view

@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from deepbehavior.analysis.cohort import MeasureSettings, analyze_cohort
+from deepbehavior.analysis.measure_settings import MeasureSettings
+from deepbehavior.analysis.cohort import analyze_cohort
 from deepbehavior.analysis.plausibility import check_speed, flag
 from deepbehavior.cohort import load_cohort
-from deepbehavior.config import AnalyzeJob, HumanConfig
+from deepbehavior.config import HumanConfig
+from jobs.analyze import AnalyzeJob
 from deepbehavior.schema import make_boxes, make_poses
 from deepbehavior.store import create_store, regions, write_region
 
