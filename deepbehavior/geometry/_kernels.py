@@ -1,9 +1,9 @@
 """Compiled (numba) kernel of N-view triangulation: one pass over the points does everything.
 
 For each point, :func:`triangulate_views` undistorts every view (Newton's method on the
-5-coefficient Brown model, from the series inverse of its radial part), accumulates the confidence-weighted normal equations, solves the 3x3
-system by cofactors, repeats the depth-reweighted re-solves and, on request, reprojects the point
-into each view. It follows :func:`deepbehavior.geometry.triangulation.linear_triangulation` rule for
+5-coefficient Brown model, from the series inverse of its radial part), accumulates the
+confidence-weighted normal equations, solves the 3x3 system by cofactors, repeats the
+depth-reweighted re-solves and, on request, reprojects the point into each view. It follows :func:`deepbehavior.geometry.triangulation.linear_triangulation` rule for
 rule (NaN handling, zero weights, fewer than two views, points behind a camera); the NumPy code
 stays the reference and the tests check that both agree. Fusing the steps avoids the ten-odd
 temporary ``(camera, point)`` arrays of the NumPy version, which dominated its run time.
