@@ -2,9 +2,10 @@
 
 Writes ``benchmarks/results/triangulation.json``: ``points_per_s`` / ``median_error`` (ours,
 default ``dlt``, the numba kernel warm; ``jit_compile_or_cache_load_s`` its one-off start,
-``numpy_engine_points_per_s`` the NumPy reference) and ``aniposelib_points_per_s`` / ``aniposelib_median_error`` (aniposelib's
-``CameraGroup.triangulate``, default mode, warm: its JIT compile excluded) on the same 3-camera
-input with 1 px noise, errors in mm; ``peak_rss_mb`` of this process; and ``store_memory``: the
+``numpy_engine_points_per_s`` the NumPy reference) and ``aniposelib_points_per_s`` /
+``aniposelib_median_error`` (aniposelib's ``CameraGroup.triangulate``, default mode, warm: its JIT
+compile excluded) on the same 3-camera input with 1 px noise, errors in mm, timed in interleaved
+rounds (medians; ``speedup_wall`` / ``speedup_cpu`` their spread); ``peak_rss_mb`` of this process; and ``store_memory``: the
 peak RSS of a subprocess triangulating stores of 2, 8 and 32 chunks (it should stay flat).
 
 ``skeleton``: realistic points, a 14-keypoint mouse walking an arena (``deepbehavior.synthetic.camera_rigs``) filmed by
@@ -386,24 +387,31 @@ def main():
     start = time.perf_counter()
     triangulate_points(group, pixels[:, :100])
     jit_s = time.perf_counter() - start
-    ours_t, ours = best_time(lambda: triangulate_points(group, pixels), repeat=5)
     numpy_t, _ = best_time(lambda: triangulate_points(group, pixels, engine="numpy"), repeat=2)
     agroup = AGroup([ACamera(name=c.name, size=c.size, matrix=c.matrix, dist=c.dist, rvec=c.rvec, tvec=c.tvec)
                      for c in group.cameras])
     agroup.triangulate(pixels[:, :1000])  # compile its jax function first
-    theirs_t, theirs = best_time(lambda: agroup.triangulate(pixels), repeat=2)
+    ours, theirs = triangulate_points(group, pixels), agroup.triangulate(pixels)
+    # interleaved: ours (the job's default, all threads at this size) and aniposelib's default (its
+    # SVD with its own undistortion: the same work as ours)
+    times = interleaved({"ours": lambda: triangulate_points(group, pixels),
+                         "aniposelib": lambda: agroup.triangulate(pixels)}, rounds=5)
+    ours_t, theirs_t = np.median(times["ours"]["wall"]), np.median(times["aniposelib"]["wall"])
     result = {
         "points": n,
         "cameras": len(group),
+        "timing": "interleaved rounds, medians; speedup_* spread per round",
         "points_per_s": n / ours_t,
         "aniposelib_points_per_s": n / theirs_t,
         "speedup": theirs_t / ours_t,
+        "speedup_wall": spread(np.asarray(times["aniposelib"]["wall"]) / times["ours"]["wall"]),
+        "speedup_cpu": spread(np.asarray(times["aniposelib"]["cpu"]) / times["ours"]["cpu"]),
         "jit_compile_or_cache_load_s": jit_s,
         "numpy_engine_points_per_s": n / numpy_t,
         "median_error": float(np.median(np.linalg.norm(ours - points, axis=1))),
         "aniposelib_median_error": float(np.median(np.linalg.norm(theirs - points, axis=1))),
         "error_unit": "mm (1 px noise, cameras 1 m away, f = 800 px)",
-        "skeleton": skeleton(),
+        "skeleton": "in triangulation_skeleton.json (python benchmarks/triangulation.py --skeleton)",
         "store_memory": store_memory(),
         "peak_rss_mb": psutil.Process().memory_info().rss / 1e6,
         "machine": {"cpu": cpu_model(), "cores": psutil.cpu_count(),
