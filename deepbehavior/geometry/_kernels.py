@@ -1,9 +1,9 @@
 """Compiled (numba) kernel of N-view triangulation: one pass over the points does everything.
 
 For each point, :func:`triangulate_views` undistorts every view (Newton's method on the
-5-coefficient Brown model), accumulates the confidence-weighted normal equations, solves the 3x3
-system by cofactors, repeats the depth-reweighted re-solves and, on request, reprojects the point
-into each view. It follows :func:`deepbehavior.geometry.triangulation.linear_triangulation` rule for
+5-coefficient Brown model, from the series inverse of its radial part), accumulates the
+confidence-weighted normal equations, solves the 3x3 system by cofactors, repeats the
+depth-reweighted re-solves and, on request, reprojects the point into each view. It follows :func:`deepbehavior.geometry.triangulation.linear_triangulation` rule for
 rule (NaN handling, zero weights, fewer than two views, points behind a camera); the NumPy code
 stays the reference and the tests check that both agree. Fusing the steps avoids the ten-odd
 temporary ``(camera, point)`` arrays of the NumPy version, which dominated its run time.
@@ -20,11 +20,11 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
-# Newton on the distortion converges quadratically: from OpenCV's first fixed-point iterate, three
-# steps reach ~1e-16 for ordinary lenses (the vectorized loop always does them); up to
-# NEWTON_STEPS more finish the rest, for points far out in strong distortion.
+# Newton on the distortion converges quadratically: from the series inverse of the radial
+# distortion, two steps reach ~1e-16 for ordinary lenses (the vectorized loop always does them);
+# up to NEWTON_STEPS more finish the rest, for points far out in strong distortion.
 NEWTON_STEPS = 20
 # a step this small (normalized units) leaves an error of about its square times the curvature
 NEWTON_TOLERANCE = 1e-9
@@ -112,37 +112,55 @@ def _unfolded(x, y, k1, k2, k3):
     return 1.0 + r2 * (3.0 * k1 + r2 * (5.0 * k2 + 7.0 * k3 * r2)) > 0.0
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _distorted(v, p, pixels, inv_fx, skew, cx, inv_fy, cy):
+    """Normalized distorted coordinates of pixel ``p`` of view ``v`` (1/f precomputed: a product
+    instead of a division, the same to one rounding)."""
+    yd = (pixels[v, p, 1] - cy) * inv_fy
+    return (pixels[v, p, 0] - cx - skew * yd) * inv_fx, yd
+
+
 @njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
 def _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, nx, ny, w, step):
     """Normalized coordinates ``nx, ny`` and weights ``w`` of view ``v``, points ``first`` to
     ``first + n``; returns whether some used point's Newton iteration did not converge.
 
-    The loops have no early exits, so LLVM vectorizes them over points; the few points that need
-    more than ``NEWTON_FIXED`` steps finish in a scalar loop.
+    Newton starts from the series inverse of the radial distortion (Drap & Lefèvre 2016, three
+    terms) applied to the point with its tangential distortion taken off: within ~1e-6 of the
+    answer for ordinary lenses, so two Newton steps reach rounding (the fixed-point start needed
+    three). The Newton loop has no early exit, so LLVM vectorizes it over points; the points
+    that have not converged after two steps (strong lenses, far out) finish in a scalar loop of
+    up to :data:`NEWTON_STEPS` steps. A point has converged when its last step was below
+    :data:`NEWTON_TOLERANCE` and the lens is not folded there (:func:`_unfolded`).
     """
     weighted = weights.shape[0] > 0
-    fx, skew, cx, fy, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3], intrinsics[v, 4]
+    inv_fx, skew, cx, inv_fy, cy = 1.0 / intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], 1.0 / intrinsics[v, 3], \
+        intrinsics[v, 4]
     k1, k2, p1, p2, k3 = dist[v, 0], dist[v, 1], dist[v, 2], dist[v, 3], dist[v, 4]
     for i in range(n):
-        u = pixels[v, first + i, 0]
-        q = pixels[v, first + i, 1]
-        wv = weights[v, first + i] if weighted else 1.0
-        ny[v, i] = (q - cy) / fy
-        nx[v, i] = (u - cx - skew * ny[v, i]) / fx
-        usable = np.isfinite(u) and np.isfinite(q) and np.isfinite(wv) and wv > 0.0 and wv > min_weight
+        p = first + i
+        wv = weights[v, p] if weighted else 1.0
+        usable = np.isfinite(pixels[v, p, 0]) and np.isfinite(pixels[v, p, 1]) and np.isfinite(wv) and wv > 0.0 \
+            and wv > min_weight
         w[v, i] = wv if usable else 0.0
+        nx[v, i], ny[v, i] = _distorted(v, p, pixels, inv_fx, skew, cx, inv_fy, cy)
     if k1 == 0.0 and k2 == 0.0 and p1 == 0.0 and p2 == 0.0 and k3 == 0.0:
         return False
+    # coefficients of the inverse radial series r = rd (1 + b1 rd² + b2 rd⁴ + b3 rd⁶)
+    b1 = -k1
+    b2 = 3.0 * k1 * k1 - k2
+    b3 = k1 * (8.0 * k2 - 12.0 * k1 * k1) - k3
+    # in place (reading the pixels here, a strided 3-d array, would keep LLVM from vectorizing)
     for i in range(n):
         xd = nx[v, i]
         yd = ny[v, i]
-        # OpenCV's fixed-point step is a better start than the distorted point: one Newton step less
         r2 = xd * xd + yd * yd
-        inv = 1.0 / (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3)))
-        x = xd * inv
-        y = yd * inv
-        x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
-        x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
+        xy = xd * yd
+        x = xd - (2.0 * p1 * xy + p2 * (r2 + 2.0 * xd * xd))
+        y = yd - (p1 * (r2 + 2.0 * yd * yd) + 2.0 * p2 * xy)
+        r2 = x * x + y * y
+        s = 1.0 + r2 * (b1 + r2 * (b2 + r2 * b3))
+        x, y, s = _newton_step(x * s, y * s, xd, yd, k1, k2, p1, p2, k3)
         x, y, s = _newton_step(x, y, xd, yd, k1, k2, p1, p2, k3)
         nx[v, i] = x
         ny[v, i] = y
@@ -151,10 +169,7 @@ def _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, 
     for i in range(n):
         if w[v, i] == 0.0 or step[i] < NEWTON_TOLERANCE:
             continue
-        u = pixels[v, first + i, 0]
-        q = pixels[v, first + i, 1]
-        yd = (q - cy) / fy
-        xd = (u - cx - skew * yd) / fx
+        xd, yd = _distorted(v, first + i, pixels, inv_fx, skew, cx, inv_fy, cy)
         x = nx[v, i]
         y = ny[v, i]
         s = step[i]
@@ -171,24 +186,39 @@ def _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, 
 
 
 @njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
-def _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z):
-    """Solve the weighted normal equations of points ``0..n`` into ``X, Y, Z`` where ``ok``.
+def _accumulate(v, n, nx, ny, w, terms, acc):
+    """Add view ``v``'s share of the normal equations of points ``0..n`` to ``acc`` ``(9, point)``.
 
     ``terms`` ``(camera, 4, 9)``: per camera, the constant matrices that the features
-    ``w² (x² + y²), w² x, w² y, w²`` of a point multiply (``triangulation._camera_terms``).
-    A singular system gives NaN, as in the NumPy reference.
+    ``w² (x² + y²), w² x, w² y, w²`` of a point multiply (``triangulation._camera_terms``). The
+    36 terms are held in locals (they stay in registers) and each point's features are formed
+    once for the 9 sums.
     """
-    acc[:, :n] = 0.0
-    for v in range(nx.shape[0]):
-        for k in range(9):
-            t0 = terms[v, 0, k]
-            t1 = terms[v, 1, k]
-            t2 = terms[v, 2, k]
-            t3 = terms[v, 3, k]
-            for i in range(n):
-                f3 = w[v, i] * w[v, i]
-                acc[k, i] += f3 * ((nx[v, i] * nx[v, i] + ny[v, i] * ny[v, i]) * t0 + nx[v, i] * t1
-                                   + ny[v, i] * t2 + t3)
+    t = terms[v]
+    a0, a1, a2, a3, a4, a5, a6, a7, a8 = t[0, 0], t[0, 1], t[0, 2], t[0, 3], t[0, 4], t[0, 5], t[0, 6], t[0, 7], t[0, 8]
+    b0, b1, b2, b3, b4, b5, b6, b7, b8 = t[1, 0], t[1, 1], t[1, 2], t[1, 3], t[1, 4], t[1, 5], t[1, 6], t[1, 7], t[1, 8]
+    c0, c1, c2, c3, c4, c5, c6, c7, c8 = t[2, 0], t[2, 1], t[2, 2], t[2, 3], t[2, 4], t[2, 5], t[2, 6], t[2, 7], t[2, 8]
+    d0, d1, d2, d3, d4, d5, d6, d7, d8 = t[3, 0], t[3, 1], t[3, 2], t[3, 3], t[3, 4], t[3, 5], t[3, 6], t[3, 7], t[3, 8]
+    for i in range(n):
+        f3 = w[v, i] * w[v, i]
+        f1 = f3 * nx[v, i]
+        f2 = f3 * ny[v, i]
+        f0 = f1 * nx[v, i] + f2 * ny[v, i]
+        acc[0, i] += f0 * a0 + f1 * b0 + f2 * c0 + f3 * d0
+        acc[1, i] += f0 * a1 + f1 * b1 + f2 * c1 + f3 * d1
+        acc[2, i] += f0 * a2 + f1 * b2 + f2 * c2 + f3 * d2
+        acc[3, i] += f0 * a3 + f1 * b3 + f2 * c3 + f3 * d3
+        acc[4, i] += f0 * a4 + f1 * b4 + f2 * c4 + f3 * d4
+        acc[5, i] += f0 * a5 + f1 * b5 + f2 * c5 + f3 * d5
+        acc[6, i] += f0 * a6 + f1 * b6 + f2 * c6 + f3 * d6
+        acc[7, i] += f0 * a7 + f1 * b7 + f2 * c7 + f3 * d7
+        acc[8, i] += f0 * a8 + f1 * b8 + f2 * c8 + f3 * d8
+
+
+@njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
+def _solve(n, acc, ok, X, Y, Z):
+    """Solve the summed normal equations ``acc`` of points ``0..n`` into ``X, Y, Z`` where ``ok``,
+    by cofactors. A singular system gives NaN, as in the NumPy reference."""
     for i in range(n):
         m00 = acc[0, i]
         m01 = acc[1, i]
@@ -215,23 +245,13 @@ def _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z):
 
 
 @njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
-def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error,
-            used, status):
-    """Points ``first`` to ``last`` (exclusive), one stage at a time over the whole block."""
+def _block(first, n, pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, used,
+           status, nx, ny, w, wr, acc, step, ok, X, Y, Z, seen):
+    """Points ``first`` to ``first + n`` (at most the scratch arrays' length), one stage at a time."""
     n_views = pixels.shape[0]
-    n = last - first
-    nx = np.empty((n_views, n))
-    ny = np.empty((n_views, n))
-    w = np.empty((n_views, n))
-    wr = np.empty((n_views, n))
-    acc = np.empty((9, n))
-    step = np.empty(n)
-    ok = np.ones(n, dtype=np.bool_)
-    X = np.empty(n)
-    Y = np.empty(n)
-    Z = np.empty(n)
-    seen = np.zeros(n, dtype=np.int64)
-    status[first:last] = OK
+    status[first:first + n] = OK
+    seen[:n] = 0
+    acc[:, :n] = 0.0
     for v in range(n_views):
         if _undistort_view(v, first, n, pixels, weights, min_weight, intrinsics, dist, nx, ny, w, step):
             for i in range(n):
@@ -244,11 +264,14 @@ def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, ter
             nx[v, i] = nx[v, i] if usable else 0.0
             ny[v, i] = ny[v, i] if usable else 0.0
             seen[i] += 1 if usable else 0
-    _solve(n, nx, ny, w, terms, acc, ok, X, Y, Z)
+        _accumulate(v, n, nx, ny, w, terms, acc)
+    ok[:n] = True
+    _solve(n, acc, ok, X, Y, Z)
     for _ in range(refine):
         # keep the current solution where reweighting is impossible (a point behind any camera,
         # even an unused one, or no solution), as the NumPy reference does
-        ok[:] = True
+        ok[:n] = True
+        acc[:, :n] = 0.0
         for v in range(n_views):
             e0, e1, e2, e3 = ext[v, 2, 0], ext[v, 2, 1], ext[v, 2, 2], ext[v, 2, 3]
             for i in range(n):
@@ -256,7 +279,8 @@ def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, ter
                 good = np.isfinite(depth) and depth > 0.0
                 wr[v, i] = w[v, i] / depth if good else 0.0
                 ok[i] = ok[i] and (good or seen[i] == 0)
-        _solve(n, nx, ny, wr, terms, acc, ok, X, Y, Z)
+            _accumulate(v, n, nx, ny, wr, terms, acc)
+        _solve(n, acc, ok, X, Y, Z)
     for i in range(n):
         few = seen[i] < 2
         points[first + i, 0] = np.nan if few else X[i]
@@ -270,14 +294,18 @@ def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, ter
     for v in range(n_views):
         fx, skew, cx, fy, cy = intrinsics[v, 0], intrinsics[v, 1], intrinsics[v, 2], intrinsics[v, 3], intrinsics[v, 4]
         k1, k2, p1, p2, k3 = dist[v, 0], dist[v, 1], dist[v, 2], dist[v, 3], dist[v, 4]
+        r00, r01, r02, r03 = ext[v, 0, 0], ext[v, 0, 1], ext[v, 0, 2], ext[v, 0, 3]
+        r10, r11, r12, r13 = ext[v, 1, 0], ext[v, 1, 1], ext[v, 1, 2], ext[v, 1, 3]
+        r20, r21, r22, r23 = ext[v, 2, 0], ext[v, 2, 1], ext[v, 2, 2], ext[v, 2, 3]
         for i in range(n):
             p = first + i
             px = points[p, 0]
             py = points[p, 1]
             pz = points[p, 2]
-            cz = ext[v, 2, 0] * px + ext[v, 2, 1] * py + ext[v, 2, 2] * pz + ext[v, 2, 3]
-            x = (ext[v, 0, 0] * px + ext[v, 0, 1] * py + ext[v, 0, 2] * pz + ext[v, 0, 3]) / cz
-            y = (ext[v, 1, 0] * px + ext[v, 1, 1] * py + ext[v, 1, 2] * pz + ext[v, 1, 3]) / cz
+            cz = r20 * px + r21 * py + r22 * pz + r23
+            inv = 1.0 / cz
+            x = (r00 * px + r01 * py + r02 * pz + r03) * inv
+            y = (r10 * px + r11 * py + r12 * pz + r13) * inv
             x2 = x * x
             y2 = y * y
             xy = x * y
@@ -292,22 +320,48 @@ def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, ter
             error[v, p] = e if (w[v, i] != 0.0 and cz > 0.0) else np.nan
 
 
+@njit(cache=True, error_model="numpy", fastmath=LINEAR_MATH)
+def _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error,
+            used, status):
+    """Points ``first`` to ``last`` (exclusive), :data:`BLOCK` at a time; the scratch arrays of a
+    block are allocated once for the range (they stay in cache from one block to the next)."""
+    n_views = pixels.shape[0]
+    size = max(min(BLOCK, last - first), 0)
+    nx = np.empty((n_views, size))
+    ny = np.empty((n_views, size))
+    w = np.empty((n_views, size))
+    wr = np.empty((n_views, size))
+    acc = np.empty((9, size))
+    step = np.empty(size)
+    ok = np.empty(size, dtype=np.bool_)
+    X = np.empty(size)
+    Y = np.empty(size)
+    Z = np.empty(size)
+    seen = np.empty(size, dtype=np.int64)
+    for start in range(first, last, BLOCK):
+        _block(start, min(BLOCK, last - start), pixels, weights, min_weight, intrinsics, dist, ext, terms, refine,
+               errors, points, error, used, status, nx, ny, w, wr, acc, step, ok, X, Y, Z, seen)
+
+
 @njit(cache=True, parallel=True, fastmath=LINEAR_MATH, error_model="numpy")
 def _run_parallel(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, used,
-                  status):
+                  status, threads):
     n_points = pixels.shape[1]
     n_blocks = (n_points + BLOCK - 1) // BLOCK
-    for b in prange(n_blocks):
-        _points(b * BLOCK, min((b + 1) * BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext, terms,
-                refine, errors, points, error, used, status)
+    # a few ranges of whole blocks per thread: the threads share the work evenly and each range
+    # allocates its scratch once
+    n_ranges = max(min(n_blocks, 4 * threads), 1)
+    for r in prange(n_ranges):
+        first = (r * n_blocks // n_ranges) * BLOCK
+        last = min(((r + 1) * n_blocks // n_ranges) * BLOCK, n_points)
+        _points(first, last, pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error,
+                used, status)
 
 
 @njit(cache=True, fastmath=LINEAR_MATH, error_model="numpy")
 def _run_serial(pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points, error, used, status):
-    n_points = pixels.shape[1]
-    for start in range(0, n_points, BLOCK):
-        _points(start, min(start + BLOCK, n_points), pixels, weights, min_weight, intrinsics, dist, ext, terms, refine,
-                errors, points, error, used, status)
+    _points(0, pixels.shape[1], pixels, weights, min_weight, intrinsics, dist, ext, terms, refine, errors, points,
+            error, used, status)
 
 
 def triangulate_views(
@@ -368,11 +422,14 @@ def triangulate_views(
     error = np.empty((n_views, n_points) if errors else (0, 0))
     used = np.empty((n_views, n_points), dtype=np.bool_)
     status = np.empty(n_points, dtype=np.uint8)
-    run = _run_parallel if parallel else _run_serial
-    run(pixels, weights, float(min_weight), np.ascontiguousarray(intrinsics, dtype=np.float64),
-        np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64),
-        np.ascontiguousarray(terms, dtype=np.float64).reshape(n_views, 4, 9), int(refine), bool(errors), points, error,
-        used, status)
+    args = (pixels, weights, float(min_weight), np.ascontiguousarray(intrinsics, dtype=np.float64),
+            np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(extrinsics, dtype=np.float64),
+            np.ascontiguousarray(terms, dtype=np.float64).reshape(n_views, 4, 9), int(refine), bool(errors), points,
+            error, used, status)
+    if parallel:
+        _run_parallel(*args, get_num_threads())
+    else:
+        _run_serial(*args)
     return points, (error if errors else None), used, status
 
 

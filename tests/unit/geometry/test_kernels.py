@@ -151,3 +151,28 @@ def test_kernel_views_used_and_threads_agree_with_numpy(pose_factory, monkeypatc
     threaded = triangulate_diagnostics(group, pixels, confidence, engine="numba", **options)
     for a, b in zip(threaded, fast):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dist", [[-0.3, 0.1, 1e-3, -1e-3, -0.02],  # strong barrel: some points need the scalar finish
+                                  [-0.08, 0.02, 3e-4, -2e-4, 0.0],  # an ordinary lens: two Newton steps everywhere
+                                  [0.1, -0.05, 2e-3, 2e-3, 0.02]])  # pincushion
+def test_kernel_recovers_noise_free_points_across_the_image(pose_factory, dist):
+    """Known answer: noise-free pixels out to the image corners give back the true points (the
+    undistortion's start and convergence test may not cost precision anywhere in the image)."""
+    from deepbehavior.geometry import _kernels
+    from deepbehavior.geometry.triangulation import _kernel_cameras
+
+    cams = [Camera(name=f"c{i}", size=(640, 480), matrix=[[800, 0, 320], [0, 800, 240], [0, 0, 1]], dist=dist,
+                   rvec=rvec, tvec=tvec)
+            for i, (rvec, tvec) in enumerate(pose_factory([1000 * np.cos(a), 1000 * np.sin(a), 300.0])
+                                             for a in (0.0, 2.1, 4.2))]
+    group = CameraGroup(cams)
+    truth = np.random.default_rng(3).uniform(-280, 280, size=(4000, 3))
+    pixels = group.project(truth)
+    # the points fill each image out to its corners (normalized radius up to ~0.5)
+    radius = np.linalg.norm(group.undistort(pixels), axis=-1)
+    assert radius.max() > 0.45
+    intrinsics, distortion, ext, _, terms = _kernel_cameras(group)
+    points, _, _, status = _kernels.triangulate_views(pixels, None, intrinsics, distortion, ext, terms)
+    assert (status == _kernels.OK).all()
+    np.testing.assert_allclose(points, truth, rtol=0, atol=1e-9 * 280)
