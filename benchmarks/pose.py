@@ -1,24 +1,44 @@
-"""Speed of the human pose backends on a short real clip, into results/pose.json.
+"""Speed of the human pose backends on a short real clip, against a plain MediaPipe loop, into results/pose.json.
+
+    python benchmarks/pose.py [--frames 300] [--rounds 3]
 
 The clip: the photos shipped with ultralytics (``bus.jpg``, ``zidane.jpg``) resized to 640x480 and
 stitched into 60 frames (30 of each), written as MP4 and decoded back, so the backends see real,
-compressed video frames. Decoding is not timed; each backend is warmed up on 4 frames first.
+compressed video frames. Decoding is not timed in the steady rates; each backend is warmed up on
+4 frames first.
 
-Keys: ``frames``, ``frame_size`` (width, height), ``mediapipe_holistic_static_cpu_fps`` (every
-frame on its own, the default), ``mediapipe_holistic_tracking_cpu_fps`` (``static_image_mode=False``),
-``yolo11n_pose_cpu_fps`` and, with a CUDA GPU, ``yolo11n_pose_gpu_fps`` (random weights built from
-``yolo11n-pose.yaml``: speed only, no downloads allowed here; batch 8, imgsz 640), ``notes``,
-``versions``, ``machine`` (with the load average, since a shared machine slows every figure) and
-``date``. Run: ``python benchmarks/pose.py``.
+Baseline: MediaPipe's own documented loop, ``mp.solutions.holistic.Holistic()`` (its defaults:
+model_complexity=1, video mode) with ``process()`` on each RGB frame, at its best (tracking, the
+faster mode on video). In interleaved rounds:
+
+steady (this process, frames decoded beforehand)
+    ``ours_mediapipe``: our predictor (batches of 8, the OpenPose layout mapping included);
+    ``direct_loop``: ``holistic.process(frame[..., ::-1])`` per frame, landmarks read out.
+whole command (a new process each, wall time from launch to exit, over a ``--frames`` clip)
+    ``deepbehavior_infer``: ``python -m deepbehavior.cli infer videos=[clip] model.backend=mediapipe``;
+    ``mediapipe_script``: a plain script: read the video with OpenCV, run the loop, save the body
+    landmarks as a NumPy file.
+
+Keys: ``frames``, ``frame_size`` (width, height), ``steady_fps`` and ``whole_command_s`` (min /
+median / max over rounds), ``steady_ratio_vs_direct_loop`` and ``whole_command_ratio`` (> 1: ours
+faster), ``mediapipe_holistic_static_cpu_fps`` (every frame on its own),
+``mediapipe_holistic_tracking_cpu_fps`` (``static_image_mode=False``), ``yolo11n_pose_cpu_fps`` and,
+with a CUDA GPU, ``yolo11n_pose_gpu_fps`` (random weights built from ``yolo11n-pose.yaml``: speed only,
+no downloads allowed here; batch 8, imgsz 640), ``notes``, ``versions``, ``machine`` (with the load
+average, since a shared machine slows every figure) and ``date``.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib.util
 import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +60,28 @@ BATCH = 8
 
 from _machine import cpu_model as _cpu_model  # noqa: E402
 
+MEDIAPIPE_SCRIPT = """
+import sys
+import cv2, numpy as np
+import mediapipe as mp
+from mediapipe.python import solution_base
+from deepbehavior.models.mediapipe_pose import set_scalar_options
+# the one change mediapipe 0.10.21 needs to run on protobuf >= 6 (no change to what it computes)
+solution_base.SolutionBase._modify_calculator_options = lambda self, config, params: set_scalar_options(config, params)
+video, out = sys.argv[1:3]
+capture = cv2.VideoCapture(video)
+body = []
+with mp.solutions.holistic.Holistic() as holistic:
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        result = holistic.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        points = result.pose_landmarks.landmark if result.pose_landmarks else []
+        body.append([(p.x, p.y) for p in points] or [(np.nan, np.nan)] * 33)
+np.save(out, np.array(body, dtype=np.float32))
+"""
+
 
 def make_clip(folder: Path) -> np.ndarray:
     """The stitched clip's decoded frames ``(60, 480, 640, 3)`` uint8 BGR."""
@@ -57,7 +99,78 @@ def frames_per_second(predictor, frames: np.ndarray) -> float:
     return len(frames) / (time.perf_counter() - start)
 
 
-def main() -> dict:
+def direct_loop_fps(holistic, frames: np.ndarray) -> float:
+    """MediaPipe's own loop over ``frames``: RGB in, body landmarks read out (warm-up not timed)."""
+    holistic.process(np.ascontiguousarray(frames[0][..., ::-1]))
+    start = time.perf_counter()
+    for frame in frames:
+        result = holistic.process(np.ascontiguousarray(frame[..., ::-1]))
+        if result.pose_landmarks:
+            [(p.x, p.y) for p in result.pose_landmarks.landmark]
+    return len(frames) / (time.perf_counter() - start)
+
+
+def spread(values: list[float]) -> dict:
+    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
+            "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
+
+
+def wall(command: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{command[:4]} failed: {done.stderr[-1500:]}")
+    return seconds
+
+
+def against_mediapipe(frames: np.ndarray, folder: Path, n_frames: int, rounds: int) -> dict:
+    """Steady rates and whole commands, ours against MediaPipe's plain loop, in interleaved rounds."""
+    import mediapipe as mp
+    from mediapipe.python import solution_base
+
+    from deepbehavior.models.mediapipe_pose import MediaPipeHolisticPredictor, set_scalar_options
+
+    # as in MEDIAPIPE_SCRIPT: what mediapipe 0.10.21 needs to run on protobuf >= 6, nothing else
+    solution_base.SolutionBase._modify_calculator_options = \
+        lambda self, config, params: set_scalar_options(config, params)
+
+    repeats = -(-n_frames // len(frames))
+    clip = write_video(folder / "whole_clip.mp4", [f for _ in range(repeats) for f in frames][:n_frames], fps=30.0)
+    script = folder / "mediapipe_loop.py"
+    script.write_text(MEDIAPIPE_SCRIPT)
+    ours_model = MediaPipeHolisticPredictor()
+    steady = {"ours_mediapipe": [], "direct_loop": []}
+    whole = {"deepbehavior_infer": [], "mediapipe_script": []}
+    with mp.solutions.holistic.Holistic() as holistic:
+        for i in range(rounds):
+            steady["ours_mediapipe"].append(frames_per_second(ours_model, frames))
+            steady["direct_loop"].append(direct_loop_fps(holistic, frames))
+            whole["deepbehavior_infer"].append(wall([sys.executable, "-m", "deepbehavior.cli", "infer",
+                                                     f"videos=[{clip}]", "model.backend=mediapipe", "force=true",
+                                                     f"out={folder / f'cli-{i}'}"]))
+            whole["mediapipe_script"].append(wall([sys.executable, str(script), str(clip),
+                                                   str(folder / f"plain-{i}.npy")]))
+            print(f"[bench] round {i + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in
+                                                                  {**steady, **whole}.items()), flush=True)
+    ours_model.close()
+    med = {k: statistics.median(v) for k, v in {**steady, **whole}.items()}
+    return {
+        "steady_fps": {k: spread(v) for k, v in steady.items()},
+        "steady_ratio_vs_direct_loop": round(med["ours_mediapipe"] / med["direct_loop"], 3),
+        "whole_command_s": {k: spread(v) for k, v in whole.items()},
+        "whole_command_ratio": round(med["mediapipe_script"] / med["deepbehavior_infer"], 3),
+        "whole_command_frames": n_frames,
+        "rounds": rounds,
+        "baseline": "mediapipe.solutions.holistic.Holistic() with its defaults (model_complexity=1, video mode, "
+                    "face branch included: its API has no way to leave it out) over RGB frames; its option "
+                    "setter replaced by one that runs on protobuf >= 6 (mediapipe 0.10.21 reads a field "
+                    "protobuf 6 removed), the graph and models unchanged",
+    }
+
+
+def main(n_frames: int = 300, rounds: int = 3) -> dict:
     offline_ultralytics()
     import mediapipe
     import torch
@@ -66,10 +179,11 @@ def main() -> dict:
     from deepbehavior.models.mediapipe_pose import MediaPipeHolisticPredictor
     from deepbehavior.models.yolo_pose import YoloPosePredictor
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         frames = make_clip(Path(tmp))
-    out: dict = {"frames": int(len(frames)), "frame_size": list(SIZE)}
-    load_before = os.getloadavg()[0]
+        out: dict = {"frames": int(len(frames)), "frame_size": list(SIZE)}
+        out.update(against_mediapipe(frames, Path(tmp), n_frames, rounds))
     for mode, static in (("static", True), ("tracking", False)):
         model = MediaPipeHolisticPredictor(static_image_mode=static)
         out[f"mediapipe_holistic_{mode}_cpu_fps"] = round(frames_per_second(model, frames), 2)
@@ -100,4 +214,8 @@ def main() -> dict:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    print(json.dumps(main(), indent=2))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300, help="frames of the clip the whole commands run on")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(json.dumps(main(args.frames, args.rounds), indent=2))

@@ -78,13 +78,19 @@ def render_videos(cohort, out: Path) -> None:
             print(f"[infer] labelled video: {written}")
 
 
-def pick_runner(cfg: InferJob, videos: list) -> str:
-    """``"local"`` (this process) or ``"ray"`` for this job (:func:`deepbehavior.runtime.local.choose_runner`)."""
+def pick_runner(cfg: InferJob, videos: list, backend: str) -> str:
+    """``"local"`` (this process) or ``"ray"`` for this job (:func:`deepbehavior.runtime.local.choose_runner`).
+
+    Only the torch backends (:data:`deepbehavior.runtime.stages.THREADED_BACKENDS`) run on a GPU, so
+    only for them is CUDA looked for (importing torch costs seconds that a MediaPipe job need not wait).
+    """
     from deepbehavior.runtime.local import choose_runner
+    from deepbehavior.runtime.stages import THREADED_BACKENDS
 
     if cfg.runner != "auto" or cfg.ray.address:
         return choose_runner(cfg.runner, address=cfg.ray.address, frames=0, gpu=False)
-    gpu = cfg.model.device.startswith("cuda") or (cfg.model.device == "auto" and _cuda_available())
+    gpu = backend in THREADED_BACKENDS and (
+        cfg.model.device.startswith("cuda") or (cfg.model.device == "auto" and _cuda_available()))
     frames = 0
     if gpu:  # only then does the length matter
         from deepbehavior.video import VideoError, probe
@@ -168,7 +174,7 @@ def main(cfg: InferJob) -> None:
 
     kwargs = predictor_kwargs(cfg.model, backend)
     inputs = [v for s in cohort.sessions for v in s.videos.values()]
-    runner = pick_runner(cfg, inputs)
+    runner = pick_runner(cfg, inputs, backend)
     # The model is loaded here, once: weights that are not a model fail in one line, before anything runs.
     if runner == "local":
         from deepbehavior.runtime.local import load_stage

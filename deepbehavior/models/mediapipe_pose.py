@@ -65,21 +65,31 @@ def _holistic_config_without_face():
     return config
 
 
+def set_scalar_options(config, params: dict) -> None:
+    """Set calculator options ``{"node.field": value}`` of a graph ``config``, each a plain scalar.
+
+    What mediapipe's ``SolutionBase._modify_calculator_options`` does for such options, without the
+    ``FieldDescriptor.label`` it reads, which protobuf 6 removed.
+    """
+    from mediapipe.python import solution_base
+
+    for key, value in params.items():
+        node_name, field_name = key.split(".")
+        node = next((n for n in config.node if n.name == node_name), None)
+        if node is None:
+            raise ValueError(f"Expected a node {node_name!r} in the holistic graph, but found none")
+        options_type = solution_base.CALCULATOR_TO_OPTIONS[node.calculator]
+        setattr(node.options.Extensions[options_type.ext], field_name, value)
+
+
 def _holistic_graph(*, model_complexity: int, static_image_mode: bool, smooth_landmarks: bool,
                     min_detection_confidence: float, min_tracking_confidence: float):
     from mediapipe.python import solution_base
 
     class _HolisticGraph(solution_base.SolutionBase):
-        # mediapipe's own version reads FieldDescriptor.label, which protobuf 6 removed; the two
-        # options set here are plain scalars, so no repeated-field handling is needed.
+        # the two options set here are plain scalars, so no repeated-field handling is needed
         def _modify_calculator_options(self, config, params) -> None:
-            for key, value in params.items():
-                node_name, field_name = key.split(".")
-                node = next((n for n in config.node if n.name == node_name), None)
-                if node is None:
-                    raise ValueError(f"Expected a node {node_name!r} in the holistic graph, but found none")
-                options_type = solution_base.CALCULATOR_TO_OPTIONS[node.calculator]
-                setattr(node.options.Extensions[options_type.ext], field_name, value)
+            set_scalar_options(config, params)
 
     return _HolisticGraph(
         graph_config=_holistic_config_without_face(),

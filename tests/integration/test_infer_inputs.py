@@ -222,3 +222,15 @@ def test_the_local_runner_loads_the_model_once_and_refuses_bad_weights_before_an
     assert str(error.value).startswith(f"Expected an ultralytics detection or pose model in {bad}, but ")
     assert "\n" not in str(error.value)
     assert not (tmp_path / "bad").exists()
+
+
+def test_only_torch_backends_look_for_a_gpu(monkeypatch):
+    # importing torch to ask for CUDA costs seconds; a MediaPipe job runs on the CPU whatever the machine has
+    import jobs.infer
+
+    asked = []
+    monkeypatch.setattr(jobs.infer, "_cuda_available", lambda: asked.append(True) or True)
+    cfg = InferJob(out="unused", videos=["v.mp4"], model=PredictConfig(backend="mediapipe"))
+    assert jobs.infer.pick_runner(cfg, [], "mediapipe") == "local" and not asked
+    cfg = InferJob(out="unused", videos=["v.mp4"], model=PredictConfig(backend="yolo", weights="w.pt"))
+    assert jobs.infer.pick_runner(cfg, [], "yolo") == "local" and asked  # a GPU, but a short job: still local

@@ -10,7 +10,7 @@ from deepbehavior.cohort import Cohort, Session
 from deepbehavior.config import RayConfig
 from deepbehavior.runtime.environment import start_ray
 from deepbehavior.runtime.inference import infer_cohort
-from deepbehavior.runtime.local import LOCAL_GPU_MAX_FRAMES, choose_runner, infer_local
+from deepbehavior.runtime.local import LOCAL_GPU_MAX_FRAMES, choose_runner, default_threads, infer_local, load_stage
 from tests.helpers.models import random_yolo
 
 FRAMES = 120
@@ -56,6 +56,17 @@ def test_choose_runner():
     assert choose_runner("ray", address=None, frames=5, gpu=False) == "ray"
     with pytest.raises(ValueError, match="Expected runner among .* but got 'fast'"):
         choose_runner("fast", address=None, frames=5, gpu=False)
+
+
+def test_the_local_predictor_takes_every_cpu_this_process_may_use(monkeypatch, tmp_path):
+    # a batch system's allocation or taskset narrows the process's CPUs: the runner follows it
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    assert default_threads() == 3
+    weights = str(random_yolo(tmp_path / "model.pt"))
+    stage = load_stage("yolo", {"weights": weights, "imgsz": 64, "device": "cpu"})
+    assert stage.predictor.threads == 3
+    given = load_stage("yolo", {"weights": weights, "imgsz": 64, "device": "cpu", "threads": 1})
+    assert given.predictor.threads == 1  # +model.options.threads=N wins
 
 
 @pytest.mark.slow
