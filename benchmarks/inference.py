@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import cpu_model  # noqa: E402
+from _timing import spread, wall  # noqa: E402
 from gpu import weights  # noqa: E402  (seeded random yolo11n, nothing downloaded)
 
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
@@ -82,11 +83,6 @@ infer_local(cohort_from_videos([sys.argv[2]]), sys.argv[3], backend="yolo", chun
             progress_every=0)
 print(first[0])
 """
-
-
-def spread(values: list[float]) -> dict:
-    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
-            "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
 
 
 def machine() -> dict:
@@ -165,15 +161,6 @@ def ultralytics_list(model, frames, batch: int, args) -> float:
 
 # ---------------------------------------------------------------------------------------------
 # whole commands, each a new process
-
-
-def wall(command: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode:
-        raise RuntimeError(f"{command[:4]} failed: {done.stderr[-1500:]}")
-    return seconds
 
 
 def main() -> None:

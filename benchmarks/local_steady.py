@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import cpu_model  # noqa: E402
+from _timing import spread  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
 
@@ -47,11 +48,6 @@ def _timed(fn) -> tuple[float, float, int]:
     wall, cpu = time.perf_counter(), time.process_time()
     frames = fn()
     return time.perf_counter() - wall, time.process_time() - cpu, frames
-
-
-def spread(values: list[float]) -> dict:
-    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
-            "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
 
 
 def main() -> None:

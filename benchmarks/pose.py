@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +58,7 @@ BATCH = 8
 
 
 from _machine import cpu_model as _cpu_model  # noqa: E402
+from _timing import spread, wall  # noqa: E402
 
 MEDIAPIPE_SCRIPT = """
 import sys
@@ -110,21 +110,6 @@ def direct_loop_fps(holistic, frames: np.ndarray) -> float:
     return len(frames) / (time.perf_counter() - start)
 
 
-def spread(values: list[float]) -> dict:
-    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
-            "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
-
-
-def wall(command: list[str]) -> float:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode:
-        raise RuntimeError(f"{command[:4]} failed: {done.stderr[-1500:]}")
-    return seconds
-
-
 def against_mediapipe(frames: np.ndarray, folder: Path, n_frames: int, rounds: int) -> dict:
     """Steady rates and whole commands, ours against MediaPipe's plain loop, in interleaved rounds."""
     import mediapipe as mp
@@ -143,15 +128,16 @@ def against_mediapipe(frames: np.ndarray, folder: Path, n_frames: int, rounds: i
     ours_model = MediaPipeHolisticPredictor()
     steady = {"ours_mediapipe": [], "direct_loop": []}
     whole = {"deepbehavior_infer": [], "mediapipe_script": []}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
     with mp.solutions.holistic.Holistic() as holistic:
         for i in range(rounds):
             steady["ours_mediapipe"].append(frames_per_second(ours_model, frames))
             steady["direct_loop"].append(direct_loop_fps(holistic, frames))
             whole["deepbehavior_infer"].append(wall([sys.executable, "-m", "deepbehavior.cli", "infer",
                                                      f"videos=[{clip}]", "model.backend=mediapipe", "force=true",
-                                                     f"out={folder / f'cli-{i}'}"]))
+                                                     f"out={folder / f'cli-{i}'}"], env))
             whole["mediapipe_script"].append(wall([sys.executable, str(script), str(clip),
-                                                   str(folder / f"plain-{i}.npy")]))
+                                                   str(folder / f"plain-{i}.npy")], env))
             print(f"[bench] round {i + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in
                                                                   {**steady, **whole}.items()), flush=True)
     ours_model.close()

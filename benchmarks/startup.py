@@ -41,6 +41,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from _machine import cpu_model  # noqa: E402
+from _timing import spread  # noqa: E402
 
 CLI = [sys.executable, "-m", "deepbehavior.cli"]
 HEAVY = ("ray", "torch", "ultralytics", "pandas", "xarray", "dask", "zarr", "matplotlib", "cv2", "scipy", "movement")
@@ -115,11 +116,6 @@ def _modules_after(args: list[str], cwd: Path) -> list[str]:
                          capture_output=True, text=True, timeout=600).stdout
     line = next((x for x in out.splitlines() if x.startswith("MODULES ")), "MODULES ")
     return [m for m in line.split(" ", 1)[1].split(",") if m]
-
-
-def spread(values: list[float]) -> dict:
-    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
-            "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
 
 
 def main() -> None:
