@@ -16,9 +16,10 @@ machine's speed hits every side alike):
     the same with ``batch=--batch``.
 
 Both sides run at the same image size, ``max_det`` and number of torch threads (``--threads``,
-default the local runner's: one per CPU but one, which is also what ultralytics' predict sets for
-itself on the CPU); the threads are put back before each of ultralytics' runs. Rates are frames / wall second; CPU seconds of this process (every thread) are
-given too, since a loaded machine stretches wall time. Writes ``benchmarks/results/local_steady.json``.
+default the local runner's: one per CPU); the threads are put back before each of ultralytics'
+runs (its first predict sets min(8, CPUs - 1) for itself on the CPU). Rates are frames / wall
+second; CPU seconds of this process (every thread) are given too, since a loaded machine
+stretches wall time. Writes ``benchmarks/results/local_steady.json``.
 """
 
 from __future__ import annotations
