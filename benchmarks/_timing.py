@@ -1,4 +1,18 @@
-"""How the benchmarks time things: spreads over rounds and whole commands in fresh processes."""
+"""How the benchmarks time things and state their two headline ratios.
+
+Every JSON in ``benchmarks/results/`` carries the same four headline keys (``headline`` builds them,
+``tests/unit/test_benchmark_results.py`` checks them):
+
+- ``ratio_vs_baseline_best``: our speed over the baseline's at its best (same batch, threads and
+  input; its fastest documented mode), median over interleaved rounds; above 1 means ours is faster;
+- ``baseline_best``: what that baseline is, in words;
+- ``whole_command_ratio``: the baseline's whole command wall time over ours (launch to exit, fresh
+  processes, median over interleaved rounds); above 1 means ours is faster;
+- ``whole_command``: the two commands, in words.
+
+A ratio that does not apply (an accuracy benchmark, a component with no command of its own) is
+``None`` and its words say why.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +27,7 @@ def spread(values: list[float]) -> dict:
             "max": round(max(values), 3), "rounds": [round(v, 3) for v in values]}
 
 
-def wall(command: list[str], env: dict) -> float:
+def wall(command: list[str], env: dict | None = None) -> float:
     """Wall seconds of ``command`` from launch to exit, in a new process; an error if it fails."""
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -21,3 +35,14 @@ def wall(command: list[str], env: dict) -> float:
     if done.returncode:
         raise RuntimeError(f"{command[:4]} failed: {done.stderr[-1500:]}")
     return seconds
+
+
+def headline(*, best: float | None, best_what: str, whole: float | None, whole_what: str) -> dict:
+    """The four headline keys of a benchmark JSON (see the module docstring); ratios to 3 decimals."""
+    for name, value, words in (("best", best, best_what), ("whole", whole, whole_what)):
+        if value is not None and not value > 0:
+            raise ValueError(f"headline: Expected {name} to be a positive ratio or None, but got {value!r}")
+        if not words.strip():
+            raise ValueError(f"headline: Expected words saying what {name} compares, but got none")
+    return {"ratio_vs_baseline_best": None if best is None else round(best, 3), "baseline_best": best_what,
+            "whole_command_ratio": None if whole is None else round(whole, 3), "whole_command": whole_what}
