@@ -13,14 +13,18 @@ steady (in this process, model loaded and warm, the first ``--steady-frames`` fr
     ``ultralytics_video_batch``: ``model.predict(source=video, stream=True, batch=B)``;
     ``ultralytics_stream``: the same at ``batch=1`` (its default);
     ``ours_predictor`` / ``ultralytics_list_batch``: frames decoded beforehand, our predictor on
-    batches of B against ``model.predict(list_of_B_frames, batch=B)``: the networks alone.
+    batches of B against ``model.predict(list_of_B_frames, batch=B)``: the networks alone;
+    ``ours_pipeline_bfloat16`` / ``ours_predictor_bfloat16``: ours with ``model.bfloat16=true``
+    (convolutions in bfloat16, head and decoding in float32; ultralytics has no such mode on the
+    CPU: its ``half`` is for CUDA only). Its accuracy is measured by ``benchmarks/bfloat16.py``.
 whole command (a new process each, wall time from launch to exit, each side with its own defaults)
     ``deepbehavior_infer``: ``python -m deepbehavior.cli infer videos=[clip] ...`` with the
     default runner and threads; ``deepbehavior_infer_ray``: the same with ``runner=ray`` (``--no-ray``
     leaves it out); ``ultralytics_script``: a plain script (import, load, batch predict over the
     video, save the boxes), as a user writes it: ultralytics' first predict sets torch to
     min(8, CPUs - 1) threads on the CPU; ``ultralytics_script_all_threads``: the same script with
-    torch set to ``--threads`` after that first predict, ultralytics at its best.
+    torch set to ``--threads`` after that first predict, ultralytics at its best;
+    ``deepbehavior_infer_bfloat16``: ours with ``model.bfloat16=true``.
     ``whole_command_ratio`` is the faster script's time over ours (> 1: ours is faster).
 
 Each figure is given as min / median / max over the rounds, and the ratios of medians. Also
@@ -49,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import cpu_model  # noqa: E402
-from _timing import spread, wall  # noqa: E402
+from _timing import headline, spread, wall  # noqa: E402
 from gpu import weights  # noqa: E402  (seeded random yolo11n, nothing downloaded)
 
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
@@ -197,10 +201,12 @@ def main() -> None:
     kwargs = {"weights": str(model_path), "imgsz": args.imgsz, "conf": 0.25, "max_individuals": 4, "device": "cpu",
               "threads": args.threads}
     stage = PredictStage("yolo", kwargs)
+    stage_bf16 = PredictStage("yolo", {**kwargs, "bfloat16": True})
     model = YOLO(str(model_path))
     model.predict(list(frames[:args.batch]), batch=args.batch, imgsz=args.imgsz, device="cpu", verbose=False)
     torch.set_num_threads(args.threads)
     ours_predictor(stage.predictor, frames[:args.batch * 2], args.batch)  # warm-up of both
+    ours_predictor(stage_bf16.predictor, frames[:args.batch * 2], args.batch)
     python = sys.executable
     cli = [python, "-m", "deepbehavior.cli", "infer", f"videos=[{video}]", f"model.weights={model_path}",
            "model.max_individuals=4", f"model.batch_size={args.batch}", f"model.imgsz={args.imgsz}", "model.device=cpu",
@@ -209,8 +215,9 @@ def main() -> None:
     plain.write_text(textwrap.dedent(PLAIN_SCRIPT))
 
     steady = {k: [] for k in ("ours_pipeline", "ultralytics_video_batch", "ultralytics_stream", "ours_predictor",
-                              "ultralytics_list_batch")}
+                              "ultralytics_list_batch", "ours_pipeline_bfloat16", "ours_predictor_bfloat16")}
     whole = {k: [] for k in ("deepbehavior_infer", "ultralytics_script", "ultralytics_script_all_threads",
+                             "deepbehavior_infer_bfloat16",
                              *(("deepbehavior_infer_ray",) if args.ray else ()))}
     first_frame = []
     for i in range(args.rounds):
@@ -222,7 +229,11 @@ def main() -> None:
         steady["ours_predictor"].append(ours_predictor(stage.predictor, frames, args.batch))
         steady["ultralytics_list_batch"].append(same_threads(ultralytics_list, model, frames, args.batch, args,
                                                              threads=args.threads))
+        steady["ours_pipeline_bfloat16"].append(ours_pipeline(stage_bf16, steady_video, work / f"bf16-{i}", args))
+        steady["ours_predictor_bfloat16"].append(ours_predictor(stage_bf16.predictor, frames, args.batch))
         whole["deepbehavior_infer"].append(wall([*cli, f"out={work / f'cli-{i}'}"], env))
+        whole["deepbehavior_infer_bfloat16"].append(wall([*cli, f"out={work / f'cli-bf16-{i}'}", "model.bfloat16=true"],
+                                                         env))
         for name, threads in (("ultralytics_script", 0), ("ultralytics_script_all_threads", args.threads)):
             whole[name].append(wall([python, str(plain), str(video), str(model_path), str(work / f"plain-{i}.npy"),
                                      str(args.batch), str(args.imgsz), str(threads)], env))
@@ -241,12 +252,24 @@ def main() -> None:
     best_script = min(med["ultralytics_script"], med["ultralytics_script_all_threads"])
     best_baseline = max(med["ultralytics_video_batch"], med["ultralytics_stream"], med["ultralytics_list_batch"])
     result = {
+        **headline(best=med["ours_pipeline"] / best_baseline,
+                   best_what="steady frames/s of our default (float32) pipeline over ultralytics' best steady mode "
+                             "(largest median of video batch, stream, list batch) at the same batch, threads, imgsz, "
+                             "max_det; bfloat16 in steady_ratio_bfloat16_vs_ultralytics_best",
+                   whole=best_script / med["deepbehavior_infer"],
+                   whole_what="the faster plain ultralytics script (its default threads, or all threads) over "
+                              "`deepbehavior infer videos=[clip]` with its defaults, launch to exit; bfloat16 in "
+                              "whole_command_ratio_bfloat16"),
         "steady_fps": {k: spread(v) for k, v in steady.items()},
         "steady_ratio_vs_ultralytics_best": round(med["ours_pipeline"] / best_baseline, 3),
         "steady_ratio_vs_ultralytics_video_batch": round(med["ours_pipeline"] / med["ultralytics_video_batch"], 3),
         "steady_ratio_vs_ultralytics_stream": round(med["ours_pipeline"] / med["ultralytics_stream"], 3),
         "predictor_ratio_vs_ultralytics_list_batch": round(med["ours_predictor"] / med["ultralytics_list_batch"], 3),
         "pipeline_vs_own_predictor": round(med["ours_pipeline"] / med["ours_predictor"], 3),
+        "steady_ratio_bfloat16_vs_ultralytics_best": round(med["ours_pipeline_bfloat16"] / best_baseline, 3),
+        "predictor_ratio_bfloat16_vs_ultralytics_list_batch": round(
+            med["ours_predictor_bfloat16"] / med["ultralytics_list_batch"], 3),
+        "whole_command_ratio_bfloat16": round(best_script / med["deepbehavior_infer_bfloat16"], 3),
         "whole_command_s": {k: spread(v) for k, v in whole.items()},
         # > 1: deepbehavior's whole command is faster than the plain ultralytics script
         "whole_command_ratio": round(best_script / med["deepbehavior_infer"], 3),

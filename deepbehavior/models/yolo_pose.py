@@ -35,15 +35,17 @@ class YoloPosePredictor:
         ``auto``, ``cpu`` or ``cuda:N``.
     half
         float16 on CUDA.
+    bfloat16
+        Convolutions in bfloat16 (see :class:`YoloPredictor`).
     threads
         Torch CPU threads (None: torch's default).
     """
 
     def __init__(self, weights: str, *, imgsz: int = 640, conf: float = 0.25, iou: float = 0.7,
                  max_individuals: int = 4, device: str = "auto", half: bool = False,
-                 threads: int | None = None):
+                 bfloat16: bool = False, threads: int | None = None):
         self.kwargs = dict(weights=str(weights), imgsz=imgsz, conf=conf, iou=iou, max_individuals=max_individuals,
-                           device=device, half=half, threads=threads)
+                           device=device, half=half, bfloat16=bfloat16, threads=threads)
         self._model = YoloPredictor(**self.kwargs)
         if self._model.task != "pose" or tuple(self._model.kpt_shape)[:1] != (len(pose_layout.COCO_17),):
             raise ValueError(f"Expected a COCO-17 person pose model in {weights}, but got task "

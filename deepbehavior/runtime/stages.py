@@ -53,7 +53,9 @@ def predictor_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
         return dict(model.options)
     return {"weights": str(weights) if Path(model.weights).suffix else model.weights, "imgsz": model.imgsz,
             "conf": model.conf, "iou": model.iou, "max_individuals": model.max_individuals,
-            "device": model.device, "half": model.half, **model.options}
+            "device": model.device, "half": model.half,
+            # only when on: stores made before this setting existed keep their fingerprint
+            **({"bfloat16": True} if model.bfloat16 else {}), **model.options}
 
 
 def with_threads(backend: str, kwargs: dict, threads: int) -> dict:

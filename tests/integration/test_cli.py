@@ -163,9 +163,125 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, tiny_inputs):
             break
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()  # a job that hangs is not left running (with its Ray node) after the test
     assert proc.returncode == 130, err
     assert err.strip() == f"deepbehavior infer: {INTERRUPTED}", err
+
+
+# Jobs where a Ctrl-C lands in awkward places. Each sends SIGINT to itself, then works in small
+# steps until it prints "finished": a job that was interrupted never prints it.
+_AWKWARD_JOB = """
+import logging, os, signal, sys, time, types
+from deepbehavior import cli
+cli._CtrlC.WATCHDOG_S = 8.0
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(1000):  # the handler runs here, between bytecodes
+        pass
+
+def work():
+    for _ in range(150):  # 1.5 s: well past the re-sent Ctrl-C, well before the watchdog
+        time.sleep(0.01)
+    print("finished", flush=True)
+
+class Finalized:
+    def __del__(self):
+        ctrl_c()
+        print("finalizer done", flush=True)
+
+class Interrupting(logging.Handler):
+    def emit(self, record):
+        ctrl_c()
+        print("log record done", flush=True)
+
+def swallowed():  # a library that catches the KeyboardInterrupt and goes on
+    try:
+        ctrl_c()
+    except KeyboardInterrupt:
+        print("swallowed", flush=True)
+    work()
+
+def in_finalizer():
+    Finalized()
+    work()
+
+def in_logging():
+    log = logging.getLogger("awkward")
+    log.addHandler(Interrupting())
+    log.warning("x")
+    work()
+
+def hangs():  # swallows every Ctrl-C and never returns
+    while True:
+        try:
+            ctrl_c() if not hangs.sent else time.sleep(0.01)
+            hangs.sent = True
+        except KeyboardInterrupt:
+            hangs.sent = True
+
+hangs.sent = False
+
+cli.importlib.import_module = lambda name: types.SimpleNamespace(main=globals()[sys.argv[1]])
+before = signal.getsignal(signal.SIGINT)
+try:
+    cli.main(["frames"])
+except SystemExit:
+    print("restored", signal.getsignal(signal.SIGINT) is before, flush=True)
+    raise
+"""
+
+
+@pytest.mark.parametrize("job, stdout", [
+    ("swallowed", ["swallowed", "finished", "restored True"]),  # ends as interrupted when it returns
+    ("in_finalizer", ["finalizer done", "restored True"]),  # sent again after the finalizer: stops the work
+    ("in_logging", ["log record done", "restored True"]),  # sent again outside logging's lock
+    ("hangs", []),  # the watchdog: out with the one line
+])
+def test_a_ctrl_c_in_an_awkward_place_still_ends_the_job_as_interrupted(tmp_path, job, stdout):
+    done = subprocess.run([sys.executable, "-c", _AWKWARD_JOB, job], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env=_env())
+    assert done.returncode == 130, done.stderr
+    assert done.stdout.splitlines() == stdout
+    assert done.stderr.strip() == f"deepbehavior frames: {INTERRUPTED}"  # no "Exception ignored", no traceback
+
+
+# The console entry leaves without the interpreter's teardown: what an exit must do still happens.
+_EXITING_JOB = """
+import atexit, sys, threading, time, types
+from pathlib import Path
+from deepbehavior import cli
+how = sys.argv[1]
+
+def main():
+    atexit.register(lambda: Path("atexit.txt").write_text("ran"))
+    def late():
+        time.sleep(0.5)
+        Path("thread.txt").write_text("joined")
+    threading.Thread(target=late).start()  # not a daemon: Python waits for it, and so must we
+    sys.stdout.write("x" * 100_000)  # left in the buffer
+    if how != "ok":
+        raise SystemExit(int(how) if how.isdigit() else how)
+
+cli.importlib.import_module = lambda name: types.SimpleNamespace(main=main)
+sys.argv = ["deepbehavior", "frames"]
+cli.console()
+print("never here")
+"""
+
+
+@pytest.mark.parametrize("how, code, err", [("ok", 0, ""), ("2", 2, ""), ("a message", 1, "a message")])
+def test_the_console_entry_exits_with_the_jobs_code_after_threads_atexit_and_flushing(tmp_path, how, code, err):
+    done = subprocess.run([sys.executable, "-c", _EXITING_JOB, how], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env=_env())
+    assert done.returncode == code, done.stderr
+    assert done.stdout == "x" * 100_000
+    assert done.stderr.strip() == err
+    assert (tmp_path / "atexit.txt").read_text() == "ran"
+    assert (tmp_path / "thread.txt").read_text() == "joined"
 
 
 def test_verbose_is_accepted_by_every_job(tmp_path, tiny_inputs):
@@ -177,11 +293,12 @@ def test_verbose_is_accepted_by_every_job(tmp_path, tiny_inputs):
 
 
 # What a process has imported once the CLI is done (run in-process in a fresh interpreter).
+# (cli.main, not the console entry: that one leaves with os._exit, before anything could be printed.)
 _MODULES_AFTER = """
-import runpy, sys
-sys.argv = ["deepbehavior", *sys.argv[1:]]
+import sys
+from deepbehavior import cli
 try:
-    runpy.run_module("deepbehavior.cli", run_name="__main__")
+    cli.main(sys.argv[1:])
 except SystemExit:
     pass
 print("MODULES " + ",".join(sorted(m for m in ("ray", "torch", "ultralytics", "dask", "xarray", "pandas", "matplotlib")

@@ -53,3 +53,35 @@ def test_folded_input_and_channels_last_match_the_plain_network(weights, shape, 
     ours = (out[0] if isinstance(out, (list, tuple)) else out).numpy()
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_runs_the_body_in_bfloat16_and_the_head_and_decoding_in_float32(weights):
+    """The convolutions before the head run in bfloat16; the head gets their features cast up and
+    computes exactly what the float32 head computes on them (a bfloat16 head would round its scores
+    and its anchors: a box corner near x = 600 px to 4 px)."""
+    import torch
+
+    frames = np.random.default_rng(1).integers(0, 256, size=(2, 96, 128, 3), dtype=np.uint8)
+    predictor = YoloPredictor(str(weights), imgsz=128, device="cpu", bfloat16=True)
+    head = predictor.model.model[-1]
+    seen = {}
+    predictor.model.model[0].register_forward_hook(lambda m, i, o: seen.update(body=o.dtype))  # None: o kept
+    head.register_forward_pre_hook(lambda m, args: seen.update(features=[f.clone() for f in args[0]]))
+    raw, *_ = predictor._forward(frames)
+    out = raw[0] if isinstance(raw, (list, tuple)) else raw
+    assert seen["body"] == torch.bfloat16
+    assert out.dtype == torch.float32
+    plain = YoloPredictor(str(weights), imgsz=128, device="cpu")
+    with torch.inference_mode():
+        expected = plain.model.model[-1]([f.float() for f in seen["features"]])
+    expected = expected[0] if isinstance(expected, (list, tuple)) else expected
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6, atol=1e-6)
+    # and the whole output stays close to float32's (a random network: scores near 0.5)
+    full, *_ = plain._forward(frames)
+    full = full[0] if isinstance(full, (list, tuple)) else full
+    assert np.abs(out.numpy() - full.numpy()).max() < 0.05
+
+
+def test_bfloat16_and_half_together_are_refused(weights):
+    with pytest.raises(ValueError, match="one of half"):
+        YoloPredictor(str(weights), imgsz=128, device="cpu", bfloat16=True, half=True)
