@@ -1,28 +1,41 @@
-"""Velocity throughput against ``movement``, and peak memory on Dask-backed Zarr stores.
+"""Velocity throughput against ``movement`` at its best, the whole command against a plain movement
+script, and peak memory on Dask-backed Zarr stores.
 
 Writes ``benchmarks/results/kinematics.json`` with:
 
-- ``points_per_s``: points (one (x, y) per keypoint, individual and frame) per second of
-  ``deepbehavior.analysis.kinematics.compute_velocity`` on a 1M-frame in-memory array;
-- ``movement_points_per_s``: the same for ``movement.kinematics.compute_velocity`` on the same
-  array (its time coordinate in seconds, as movement expects), in the same run; null when
-  movement is not installed;
+- the headline keys (``_timing.headline``): ``ratio_vs_baseline_best``, our velocity rate over
+  ``movement.kinematics.compute_velocity`` (movement 0.15, its only mode: ``xarray.differentiate``,
+  one thread like ours) on the same 1M-frame in-memory array, median over interleaved rounds; and
+  ``whole_command_ratio``, the wall time of a plain movement script over ours, launch to exit;
+- ``points_per_s`` / ``movement_points_per_s``: min/median/max points (one (x, y) per keypoint,
+  individual and frame) per second over the rounds;
+- ``whole_command_s``: a synthetic DeepLabCut ``.h5`` of one half-hour session (54,000 frames at
+  30 fps, 4 keypoints, a random walk), read to a table of distance travelled and mean speed of the
+  animal's centroid. Ours, as a user runs it: ``deepbehavior import`` (file to Zarr store) then
+  ``deepbehavior analyze measures=[locomotion] figures=false`` (store to table), two fresh processes
+  (``import``, ``analyze`` and their sum). Theirs: one script with movement's ``from_dlc_file``,
+  ``compute_speed`` and ``compute_path_length`` of the centroid, to a CSV. Both tables are checked
+  to agree (relative 1e-5) before timing; rounds interleaved (ours, theirs, ours, ...);
 - ``peak_rss_mb_small`` / ``peak_rss_mb_large``: peak resident memory of a fresh process that
   opens a Zarr store lazily, computes velocity and speed and writes the speed to a new store,
   for a small and a 10× larger store (flat memory means chunks stream through);
-- ``machine`` and ``date``.
+- ``machine``, ``date`` and the 1-minute load average at start and end (the machine is shared).
 
-Run: ``python benchmarks/kinematics.py`` (about a minute on 2 cores).
+Run: ``python benchmarks/kinematics.py`` (about 3 minutes on 2 cores); ``--help`` for sizes.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
+import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -30,17 +43,18 @@ import numpy as np
 import psutil
 import xarray as xr
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import cpu_model as _cpu_model  # noqa: E402
+from _timing import headline, spread, wall  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 RESULT = REPO / "benchmarks" / "results" / "kinematics.json"
 FRAMES = 1_000_000
+SESSION_FRAMES = 54_000  # half an hour at 30 fps
 KEYPOINTS = 4
 FPS = 30.0
 STORE_CHUNK = 20_000
 SMALL, LARGE = 200_000, 2_000_000
-REPEATS = 3
-
-
-from _machine import cpu_model as _cpu_model  # noqa: E402
 
 
 def _positions(n_frames: int, *, start: int = 0) -> xr.DataArray:
@@ -57,27 +71,114 @@ def _positions(n_frames: int, *, start: int = 0) -> xr.DataArray:
     )
 
 
-def _best_rate(func, points: int) -> float:
-    best = np.inf
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return points / best
+def throughput(n_frames: int = FRAMES, rounds: int = 5) -> dict:
+    """Points per second of our ``compute_velocity`` and movement's on the same array, interleaved
+    rounds (the order alternating), each round one call of each."""
+    from movement.kinematics import compute_velocity as movement_velocity
 
-
-def throughput() -> tuple[float, float | None]:
     from deepbehavior.analysis.kinematics import compute_velocity
 
-    points = FRAMES * KEYPOINTS
-    position = _positions(FRAMES)
-    ours = _best_rate(lambda: compute_velocity(position), points)
-    try:
-        from movement.kinematics import compute_velocity as movement_velocity
-    except ImportError:
-        return ours, None
-    theirs = _best_rate(lambda: movement_velocity(position), points)
-    return ours, theirs
+    position = _positions(n_frames)
+    points = n_frames * KEYPOINTS
+    calls = {"ours": lambda: compute_velocity(position), "movement": lambda: movement_velocity(position)}
+    np.testing.assert_allclose(calls["ours"]().values, calls["movement"]().values, rtol=1e-4, atol=1e-3)
+    rates = {name: [] for name in calls}
+    for r in range(rounds):
+        for name in (list(calls) if r % 2 == 0 else list(calls)[::-1]):
+            start = time.perf_counter()
+            calls[name]()
+            rates[name].append(points / (time.perf_counter() - start))
+    return rates
+
+
+# The script a movement user writes for the same table: read the file, the centroid's speed and
+# distance travelled, a CSV. Arguments: the .h5, fps, the output CSV.
+MOVEMENT_SCRIPT = """
+import sys
+import pandas as pd
+from movement.io import load_poses
+from movement.kinematics import compute_path_length, compute_speed
+
+ds = load_poses.from_dlc_file(sys.argv[1], fps=float(sys.argv[2]))
+rows = []
+for individual in ds.individuals.values:
+    centroid = ds.position.sel(individuals=individual).mean("keypoints", skipna=True)
+    rows.append({"individual": str(individual),
+                 "distance": float(compute_path_length(centroid)),
+                 "speed_mean": float(compute_speed(centroid).mean(skipna=True))})
+pd.DataFrame(rows).to_csv(sys.argv[3], index=False)
+"""
+
+
+def write_session(path: Path, n_frames: int) -> Path:
+    """A DeepLabCut ``.h5`` of one mouse: a random walk (px) with 4 keypoints jittered around it."""
+    from deepbehavior import schema
+    from deepbehavior.formats import save_file
+
+    rng = np.random.default_rng(1)
+    walk = np.cumsum(rng.normal(0, 2.0, (n_frames, 2)), axis=0) + [320, 240]
+    position = walk[:, :, None, None] + rng.normal(0, 3.0, (n_frames, 2, KEYPOINTS, 1))
+    ds = schema.make_poses(position, rng.uniform(0.5, 1, (n_frames, KEYPOINTS, 1)), fps=FPS,
+                           keypoints=["snout", "leftear", "rightear", "tailbase"])
+    return save_file(ds, path, "dlc")
+
+
+def _ours_table(out: Path) -> dict:
+    import pandas as pd
+
+    table = pd.read_csv(out / "measures.csv").set_index("measure")["value"]
+    return {"distance": table["locomotion.distance_individual0"],
+            "speed_mean": table["locomotion.speed_mean_individual0"]}
+
+
+def whole_command(work: Path, n_frames: int = SESSION_FRAMES, rounds: int = 3) -> dict:
+    """Wall seconds of ``deepbehavior import`` + ``analyze`` and of the plain movement script on one
+    session file, interleaved; both tables checked to agree first. Ratio: movement / ours (medians)."""
+    work.mkdir(parents=True, exist_ok=True)
+    source = write_session(work / "m01_d1.h5", n_frames)
+    (work / "cohort.yaml").write_text("sessions:\n- {subject: m01, group: g, session: d1, videos: {view0: none.mp4}}\n")
+    script = work / "movement_locomotion.py"
+    script.write_text(textwrap.dedent(MOVEMENT_SCRIPT))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+    cli = [sys.executable, "-m", "deepbehavior.cli"]
+
+    def ours(run: Path) -> tuple[float, float]:
+        imported = wall([*cli, "import", f"out={run}", f"source={source}", "name=m01_d1", f"fps={FPS}"], env)
+        analyzed = wall([*cli, "analyze", f"out={run}", f"cohort={work / 'cohort.yaml'}", "measures=[locomotion]",
+                         "figures=false"], env)
+        return imported, analyzed
+
+    def theirs(csv: Path) -> float:
+        return wall([sys.executable, str(script), str(source), str(FPS), str(csv)], env)
+
+    times = {"deepbehavior_import": [], "deepbehavior_analyze": [], "deepbehavior_import_analyze": [],
+             "movement_script": []}
+    for r in range(rounds):
+        order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
+        for side in order:
+            if side == "ours":
+                imported, analyzed = ours(work / f"ours-{r}")
+                times["deepbehavior_import"].append(imported)
+                times["deepbehavior_analyze"].append(analyzed)
+                times["deepbehavior_import_analyze"].append(imported + analyzed)
+            else:
+                times["movement_script"].append(theirs(work / f"movement-{r}.csv"))
+    import pandas as pd
+
+    mine = _ours_table(work / "ours-0")
+    plain = pd.read_csv(work / "movement-0.csv").iloc[0]
+    agree = {k: bool(np.isclose(mine[k], plain[k], rtol=1e-5)) for k in mine}
+    if not all(agree.values()):
+        raise AssertionError(f"deepbehavior {mine} and movement {dict(plain)} disagree")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "whole_command_s": {k: spread(v) for k, v in times.items()},
+        "ratio": med["movement_script"] / med["deepbehavior_import_analyze"],
+        "ratio_analyze_only": med["movement_script"] / med["deepbehavior_analyze"],
+        "same_result": {"deepbehavior": {k: float(v) for k, v in mine.items()},
+                        "movement": {k: float(plain[k]) for k in mine}, "agree_rtol_1e-5": agree},
+        "session_frames": n_frames, "rounds": rounds,
+    }
 
 
 _WORKER = """
@@ -124,19 +225,42 @@ def peak_rss_mb(n_frames: int, workdir: Path) -> tuple[float, float]:
     return float(before), float(after)
 
 
-def main() -> dict:
-    ours, theirs = throughput()
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=FRAMES, help="frames of the in-memory velocity array")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the velocity timing")
+    parser.add_argument("--session-frames", type=int, default=SESSION_FRAMES, help="frames of the session file")
+    parser.add_argument("--whole-rounds", type=int, default=3, help="interleaved rounds of the whole commands")
+    parser.add_argument("--out", default=str(RESULT))
+    args = parser.parse_args(argv)
+    load_start = round(os.getloadavg()[0], 2)
+    rates = throughput(args.frames, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
+        whole = whole_command(Path(tmp) / "whole", args.session_frames, args.whole_rounds)
         (imports, small), (_, large) = peak_rss_mb(SMALL, Path(tmp)), peak_rss_mb(LARGE, Path(tmp))
-    memory = psutil.virtual_memory().total / 2**30
+    ours, theirs = statistics.median(rates["ours"]), statistics.median(rates["movement"])
     result = {
-        "points_per_s": ours,
-        "movement_points_per_s": theirs,
-        "speedup_vs_movement": (ours / theirs) if theirs else None,
+        **headline(
+            best=ours / theirs,
+            best_what=f"movement 0.15 kinematics.compute_velocity (xarray differentiate, one thread like ours) on "
+                      f"the same {args.frames:,}-frame x {KEYPOINTS}-keypoint float32 array, time in seconds; "
+                      f"median points/s over {args.rounds} interleaved rounds",
+            whole=whole["ratio"],
+            whole_what=f"one DeepLabCut .h5 session ({args.session_frames:,} frames, {KEYPOINTS} keypoints, 30 fps) "
+                       f"to a table of the centroid's distance travelled and mean speed: `deepbehavior import` "
+                       f"(file to Zarr store) then `deepbehavior analyze measures=[locomotion] figures=false`, two "
+                       f"fresh processes, against one plain movement script (load_poses.from_dlc_file, centroid, "
+                       f"compute_speed, compute_path_length, to CSV); same numbers checked; medians over "
+                       f"{args.whole_rounds} interleaved rounds; analyze alone on the stored session: "
+                       f"{whole['ratio_analyze_only']:.2f}x",
+        ),
+        "points_per_s": spread(rates["ours"]),
+        "movement_points_per_s": spread(rates["movement"]),
+        **whole,
         "peak_rss_mb_small": small,
         "peak_rss_mb_large": large,
         "rss_mb_after_imports": imports,
-        "frames": FRAMES,
+        "frames": args.frames,
         "keypoints": KEYPOINTS,
         "store_frames_small": SMALL,
         "store_frames_large": LARGE,
@@ -144,15 +268,19 @@ def main() -> dict:
         "machine": {
             "cpu": _cpu_model(),
             "cores": psutil.cpu_count(logical=True),
-            "ram_gb": round(memory, 1),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(),
+            "shared": "other work ran on this machine at the same time; see the load averages",
         },
+        "load_average_1min_start": load_start,
+        "load_average_1min_end": round(os.getloadavg()[0], 2),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = RESULT.with_suffix(".json.tmp")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = out.with_suffix(".json.tmp")
     tmp_path.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_path.replace(RESULT)
+    tmp_path.replace(out)
     return result
 
 

@@ -326,7 +326,7 @@ class HumanConfig:
 
     def __post_init__(self):
         require(self.k >= 0, f"Expected human.k >= 0, but got {self.k}")
-        # side is checked by analysis.human.check_side, where SIDES is defined.
+        # side is checked by analysis.measure_settings.check_side, where SIDES is defined.
         require(self.max_gap is None or self.max_gap >= 0, f"Expected human.max_gap >= 0 frames or null, but got {self.max_gap}")
 
 

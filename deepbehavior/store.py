@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,29 +227,48 @@ def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> N
     ``part`` may have a ``view`` dimension of length 1 or none; the store decides whether the
     written array has one (multi-camera stores) or not (single-camera stores).
     """
+    write_regions(path, part, [region])
+
+
+def write_regions(path: str | os.PathLike, part: xr.Dataset, regions: Sequence[Region]) -> None:
+    """Write ``part`` (one view, the frames of consecutive ``regions``) into the store in one write,
+    then mark each region done.
+
+    A dataset already in memory (an imported file) goes in with one store opening and one write
+    instead of one per chunk. ``part`` may have a ``view`` dimension of length 1 or none, as in
+    :func:`write_region`.
+    """
     path = Path(path)
-    if part.sizes[schema.TIME] != region.frames:
+    regions = list(regions)
+    if not regions:
+        return
+    keys = regions[0].key if len(regions) == 1 else f"{regions[0].key}..{regions[-1].key}"
+    if len({r.view for r in regions}) > 1 or any(b.start != a.stop for a, b in zip(regions, regions[1:])):
+        raise ValueError(f"Expected consecutive regions of one view for {path}, but got {[r.key for r in regions]}")
+    start, stop, view = regions[0].start, regions[-1].stop, regions[0].view
+    if part.sizes[schema.TIME] != stop - start:
         raise ValueError(
-            f"Expected {region.frames} frames for region {region.key} of {path}, but got {part.sizes[schema.TIME]}"
+            f"Expected {stop - start} frames for region {keys} of {path}, but got {part.sizes[schema.TIME]}"
         )
     target = open_store(path)
     store_views = [str(v) for v in np.atleast_1d(target[schema.VIEW].values)]
-    if region.view not in store_views:
-        raise ValueError(f"Expected a view of {path} ({store_views}) in region {region.key}, but got {region.view!r}")
+    if view not in store_views:
+        raise ValueError(f"Expected a view of {path} ({store_views}) in region {keys}, but got {view!r}")
     if schema.VIEW in part.dims:
         if part.sizes[schema.VIEW] != 1:
-            raise ValueError(f"Expected one view in the part for region {region.key} of {path}, "
+            raise ValueError(f"Expected one view in the part for region {keys} of {path}, "
                              f"but got {part.sizes[schema.VIEW]}")
         part = part.isel({schema.VIEW: 0})
     part = part.drop_vars(list(part.coords))
     part.attrs = {}
-    where = {schema.TIME: slice(region.start, region.stop)}
+    where = {schema.TIME: slice(start, stop)}
     if schema.VIEW in target.dims:
-        view_index = store_views.index(region.view)
+        view_index = store_views.index(view)
         part = part.expand_dims({schema.VIEW: 1}).transpose(..., schema.VIEW)
         where[schema.VIEW] = slice(view_index, view_index + 1)
     part.to_zarr(path, region=where, zarr_format=3, consolidated=False)
-    mark_done(path, region)
+    for region in regions:
+        mark_done(path, region)
 
 
 def mark_done(path: Path, region: Region) -> None:

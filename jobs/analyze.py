@@ -177,12 +177,13 @@ def main(cfg: AnalyzeJob) -> None:
     import json
     import re
 
+    import xarray as xr
+
     from deepbehavior.analysis.cohort import rows_table, write_table
     from deepbehavior.analysis.regions import parse_regions
     from deepbehavior.cohort import load_cohort
     from deepbehavior.files import write_atomic
     from deepbehavior.session_runner import run_sessions
-    from deepbehavior.viz.plots import plot_measure_by_group, save_figure
 
     out = Path(cfg.out)
     cohort = load_cohort(cfg.cohort, check_files=cfg.overlay)
@@ -191,8 +192,11 @@ def main(cfg: AnalyzeJob) -> None:
         raise FileNotFoundError(f"Expected a folder of stores at {stores}, but there is none")
     if "regions" in cfg.measures:
         parse_regions(cfg.regions.regions)  # bad regions are the user's input: one line before any work
-    report = run_sessions(cohort.sessions, lambda s: _analyze_session(s, stores, cfg, out),
-                          label="analyze", workers=cfg.workers)
+    # xarray would JIT-compile numbagg's kernels for its NaN reductions, about 3 s of every job's CPU
+    # before the first session is measured; bottleneck and NumPy give the same values at once.
+    with xr.set_options(use_numbagg=False):
+        report = run_sessions(cohort.sessions, lambda s: _analyze_session(s, stores, cfg, out),
+                              label="analyze", workers=cfg.workers)
     table = rows_table([row for key in report.done for row in report.results[key][0]])
     parquet, csv = write_table(table, out)
     write_fingerprint({key: report.results[key][1] for key in report.done}, cfg, out / "measures_fingerprint.json")
@@ -201,6 +205,8 @@ def main(cfg: AnalyzeJob) -> None:
     print(f"measures: {len(table)} rows for {len(report.done)} of {len(cohort.sessions)} sessions -> {parquet} "
           f"and {csv}; report: {report_json}")
     if cfg.figures:
+        from deepbehavior.viz.plots import plot_measure_by_group, save_figure  # matplotlib: only for figures
+
         for measure in sorted(table["measure"].unique()):
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", measure)
             save_figure(plot_measure_by_group(table, measure), out / "figures" / "groups" / f"{safe}.png")

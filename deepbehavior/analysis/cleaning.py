@@ -20,10 +20,6 @@ from __future__ import annotations
 
 import dask.array as dsa
 import numpy as np
-import scipy.fft
-import scipy.ndimage
-import scipy.optimize
-import scipy.signal
 import xarray as xr
 from dask.array.reductions import cumreduction
 
@@ -279,7 +275,11 @@ def interpolate_gaps(
 # Running filters
 
 
+# SciPy is imported by the filters that use it: kinematics needs only fill_along_time from here,
+# and scipy.signal alone costs about a second of every job's start.
 def _median_kernel(window: int):
+    import scipy.ndimage
+
     half = window // 2
 
     def kernel(block: np.ndarray, axis: int) -> np.ndarray:
@@ -325,6 +325,9 @@ def median_filter(position: xr.DataArray, *, window: int) -> xr.DataArray:
 
 
 def _savgol_kernel(window: int, polyorder: int):
+    import scipy.ndimage
+    import scipy.signal
+
     half = window // 2
     offsets = np.arange(-half, half + 1, dtype=np.float64)
 
@@ -415,6 +418,9 @@ def _bisquare_weights(residual: np.ndarray, seen: np.ndarray, s: float) -> np.nd
 
 
 def _smooth_series(y: np.ndarray, *, s: float | None, robust: bool, tol: float, max_iter: int) -> np.ndarray:
+    import scipy.fft
+    import scipy.optimize
+
     n = y.size
     seen = np.isfinite(y)
     n_seen = int(seen.sum())

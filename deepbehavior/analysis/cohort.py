@@ -33,7 +33,7 @@ from .. import schema
 from ..cohort import Cohort, Session, store_path
 from ..session_runner import run_sessions
 from ..store import open_store, write_atomic
-from . import human, plausibility, reaching, regions, social
+from . import plausibility, reaching, regions, social
 from .measure_settings import MeasureSettings
 from .tracks import as_position, fps_of, path_length, point_track, speed
 from .kinematics import scale_to_mm, space_unit
@@ -165,7 +165,9 @@ def _measure_session(ds: xr.Dataset, session: Session, settings: MeasureSettings
             found = social.measure_social(scaled, threshold=cfg.threshold, min_duration_s=cfg.min_duration_s,
                                           individuals=cfg.individuals or None, centre=cfg.centre,
                                           nose=cfg.nose, tail=cfg.tail, fps=fps, unit=cfg.unit)
-        else:  # human
+        else:  # human: its cleaning needs SciPy's signal tools, imported only here
+            from . import human
+
             cfg = settings.human
             one_view = ds.sel(view=_first_view(ds, settings.view), drop=True) if "view" in ds.dims else ds
             cleaned = human.clean_poses(one_view.load(), k=cfg.k, max_gap=cfg.max_gap, smooth=cfg.smooth)

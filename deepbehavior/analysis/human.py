@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from . import cleaning
+from .measure_settings import SIDES, check_side  # noqa: F401  (defined in the light settings module)
 from .tracks import as_position, fps_of, path_length, point_track, select, speed
 
 
@@ -91,14 +92,6 @@ def joint_angle(position: xr.DataArray, a: str, b: str, c: str) -> xr.DataArray:
     return np.degrees(np.arccos(cosine)).rename("angle").assign_attrs(units="deg")
 
 
-#: Body sides of the OpenPose names (``human.side``): the prefix of ``RWrist``, ``LElbow``, ...
-SIDES = ("R", "L")
-
-
-def check_side(side: str) -> None:
-    """Raise the one-line error for a ``side`` not in :data:`SIDES`."""
-    if side not in SIDES:
-        raise ValueError(f"Expected human.side one of {', '.join(map(repr, SIDES))}, but got {side!r}")
 
 
 def default_angles(side: str = "R", *, hand_point: str = "{side}HandMiddleMCP") -> dict[str, tuple[str, str, str]]:

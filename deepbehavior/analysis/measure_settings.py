@@ -15,6 +15,15 @@ from ..config import HumanConfig, ReachingConfig, RegionsConfig, SocialConfig
 #: :func:`deepbehavior.analysis.cohort.measure_session`.
 MEASURES = ("locomotion", "reaching", "regions", "social", "human")
 
+#: Body sides of the OpenPose names (``human.side``): the prefix of ``RWrist``, ``LElbow``, ...
+SIDES = ("R", "L")
+
+
+def check_side(side: str) -> None:
+    """Raise the one-line error for a ``side`` not in :data:`SIDES`."""
+    if side not in SIDES:
+        raise ValueError(f"Expected human.side one of {', '.join(map(repr, SIDES))}, but got {side!r}")
+
 
 @dataclass(frozen=True)
 class MeasureSettings:
@@ -38,8 +47,6 @@ class MeasureSettings:
     max_speed: Optional[float] = None
 
     def __post_init__(self):
-        from .human import check_side
-
         object.__setattr__(self, "measures", tuple(self.measures))  # a list from YAML or the command line
         unknown = [m for m in self.measures if m not in MEASURES]
         if unknown:

@@ -26,7 +26,7 @@ def _json_safe(value):
 
 def write_store(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, attrs: dict | None = None,
                 overwrite: bool = False) -> Path:
-    """Write ``ds`` to a new Zarr store at ``path``, region by region, each marked done.
+    """Write ``ds`` to a new Zarr store at ``path``, each view in one write, every region marked done.
 
     Parameters
     ----------
@@ -42,9 +42,11 @@ def write_store(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, attrs: d
     template = ds.copy()
     template.attrs = _json_safe(dict(ds.attrs))
     path = store.create_store(path, template, chunk=chunk, attrs=_json_safe(attrs or {}), overwrite=overwrite)
+    by_view: dict[str, list] = {}
     for region in store.regions(path):
-        part = schema.select_view(ds, region.view).isel(time=slice(region.start, region.stop))
-        store.write_region(path, part, region)
+        by_view.setdefault(region.view, []).append(region)
+    for view, regions in by_view.items():  # the dataset is in memory: one write a view, not one a chunk
+        store.write_regions(path, schema.select_view(ds, view), regions)
     return path
 
 

@@ -41,6 +41,22 @@ def test_write_region_fills_only_its_region_and_marks_it_done(tmp_path):
     assert "side.1" not in {r.key for r in store.pending(path)}
 
 
+def test_write_regions_writes_a_view_in_one_go_and_marks_each_region_done(tmp_path):
+    path = store.create_store(tmp_path / "s.zarr", _template(), chunk=100)
+    side = [r for r in store.regions(path) if r.view == "side"]  # frames 0-99, 100-199, 200-249
+    values = np.arange(250 * 4, dtype=float).reshape(250, 2, 2)
+    part = schema.make_boxes(values, np.full((250, 2, 2), 2.0), fps=30, time=np.arange(250))
+    store.write_regions(path, part, side)
+    ds = store.open_store(path)
+    np.testing.assert_array_equal(ds["position"].sel(view="side").values, values)
+    assert bool(ds["position"].sel(view="top").isnull().all())
+    assert store.done_keys(path) == {"side.0", "side.1", "side.2"}
+    with pytest.raises(ValueError, match="Expected consecutive regions of one view"):
+        store.write_regions(path, part, [side[0], side[2]])
+    with pytest.raises(ValueError, match="Expected 250 frames for region side.0..side.2"):
+        store.write_regions(path, part.isel(time=slice(0, 200)), side)
+
+
 def test_a_region_killed_before_its_marker_is_redone(tmp_path, monkeypatch):
     path = store.create_store(tmp_path / "s.zarr", _template(), chunk=100)
     region = store.regions(path)[0]
