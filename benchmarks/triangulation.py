@@ -450,6 +450,7 @@ def whole_command(frames: int = 20000, rounds: int = 5, work: Path | None = None
     from deepbehavior.store import open_store
 
     work = Path(tempfile.mkdtemp(prefix="bench-triangulate-")) if work is None else Path(work)
+    work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     store, calibration, world = session_files(work, frames)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}

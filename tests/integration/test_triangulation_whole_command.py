@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("numba")
 pytest.importorskip("aniposelib")
+pytestmark = pytest.mark.slow  # runs whole jobs in new processes
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import triangulation as bench  # noqa: E402
 
