@@ -527,6 +527,7 @@ def main():
     from aniposelib.cameras import Camera as ACamera
     from aniposelib.cameras import CameraGroup as AGroup
 
+    load_before = os.getloadavg()
     group = rig()
     n = 200_000
     rng = np.random.default_rng(0)
@@ -549,7 +550,6 @@ def main():
                          "aniposelib_fast": lambda: agroup.triangulate(pixels, fast=True)}, rounds=5)
     fastest = min(("aniposelib", "aniposelib_fast"), key=lambda k: np.median(times[k]["wall"]))
     ours_t, theirs_t = np.median(times["ours"]["wall"]), np.median(times[fastest]["wall"])
-    load_before = os.getloadavg()
     result = {
         "points": n,
         "cameras": len(group),
