@@ -131,14 +131,15 @@ def as_ours(agroup) -> CameraGroup:
 
 
 def run_case(name: str, detections: dict, sizes: dict, truth: CameraGroup | None, *, former: bool = True,
-             rounds: int = REPEAT) -> dict:
-    """Ours and aniposelib's ``calibrate_rows`` on the same detections, in ``rounds`` interleaved rounds
-    (ours, aniposelib, ours, ...), CPU and wall time of this process; with ``former``, ours with the
-    former bundle adjustment once."""
+             rounds: int = REPEAT, warm: bool = True) -> dict:
+    """Ours and aniposelib's ``calibrate_rows`` on the same detections, warm (one untimed call each
+    first), in ``rounds`` interleaved rounds (ours, aniposelib, aniposelib, ours, ...), CPU and wall time
+    of this process; with ``former``, ours with the former bundle adjustment once."""
     cpu, walls = {"ours": [], "aniposelib": []}, {"ours": [], "aniposelib": []}
     calls = {"ours": lambda: calibrate_group(detections, BOARD, sizes),
              "aniposelib": lambda: aniposelib_calibrate(detections, sizes)}
-    results = {}
+    # one untimed call each first: aniposelib's first call also imports jax (seconds of CPU), ours loads its modules
+    results = {side: call() for side, call in calls.items()} if warm else {}
     for r in range(rounds):
         for side in ("ours", "aniposelib") if r % 2 == 0 else ("aniposelib", "ours"):
             print(f"[{name}] round {r + 1}/{rounds}: {side} ...", flush=True)
@@ -160,6 +161,8 @@ def run_case(name: str, detections: dict, sizes: dict, truth: CameraGroup | None
         "speedup_wall_vs_aniposelib": statistics.median(walls["aniposelib"]) / statistics.median(walls["ours"]),
         "speedup_cpu_per_round": spread([a / b for a, b in zip(cpu["aniposelib"], cpu["ours"])]),
         "detection": "excluded: the same detections are handed to both",
+        "warm": ("one untimed call of each before the rounds (aniposelib's first call also imports jax)" if warm
+                 else "no: the first call of each is timed"),
         "aniposelib_settings": "calibrate_rows(init_intrinsics=True, init_extrinsics=True), its defaults otherwise "
                                "(bundle_adjust_iter: n_iters=6, max_nfev=200, ftol=1e-4)",
     }
@@ -313,7 +316,8 @@ def main():
         rig = perturb_camera(ring_rig(4), 2, "rotate", amount=5.0)
         synthetic, _ = board_detections(rig, BOARD, frames=24, noise=0.3, seed=1)
         result["synthetic_4_cameras"] = run_case("synthetic_4_cameras", synthetic,
-                                                 {c.name: c.size for c in rig.cameras}, rig, former=False, rounds=1)
+                                                 {c.name: c.size for c in rig.cameras}, rig, former=False, rounds=1,
+                                                 warm=False)
         result["synthetic_4_cameras"]["run_date"] = result["date"]
     elif "synthetic_4_cameras" in previous:
         result["synthetic_4_cameras"] = {
