@@ -29,6 +29,8 @@ def test_whole_command_runs_both_commands_on_the_same_files_and_states_the_ratio
     assert all(len(t["rounds"]) == 2 and all(r > 0 for r in t["rounds"]) for t in times.values())
     ratio = np.median(times["aniposelib_script_fast"]["rounds"]) / np.median(times["deepbehavior_triangulate"]["rounds"])
     assert out["whole_command_ratio"] == pytest.approx(ratio, rel=0.01)
+    per_round = [a / b for a, b in zip(times["aniposelib_script_fast"]["rounds"], times["deepbehavior_triangulate"]["rounds"])]
+    assert out["whole_command_ratio_per_round"]["median"] == pytest.approx(np.median(per_round), rel=0.01)
     assert out["aniposelib_fastest_mode"] == "fast" and out["whole_command_ratio_with_figures"] is None
 
 
