@@ -24,7 +24,15 @@ issue's target) and ``summary`` listing them. Also with 10 % of the views missin
 them) and with camera 2's calibration replaced by camera 3's (``swap``), and robust mode against
 ``triangulate_ransac`` on a subset (it takes milliseconds a point). Errors: median mm against the true
 skeleton. ``python benchmarks/triangulation.py --skeleton`` runs this part alone
-into ``triangulation_skeleton.json``.
+into ``triangulation_skeleton.json``, with the whole command (``whole_command_detail``): the wall
+time, launch to exit in fresh processes, of ``deepbehavior triangulate`` on a 2D store of 20,000
+frames of the walking mouse and an anipose ``calibration.toml`` against a plain aniposelib script
+reading the same two files (``PLAIN_TRIANGULATE``), in interleaved rounds, after checking that both
+give the same 3D points.
+
+Both JSONs carry the headline keys of ``_timing.headline``: ``ratio_vs_baseline_best`` (ours over
+aniposelib in its faster mode, same points, warm) and ``whole_command_ratio`` (the aniposelib
+script's median wall time over ours; in ``triangulation.json`` None, pointing to the skeleton file).
 """
 
 import json
@@ -40,6 +48,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import cpu_model  # noqa: E402
+from _timing import headline, wall  # noqa: E402
+from _timing import spread as spread3  # noqa: E402
 
 from deepbehavior.geometry import Camera, CameraGroup
 from deepbehavior.geometry.camera import rotation_vector
@@ -374,10 +384,153 @@ def real_stereo(rounds=15) -> dict:
     return out
 
 
-def main():
+# ---------------------------------------------------------------------------------------------
+# whole commands, each a new process: `deepbehavior triangulate` against a plain aniposelib script
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a user of aniposelib writes to triangulate the same 2D store with the same calibration file:
+# the simplest read of the store (xarray), CameraGroup.load of the TOML, triangulate, np.save.
+PLAIN_TRIANGULATE = """\
+import sys
+
+import numpy as np
+import xarray as xr
+from aniposelib.cameras import CameraGroup
+
+store, calibration, out, mode = sys.argv[1:5]
+cgroup = CameraGroup.load(calibration)
+xy = (xr.open_zarr(store)["position"].sel(view=cgroup.get_names())
+      .transpose("view", "time", "keypoints", "individuals", "space").values)
+p3d = cgroup.triangulate(xy.reshape(len(xy), -1, 2), fast=mode == "fast")
+np.save(out, p3d.reshape(xy.shape[1:-1] + (3,)))
+"""
+PLAIN_MODES = ("svd", "fast")  # aniposelib's two triangulate modes; the faster (median) is the baseline
+
+
+def session_files(work: Path, frames: int, *, chunk: int = 1000, seed: int = 0):
+    """The files a user has before triangulating: the 2D poses store of the walking mouse seen by the
+    4-camera ring (1 px noise, chunks of ``chunk`` frames, as ``infer`` writes them) and an anipose
+    ``calibration.toml`` written by aniposelib from the same cameras. Returns (store, calibration,
+    true world points ``(time, keypoint, individual, 3)`` in mm)."""
     from aniposelib.cameras import Camera as ACamera
     from aniposelib.cameras import CameraGroup as AGroup
 
+    from deepbehavior import schema
+    from deepbehavior.store import create_store, regions, write_region
+    from deepbehavior.synthetic.camera_rigs import MOUSE_KEYPOINTS
+
+    group = ring_rig(4)
+    world = mouse_skeleton(frames, seed=seed)[:, :, None, :]
+    rng = np.random.default_rng(seed)
+    pixels = group.project(world) + rng.normal(scale=1.0, size=(len(group),) + world.shape[:-1] + (2,))
+    ds = schema.make_poses(np.moveaxis(pixels, (0, -1), (-1, 1)), fps=60.0, views=group.names,
+                           keypoints=list(MOUSE_KEYPOINTS), individuals=["mouse"])
+    store = create_store(work / "session_2d.zarr", ds, chunk=chunk, overwrite=True)
+    for region in regions(store):
+        write_region(store, ds.sel(view=region.view).isel(time=slice(region.start, region.stop)), region)
+    calibration = work / "calibration.toml"
+    AGroup([ACamera(name=c.name, size=c.size, matrix=c.matrix, dist=c.dist, rvec=c.rvec, tvec=c.tvec)
+            for c in group.cameras]).dump(str(calibration))
+    return store, calibration, world
+
+
+def whole_command(frames: int = 20000, rounds: int = 5, work: Path | None = None, *, figures: bool = True,
+                  modes: tuple = PLAIN_MODES) -> dict:
+    """Wall time, launch to exit in fresh processes, of ``deepbehavior triangulate`` (``figure=false``:
+    the 3D store, its reprojection errors and the camera table; and as by default, with its two
+    figures) against :data:`PLAIN_TRIANGULATE` in each aniposelib mode, on the same store and
+    calibration file; interleaved rounds (order rotated). Before timing, each command runs once
+    (filling numba's and the OS's caches; its time is reported apart) and the results are checked:
+    every point triangulated by both, and the same 3D points (median gap in mm, errors against the
+    true skeleton). ``figures=False`` leaves out the run with figures, ``modes`` the aniposelib modes
+    timed (for a quick test)."""
+    import os
+    import tempfile
+
+    from deepbehavior.store import open_store
+
+    work = Path(tempfile.mkdtemp(prefix="bench-triangulate-")) if work is None else Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    store, calibration, world = session_files(work, frames)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    plain = work / "plain_triangulate.py"
+    plain.write_text(PLAIN_TRIANGULATE)
+    cli = [sys.executable, "-m", "deepbehavior.cli", "triangulate", f"store={store}", f"calibration={calibration}",
+           "force=true"]
+    commands = {"deepbehavior_triangulate": lambda i: cli + [f"out={work / 'ours'}", "figure=false"]}
+    if figures:
+        commands["deepbehavior_triangulate_with_figures"] = lambda i: cli + [f"out={work / 'ours_figures'}"]
+    for mode in modes:
+        commands[f"aniposelib_script_{mode}"] = (
+            lambda i, mode=mode: [sys.executable, str(plain), str(store), str(calibration),
+                                  str(work / f"plain_{mode}.npy"), mode])
+    first = {name: wall(command(0), env) for name, command in commands.items()}
+    ours = open_store(work / "ours" / "poses3d.zarr")["position"].transpose(
+        "time", "keypoints", "individuals", "space").values
+    check = {"points": int(world[..., 0].size),
+             "deepbehavior_triangulated": int(np.isfinite(ours).all(-1).sum()),
+             "deepbehavior_median_error_mm": float(np.median(np.linalg.norm(ours - world, axis=-1)))}
+    for mode in modes:
+        theirs = np.load(work / f"plain_{mode}.npy")
+        check[f"aniposelib_{mode}_triangulated"] = int(np.isfinite(theirs).all(-1).sum())
+        check[f"aniposelib_{mode}_median_error_mm"] = float(np.median(np.linalg.norm(theirs - world, axis=-1)))
+        gap = np.linalg.norm(ours - theirs, axis=-1)
+        check[f"gap_to_aniposelib_{mode}_mm"] = {"median": float(np.median(gap)), "max": float(np.max(gap))}
+    same = (all(check[k] == check["points"] for k in check if k.endswith("triangulated"))
+            and all(check[f"gap_to_aniposelib_{m}_mm"]["median"] < 0.5 for m in modes))
+    if not same:
+        raise RuntimeError(f"the two commands disagree, not timing them: {check}")
+    times = {name: [] for name in commands}
+    names = list(commands)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(wall(commands[name](r + 1), env))
+        print(f"whole command round {r + 1}/{rounds}: "
+              + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+    median = {name: float(np.median(v)) for name, v in times.items()}
+    fastest = min(modes, key=lambda m: median[f"aniposelib_script_{m}"])
+    baseline = median[f"aniposelib_script_{fastest}"]
+    return {
+        "frames": frames, "points": check["points"], "cameras": 4, "rounds": rounds,
+        "input": "a 2D poses store (Zarr, 1000-frame chunks, as infer writes it) of the walking mouse "
+                 "(deepbehavior.synthetic.camera_rigs, 14 keypoints, 60 fps, 1 px noise) and calibration.toml "
+                 "written by aniposelib's CameraGroup.dump from the same 4 cameras; both commands read these files",
+        "deepbehavior_triangulate": " ".join(["deepbehavior", "triangulate", "store=… calibration=… out=… force=true",
+                                              "figure=false"]) + " (3D store with reprojection errors, camera table);"
+                                   " _with_figures: its default figure=true (also two PNG figures)",
+        "aniposelib_script": PLAIN_TRIANGULATE,
+        "aniposelib_fastest_mode": fastest,
+        "check_before_timing": check,
+        "first_run_s": {k: round(v, 3) for k, v in first.items()},
+        "first_run_note": "untimed warm-up: the first run after install also fills numba's on-disk cache",
+        "whole_command_s": {name: spread3(v) for name, v in times.items()},
+        # > 1: deepbehavior's whole command is faster than the plain aniposelib script at its faster mode
+        "whole_command_ratio": baseline / median["deepbehavior_triangulate"],
+        "whole_command_ratio_with_figures": (baseline / median["deepbehavior_triangulate_with_figures"]
+                                             if figures else None),
+        # the same ratio within each round (the two commands ran back to back), min/median/max
+        "whole_command_ratio_per_round": spread3([a / b for a, b in zip(times[f"aniposelib_script_{fastest}"],
+                                                                        times["deepbehavior_triangulate"])]),
+        "threads": "both sides use every core (numba and Dask threads; jax/OpenCV threads)",
+        "load_average_1_5_15_min_before": load_before, "load_average_1_5_15_min_after": os.getloadavg(),
+    }
+
+
+WHOLE_WORDS = ("wall time, launch to exit (fresh processes, median of {rounds} interleaved rounds), of "
+               "`deepbehavior triangulate store=… calibration=… figure=false` against a plain aniposelib script "
+               "(xarray.open_zarr of the same 2D store, CameraGroup.load of the same calibration.toml, "
+               "triangulate in its faster mode ({fastest}), np.save), {frames} frames x 14 keypoints x 4 cameras; "
+               "with its default figures the ratio is {figures:.2f}")
+
+
+def main():
+    import os
+
+    from aniposelib.cameras import Camera as ACamera
+    from aniposelib.cameras import CameraGroup as AGroup
+
+    load_before = os.getloadavg()
     group = rig()
     n = 200_000
     rng = np.random.default_rng(0)
@@ -392,20 +545,25 @@ def main():
                      for c in group.cameras])
     agroup.triangulate(pixels[:, :1000])  # compile its jax function first
     ours, theirs = triangulate_points(group, pixels), agroup.triangulate(pixels)
-    # interleaved: ours (the job's default, all threads at this size) and aniposelib's default (its
-    # SVD with its own undistortion: the same work as ours)
+    agroup.triangulate(pixels[:, :1000], fast=True)
+    # interleaved: ours (the job's default, all threads at this size) and aniposelib in each of its
+    # modes, its SVD (default) and fast=True, both with its own undistortion: the same work as ours
     times = interleaved({"ours": lambda: triangulate_points(group, pixels),
-                         "aniposelib": lambda: agroup.triangulate(pixels)}, rounds=5)
-    ours_t, theirs_t = np.median(times["ours"]["wall"]), np.median(times["aniposelib"]["wall"])
+                         "aniposelib": lambda: agroup.triangulate(pixels),
+                         "aniposelib_fast": lambda: agroup.triangulate(pixels, fast=True)}, rounds=5)
+    fastest = min(("aniposelib", "aniposelib_fast"), key=lambda k: np.median(times[k]["wall"]))
+    ours_t, theirs_t = np.median(times["ours"]["wall"]), np.median(times[fastest]["wall"])
     result = {
         "points": n,
         "cameras": len(group),
-        "timing": "interleaved rounds, medians; speedup_* spread per round",
+        "timing": "interleaved rounds, medians; speedup_* spread per round, against aniposelib's faster mode",
         "points_per_s": n / ours_t,
-        "aniposelib_points_per_s": n / theirs_t,
+        "aniposelib_points_per_s": n / np.median(times["aniposelib"]["wall"]),
+        "aniposelib_fast_points_per_s": n / np.median(times["aniposelib_fast"]["wall"]),
+        "aniposelib_fastest_mode": {"aniposelib": "svd (default)", "aniposelib_fast": "fast=True"}[fastest],
         "speedup": theirs_t / ours_t,
-        "speedup_wall": spread(np.asarray(times["aniposelib"]["wall"]) / times["ours"]["wall"]),
-        "speedup_cpu": spread(np.asarray(times["aniposelib"]["cpu"]) / times["ours"]["cpu"]),
+        "speedup_wall": spread(np.asarray(times[fastest]["wall"]) / times["ours"]["wall"]),
+        "speedup_cpu": spread(np.asarray(times[fastest]["cpu"]) / times["ours"]["cpu"]),
         "jit_compile_or_cache_load_s": jit_s,
         "numpy_engine_points_per_s": n / numpy_t,
         "median_error": float(np.median(np.linalg.norm(ours - points, axis=1))),
@@ -417,7 +575,19 @@ def main():
         "machine": {"cpu": cpu_model(), "cores": psutil.cpu_count(),
                     "ram_gb": psutil.virtual_memory().total / 1e9, "python": platform.python_version()},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **headline(best=theirs_t / ours_t,
+                   best_what=("triangulate_points (dlt, the job's default) against aniposelib's CameraGroup.triangulate "
+                              "in its faster mode on these points (median wall over 5 interleaved rounds; SVD and "
+                              "fast=True both timed, each with its undistortion), 200,000 uniform random points, "
+                              "3 cameras, warm"),
+                   whole=None,
+                   whole_what=("not measured here (uniform random points, a kernel figure): the whole command "
+                               "`deepbehavior triangulate` against a plain aniposelib script is in "
+                               "triangulation_skeleton.json, on a realistic 20,000-frame session")),
     }
+    result["machine"]["load_average_1_5_15_min_before"] = load_before
+    result["machine"]["load_average_1_5_15_min_after"] = os.getloadavg()
+    result["machine"]["note"] = "shared VM: other jobs may have run at the same time; ratios come from one interleaved run"
     import resource
 
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -428,13 +598,45 @@ def main():
     print(json.dumps(result, indent=2))
 
 
-def main_skeleton():
-    """``--skeleton``: only the skeleton comparison, into ``triangulation_skeleton.json``."""
+def whole_headline(whole: dict, rounds: int, frames: int) -> dict:
+    """The headline's whole-command keys of ``triangulation_skeleton.json``."""
+    return headline(best=None, best_what="(only the whole-command keys are used)", whole=whole["whole_command_ratio"],
+                    whole_what=WHOLE_WORDS.format(rounds=rounds, fastest=whole["aniposelib_fastest_mode"],
+                                                  frames=frames, figures=whole["whole_command_ratio_with_figures"]))
+
+
+def main_whole_only(whole_frames: int = 20000, whole_rounds: int = 5):
+    """``--skeleton --whole-only``: only the whole command, replacing it in ``triangulation_skeleton.json``
+    (the kernel comparison there is kept, with its own date)."""
+    path = RESULTS.with_name("triangulation_skeleton.json")
+    result = json.loads(path.read_text())
+    whole = whole_command(whole_frames, whole_rounds)
+    keys = whole_headline(whole, whole_rounds, whole_frames)
+    result.update({k: keys[k] for k in ("whole_command_ratio", "whole_command")})
+    result["whole_command_detail"] = whole
+    result["whole_command_date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(whole, indent=2))
+
+
+def main_skeleton(whole_frames: int = 20000, whole_rounds: int = 5):
+    """``--skeleton``: the skeleton comparison and the whole command, into ``triangulation_skeleton.json``."""
     import os
 
     load_before = os.getloadavg()
     skeleton_result = skeleton()
-    result = {"skeleton": skeleton_result,
+    whole = whole_command(whole_frames, whole_rounds)
+    like = skeleton_result["good_rig_20000_frames"]["ours"]["dlt"]["speedup_vs_aniposelib_complete"]["cpu"]
+    result = {**headline(
+                  best=like["median"],
+                  best_what=("dlt (the job's default) against aniposelib's CameraGroup.triangulate in its fastest mode "
+                             "by median CPU time (SVD or fast=True, with its undistortion: the same work), 20,000 "
+                             "frames of the walking mouse x 14 keypoints, 4 cameras, warm, median over interleaved "
+                             f"rounds (per-round spread {like['min']:.1f}-{like['max']:.1f}); see skeleton.summary"),
+                  whole=whole["whole_command_ratio"],
+                  whole_what=whole_headline(whole, whole_rounds, whole_frames)["whole_command"]),
+              "whole_command_detail": whole,
+              "skeleton": skeleton_result,
               "real_stereo_chessboard": real_stereo(),
               "real_four_camera_session": "not run: ../shared/data holds no multi-camera session with 2D points and a "
                                           "calibration of more than two cameras (its README lists none)",
@@ -451,4 +653,19 @@ def main_skeleton():
 
 
 if __name__ == "__main__":
-    main_skeleton() if "--skeleton" in sys.argv else main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skeleton", action="store_true",
+                        help="the skeleton comparison and the whole command, into triangulation_skeleton.json")
+    parser.add_argument("--whole-frames", type=int, default=20000, help="frames of the whole-command session")
+    parser.add_argument("--whole-rounds", type=int, default=5, help="interleaved rounds of the whole commands")
+    parser.add_argument("--whole-only", action="store_true",
+                        help="with --skeleton: only the whole command, replacing it in triangulation_skeleton.json")
+    args = parser.parse_args()
+    if args.skeleton and args.whole_only:
+        main_whole_only(args.whole_frames, args.whole_rounds)
+    elif args.skeleton:
+        main_skeleton(args.whole_frames, args.whole_rounds)
+    else:
+        main()
