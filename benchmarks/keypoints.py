@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import headline
 
 DATA = Path(os.environ.get("DEEPBEHAVIOR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -175,6 +176,7 @@ def _save(updates: dict, dataset: str | None = None, part: str | None = None) ->
     with open(Path(tempfile.gettempdir()) / "deepbehavior-keypoints-benchmark.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = json.loads(OUT.read_text()) if OUT.is_file() else {}
+        result.update(headline(best=None, best_what="an accuracy benchmark (held-out keypoint error in px); no speed ratio: the bottom-up baseline's accuracy is in baseline_openfield_bottom_up", whole=None, whole_what='an accuracy benchmark: no whole-command timing'))
         if dataset is None:
             result.update(updates)
         elif part is None:

@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import cpu_model  # noqa: E402
-from _timing import spread  # noqa: E402
+from _timing import headline, spread  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
 
@@ -133,6 +133,8 @@ def main() -> None:
     best = max(med["ultralytics_stream"], med["ultralytics_stream_batch"])
     result = {
         "benchmark": "local_steady",
+        **headline(best=med["ours"] / best, best_what="steady frames/s of the in-process runner (decode thread, predict, store) at 320 px over ultralytics' best of predict(stream=True) at batch 1 and batch 4, same threads",
+                   whole=None, whole_what="steady rate only (a companion of inference.json at 320 px); the whole-command comparison is inference.json's"),
         "fps": {k: spread(v) for k, v in fps.items()},
         "cpu_s_per_frame": {k: spread(v) for k, v in cpu.items()},
         # > 1: ours is faster

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from _timing import headline  # noqa: E402
 from training import machine  # benchmarks/training.py
 
 DATA = Path(os.environ.get("DEEPBEHAVIOR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -107,6 +108,7 @@ def main() -> None:
         best = table.loc[table["fitness"].idxmax()]
         scored = held_out_errors(work / "out" / "weights" / "best.pt", data, imgsz=args.imgsz)
     result = {
+        **headline(best=None, best_what="an accuracy benchmark of the former bottom-up keypoint recipe (held-out error in px), kept as keypoints.json's baseline; no speed ratio", whole=None, whole_what='an accuracy benchmark: no whole-command timing'),
         "test_error_px": scored["kpt_error_px"],
         "test_median_error_px": scored["kpt_median_px"],
         "test_pck_0.1": scored["pck"],
