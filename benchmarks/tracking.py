@@ -467,6 +467,10 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def _switches(n: int) -> str:
+    return f"{n} ID switch" + ("" if n == 1 else "es")
+
+
 def summary(result: dict) -> dict:
     """The headline keys (benchmarks/_timing.py) from the steady and whole-command parts."""
     best, best_what = None, "no steady part in this run"
@@ -477,10 +481,10 @@ def summary(result: dict) -> dict:
         best_what = (f"ultralytics ByteTrack (BYTETracker.update each frame, its default settings, lap installed, "
                      f"boxes made beforehand, tracks folded into the animals) on the same {st['frames']} frames x 3 "
                      f"animals x 13 keypoints, one thread each, median frames/s over {st['rounds']} interleaved "
-                     f"rounds: pose {med['pose']:.0f}/s ({st['pose']['id_switches']} ID switches) vs ByteTrack "
-                     f"{med['bytetrack']:.0f}/s ({st['bytetrack']['id_switches']} ID switches); the naive "
+                     f"rounds: pose {med['pose']:.0f}/s ({_switches(st['pose']['id_switches'])}) vs ByteTrack "
+                     f"{med['bytetrack']:.0f}/s ({_switches(st['bytetrack']['id_switches'])}); the naive "
                      f"Hungarian matcher, the simplest one, runs {med['naive']:.0f}/s "
-                     f"({st['naive']['id_switches']} ID switches), ratio {med['pose'] / med['naive']:.2f}")
+                     f"({_switches(st['naive']['id_switches'])}), ratio {med['pose'] / med['naive']:.2f}")
     whole, whole_what = None, "no whole-command part in this run"
     if "whole_command_s" in result:
         w = result["whole_command_s"]
@@ -491,10 +495,10 @@ def summary(result: dict) -> dict:
                       f"boxes around the keypoints, fold tracks into the animals, np.save) on one stored session of "
                       f"{w['frames']} frames x 3 animals x 13 keypoints, fresh processes, median wall over "
                       f"{w['rounds']} interleaved rounds: {sec['deepbehavior_track']['median']:.1f} s "
-                      f"({outs['deepbehavior_track']['id_switches']} ID switches) vs "
-                      f"{sec['plain_bytetrack']['median']:.1f} s ({outs['plain_bytetrack']['id_switches']} ID "
-                      f"switches); the plain Hungarian script takes {sec['plain_hungarian']['median']:.1f} s "
-                      f"({outs['plain_hungarian']['id_switches']} ID switches), ratio {w['ratio_vs_plain_hungarian']:.2f}")
+                      f"({_switches(outs['deepbehavior_track']['id_switches'])}) vs "
+                      f"{sec['plain_bytetrack']['median']:.1f} s ({_switches(outs['plain_bytetrack']['id_switches'])}); "
+                      f"the plain Hungarian script takes {sec['plain_hungarian']['median']:.1f} s "
+                      f"({_switches(outs['plain_hungarian']['id_switches'])}), ratio {w['ratio_vs_plain_hungarian']:.2f}")
     return headline(best=best, best_what=best_what, whole=whole, whole_what=whole_what)
 
 
