@@ -11,10 +11,14 @@ select (in this process, imports done, interleaved rounds)
     plain: the scripts below run as functions.
 whole (a new process each, launch to exit, interleaved rounds)
     ours: ``python -m deepbehavior.cli frames videos=[video] out=DIR n=N method=M candidates=C``;
-    plain: the same scripts as files, ``python plain_M.py video DIR N C``.
+    plain: the same scripts as files, ``python plain_V.py video DIR N C``.
 
 The plain scripts are the simplest a user writes. Uniform: ``cv2.VideoCapture``, for each of the
-``n`` evenly spread frame numbers seek (``CAP_PROP_POS_FRAMES``) and read, ``cv2.imwrite`` a PNG.
+``n`` evenly spread frame numbers seek (``CAP_PROP_POS_FRAMES``) and read, ``cv2.imwrite`` a PNG
+(``plain_uniform``, as DeepLabCut's uniform extraction does); or the same frames in one forward
+pass, ``grab`` every frame and ``retrieve`` the wanted ones (``plain_uniform_forward``); the
+baseline at its best is the faster of the two (``plain_best``), since a seek decodes from the key
+frame before its target.
 K-means, as DeepLabCut's ``extract_frames(algo="kmeans")`` does it (grey frames downsampled to 30
 px wide, k-means with k = n, one frame per cluster), at its best: the same ``--candidates`` evenly
 spaced frames as ours instead of every frame, read in one forward pass (``grab`` for the frames in
@@ -70,6 +74,21 @@ for i in range(n):
         cv2.imwrite(os.path.join(out, f"img{index:06d}.png"), frame)
 """
 
+# The same frames in one forward pass (grab every frame, retrieve the wanted ones): faster than
+# seeking when the picks are closer than about half the key-frame interval apart.
+PLAIN_UNIFORM_FORWARD = """
+import sys, cv2, os
+video, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(out, exist_ok=True)
+capture = cv2.VideoCapture(video)
+total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+wanted = {int((i + 0.5) * total / n) for i in range(n)}
+for index in range(max(wanted) + 1):
+    capture.grab()
+    if index in wanted:
+        cv2.imwrite(os.path.join(out, f"img{index:06d}.png"), capture.retrieve()[1])
+"""
+
 PLAIN_KMEANS = """
 import sys, cv2, os, numpy as np
 video, out, n, candidates = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -100,7 +119,9 @@ for index in picks:
     if ok:
         cv2.imwrite(os.path.join(out, f"img{index:06d}.png"), frame)
 """
-PLAIN = {"uniform": PLAIN_UNIFORM, "kmeans": PLAIN_KMEANS}
+PLAIN = {"uniform": PLAIN_UNIFORM, "uniform_forward": PLAIN_UNIFORM_FORWARD, "kmeans": PLAIN_KMEANS}
+# The plain variants of each method; its baseline at its best is the one of lower median time.
+VARIANTS = {"uniform": ("uniform", "uniform_forward"), "kmeans": ("kmeans",)}
 
 
 def kmeans_library() -> str:
@@ -125,71 +146,92 @@ def ours_select(video: Path, out: Path, method: str, n: int, candidates: int) ->
     return len(extract_frames([video], picks, project))
 
 
-def plain_select(video: Path, out: Path, method: str, n: int, candidates: int) -> int:
-    """The plain script of ``method`` run in this process; images written."""
+def plain_select(video: Path, out: Path, variant: str, n: int, candidates: int) -> int:
+    """The plain script ``variant`` (a key of ``PLAIN``) run in this process; images written."""
     saved = sys.argv
     sys.argv = ["plain", str(video), str(out), str(n), str(candidates)]
     try:
-        exec(compile(PLAIN[method], f"plain_{method}", "exec"), {"__name__": "__plain__"})
+        exec(compile(PLAIN[variant], f"plain_{variant}", "exec"), {"__name__": "__plain__"})
     finally:
         sys.argv = saved
     return len(_images(out))
 
 
+def _interleaved(runs: dict, rounds: int, n: int, what: str) -> dict:
+    """Time each of ``runs`` (side -> function(out folder, round) -> seconds) once a round, in an
+    order rotated each round; the first round's image counts must all be ``n``. Seconds per side,
+    and the plain variants' best median over ours."""
+    sides = list(runs)
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    for i in range(rounds):
+        for side in sides[i % len(sides):] + sides[:i % len(sides)]:
+            times[side].append(runs[side](i))
+        if i == 0:
+            written = {side: len(_images(runs[side].out(0))) for side in sides}
+            if set(written.values()) != {n}:
+                raise RuntimeError(f"{what}: Expected {n} images from every side, but got {written}")
+    median = {side: statistics.median(v) for side, v in times.items()}
+    best = min((side for side in sides if side != "ours"), key=median.get)
+    return {"images": n, "seconds": {k: spread(v) for k, v in times.items()}, "plain_best": best,
+            "ratio_plain_over_ours": round(median[best] / median["ours"], 3)}
+
+
+class _Run:
+    """One side of a comparison: ``run(i)`` writes into ``out(i)`` and returns its seconds."""
+
+    def __init__(self, folder: Path, call):
+        self.folder, self.call = folder, call
+
+    def out(self, i: int) -> Path:
+        return self.folder.with_name(f"{self.folder.name}-{i}")
+
+    def __call__(self, i: int) -> float:
+        return self.call(self.out(i))
+
+
 def compare_select(video: Path, work: Path, n: int, candidates: int, rounds: int) -> dict:
-    """Seconds of ours and of the plain script in this process, per method, interleaved rounds."""
+    """Seconds of ours and of each plain variant in this process, per method, interleaved rounds."""
+    def timed(function, *args):
+        def call(out):
+            start = time.perf_counter()
+            function(video, out, *args)
+            return time.perf_counter() - start
+        return call
+
     out = {}
     for method in METHODS:
-        written = {"ours": ours_select(video, work / f"check-ours-{method}", method, n, candidates),
-                   "plain": plain_select(video, work / f"check-plain-{method}", method, n, candidates)}
-        if len(set(written.values())) != 1:
-            raise RuntimeError(f"select {method}: Expected the same number of images from both, but got {written}")
-        times: dict[str, list[float]] = {"ours": [], "plain": []}
-        for i in range(rounds):
-            order = ("ours", "plain") if i % 2 == 0 else ("plain", "ours")
-            for side in order:
-                run = ours_select if side == "ours" else plain_select
-                start = time.perf_counter()
-                run(video, work / f"{side}-{method}-{i}", method, n, candidates)
-                times[side].append(time.perf_counter() - start)
-        out[method] = {"images": written["ours"], "seconds": {k: spread(v) for k, v in times.items()},
-                       "ratio_plain_over_ours": round(statistics.median(times["plain"])
-                                                      / statistics.median(times["ours"]), 3)}
+        runs = {"ours": _Run(work / f"ours-{method}", timed(ours_select, method, n, candidates))}
+        for variant in VARIANTS[method]:
+            runs[f"plain_{variant}"] = _Run(work / f"plain-{variant}", timed(plain_select, variant, n, candidates))
+        out[method] = _interleaved(runs, rounds, n, f"select {method}")
         print(f"select {method}: {json.dumps(out[method])}", flush=True)
     return out
 
 
 def compare_whole(video: Path, work: Path, n: int, candidates: int, rounds: int) -> dict:
-    """Wall seconds, launch to exit, of ``deepbehavior frames`` and of the plain script, per method,
-    interleaved rounds; the images each wrote, checked equal in number first."""
+    """Wall seconds, launch to exit, of ``deepbehavior frames`` and of each plain script, per
+    method, interleaved rounds; the first round's images checked equal in number."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+    work.mkdir(parents=True, exist_ok=True)
     scripts = {}
-    for method in METHODS:
-        scripts[method] = work / f"plain_{method}.py"
-        scripts[method].write_text(PLAIN[method])
+    for variant, text in PLAIN.items():
+        scripts[variant] = work / f"plain_{variant}.py"
+        scripts[variant].write_text(text)
 
-    def command(side: str, method: str, out: Path) -> list[str]:
-        if side == "ours":
-            return [sys.executable, "-m", "deepbehavior.cli", "frames", f"videos=[{video}]", f"out={out}", f"n={n}",
-                    f"method={method}", f"candidates={max(candidates, n)}"]
-        return [sys.executable, str(scripts[method]), str(video), str(out), str(n), str(candidates)]
+    def ours(method):
+        return lambda out: wall([sys.executable, "-m", "deepbehavior.cli", "frames", f"videos=[{video}]", f"out={out}",
+                                 f"n={n}", f"method={method}", f"candidates={max(candidates, n)}"], env)
+
+    def plain(variant):
+        return lambda out: wall([sys.executable, str(scripts[variant]), str(video), str(out), str(n), str(candidates)],
+                                env)
 
     result = {}
     for method in METHODS:
-        written = {}
-        for side in ("ours", "plain"):
-            out = work / f"whole-check-{side}-{method}"
-            wall(command(side, method, out), env)
-            written[side] = len(_images(out))
-        if len(set(written.values())) != 1 or written["ours"] != n:
-            raise RuntimeError(f"frames {method}: Expected {n} images from both commands, but got {written}")
-        times: dict[str, list[float]] = {"ours": [], "plain": []}
-        for i in range(rounds):
-            for side in (("ours", "plain") if i % 2 == 0 else ("plain", "ours")):
-                times[side].append(wall(command(side, method, work / f"whole-{side}-{method}-{i}"), env))
-        result[method] = {"images": n, "seconds": {k: spread(v) for k, v in times.items()},
-                          "ratio_plain_over_ours": round(statistics.median(times["plain"])
-                                                         / statistics.median(times["ours"]), 3)}
+        runs = {"ours": _Run(work / f"whole-ours-{method}", ours(method))}
+        for variant in VARIANTS[method]:
+            runs[f"plain_{variant}"] = _Run(work / f"whole-plain-{variant}", plain(variant))
+        result[method] = _interleaved(runs, rounds, n, f"frames {method}")
         print(f"whole {method}: {json.dumps(result[method])}", flush=True)
     return result
 
@@ -232,28 +274,29 @@ def formats(work: Path) -> dict:
 
 def summary(result: dict, n: int, candidates: int) -> dict:
     """The headline keys (benchmarks/_timing.py): the uniform pick (the job's default method)."""
+    def median(row, side):
+        return row["seconds"][side]["median"]
+
     best, best_what = None, "no select part in this run"
     if "select" in result:
-        s = result["select"]
-        best = s["uniform"]["ratio_plain_over_ours"]
+        u, k = result["select"]["uniform"], result["select"]["kmeans"]
+        best = u["ratio_plain_over_ours"]
         best_what = (f"plain OpenCV on the DLC open-field video, in one process with imports done, median over "
-                     f"interleaved rounds: uniform {n} frames (seek, read, cv2.imwrite PNG) "
-                     f"{s['uniform']['seconds']['plain']['median']:.2f} s vs ours (select + extract_frames) "
-                     f"{s['uniform']['seconds']['ours']['median']:.2f} s; k-means as DeepLabCut does it on the same "
-                     f"{candidates} candidates ({kmeans_library()}) {s['kmeans']['seconds']['plain']['median']:.2f} s "
-                     f"vs ours {s['kmeans']['seconds']['ours']['median']:.2f} s, ratio "
-                     f"{s['kmeans']['ratio_plain_over_ours']:.2f}")
+                     f"interleaved rounds: uniform {n} frames written as PNG by the faster of seek-and-read "
+                     f"({median(u, 'plain_uniform'):.2f} s) and one forward pass ({median(u, 'plain_uniform_forward'):.2f}"
+                     f" s) vs ours (select + extract_frames) {median(u, 'ours'):.2f} s; k-means as DeepLabCut does it "
+                     f"on the same {candidates} candidates ({kmeans_library()}) {median(k, 'plain_kmeans'):.2f} s vs ours "
+                     f"{median(k, 'ours'):.2f} s, ratio {k['ratio_plain_over_ours']:.2f}")
     whole, whole_what = None, "no whole-command part in this run"
     if "whole_command_s" in result:
-        w = result["whole_command_s"]
-        whole = w["uniform"]["ratio_plain_over_ours"]
-        whole_what = (f"`deepbehavior frames videos=[m3v1mp4.mp4] n={n} method=uniform` vs the plain OpenCV uniform "
-                      f"script (seek, read, imwrite {n} PNGs), fresh processes, median wall: "
-                      f"{w['uniform']['seconds']['ours']['median']:.2f} s vs "
-                      f"{w['uniform']['seconds']['plain']['median']:.2f} s; method=kmeans candidates={candidates} vs "
-                      f"the DeepLabCut-style k-means script: {w['kmeans']['seconds']['ours']['median']:.2f} s vs "
-                      f"{w['kmeans']['seconds']['plain']['median']:.2f} s, ratio "
-                      f"{w['kmeans']['ratio_plain_over_ours']:.2f}; same number of images written")
+        u, k = result["whole_command_s"]["uniform"], result["whole_command_s"]["kmeans"]
+        whole = u["ratio_plain_over_ours"]
+        whole_what = (f"`deepbehavior frames videos=[m3v1mp4.mp4] n={n} method=uniform` vs the faster plain OpenCV "
+                      f"uniform script (seek and read: {median(u, 'plain_uniform'):.2f} s; one forward pass: "
+                      f"{median(u, 'plain_uniform_forward'):.2f} s; {n} PNGs), fresh processes, median wall: ours "
+                      f"{median(u, 'ours'):.2f} s; method=kmeans candidates={candidates} vs the DeepLabCut-style "
+                      f"k-means script: {median(k, 'ours'):.2f} s vs {median(k, 'plain_kmeans'):.2f} s, ratio "
+                      f"{k['ratio_plain_over_ours']:.2f}; the same number of images written")
     return headline(best=best, best_what=best_what, whole=whole, whole_what=whole_what)
 
 
@@ -280,9 +323,9 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "select" in parts:
+            (work / "select").mkdir()
             result["select"] = compare_select(video, work / "select", args.n, args.candidates, args.rounds)
         if "whole" in parts:
-            (work / "whole").mkdir()
             result["whole_command_s"] = compare_whole(video, work / "whole", args.n, args.candidates, args.rounds)
         if "server" in parts:
             result.update(server_saves(work))

@@ -410,9 +410,10 @@ def read_frames(path: str | os.PathLike, start: int, stop: int, *, rgb: bool = F
     return np.stack(frames)
 
 
-# Frames closer than this after the last one read are reached by decoding forward: cheaper than a
-# seek, which decodes from the key frame before the target (key frames are 12-300 frames apart).
-FORWARD_FRAMES = 30
+# Frames up to this many after the last one read are reached by decoding forward: a seek decodes
+# from the key frame before its target, on average half the key-frame interval (x264's default
+# interval is 250 frames; the DLC open-field video: seeks cost 70-250 frames' decoding).
+FORWARD_FRAMES = 125
 
 
 def iter_frames_at(path: str | os.PathLike, numbers) -> Iterator[tuple[int, np.ndarray]]:

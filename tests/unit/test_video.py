@@ -57,8 +57,11 @@ def test_ranges_match_sequential_decoding_real(shared_data):
     assert tail.shape == (2, 480, 640, 3)
 
 
-def test_frames_at_numbers_are_the_frames_of_those_numbers_near_or_far(generated):
-    # near ones decoded on (3 -> 5 -> 30), far ones sought (30 -> 100, 100 -> 156), repeats once
+@pytest.mark.parametrize("forward", [0, 30, 1000])
+def test_frames_at_numbers_are_the_frames_of_those_numbers_near_or_far(generated, monkeypatch, forward):
+    # forward=30: near ones decoded on (3 -> 5 -> 30), far ones sought (30 -> 100 -> 156); 0: every
+    # one sought; 1000: one forward pass. Repeats once.
+    monkeypatch.setattr(video, "FORWARD_FRAMES", forward)
     wanted = [100, 3, 5, 30, 156, 5]
     got = list(video.iter_frames_at(generated, wanted))
     assert [n for n, _ in got] == [3, 5, 30, 100, 156]
