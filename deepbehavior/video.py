@@ -410,6 +410,46 @@ def read_frames(path: str | os.PathLike, start: int, stop: int, *, rgb: bool = F
     return np.stack(frames)
 
 
+# Frames up to this many after the last one read are reached by decoding forward: a seek decodes
+# from the key frame before its target, on average half the key-frame interval (x264's default
+# interval is 250 frames; the DLC open-field video: seeks cost 70-250 frames' decoding).
+FORWARD_FRAMES = 125
+
+
+def iter_frames_at(path: str | os.PathLike, numbers) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame number, frame)`` for each of ``numbers`` (sorted, repeats once), BGR uint8
+    ``(height, width, 3)``, from one opened video: a frame within :data:`FORWARD_FRAMES` after the
+    last one read is reached by decoding forward, a farther one by seeking (exactly, as
+    :func:`iter_frames` does). Raises ``VideoError`` if the video ends before a wanted frame.
+    """
+    numbers = sorted({int(f) for f in numbers})
+    if numbers and numbers[0] < 0:
+        raise ValueError(f"Expected frame numbers >= 0, but got {numbers[0]}")
+    if not numbers:
+        return
+    with _Decoding(path) as decoding:
+        capture = _open(path)
+        try:
+            position = 0
+            for number in numbers:
+                if not 0 <= number - position <= FORWARD_FRAMES:
+                    _seek(capture, path, number)
+                    position = number
+                while position < number:
+                    if not capture.grab():
+                        raise VideoError(f"{path}: the video ended at frame {position}, before frame {number}")
+                    position += 1
+                ok, frame = capture.read()
+                if not ok:
+                    raise VideoError(f"{path}: expected frame {number}, but the video ended at frame {position}")
+                position += 1
+                decoding.pause()
+                yield number, frame
+                decoding.resume()
+        finally:
+            capture.release()
+
+
 def write_video(path: str | os.PathLike, frames, *, fps: float, codec: str = "mp4v") -> Path:
     """Write BGR frames (an iterable of equal-sized ``(h, w, 3)`` uint8 arrays) to a video file.
 

@@ -54,7 +54,6 @@ class FramesJob:
 def main(cfg: FramesJob) -> None:
     from deepbehavior.labeling.project import Project
     from deepbehavior.labeling.selection import METHODS, extract_frames, select
-    from deepbehavior.store import open_store
 
     if cfg.method not in METHODS:  # before the project folder is made
         raise ValueError(f"Expected method one of {', '.join(METHODS)}, but got {cfg.method!r}")
@@ -63,7 +62,11 @@ def main(cfg: FramesJob) -> None:
     for video in cfg.videos:
         if not Path(video).is_file():
             raise FileNotFoundError(f"Expected a video at {video}, but there is none")
-    stores = [open_store(s) for s in cfg.stores] if cfg.stores else None
+    stores = None
+    if cfg.stores:  # the store module imports Dask (seconds): only when there are stores to read
+        from deepbehavior.store import open_store
+
+        stores = [open_store(s) for s in cfg.stores]
     project = Project.create(cfg.out, classes=cfg.classes, keypoints=cfg.keypoints, skeleton=cfg.skeleton)
     picks = select(cfg.videos, cfg.n, method=cfg.method, stores=stores, candidates=cfg.candidates,
                    min_gap=cfg.min_gap, seed=cfg.seed)

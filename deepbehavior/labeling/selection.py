@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ..video import iter_frames, probe, read_frames
+from ..video import iter_frames_at, probe
 from .project import Project
 
 METHODS = ("uniform", "kmeans", "uncertain", "jumps")
@@ -180,20 +180,15 @@ def select(
 
 
 def _read_many(videos: Sequence[str | os.PathLike], picks: Sequence[tuple[int, int]]):
-    """Frames of ``picks`` in the order given, each video read once, forward."""
+    """Frames of ``picks`` in the order given, each video opened once and read forward (near picks
+    by decoding on, far ones by seeking: :func:`~deepbehavior.video.iter_frames_at`)."""
     wanted: dict[int, list[int]] = {}
     for v, f in picks:
         wanted.setdefault(v, []).append(f)
     frames = {}
     for v, numbers in wanted.items():
-        numbers = sorted(set(numbers))
-        if len(numbers) > 1 and (numbers[-1] - numbers[0]) / len(numbers) < 30:
-            for i, frame in enumerate(iter_frames(videos[v], numbers[0], numbers[-1] + 1)):
-                if numbers[0] + i in numbers:
-                    frames[(v, numbers[0] + i)] = frame
-        else:  # sparse picks: seeking to each is cheaper than decoding everything between
-            for f in numbers:
-                frames[(v, f)] = read_frames(videos[v], f, f + 1)[0]
+        for f, frame in iter_frames_at(videos[v], numbers):
+            frames[(v, f)] = frame
     return [frames[p] for p in picks]
 
 

@@ -41,6 +41,21 @@ def test_frames_then_label_export(tmp_path):
     assert coco["annotations"][0]["keypoints"] == [5, 6, 2, 0, 0, 0]
 
 
+def test_frames_from_a_store_picks_where_the_points_jumped(tmp_path):
+    from deepbehavior.schema import make_poses
+    from deepbehavior.store import write_dataset
+
+    video = write_video(tmp_path / "v.avi", [np.full((48, 64, 3), i * 4, np.uint8) for i in range(40)],
+                        fps=10, codec="MJPG")
+    position = np.zeros((40, 2, 1, 1))
+    position[30:] = 25.0  # one jump, into frame 30
+    write_dataset(make_poses(position, fps=10.0, individuals_are="slots"), tmp_path / "v.zarr", chunk=20)
+    project = tmp_path / "project"
+    frames_job.main.run(FramesJob(out=str(project), videos=[str(video)], stores=[str(tmp_path / "v.zarr")], n=1,
+                                  method="jumps"))
+    assert sorted(json.loads((project / "project.json").read_text())["sources"]) == ["v_000030.png"]
+
+
 def test_label_cli_imports_yolo_mark_and_reports(shared_data, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "deepbehavior.cli", "label", f"project={tmp_path / 'p'}",

@@ -57,6 +57,37 @@ def test_ranges_match_sequential_decoding_real(shared_data):
     assert tail.shape == (2, 480, 640, 3)
 
 
+@pytest.mark.parametrize("forward", [0, 30, 1000])
+def test_frames_at_numbers_are_the_frames_of_those_numbers_near_or_far(generated, monkeypatch, forward):
+    # forward=30: near ones decoded on (3 -> 5 -> 30), far ones sought (30 -> 100 -> 156); 0: every
+    # one sought; 1000: one forward pass. Repeats once.
+    monkeypatch.setattr(video, "FORWARD_FRAMES", forward)
+    wanted = [100, 3, 5, 30, 156, 5]
+    got = list(video.iter_frames_at(generated, wanted))
+    assert [n for n, _ in got] == [3, 5, 30, 100, 156]
+    assert [_decode_number(frame) for _, frame in got] == [3, 5, 30, 100, 156]
+    assert list(video.iter_frames_at(generated, [])) == []
+    with pytest.raises(video.VideoError, match="before frame 170"):
+        list(video.iter_frames_at(generated, [150, 170]))
+
+
+def test_frames_at_numbers_equal_opencv_on_the_real_video(shared_data):
+    path = shared_data / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
+    wanted = [0, 20, 58, 1199, 1200, 2329]
+    capture = cv2.VideoCapture(str(path))
+    expected = []
+    for number in range(2330):
+        ok, frame = capture.read() if number in wanted else (capture.grab(), None)
+        assert ok
+        if number in wanted:
+            expected.append(frame)
+    capture.release()
+    got = list(video.iter_frames_at(path, wanted))
+    assert [n for n, _ in got] == wanted
+    for (_, frame), truth in zip(got, expected):
+        np.testing.assert_array_equal(frame, truth)
+
+
 def test_reading_past_the_end_names_the_frame(generated):
     with pytest.raises(video.VideoError, match="expected frames up to 199, but the video ended at frame 157"):
         video.read_frames(generated, 150, 200)
