@@ -15,3 +15,13 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def described(**extra) -> dict:
+    """The machine as a result JSON records it: processor, cores, memory (GB), Python, and ``extra``."""
+    import os
+
+    import psutil
+
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), **extra}

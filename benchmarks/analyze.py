@@ -24,7 +24,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -33,13 +32,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import plain_measures  # noqa: E402
-from _machine import cpu_model as _cpu_model  # noqa: E402
+from _machine import described  # noqa: E402
 from _timing import headline, spread, wall  # noqa: E402
 
 from deepbehavior.analysis.cohort import analyze_cohort  # noqa: E402
@@ -178,9 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
         "workers": WORKERS,
         "rounds": args.rounds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"cpu": _cpu_model(), "cores": psutil.cpu_count(),
-                    "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
-                    "shared": "other work ran on this machine at the same time; see the load averages"},
+        "machine": described(shared="other work ran on this machine at the same time; see the load averages"),
         "load_average_1min_start": load_start,
         "load_average_1min_end": round(os.getloadavg()[0], 2),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

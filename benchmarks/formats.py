@@ -29,7 +29,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,10 +37,9 @@ import time
 import warnings
 from pathlib import Path
 
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_model as _cpu_model  # noqa: E402
+from _machine import described  # noqa: E402
 from _timing import headline, spread, wall  # noqa: E402
 
 from deepbehavior import schema  # noqa: E402
@@ -230,9 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
         "dlc_session_frames": args.frames,
         "rounds": args.rounds,
         "whole_rounds": args.whole_rounds,
-        "machine": {"cpu": _cpu_model(), "cores": psutil.cpu_count(),
-                    "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
-                    "shared": "other work ran on this machine at the same time; see the load averages"},
+        "machine": described(shared="other work ran on this machine at the same time; see the load averages"),
         "load_average_1min_start": load_start,
         "load_average_1min_end": round(os.getloadavg()[0], 2),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

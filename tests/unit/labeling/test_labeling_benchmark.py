@@ -7,26 +7,11 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from deepbehavior.video import write_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 import labeling as bench  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def scenes_video(tmp_path_factory):
-    """60 frames, 64x48: three scenes of 20 frames (dark, bright, striped)."""
-    frames = []
-    for i in range(60):
-        frame = np.full((48, 64, 3), 20 if i < 20 else 230, np.uint8)
-        if i >= 40:
-            frame[:, ::8] = 0
-        frame[2:6, 2 + (i % 20):6 + (i % 20)] = 128
-        frames.append(frame)
-    return write_video(tmp_path_factory.mktemp("video") / "scenes.avi", frames, fps=10, codec="MJPG")
 
 
 def _is_ratio_of(ratio: float, plain: list[float], ours: list[float]) -> bool:

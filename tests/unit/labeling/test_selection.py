@@ -5,20 +5,7 @@ from deepbehavior.labeling.project import Project
 from deepbehavior.labeling.selection import (allocate, extract_frames, jump_score, kmeans_pick, select,
                                              top_frames, uncertainty_score, uniform_frames)
 from deepbehavior.schema import make_poses
-from deepbehavior.video import read_frames, write_video
-
-
-@pytest.fixture(scope="module")
-def scenes_video(tmp_path_factory):
-    """60 frames, 64×48: three scenes of 20 frames (dark, bright, striped), each with a frame-number dot."""
-    frames = []
-    for i in range(60):
-        frame = np.full((48, 64, 3), 20 if i < 20 else 230, np.uint8)
-        if i >= 40:
-            frame[:, ::8] = 0
-        frame[2:6, 2 + (i % 20):6 + (i % 20)] = 128
-        frames.append(frame)
-    return write_video(tmp_path_factory.mktemp("video") / "scenes.avi", frames, fps=10, codec="MJPG")
+from deepbehavior.video import read_frames
 
 
 def test_uniform_and_allocation_are_exact():
