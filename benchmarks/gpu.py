@@ -1,4 +1,4 @@
-"""One-GPU benchmark: inference (fp32, fp16), decoding, training and the pose backend against
+"""One-GPU benchmark: inference (fp32, fp16, bf16), decoding, training and the pose backend against
 ultralytics on the same GPU, into ONE JSON (``benchmarks/results/gpu.json``).
 
     bash benchmarks/gpu.sh                      # on a machine with one GPU and ~16 cores
@@ -19,7 +19,9 @@ reported as such, the others still run), so the whole stays under ``--budget`` s
     video file (``ultralytics_stream_fps``), and ``deepbehavior``'s whole run through Ray (CPU
     readers decode, the GPU predicts, Zarr written), decoding included: ``end_to_end_fps`` counts
     from the job's start, ``end_to_end_warm_fps`` is a second run on the same Ray;
-    ``local_runner_fps``: the in-process runner (one decoding thread) on the same clip.
+    ``local_runner_fps``: the in-process runner (one decoding thread) on the same clip. ``bf16``:
+    ours with ``bfloat16=True`` (convolutions in bfloat16, head in float32) against ultralytics at
+    its own best (it has no bfloat16 mode: fp16 on a GPU, fp32 on a CPU).
 ``training``
     Images/s of Ray Train against ultralytics' own trainer, same data, epochs, batch, seed
     (``benchmarks/training.py``'s two runners).
@@ -46,6 +48,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
+from _timing import headline  # noqa: E402
+
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
 PARTS = ("decode", "inference", "pose", "training")
 # Seconds each part may take (they sum to under the 8 minutes with the start-up of each process).
@@ -214,17 +218,20 @@ def part_inference(args, s, work: Path) -> dict:
     frames = read_frames(video, 0, min(n, 1024 if not args.tiny else n))
     out: dict = {"frames_steady": int(len(frames)), "frames_end_to_end": n, "batch": s["batch"], "imgsz": s["imgsz"],
                  "device": device, "threads": s["threads"]}
-    for precision, half in (("fp32", False), ("fp16", True)):
+    # bf16: ours with model.bfloat16 (ultralytics has no bfloat16 mode: it runs at its own best, fp16 on a GPU)
+    for precision, half, bf16 in (("fp32", False, False), ("fp16", True, False), ("bf16", False, True)):
         if half and device == "cpu":
             continue  # float16 convolutions on a CPU are not a mode anyone uses
         ours = YoloPredictor(str(model_path), imgsz=s["imgsz"], conf=0.25, max_individuals=4, device=device,
-                             half=half, threads=s["threads"])
+                             half=half, bfloat16=bf16, threads=s["threads"])
         row = {"ours_fps": _ours_fps(ours, frames, s["batch"], sync)}
         del ours
         model = YOLO(str(model_path))
-        row["ultralytics_batch_fps"] = _ultralytics_batch_fps(model, frames, s["batch"], half, device, s["imgsz"], sync)
+        theirs_half = half or (bf16 and device != "cpu")
+        row["ultralytics_batch_fps"] = _ultralytics_batch_fps(model, frames, s["batch"], theirs_half, device,
+                                                              s["imgsz"], sync)
         start, count = time.perf_counter(), 0
-        for _ in model.predict(source=str(video), stream=True, imgsz=s["imgsz"], half=half, device=device,
+        for _ in model.predict(source=str(video), stream=True, imgsz=s["imgsz"], half=theirs_half, device=device,
                                conf=0.25, max_det=4, verbose=False):
             count += 1
         row["ultralytics_stream_fps"] = count / (time.perf_counter() - start)
@@ -412,7 +419,13 @@ def main() -> None:
                 continue
             parts[name] = run_part(name, args, work, min(TIMEOUTS[name] * args.timeout_scale, left))
             print(f"[gpu-bench] {name}: {parts[name]['status']} in {parts[name].get('seconds', 0)} s", flush=True)
-    result = {"summary": summary(parts), "parts": parts, "settings": settings(args), "cpu_mode": args.cpu,
+    headline_ratios = summary(parts)
+    result = {**headline(best=headline_ratios.get("steady_vs_ultralytics_batch"),
+                         best_what="our predictor's steady frames/s over ultralytics' batch predict, same frames, batch, "
+                                   "imgsz and precision (fp16 on a GPU, fp32 on a CPU); bf16 in parts.inference.bf16",
+                         whole=None, whole_what="in-process parts on one GPU, no whole command: end-to-end (decode "
+                                                "included) in summary.end_to_end_fps"),
+              "summary": headline_ratios, "parts": parts, "settings": settings(args), "cpu_mode": args.cpu,
               "tiny": args.tiny, "video": str(VIDEO) if VIDEO.is_file() else "synthetic 640x480 (real one absent)",
               "model": "yolo11n / yolo11n-pose architectures, seeded random weights (speed only)",
               "machine": machine(), "seconds": round(time.perf_counter() - started, 1),

@@ -36,6 +36,8 @@ def test_gpu_benchmark_runs_every_part_on_the_cpu_and_writes_one_json(tmp_path):
     assert fp32["ours_vs_ultralytics_batch"] == pytest.approx(fp32["ours_fps"] / fp32["ultralytics_batch_fps"],
                                                              rel=1e-2, abs=1e-3)
     assert "fp16" not in parts["inference"]  # no half precision on the CPU
+    assert parts["inference"]["bf16"]["ours_fps"] > 0  # model.bfloat16: on a CPU too (AMX runs it fast)
+    assert result["ratio_vs_baseline_best"] == pytest.approx(result["summary"]["steady_vs_ultralytics_batch"], abs=1e-3)
     end = parts["inference"]["end_to_end"]
     assert end["frames"] == 24 and end["end_to_end_fps"] > 0 and end["end_to_end_warm_fps"] > 0
     assert end["local_runner_fps"] > 0
