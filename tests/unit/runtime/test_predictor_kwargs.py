@@ -34,3 +34,16 @@ def test_threaded_backends_take_threads_and_get_them_unless_set():
     assert with_threads("yolo", {"threads": 1}, 4) == {"threads": 1}
     assert with_threads("yolo", {"threads": None}, 4) == {"threads": 4}
     assert with_threads("mediapipe", {}, 4) == {}
+
+
+@pytest.mark.parametrize("backend", ["yolo", "yolo_pose"])
+def test_bfloat16_reaches_the_predictor_and_its_store_fingerprint_only_when_on(backend):
+    from deepbehavior.fingerprint import differences, predictor_fingerprint
+
+    plain = predictor_kwargs(PredictConfig(weights="m.pt", backend=backend))
+    bf16 = predictor_kwargs(PredictConfig(weights="m.pt", backend=backend, bfloat16=True))
+    assert "bfloat16" not in plain  # a store made before the setting existed keeps its fingerprint
+    assert bf16["bfloat16"] is True and "bfloat16" in inspect.signature(load_backend(backend).__init__).parameters
+    changed = differences(predictor_fingerprint(backend, plain, {}, chunk=100),
+                          predictor_fingerprint(backend, bf16, {}, chunk=100))
+    assert [name for name, *_ in changed] == ["options.bfloat16"]  # a resume never mixes the two
