@@ -12,6 +12,8 @@ Poses go in as the box around their visible keypoints, padded by ``pad`` pixels.
 
 from __future__ import annotations
 
+import warnings
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -43,7 +45,9 @@ class _Detections:
 
 def boxes_from_points(points: np.ndarray, *, pad: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
     """Box centre and size (time, slot, 2) around each detection's visible keypoints (pixels)."""
-    lo, hi = np.nanmin(points, axis=2), np.nanmax(points, axis=2)
+    with warnings.catch_warnings():  # an empty slot (all NaN) is expected: its box is NaN
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        lo, hi = np.nanmin(points, axis=2), np.nanmax(points, axis=2)
     return (lo + hi) / 2, hi - lo + 2 * pad
 
 

@@ -326,7 +326,9 @@ def match_naive(points: np.ndarray, n_identities: int) -> np.ndarray:
     numpy.ndarray
         (time, identity) int: slot of each identity, -1 for none.
     """
-    centroid = np.nanmean(np.where(np.isfinite(points), points, np.nan), axis=2) if points.size else points[:, :, 0]
+    with warnings.catch_warnings():  # an empty slot (all NaN) is expected: its centroid is NaN
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        centroid = np.nanmean(np.where(np.isfinite(points), points, np.nan), axis=2) if points.size else points[:, :, 0]
     slot_of = np.full((points.shape[0], n_identities), -1, dtype=np.int64)
     last = np.full((n_identities, points.shape[-1]), np.nan)
     for t in range(points.shape[0]):

@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepbehavior.offline import offline_ultralytics
+
+offline_ultralytics()  # before ultralytics is imported: its import would otherwise probe DNS servers
 pytest.importorskip("ultralytics")
 pytest.importorskip("numba")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
