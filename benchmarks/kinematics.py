@@ -30,7 +30,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,11 +39,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_model as _cpu_model  # noqa: E402
+from _machine import described  # noqa: E402
+from deepbehavior.files import write_atomic  # noqa: E402
 from _timing import headline, spread, wall  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -265,22 +264,12 @@ def main(argv: list[str] | None = None) -> dict:
         "store_frames_small": SMALL,
         "store_frames_large": LARGE,
         "store_chunk_frames": STORE_CHUNK,
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": psutil.cpu_count(logical=True),
-            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(),
-            "shared": "other work ran on this machine at the same time; see the load averages",
-        },
+        "machine": described(shared="other work ran on this machine at the same time; see the load averages"),
         "load_average_1min_start": load_start,
         "load_average_1min_end": round(os.getloadavg()[0], 2),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = out.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_path.replace(out)
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     return result
 
 
