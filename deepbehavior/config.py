@@ -95,6 +95,8 @@ class PredictConfig:
         require(self.max_individuals >= 1, f"Expected model.max_individuals >= 1, but got {self.max_individuals}")
         require(self.batch_size >= 1, f"Expected model.batch_size >= 1, but got {self.batch_size}")
         require(self.imgsz % 32 == 0, f"Expected model.imgsz a multiple of 32, but got {self.imgsz}")
+        require(not (self.half and self.bfloat16),
+                "Expected at most one of model.half (float16) and model.bfloat16, but got both true")
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,8 @@ def test_bfloat16_reaches_the_predictor_and_its_store_fingerprint_only_when_on(b
     changed = differences(predictor_fingerprint(backend, plain, {}, chunk=100),
                           predictor_fingerprint(backend, bf16, {}, chunk=100))
     assert [name for name, *_ in changed] == ["options.bfloat16"]  # a resume never mixes the two
+
+
+def test_half_and_bfloat16_together_are_one_line_naming_both_fields_before_any_model_is_loaded():
+    with pytest.raises(ValueError, match=r"model\.half .* model\.bfloat16, but got both true"):
+        PredictConfig(weights="m.pt", half=True, bfloat16=True)
