@@ -102,6 +102,9 @@ def test_a_zero_byte_image_and_deep_json_get_an_answer(served):
     # Imported, ultralytics wraps PIL's Image.open for the whole process (the labeller imports it for
     # suggestions): on an image PIL cannot identify, the wrapper raised ImportError (no HEIF plug-in),
     # which dropped the connection; it failed only when an earlier test had imported ultralytics.
+    from deepbehavior.offline import offline_ultralytics
+
+    offline_ultralytics()  # before the import: run alone, ultralytics' import would probe DNS servers
     import ultralytics  # noqa: F401
 
     project, port = served
