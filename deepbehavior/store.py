@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -86,11 +85,12 @@ def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def _empty_like(ds: xr.Dataset, chunk: int) -> xr.Dataset:
-    """A lazy copy of ``ds`` whose data variables are all NaN, chunked as the store will be."""
+def _empty_like(ds: xr.Dataset) -> xr.Dataset:
+    """A copy of ``ds`` whose data variables are all NaN, as read-only views of one value (no memory
+    per frame). Zarr skips writing a chunk that is all fill value, so writing it writes metadata only."""
     out = _plain_strings(ds)
     for name, var in ds.data_vars.items():
-        out[name] = (var.dims, da.full(var.shape, np.nan, dtype=var.dtype, chunks=_store_chunks(var, chunk)), var.attrs)
+        out[name] = (var.dims, np.broadcast_to(np.array(np.nan, dtype=var.dtype), var.shape), var.attrs)
     return out
 
 
@@ -154,21 +154,22 @@ def create_store(
     if path.exists():
         shutil.rmtree(path)
     shutil.rmtree(_progress_dir(path), ignore_errors=True)
-    empty = _empty_like(template, chunk)
+    empty = _empty_like(template)
     empty.attrs = {**template.attrs, **(attrs or {}), "chunk": int(chunk)}
-    encoding = {name: {"chunks": var.data.chunksize} for name, var in empty.data_vars.items()}
+    encoding = {name: {"chunks": _store_chunks(var, chunk)} for name, var in empty.data_vars.items()}
     encoding.update(_frame_encoding(empty, chunk))
     tmp = path.with_name(f".{path.name}.creating")
     shutil.rmtree(tmp, ignore_errors=True)
     # Consolidated metadata is written once here; region writes never change metadata.
     with _consolidated_metadata():
-        empty.to_zarr(tmp, mode="w", compute=False, zarr_format=3, encoding=encoding, consolidated=True)
+        empty.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True, write_empty_chunks=False)
     os.replace(tmp, path)
     return path
 
 
-def open_store(path: str | os.PathLike) -> xr.Dataset:
-    """Open a store lazily (dask arrays chunked as stored).
+def open_store(path: str | os.PathLike, *, chunked: bool = True) -> xr.Dataset:
+    """Open a store lazily: as Dask arrays chunked as stored, or with ``chunked=False`` as arrays
+    read on access (what planning and writing use: attributes and layout, without importing Dask).
 
     Raises
     ------
@@ -180,7 +181,7 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
     if not path.exists():
         raise FileNotFoundError(f"Expected a Zarr store at {path}, but there is none")
     with _consolidated_metadata():
-        ds = xr.open_zarr(path, zarr_format=3, consolidated=True)
+        ds = xr.open_zarr(path, zarr_format=3, consolidated=True, chunks={} if chunked else None)
     if schema.is_legacy(ds):
         raise schema.SchemaError(
             f"{path}: Expected dimensions 'individuals'/'keypoints' and time in seconds, but got the old "
@@ -212,13 +213,18 @@ def _consolidated_metadata():
         yield
 
 
+def layout_regions(views: Sequence[str], n_frames: int, chunk: int) -> list[Region]:
+    """Every (view, chunk) region of a store of these views, ``n_frames`` frames long, chunked by
+    ``chunk`` frames: the regions :func:`regions` reads back once such a store is made."""
+    bounds = chunk_bounds(n_frames, chunk)
+    return [Region(str(v), i, s, e) for v in views for i, (s, e) in enumerate(bounds)]
+
+
 def regions(path: str | os.PathLike) -> list[Region]:
     """Every (view, chunk) region of the store at ``path``."""
-    ds = open_store(path)
-    chunk = int(ds.attrs["chunk"])
-    bounds = chunk_bounds(ds.sizes[schema.TIME], chunk)
+    ds = open_store(path, chunked=False)
     views = [str(v) for v in np.atleast_1d(ds[schema.VIEW].values)]
-    return [Region(v, i, s, e) for v in views for i, (s, e) in enumerate(bounds)]
+    return layout_regions(views, ds.sizes[schema.TIME], int(ds.attrs["chunk"]))
 
 
 def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> None:
@@ -250,7 +256,7 @@ def write_regions(path: str | os.PathLike, part: xr.Dataset, regions: Sequence[R
         raise ValueError(
             f"Expected {stop - start} frames for region {keys} of {path}, but got {part.sizes[schema.TIME]}"
         )
-    target = open_store(path)
+    target = open_store(path, chunked=False)
     store_views = [str(v) for v in np.atleast_1d(target[schema.VIEW].values)]
     if view not in store_views:
         raise ValueError(f"Expected a view of {path} ({store_views}) in region {keys}, but got {view!r}")

@@ -34,7 +34,7 @@ from ..models.outputs import predictions_to_part, store_template
 from ..video import VideoError, probe, set_decoder_log
 from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend, with_threads
 
-__all__ = ["Shard", "plan_shards", "run_inference", "infer_cohort", "load_backend", "session_fingerprints",
+__all__ = ["Shard", "NewStore", "plan_shards", "plan_work", "run_inference", "infer_cohort", "load_backend", "session_fingerprints",
            "check_resumable"]
 
 
@@ -68,9 +68,33 @@ def check_resumable(cohort: Cohort, stores_dir: str | Path, fingerprints: dict[s
     for session in cohort.sessions:
         path = store_path(Path(stores_dir), session)
         if path.exists():
-            recorded = fingerprint.of_store(store.open_store(path).attrs)
+            recorded = fingerprint.of_store(store.open_store(path, chunked=False).attrs)
             fingerprint.check(recorded, fingerprints[session.key], where=f"store {path}",
                               redo="force=true")
+
+
+@dataclass
+class NewStore:
+    """A store a plan needs that is not on disk yet (or is to be made anew, ``force``).
+
+    :meth:`create` makes it, every value missing, and marks done its regions past the end of a
+    view shorter than the session (``past_end``), which have nothing to read.
+    """
+
+    path: Path
+    description: ModelDescription
+    n_frames: int
+    fps: float
+    views: list[str]
+    chunk: int
+    attrs: dict
+    past_end: list[store.Region] = field(default_factory=list)
+
+    def create(self) -> None:
+        template = store_template(self.description, n_frames=self.n_frames, fps=self.fps, views=self.views)
+        store.create_store(self.path, template, chunk=self.chunk, attrs=self.attrs, overwrite=True)
+        for region in self.past_end:
+            store.mark_done(self.path, region)
 
 
 def plan_shards(
@@ -90,11 +114,34 @@ def plan_shards(
     ``fingerprints`` (session key → fingerprint) are recorded in new stores and checked against
     existing ones (:func:`check_resumable`).
     """
+    shards, failures, new_stores = plan_work(cohort, stores_dir, description, chunk=chunk, force=force,
+                                             provenance=provenance, fingerprints=fingerprints)
+    for new_store in new_stores.values():
+        new_store.create()
+    return shards, failures
+
+
+def plan_work(
+    cohort: Cohort,
+    stores_dir: str | Path,
+    description: ModelDescription,
+    *,
+    chunk: int,
+    force: bool = False,
+    provenance: dict | None = None,
+    fingerprints: dict[str, dict] | None = None,
+) -> tuple[list[Shard], list[dict], dict[str, NewStore]]:
+    """:func:`plan_shards`, less the making of new stores: those are returned, by path, for the
+    caller to make (:meth:`NewStore.create`) before it first writes to one or records a failure in it.
+
+    A fresh output folder is then planned without opening any store, so that the store libraries
+    (xarray's Datasets bring in Dask) load after the first frames are predicted, not before.
+    """
     stores_dir = Path(stores_dir)
     if fingerprints is not None:
         check_resumable(cohort, stores_dir, fingerprints, force=force)
     stores_dir.mkdir(parents=True, exist_ok=True)
-    shards, failures = [], []
+    shards, failures, new_stores = [], [], {}
     for session in cohort.sessions:
         views = list(session.videos)
         try:
@@ -104,22 +151,26 @@ def plan_shards(
             continue
         n_frames = max(info.frames for info in infos.values())
         path = store_path(stores_dir, session)
+        new_store = None
         if force or not path.exists():
-            template = store_template(description, n_frames=n_frames, fps=infos[views[0]].fps, views=views)
             attrs = {"session": session.key, "subject": session.subject, "group": session.group,
                      "videos": {v: str(p) for v, p in session.videos.items()},
                      "model": description.metadata, "provenance": provenance or {}}
             if fingerprints is not None:
                 attrs[fingerprint.ATTR] = fingerprints[session.key]
-            store.create_store(path, template, chunk=chunk, attrs=attrs, overwrite=True)
-        for region in store.pending(path):
+            new_store = NewStore(path, description, n_frames, infos[views[0]].fps, views, chunk, attrs)
+            new_stores[str(path)] = new_store
+        for region in store.layout_regions(views, n_frames, chunk) if new_store else store.pending(path):
             n_view = infos[region.view].frames
             if region.start >= n_view:  # this view is shorter than the session: nothing to read
-                store.mark_done(path, region)
+                if new_store:
+                    new_store.past_end.append(region)
+                else:
+                    store.mark_done(path, region)
                 continue
             shards.append(Shard(str(path), session.key, region.view, str(session.videos[region.view]),
                                 region.chunk, region.start, min(region.stop, n_view)))
-    return shards, failures
+    return shards, failures, new_stores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,7 +466,7 @@ def _infer_cohort(cohort, out, *, backend, backend_kwargs, chunk, frames_per_bat
     on_gpu = layout["gpus_per_predictor"] > 0
     if not on_gpu:
         backend_kwargs = with_threads(backend, backend_kwargs, int(layout["cpus_per_predictor"]))
-    fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
+    fps_of = {s.store: float(store.open_store(s.store, chunked=False).attrs["fps"]) for s in shards}
     where = f"GPU, {layout['readers']} reader(s)" if on_gpu else f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
             f"{layout['predictors']} predictor(s) on {where}")

@@ -3,9 +3,11 @@
 On the embedded default (no ``ray.address``) every frame is predicted on this machine whichever
 runner does it; starting Ray, its workers and a predictor actor then costs tens of CPU-seconds
 before the first frame, which for a short video is most of the job. This runner plans the same
-shards into the same stores (:func:`.inference.plan_shards`), writes each finished shard as one
+shards into the same stores (:func:`.inference.plan_work`), writes each finished shard as one
 region and marks it done (so a rerun resumes, ``force`` redoes, a failed shard is recorded and
-the others finish), and returns the same :class:`.inference.RunReport`.
+the others finish), and returns the same :class:`.inference.RunReport`. A new store is made
+when its first region is written, not while planning: the store libraries then load after the
+first frames are predicted, which is most of the wait for a user watching a short job start.
 
 The pipeline, in one process::
 
@@ -31,7 +33,8 @@ import numpy as np
 
 from .. import store
 from ..cohort import Cohort
-from .inference import Progress, RunReport, Shard, _ShardResults, plan_shards, predictions_to_part, session_fingerprints
+from .inference import (NewStore, Progress, RunReport, Shard, _ShardResults, plan_work, predictions_to_part,
+                        session_fingerprints)
 from .stages import PredictStage, decode_shard, prefetched, with_threads
 
 __all__ = ["choose_runner", "run_local", "load_stage", "infer_local", "available_cpus", "default_threads",
@@ -104,6 +107,7 @@ def run_local(
     printer: Callable[[str], None] = print,
     progress_every: float = 5.0,
     prefetch: int = 3,
+    new_stores: dict[str, NewStore] | None = None,
 ) -> RunReport:
     """Decode (in a thread), predict and write ``shards`` in this process.
 
@@ -123,6 +127,10 @@ def run_local(
         Attempts at decoding a shard again before it is recorded as failed.
     prefetch
         Batches decoded ahead of the predictor.
+    new_stores
+        Stores the shards go to that are not made yet (:func:`.inference.plan_work`), by path: each
+        is made just before its first write or failure record, and those left are made at the end,
+        so that every planned store exists once the run has finished.
 
     Returns
     -------
@@ -140,9 +148,15 @@ def run_local(
     frames = done = 0
     current: _ShardResults | None = None
     failed: set[int] = set()
+    unmade = dict(new_stores or {})
+
+    def made(path: str) -> str:
+        if path in unmade:
+            unmade.pop(path).create()
+        return path
 
     def fail(shard: Shard, error: str) -> None:
-        store.record_failure(shard.store, shard.region, error)
+        store.record_failure(made(shard.store), shard.region, error)
         failures.append({"session": shard.session, "view": shard.view, "start": shard.start, "stop": shard.stop,
                          "error": error})
 
@@ -165,11 +179,13 @@ def run_local(
             progress.add(shard.session, new)
             if current.complete:
                 part = predictions_to_part(kind, current.arrays, np.arange(shard.start, shard.stop), fps_of[shard.store])
-                store.write_region(shard.store, part, shard.region)
+                store.write_region(made(shard.store), part, shard.region)
                 done += 1
                 current = None
     finally:
         rows.close()
+    for path in list(unmade):
+        made(path)
     progress.printer(progress.line())
     return RunReport(frames, time.monotonic() - started, done, failures)
 
@@ -211,17 +227,21 @@ def infer_local(
     if stage is None:
         stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
-    shards, unplanned = plan_shards(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
-                                    provenance=provenance, fingerprints=fingerprints)
+    # new stores are made as they are first written: the store libraries load after the first frames
+    shards, unplanned, new_stores = plan_work(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
+                                              provenance=provenance, fingerprints=fingerprints)
     if not shards:
+        for new_store in new_stores.values():  # sessions of no frames: their stores, empty, as planned
+            new_store.create()
         if not unplanned:
             printer("[infer] every shard is already done (force=true redoes them)")
         return RunReport(0, time.monotonic() - started, 0, unplanned)
-    fps_of = {s.store: float(store.open_store(s.store).attrs["fps"]) for s in shards}
+    fps_of = {s.store: new_stores[s.store].fps if s.store in new_stores
+              else float(store.open_store(s.store, chunked=False).attrs["fps"]) for s in shards}
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
             f"in this process ({backend_kwargs.get('threads') or 'default'} threads)")
     report = run_local(shards, stage, kind=description.kind, fps_of=fps_of, frames_per_batch=frames_per_batch,
-                       retries=retries, printer=printer, progress_every=progress_every)
+                       retries=retries, printer=printer, progress_every=progress_every, new_stores=new_stores)
     report.seconds = time.monotonic() - started  # model loading and planning included
     report.failures[:0] = unplanned
     return report

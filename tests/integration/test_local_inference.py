@@ -1,5 +1,10 @@
 """The in-process runner: the same stores as the Ray path, resume, force, bad videos, model errors."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -130,3 +135,49 @@ def test_local_model_error_fails_only_its_shard(material, tmp_path):
     assert "cannot predict frame 60" in report.failures[0]["error"]
     path = tmp_path / "out" / "stores" / "m0_d1.zarr"
     assert {r.key for r in store.pending(path)} == {"top.1"} and report.shards_done == 2
+
+
+def test_a_store_is_made_at_its_first_write_and_a_failure_before_it_is_kept(material, tmp_path):
+    _, videos, weights = material
+    path = tmp_path / "out" / "stores" / "m0_d1.zarr"
+    seen = []  # (frames done so far, whether the store exists) at each progress line
+    report = infer_local(_cohort(videos[:1]), tmp_path / "out", backend="tests.helpers.models:FailOnFramePredictor",
+                         backend_kwargs=_kwargs(weights, bad_frame=10), chunk=50, frames_per_batch=16, retries=1,
+                         printer=lambda m: seen.append((m.split()[1], path.exists())), progress_every=0)
+    # the first shard (frames 0-49) fails before anything is written: the store is made to record it,
+    # and making it for the later shards' writes does not wipe that record
+    assert [(f["start"], f["stop"]) for f in report.failures] == [(0, 50)]
+    assert [(f["start"], f["stop"]) for f in store.failures(path)] == [(0, 50)]
+    assert {r.key for r in store.pending(path)} == {"top.0"} and report.shards_done == 2
+    assert np.isfinite(_values(tmp_path / "out", "m0_d1")["position"][50:]).all()
+    seen.clear()
+    fresh = tmp_path / "fresh" / "stores" / "m0_d1.zarr"
+    infer_local(_cohort(videos[:1]), tmp_path / "fresh", backend="yolo", backend_kwargs=_kwargs(weights), chunk=50,
+                frames_per_batch=16, retries=1, progress_every=0,
+                printer=lambda m: seen.append((m.split()[1], fresh.exists())))
+    progress = [(done, exists) for done, exists in seen if "/" in done]  # "[infer] 16/120 frames, …"
+    assert progress[0] == ("16/120", False)  # predicting before its store exists
+    assert progress[-1] == ("120/120", True) and store.is_complete(fresh)
+
+
+def test_the_first_frames_come_before_the_store_libraries_load(material, tmp_path):
+    # planning a fresh folder opens no store: Dask and Zarr load at the first write, after the first frames
+    _, videos, weights = material
+    script = f"""
+import sys
+from deepbehavior.cohort import cohort_from_videos
+from deepbehavior.runtime.local import infer_local
+loaded = []
+def printer(line):
+    if not loaded and line.split()[1][:2] != "0/" and "/" in line.split()[1]:
+        loaded.append([m for m in ("dask.array", "zarr") if m in sys.modules])
+infer_local(cohort_from_videos([{str(videos[0])!r}]), {str(tmp_path / "out")!r}, backend="yolo",
+            backend_kwargs={_kwargs(weights)!r}, chunk=50, frames_per_batch=16, printer=printer, progress_every=0)
+print("LOADED", loaded[0])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LOADED []" in done.stdout
+    made = list((tmp_path / "out" / "stores").glob("*.zarr"))
+    assert len(made) == 1 and store.is_complete(made[0])

@@ -29,6 +29,20 @@ def test_store_opens_with_xarray_with_documented_dims_and_chunks(tmp_path):
     assert store.regions(path)[2].frames == 50
 
 
+@pytest.mark.parametrize("views", [("top", "side"), ("top",)])
+def test_a_new_store_is_metadata_only_and_its_regions_are_known_before_it_is_made(tmp_path, views):
+    path = store.create_store(tmp_path / "s.zarr", _template(views=views), chunk=100)
+    # every chunk is the fill value (missing), so none is written: creating costs no memory or disk per frame
+    ds = store.open_store(path)
+    assert set(ds.data_vars) >= {"position", "shape", "confidence"}
+    assert [p.name for name in ds.data_vars for p in (path / name).rglob("*") if p.is_file()] == \
+        ["zarr.json"] * len(ds.data_vars)
+    assert np.isnan(ds["position"].values).all()
+    # what planning lists for a store not made yet is what the made store lists
+    assert store.layout_regions(views, 250, 100) == store.regions(path)
+    assert store.open_store(path, chunked=False)["position"].chunks is None  # no Dask where none is wanted
+
+
 def test_write_region_fills_only_its_region_and_marks_it_done(tmp_path):
     path = store.create_store(tmp_path / "s.zarr", _template(), chunk=100)
     region = store.regions(path)[4]  # side, frames 100-199
