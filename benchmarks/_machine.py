@@ -25,3 +25,8 @@ def described(**extra) -> dict:
 
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), **extra}
+
+
+#: What a benchmark says of the load averages it records (and no more: it cannot tell whose work ran).
+LOAD_NOTE = ("the 1/5/15-minute load averages at the start and the end are recorded; the benchmark's own "
+             "processes count in them, and whether other work shared the machine is said where the figures are quoted")

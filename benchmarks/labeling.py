@@ -49,7 +49,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
-from _machine import described  # noqa: E402
+from _machine import LOAD_NOTE, described  # noqa: E402
 from deepbehavior.files import write_atomic  # noqa: E402
 from _timing import headline, spread, wall  # noqa: E402
 
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
         "frames_picked": args.n, "kmeans_candidates": args.candidates, "rounds": args.rounds,
         "kmeans_library_of_plain_script": kmeans_library(),
         "video": f"{video.name}, 2330 frames of 640x480 (DeepLabCut open field)" if video == VIDEO else str(video),
-        "machine": described(shared="shared with other work; see the load averages"),
+        "machine": described(load=LOAD_NOTE),
         "load_average_1_5_15_min_start": [round(x, 2) for x in load_start],
         "load_average_1_5_15_min_end": [round(x, 2) for x in os.getloadavg()],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

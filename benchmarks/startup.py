@@ -28,7 +28,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
-from _machine import cpu_model  # noqa: E402
+from _machine import described  # noqa: E402
 from _timing import headline, spread  # noqa: E402
 
 CLI = [sys.executable, "-m", "deepbehavior.cli"]
@@ -130,6 +129,7 @@ def main() -> None:
     from tests.helpers.models import random_yolo
 
     offline_ultralytics()
+    load_at_start = round(os.getloadavg()[0], 2)
     figures: dict[str, list[float]] = {}
 
     def keep(result: dict, names: dict[str, str]) -> None:
@@ -165,9 +165,10 @@ def main() -> None:
         **headline(best=med["baseline_first_frame_s"] / med["infer_first_frame_s"], best_what="ultralytics' wait for its first result over ours for the first frame (the same 60-frame clip, yolo11n, fresh processes): above 1 our first frame comes sooner",
                    whole=None, whole_what="start-up only; the whole-command comparison is inference.json's"),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "gpu": None, "load_average_1min_end": round(os.getloadavg()[0], 2),
-                    "note": "shared VM: other work ran at the same time; CPU seconds are the steadier figure"},
+        "machine": described(gpu=None, load_average_1min_start=load_at_start,
+                             load_average_1min_end=round(os.getloadavg()[0], 2),
+                             note="where other work shares the machine (see the load averages), CPU seconds "
+                                  "are the steadier figure"),
         "input": {"frames": args.frames, "size": [320, 240], "model": "yolo11n (random weights)", "imgsz": 320,
                   "runner": "default (runner=auto: in this process, no Ray)"},
         "seconds": {k: spread(v) for k, v in figures.items()},

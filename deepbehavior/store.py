@@ -169,7 +169,7 @@ def create_store(
 
 def open_store(path: str | os.PathLike, *, chunked: bool = True) -> xr.Dataset:
     """Open a store lazily: as Dask arrays chunked as stored, or with ``chunked=False`` as arrays
-    read on access (what planning and writing use: attributes and layout, without importing Dask).
+    read whole on access, with no Dask graph (what planning and writing use: attributes and layout).
 
     Raises
     ------

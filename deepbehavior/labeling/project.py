@@ -36,7 +36,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..formats.yolo import box_from_keypoints, image_size, unique_name  # noqa: F401 (box_from_keypoints: re-exported)
 from ..files import write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -139,6 +138,10 @@ def check_instances(instances, spec: ProjectSpec, *, where: str = "instances") -
 
 
 def _image_size(path: Path) -> tuple[int, int]:
+    # the formats package is imported where it is needed: it brings in xarray, which picking
+    # frames (`deepbehavior frames`) and serving labels never use
+    from ..formats.yolo import image_size
+
     try:
         return image_size(path)
     except ValueError as exc:  # the formats layer's one-line error, naming the file
@@ -388,6 +391,8 @@ class ImportReport:
 def ingest(project: Project, image: Path, instances: list[dict], *, report: ImportReport,
            taken: set[str], origin: dict | None = None) -> str:
     """Copy ``image`` into ``project`` under a free name and save its label as ``labelled``."""
+    from ..formats.yolo import unique_name
+
     name = unique_name(taken, image.name)
     taken.add(name)
     project.add_image(image, name=name, origin=origin)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import xarray as xr
 
-from .. import schema
 from ..video import iter_frames_at, probe
 from .project import Project
+
+if TYPE_CHECKING:  # xarray is for the methods that score stores: uniform and k-means picks never load it
+    import xarray as xr
 
 METHODS = ("uniform", "kmeans", "uncertain", "jumps")
 
@@ -165,6 +167,8 @@ def select(
     if stores is None or len(stores) != len(videos):
         raise ValueError(f"Expected one store per video for method={method!r}, but got "
                          f"{0 if stores is None else len(stores)} stores for {len(videos)} videos")
+    from .. import schema
+
     scorer = uncertainty_score if method == "uncertain" else jump_score
     pool = []
     for v, ds in enumerate(stores):

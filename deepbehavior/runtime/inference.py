@@ -34,8 +34,8 @@ from ..models.outputs import predictions_to_part, store_template
 from ..video import VideoError, probe, set_decoder_log
 from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend, with_threads
 
-__all__ = ["Shard", "NewStore", "plan_shards", "plan_work", "run_inference", "infer_cohort", "load_backend", "session_fingerprints",
-           "check_resumable"]
+__all__ = ["Shard", "NewStore", "plan_shards", "plan_work", "run_inference", "infer_cohort", "load_backend",
+           "session_fingerprints", "check_resumable"]
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,15 @@ def test_help_and_bad_input_import_no_heavy_library(tmp_path, args):
     assert _modules_after(*args, cwd=tmp_path) == set()
 
 
+def test_picking_frames_uniformly_imports_no_store_library(tmp_path, tiny_inputs):
+    """`deepbehavior frames` by uniform or k-means picks reads videos only: xarray (and pandas, Dask
+    with it) would be a second of start-up for nothing."""
+    modules = _modules_after("frames", f"out={tmp_path / 'p'}", f"videos=[{tiny_inputs / 'm1.mp4'}]", "n=3",
+                             cwd=tmp_path)
+    assert modules == set()
+    assert len(list((tmp_path / "p").rglob("*.png"))) == 3  # it did pick and write the frames
+
+
 def test_local_infer_never_imports_ray(tmp_path, tiny_inputs):
     """The embedded default on a CPU runs in this process: Ray is not even imported."""
     modules = _modules_after("infer", f"out={tmp_path / 'o'}", f"videos=[{tiny_inputs / 'm1.mp4'}]",

@@ -3,7 +3,8 @@ import threading
 
 import pytest
 
-from deepbehavior.labeling.project import LabelError, Project, RevisionConflict, box_from_keypoints
+from deepbehavior.formats.yolo import box_from_keypoints
+from deepbehavior.labeling.project import LabelError, Project, RevisionConflict
 
 
 def test_write_then_read_keeps_label_and_counts_revisions(make_project):
