@@ -97,25 +97,16 @@ class NewStore:
             store.mark_done(self.path, region)
 
 
-def plan_shards(
-    cohort: Cohort,
-    stores_dir: str | Path,
-    description: ModelDescription,
-    *,
-    chunk: int,
-    force: bool = False,
-    provenance: dict | None = None,
-    fingerprints: dict[str, dict] | None = None,
-) -> tuple[list[Shard], list[dict]]:
-    """Create any missing store and list the shards that are not done yet.
+def plan_shards(cohort: Cohort, stores_dir: str | Path, description: ModelDescription,
+                **options) -> tuple[list[Shard], list[dict]]:
+    """Create any missing store and list the shards that are not done yet (the arguments of :func:`plan_work`).
 
     Returns the shards, and the sessions that could not be planned (a video missing, unreadable,
     truncated or damaged) with their error; the other sessions run. With ``force`` every store is recreated.
     ``fingerprints`` (session key → fingerprint) are recorded in new stores and checked against
     existing ones (:func:`check_resumable`).
     """
-    shards, failures, new_stores = plan_work(cohort, stores_dir, description, chunk=chunk, force=force,
-                                             provenance=provenance, fingerprints=fingerprints)
+    shards, failures, new_stores = plan_work(cohort, stores_dir, description, **options)
     for new_store in new_stores.values():
         new_store.create()
     return shards, failures
