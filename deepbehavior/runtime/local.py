@@ -114,7 +114,8 @@ def run_local(
     Parameters
     ----------
     shards
-        The work, as planned by :func:`.inference.plan_shards`.
+        The work, as planned by :func:`.inference.plan_work` (or :func:`.inference.plan_shards`, which
+        also makes the stores).
     stage
         The predictor, loaded once (:class:`.stages.PredictStage`).
     kind
