@@ -40,7 +40,6 @@ import contextlib
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -64,7 +62,7 @@ CONDITIONS = {
                    duplicates=0.05),
 }
 
-from _machine import LOAD_NOTE, cpu_model  # noqa: E402
+from _machine import LOAD_NOTE, described  # noqa: E402
 from _timing import headline, spread, wall  # noqa: E402
 
 from deepbehavior.tracking.metrics import clear_mot, covers_from_labels  # noqa: E402
@@ -453,9 +451,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {**summary(result), **result}
     result.update({
         "parts_kept_from_previous_run": {p: previous.get("date") for p in kept},
-        "machine": {"cpu": cpu_model(), "cores": psutil.cpu_count(logical=True),
-                    "ram_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
-                    "load": LOAD_NOTE},
+        "machine": described(load=LOAD_NOTE),
         "load_average_1_5_15_min_start": [round(x, 2) for x in load_start],
         "load_average_1_5_15_min_end": [round(x, 2) for x in os.getloadavg()],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

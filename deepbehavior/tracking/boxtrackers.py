@@ -13,7 +13,6 @@ Poses go in as the box around their visible keypoints, padded by ``pad`` pixels.
 from __future__ import annotations
 
 import warnings
-
 from types import SimpleNamespace
 
 import numpy as np
