@@ -5,8 +5,9 @@
 The clip is the first ``--frames`` frames of the DeepLabCut open-field video (640×480), written
 as MP4; the model is yolo11n with seeded random weights (speed does not depend on the weights).
 Both sides use the same batch, the same image size, the same number of torch threads
-(``--threads``, default every core) and the same ``max_det``. Each round runs, in this order
-(so that a drift of the shared machine's speed hits both sides alike):
+(``--threads``, default every core) and the same ``max_det``. Each round runs the steady rates, then
+the whole commands, each group in an order shuffled every round (seeded), so that a drift of the
+machine's speed hits every side alike and none always runs first or right after another:
 
 steady (in this process, model loaded and warm, the first ``--steady-frames`` frames)
     ``ours_pipeline``: the local runner (decode in a thread, predict, write the Zarr store);
@@ -39,6 +40,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -111,13 +113,11 @@ def ours_pipeline(stage, video: Path, work: Path, args) -> float:
     from deepbehavior.cohort import cohort_from_videos
     from deepbehavior.runtime.inference import plan_shards
     from deepbehavior.runtime.local import run_local
-    from deepbehavior.store import open_store
 
     description = stage.predictor.describe()
     shards, _ = plan_shards(cohort_from_videos([video]), work / "stores", description, chunk=args.chunk, force=True)
-    fps_of = {s.store: float(open_store(s.store).attrs["fps"]) for s in shards}
     start = time.perf_counter()
-    report = run_local(shards, stage, kind=description.kind, fps_of=fps_of, frames_per_batch=args.batch,
+    report = run_local(shards, stage, kind=description.kind, frames_per_batch=args.batch,
                        printer=lambda m: None)
     assert not report.failures, report.failures
     return report.frames / (time.perf_counter() - start)
@@ -214,31 +214,40 @@ def main() -> None:
     plain = work / "plain.py"
     plain.write_text(textwrap.dedent(PLAIN_SCRIPT))
 
-    steady = {k: [] for k in ("ours_pipeline", "ultralytics_video_batch", "ultralytics_stream", "ours_predictor",
-                              "ultralytics_list_batch", "ours_pipeline_bfloat16", "ours_predictor_bfloat16")}
-    whole = {k: [] for k in ("deepbehavior_infer", "ultralytics_script", "ultralytics_script_all_threads",
-                             "deepbehavior_infer_bfloat16",
-                             *(("deepbehavior_infer_ray",) if args.ray else ()))}
+    def plain_script(i: int, threads: int) -> float:
+        return wall([python, str(plain), str(video), str(model_path), str(work / f"plain-{i}-{threads}.npy"),
+                     str(args.batch), str(args.imgsz), str(threads)], env)
+
+    steady_runs = {
+        "ours_pipeline": lambda i: ours_pipeline(stage, steady_video, work / f"steady-{i}", args),
+        "ultralytics_video_batch": lambda i: same_threads(ultralytics_video, model, steady_video, args.batch, args,
+                                                          threads=args.threads),
+        "ultralytics_stream": lambda i: same_threads(ultralytics_video, model, steady_video, 1, args,
+                                                     threads=args.threads),
+        "ours_predictor": lambda i: ours_predictor(stage.predictor, frames, args.batch),
+        "ultralytics_list_batch": lambda i: same_threads(ultralytics_list, model, frames, args.batch, args,
+                                                         threads=args.threads),
+        "ours_pipeline_bfloat16": lambda i: ours_pipeline(stage_bf16, steady_video, work / f"bf16-{i}", args),
+        "ours_predictor_bfloat16": lambda i: ours_predictor(stage_bf16.predictor, frames, args.batch),
+    }
+    whole_runs = {
+        "deepbehavior_infer": lambda i: wall([*cli, f"out={work / f'cli-{i}'}"], env),
+        "ultralytics_script": lambda i: plain_script(i, 0),
+        "deepbehavior_infer_bfloat16": lambda i: wall([*cli, f"out={work / f'cli-bf16-{i}'}", "model.bfloat16=true"],
+                                                      env),
+        "ultralytics_script_all_threads": lambda i: plain_script(i, args.threads),
+        **({"deepbehavior_infer_ray": lambda i: wall([*cli, f"out={work / f'ray-{i}'}", "runner=ray"], env)}
+           if args.ray else {}),
+    }
+    steady = {name: [] for name in steady_runs}
+    whole = {name: [] for name in whole_runs}
     first_frame = []
     for i in range(args.rounds):
-        steady["ours_pipeline"].append(ours_pipeline(stage, steady_video, work / f"steady-{i}", args))
-        steady["ultralytics_video_batch"].append(same_threads(ultralytics_video, model, steady_video, args.batch, args,
-                                                              threads=args.threads))
-        steady["ultralytics_stream"].append(same_threads(ultralytics_video, model, steady_video, 1, args,
-                                                         threads=args.threads))
-        steady["ours_predictor"].append(ours_predictor(stage.predictor, frames, args.batch))
-        steady["ultralytics_list_batch"].append(same_threads(ultralytics_list, model, frames, args.batch, args,
-                                                             threads=args.threads))
-        steady["ours_pipeline_bfloat16"].append(ours_pipeline(stage_bf16, steady_video, work / f"bf16-{i}", args))
-        steady["ours_predictor_bfloat16"].append(ours_predictor(stage_bf16.predictor, frames, args.batch))
-        whole["deepbehavior_infer"].append(wall([*cli, f"out={work / f'cli-{i}'}"], env))
-        whole["deepbehavior_infer_bfloat16"].append(wall([*cli, f"out={work / f'cli-bf16-{i}'}", "model.bfloat16=true"],
-                                                         env))
-        for name, threads in (("ultralytics_script", 0), ("ultralytics_script_all_threads", args.threads)):
-            whole[name].append(wall([python, str(plain), str(video), str(model_path), str(work / f"plain-{i}.npy"),
-                                     str(args.batch), str(args.imgsz), str(threads)], env))
-        if args.ray:
-            whole["deepbehavior_infer_ray"].append(wall([*cli, f"out={work / f'ray-{i}'}", "runner=ray"], env))
+        for runs, results in ((steady_runs, steady), (whole_runs, whole)):
+            names = list(runs)
+            random.Random(i).shuffle(names)  # no side always first, or always right after another
+            for name in names:
+                results[name].append(runs[name](i))
         launched = time.time()
         done = subprocess.run([python, "-c", FIRST_FRAME_SCRIPT, str(launched), str(video), str(work / f"first-{i}"),
                                str(model_path), str(args.threads)], env=env, capture_output=True, text=True)

@@ -74,7 +74,6 @@ def main() -> None:
     from deepbehavior.runtime.inference import plan_shards
     from deepbehavior.runtime.local import default_threads, run_local
     from deepbehavior.runtime.stages import PredictStage
-    from deepbehavior.store import open_store
     from deepbehavior.video import iter_frames, probe, read_frames, write_video
     from tests.helpers.models import random_yolo
 
@@ -96,8 +95,7 @@ def main() -> None:
         def run() -> int:
             shards, _ = plan_shards(cohort_from_videos([clip]), work / f"stores-{i}", description, chunk=args.chunk,
                                     force=True)
-            fps_of = {s.store: float(open_store(s.store).attrs["fps"]) for s in shards}
-            report = run_local(shards, stage, kind=description.kind, fps_of=fps_of, frames_per_batch=args.batch,
+            report = run_local(shards, stage, kind=description.kind, frames_per_batch=args.batch,
                                printer=lambda m: None)
             assert not report.failures, report.failures
             return report.frames

@@ -83,7 +83,7 @@ class PredictConfig:
     device: str = "auto"
     # 16-bit floats on a CUDA GPU (faster, slightly less exact).
     half: bool = False
-    # yolo/yolo_pose: the network's convolutions in bfloat16 (CPU or GPU; ~2x faster on a CPU with
+    # yolo/yolo_pose: the network's convolutions in bfloat16 (CPU or GPU; about 1.6x the frames/s on a CPU with
     # AMX), its head and the decoding of boxes and keypoints still in float32. Check it on your frames.
     bfloat16: bool = False
     # Extra constructor arguments of a backend other than "yolo" (e.g. mediapipe's model_complexity).

@@ -43,9 +43,12 @@ are the only conversions: format readers and writers in ``deepbehavior/formats/`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # xarray loads where a dataset is built: a store can be made and written without it
+    import xarray as xr
 
 # ---- Glossary: the words of the data model, each defined once ----------------------------------
 
@@ -181,19 +184,42 @@ def time_coords(frame_numbers, fps: float) -> dict:
     return {TIME: frame_numbers.astype(np.float64) / fps, FRAME: (TIME, frame_numbers)}
 
 
-def _assemble(variables: dict, dims: dict, coords: dict, views: list[str], attrs: dict) -> xr.Dataset:
-    """A dataset of ``variables`` (arrays with the view axis last), with the view axis dropped when
-    there is one camera (its name kept in a scalar coordinate ``view``)."""
+class Parts(NamedTuple):
+    """A dataset of this data model as the three arguments of ``xarray.Dataset``: data variables
+    ``{name: (dims, array)}``, coordinates and attributes, as the builders below make them.
+
+    :func:`deepbehavior.store.create_empty_store` makes a store from them with Zarr alone, so that
+    inference writes its stores without loading xarray (and, through it, Dask).
+    """
+
+    data_vars: dict
+    coords: dict
+    attrs: dict
+
+    def dataset(self) -> xr.Dataset:
+        import xarray as xr
+
+        return xr.Dataset(self.data_vars, coords=self.coords, attrs=self.attrs)
+
+
+def _assemble(variables: dict, dims: dict, coords: dict, views: list[str], attrs: dict) -> Parts:
+    """The parts of a dataset of ``variables`` (arrays with the view axis last), with the view axis
+    dropped when there is one camera (its name kept in a scalar coordinate ``view``)."""
     if len(views) == 1:
         data = {name: (dims[name], arr[..., 0]) for name, arr in variables.items()}
         coords = {**coords, VIEW: views[0]}
     else:
         data = {name: ((*dims[name], VIEW), arr) for name, arr in variables.items()}
         coords = {**coords, VIEW: views}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return Parts(data, coords, attrs)
 
 
-def make_poses(
+def make_poses(position, confidence=None, **kwargs) -> xr.Dataset:
+    """Build a poses dataset: :func:`pose_parts` (the same parameters) as an ``xarray.Dataset``."""
+    return pose_parts(position, confidence, **kwargs).dataset()
+
+
+def pose_parts(
     position,
     confidence=None,
     *,
@@ -206,8 +232,8 @@ def make_poses(
     source_software: str = "deepbehavior",
     individuals_are: str = IDENTITIES,
     space_unit: str | None = None,
-) -> xr.Dataset:
-    """Build a poses dataset.
+) -> Parts:
+    """The parts of a poses dataset (:func:`make_poses` builds it).
 
     Parameters
     ----------
@@ -229,7 +255,7 @@ def make_poses(
 
     Returns
     -------
-    xarray.Dataset
+    Parts
         ``view`` is a dimension (the last) only when there are two or more views.
     """
     position = np.asarray(position, dtype=np.float32)
@@ -268,7 +294,13 @@ def make_poses(
                      _names(views, n_view, "view"), attrs)
 
 
-def make_boxes(
+def make_boxes(centre, shape, confidence=None, class_index=None, **kwargs) -> xr.Dataset:
+    """Build a boxes dataset (movement's ``bboxes``): :func:`box_parts` (the same parameters) as an
+    ``xarray.Dataset``."""
+    return box_parts(centre, shape, confidence, class_index, **kwargs).dataset()
+
+
+def box_parts(
     centre,
     shape,
     confidence=None,
@@ -281,8 +313,8 @@ def make_boxes(
     time=None,
     source_software: str = "deepbehavior",
     individuals_are: str = SLOTS,
-) -> xr.Dataset:
-    """Build a boxes dataset (movement's ``bboxes``).
+) -> Parts:
+    """The parts of a boxes dataset (movement's ``bboxes``; :func:`make_boxes` builds it).
 
     Parameters
     ----------

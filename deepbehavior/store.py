@@ -13,24 +13,34 @@ never half done.
 
 Markers live beside the store, in ``<store>.progress/``: ``done/<view>.<chunk>`` and
 ``failed/<view>.<chunk>.json`` (the error text, for the run report).
+
+Stores are read through xarray. Inference makes and fills its stores with Zarr alone
+(:func:`create_empty_store`, :func:`write_region_arrays`): the same files, byte for byte, as
+:func:`create_store` and :func:`write_region`, without the second or two that xarray, Dask and pandas
+take to load in a short job. Everything else writes datasets through xarray.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import struct
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from . import schema
 from .files import write_atomic  # noqa: F401  (also the name other modules knew it by)
+
+if TYPE_CHECKING:  # imported where a store is opened or a dataset written: inference's stores need only Zarr
+    import xarray as xr
 
 
 @dataclass(frozen=True)
@@ -62,10 +72,9 @@ def _progress_dir(path: Path) -> Path:
     return Path(f"{path}.progress")
 
 
-def _store_chunks(var: xr.DataArray, chunk: int) -> tuple[int, ...]:
+def _store_chunks(dims: Sequence[str], shape: Sequence[int], chunk: int) -> tuple[int, ...]:
     """Chunk shape of a variable in a store: ``chunk`` frames, one view, every other dimension whole."""
-    return tuple(min(chunk, n) if d == schema.TIME else 1 if d == schema.VIEW else n
-                 for d, n in zip(var.dims, var.shape))
+    return tuple(min(chunk, n) if d == schema.TIME else 1 if d == schema.VIEW else n for d, n in zip(dims, shape))
 
 
 def _frame_encoding(ds: xr.Dataset, chunk: int) -> dict:
@@ -112,7 +121,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwr
     out = _plain_strings(ds)
     encoding = {}
     for name, var in out.data_vars.items():
-        chunks = _store_chunks(var, chunk)
+        chunks = _store_chunks(var.dims, var.shape, chunk)
         out[name] = var.chunk(dict(zip(var.dims, chunks)))
         encoding[name] = {"chunks": chunks}
     encoding.update(_frame_encoding(out, chunk))
@@ -147,23 +156,95 @@ def create_store(
     ``attrs`` are added to the store's attributes (provenance: config, versions, inputs).
     An existing store is kept unless ``overwrite`` is true.
     """
-    path = Path(path)
     template = schema.validate(schema.drop_single_view(template))
+    empty = _empty_like(template)
+    empty.attrs = {**template.attrs, **(attrs or {}), "chunk": int(chunk)}
+    encoding = {name: {"chunks": _store_chunks(var.dims, var.shape, chunk)} for name, var in empty.data_vars.items()}
+    encoding.update(_frame_encoding(empty, chunk))
+
+    def write(tmp: Path) -> None:
+        # Consolidated metadata is written once here; region writes never change metadata.
+        with _consolidated_metadata():
+            empty.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True, write_empty_chunks=False)
+
+    return _create_atomically(Path(path), write, overwrite=overwrite)
+
+
+def create_empty_store(
+    path: str | os.PathLike,
+    parts: schema.Parts,
+    *,
+    chunk: int,
+    attrs: dict | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """:func:`create_store` of ``parts.dataset()``, written with Zarr alone: the same files, byte for
+    byte, without loading xarray (which loads Dask), for inference's new stores.
+
+    ``parts`` (:class:`deepbehavior.schema.Parts`) are those of the schema's builders (float data
+    variables, the ``time``/``frame``/label/``view`` coordinates), whose encoding this writes as
+    xarray's Zarr backend does: a float's ``_FillValue`` as the base64 of a float64 NaN, the
+    non-dimension coordinates named in each data variable's ``coordinates``, ``frame`` chunked along
+    time like the data, other coordinates chunked as Zarr chooses. ``tests/unit/test_store.py``
+    compares every file with :func:`create_store`'s.
+    """
+    variables = {name: (tuple(dims), np.asarray(array).dtype) for name, (dims, array) in parts.data_vars.items()}
+    sizes = {d: n for name, (dims, array) in parts.data_vars.items() for d, n in zip(dims, np.shape(array))}
+    coords = {name: _coordinate(name, value) for name, value in parts.coords.items()}
+    attrs = {**parts.attrs, **(attrs or {}), "chunk": int(chunk)}
+
+    def write(tmp: Path) -> None:
+        import zarr
+
+        group = zarr.open_group(tmp, mode="w", zarr_format=3, attributes=attrs)
+        for name, (dims, values) in coords.items():
+            text = values.dtype.kind in "OU"
+            array = group.create_array(
+                name, shape=values.shape, dtype=str if text else values.dtype,
+                chunks=(min(chunk, max(sizes[schema.TIME], 1)),) if name == schema.FRAME else "auto",
+                fill_value=np.nan if values.dtype.kind == "f" else None,
+                attributes={"_FillValue": _NAN_FILL} if values.dtype.kind == "f" else {},
+                dimension_names=dims or None,
+            )
+            array[...] = values.astype(object) if text else values
+        for name, (dims, dtype) in variables.items():
+            others = sorted(c for c, (c_dims, _) in coords.items() if c not in sizes and set(c_dims) <= set(dims))
+            group.create_array(
+                name, shape=tuple(sizes[d] for d in dims), dtype=dtype,
+                chunks=_store_chunks(dims, [sizes[d] for d in dims], chunk), fill_value=np.nan,
+                attributes={"coordinates": " ".join(others), "_FillValue": _NAN_FILL}, dimension_names=dims,
+            )
+        with _consolidated_metadata():
+            zarr.consolidate_metadata(tmp, zarr_format=3)
+
+    return _create_atomically(Path(path), write, overwrite=overwrite)
+
+
+#: A float variable's ``_FillValue`` attribute as xarray writes it in Zarr v3: a float64 NaN, base64.
+_NAN_FILL = base64.standard_b64encode(struct.pack("<d", np.nan)).decode()
+
+
+def _coordinate(name: str, value) -> tuple[tuple[str, ...], np.ndarray]:
+    """A coordinate of :class:`schema.Parts` (values, or ``(dims, values)``) as dims and an array."""
+    dims, values = value if isinstance(value, tuple) else (((name,), value) if np.ndim(value) else ((), value))
+    return ((dims,) if isinstance(dims, str) else tuple(dims)), np.asarray(values)
+
+
+def _create_atomically(path: Path, write: Callable[[Path], None], *, overwrite: bool) -> Path:
+    """Make a store at ``path`` by ``write(tmp)`` beside it and a rename, its old progress cleared."""
     if path.exists() and not overwrite:
         raise FileExistsError(f"Expected no store at {path}, but one exists (pass overwrite=True to replace it)")
     if path.exists():
         shutil.rmtree(path)
     shutil.rmtree(_progress_dir(path), ignore_errors=True)
-    empty = _empty_like(template)
-    empty.attrs = {**template.attrs, **(attrs or {}), "chunk": int(chunk)}
-    encoding = {name: {"chunks": _store_chunks(var, chunk)} for name, var in empty.data_vars.items()}
-    encoding.update(_frame_encoding(empty, chunk))
     tmp = path.with_name(f".{path.name}.creating")
     shutil.rmtree(tmp, ignore_errors=True)
-    # Consolidated metadata is written once here; region writes never change metadata.
-    with _consolidated_metadata():
-        empty.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True, write_empty_chunks=False)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
 
 
@@ -177,6 +258,8 @@ def open_store(path: str | os.PathLike, *, chunked: bool = True) -> xr.Dataset:
         When the store has the layout before issue #13 (dims ``individual``/``keypoint``, time
         in frames); the message says how to convert it (:func:`upgrade_store`).
     """
+    import xarray as xr
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Expected a Zarr store at {path}, but there is none")
@@ -198,6 +281,8 @@ def upgrade_store(old: str | os.PathLike, new: str | os.PathLike, *, overwrite: 
     Values are copied unchanged (see :func:`deepbehavior.schema.upgrade_legacy`); the time chunk
     and attributes are kept. Progress markers are not copied: the new store is a finished one.
     """
+    import xarray as xr
+
     with _consolidated_metadata():
         ds = xr.open_zarr(Path(old), zarr_format=3, consolidated=True)
     chunk = int(ds.attrs.get("chunk", ds.sizes[schema.TIME]))
@@ -275,6 +360,43 @@ def write_regions(path: str | os.PathLike, part: xr.Dataset, regions: Sequence[R
     part.to_zarr(path, region=where, zarr_format=3, consolidated=False)
     for region in regions:
         mark_done(path, region)
+
+
+def write_region_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], region: Region) -> None:
+    """Write one view's values for the frames of ``region`` with Zarr alone, then mark it done.
+
+    ``arrays`` holds every data variable of the store, each ``(frames, …)`` in the store's dimension
+    order less ``view`` (as :func:`deepbehavior.models.outputs.prediction_arrays` gives them). The
+    chunks written are those :func:`write_region` writes for the dataset of these arrays; this path
+    loads neither xarray nor Dask, which is most of a short inference job's writing time.
+    """
+    import zarr
+
+    path = Path(path)
+    with _consolidated_metadata():
+        group = zarr.open_group(path, mode="r+", zarr_format=3)
+    kind = group.attrs.get("ds_type")
+    expected = schema.POSE_DIMS if kind == schema.POSES else schema.BOX_DIMS if kind == schema.BOXES else None
+    if expected is None:
+        raise schema.SchemaError(f"{path}: Expected attrs['ds_type'] '{schema.POSES}' or '{schema.BOXES}', "
+                                 f"but got {kind!r}")
+    if set(arrays) != set(expected):
+        raise ValueError(f"Expected the variables {sorted(expected)} for region {region.key} of {path}, "
+                         f"but got {sorted(arrays)}")
+    store_views = [str(v) for v in np.atleast_1d(group[schema.VIEW][...])]
+    if region.view not in store_views:
+        raise ValueError(f"Expected a view of {path} ({store_views}) in region {region.key}, but got {region.view!r}")
+    multi_view = len(group[schema.VIEW].shape) == 1
+    where = (slice(region.start, region.stop), Ellipsis, *((store_views.index(region.view),) if multi_view else ()))
+    targets = {name: group[name] for name in expected}
+    for name, target in targets.items():
+        wanted = (region.frames, *target.shape[1:len(target.shape) - multi_view])
+        if np.shape(arrays[name]) != wanted:
+            raise ValueError(f"Expected {name} of shape {wanted} for region {region.key} of {path}, "
+                             f"but got {np.shape(arrays[name])}")
+    for name, target in targets.items():
+        target[where] = np.asarray(arrays[name], dtype=target.dtype)
+    mark_done(path, region)
 
 
 def mark_done(path: Path, region: Region) -> None:

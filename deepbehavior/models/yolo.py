@@ -110,7 +110,7 @@ class YoloPredictor:
         Run in float16 (CUDA only).
     bfloat16
         Run the convolutions before the head in bfloat16 (``torch.autocast``), on the CPU or a GPU.
-        On a CPU with AMX the local runner went 1.8x as fast (yolo11n at 640x480, 2-core Xeon,
+        On a CPU with AMX the local runner went 1.6x as fast as in float32 (yolo11n at 640x480, 2-core Xeon,
         ``benchmarks/results/inference.json``); the head and the decoding of boxes and keypoints stay in
         float32, since bfloat16's 8-bit mantissa would round a box corner at x = 600 px to 4 px. Outputs
         differ slightly from float32 (on a trained detector: box corners 0.015 px apart at the median,

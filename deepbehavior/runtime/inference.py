@@ -5,7 +5,7 @@ The pipeline::
     plan_shards ─► Ray Data, with GPUs:    decode_shard (CPU tasks) ─► PredictStage (GPU actors) ─┐
                    Ray Data, without:      ReadAndPredict (an actor per node, reading in a thread) ─┤
                                                                                                   ▼
-                                    driver: write_region + done marker, one shard at a time, progress
+                                    driver: write_region_arrays + done marker, one shard at a time, progress
 
 Shards are the stores' time chunks, so a shard is the unit of work, of writing and of resuming.
 Frames never reach the driver, only predictions (a few numbers a frame); the driver alone writes,
@@ -30,7 +30,7 @@ import numpy as np
 from .. import fingerprint, store
 from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
-from ..models.outputs import predictions_to_part, store_template
+from ..models.outputs import prediction_arrays, store_parts
 from ..video import VideoError, probe, set_decoder_log
 from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend, with_threads
 
@@ -91,8 +91,8 @@ class NewStore:
     past_end: list[store.Region] = field(default_factory=list)
 
     def create(self) -> None:
-        template = store_template(self.description, n_frames=self.n_frames, fps=self.fps, views=self.views)
-        store.create_store(self.path, template, chunk=self.chunk, attrs=self.attrs, overwrite=True)
+        parts = store_parts(self.description, n_frames=self.n_frames, fps=self.fps, views=self.views)
+        store.create_empty_store(self.path, parts, chunk=self.chunk, attrs=self.attrs, overwrite=True)
         for region in self.past_end:
             store.mark_done(self.path, region)
 
@@ -125,8 +125,8 @@ def plan_work(
     """:func:`plan_shards`, less the making of new stores: those are returned, by path, for the
     caller to make (:meth:`NewStore.create`) before it first writes to one or records a failure in it.
 
-    A fresh output folder is then planned without opening any store, so that the store libraries
-    (xarray's Datasets bring in Dask) load after the first frames are predicted, not before.
+    A fresh output folder is then planned without opening any store, so that Zarr loads after the
+    first frames are predicted, not before (stores are made and written with Zarr alone).
     """
     stores_dir = Path(stores_dir)
     if fingerprints is not None:
@@ -245,7 +245,6 @@ def run_inference(
     backend: str,
     backend_kwargs: dict,
     kind: str,
-    fps_of: dict[str, float],
     frames_per_batch: int = 16,
     retries: int = 2,
     predictors: int = 1,
@@ -299,7 +298,7 @@ def run_inference(
                            .map_batches(PredictStage, fn_constructor_kwargs=predictor, **pool))
             else:
                 dataset = dataset.map_batches(ReadAndPredict, fn_constructor_kwargs=predictor | read, **pool)
-            written, kept = _collect(dataset, pending, failures, kind=kind, fps_of=fps_of, progress=progress)
+            written, kept = _collect(dataset, pending, failures, kind=kind, progress=progress)
         done, frames = done + written, frames + kept
         if not pending:
             break
@@ -346,7 +345,7 @@ def _frames_per_session(shards: list[Shard]) -> dict[str, int]:
 
 
 def _collect(dataset, pending: dict[int, _ShardResults], failures: list[dict], *, kind: str,
-             fps_of: dict[str, float], progress: Progress) -> tuple[int, int]:
+             progress: Progress) -> tuple[int, int]:
     """Gather the predictions as they arrive; write each shard once it is whole (removing it from
     ``pending``), record failed ones in ``failures``. Returns the shards written and their frames:
     frames of a shard that is never written are not counted."""
@@ -364,9 +363,7 @@ def _collect(dataset, pending: dict[int, _ShardResults], failures: list[dict], *
             continue
         progress.add(shard.shard.session, shard.add(int(row["first"]), pickle.loads(row["result"])))
         if shard.complete:
-            part = predictions_to_part(kind, shard.arrays, np.arange(shard.shard.start, shard.shard.stop),
-                                       fps_of[shard.shard.store])
-            store.write_region(shard.shard.store, part, shard.shard.region)
+            store.write_region_arrays(shard.shard.store, prediction_arrays(kind, shard.arrays), shard.shard.region)
             done += 1
             frames += len(shard.received)
             del pending[index]
@@ -457,12 +454,11 @@ def _infer_cohort(cohort, out, *, backend, backend_kwargs, chunk, frames_per_bat
     on_gpu = layout["gpus_per_predictor"] > 0
     if not on_gpu:
         backend_kwargs = with_threads(backend, backend_kwargs, int(layout["cpus_per_predictor"]))
-    fps_of = {s.store: float(store.open_store(s.store, chunked=False).attrs["fps"]) for s in shards}
     where = f"GPU, {layout['readers']} reader(s)" if on_gpu else f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
             f"{layout['predictors']} predictor(s) on {where}")
     report = run_inference(
-        shards, backend=backend, backend_kwargs=backend_kwargs, kind=description.kind, fps_of=fps_of,
+        shards, backend=backend, backend_kwargs=backend_kwargs, kind=description.kind,
         frames_per_batch=frames_per_batch, retries=retries, printer=printer, progress_every=progress_every,
         decoder_log=decoder_log, **layout,
     )

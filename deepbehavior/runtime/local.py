@@ -6,13 +6,14 @@ before the first frame, which for a short video is most of the job. This runner 
 shards into the same stores (:func:`.inference.plan_work`), writes each finished shard as one
 region and marks it done (so a rerun resumes, ``force`` redoes, a failed shard is recorded and
 the others finish), and returns the same :class:`.inference.RunReport`. A new store is made
-when its first region is written, not while planning: the store libraries then load after the
-first frames are predicted, which is most of the wait for a user watching a short job start.
+when its first region is written, not while planning, and stores are made and written with Zarr
+alone (:func:`deepbehavior.store.write_region_arrays`): Zarr loads after the first frames are
+predicted, and xarray, Dask and pandas never load, which is a second or two of a short job.
 
 The pipeline, in one process::
 
     thread "decode":  decode_shard (OpenCV, GIL released) ─► batches of frames, a few ahead ─┐
-    main thread:      predictor (torch's own threads) ─► predictions ─► write_region  ◄───────┘
+    main thread:      predictor (torch's own threads) ─► predictions ─► write_region_arrays ◄─┘
 
 The decoding thread decodes each frame straight into its place in the batch's array
 (:func:`deepbehavior.video.iter_frame_batches`: no copy after decoding); the predictor takes a batch
@@ -33,8 +34,8 @@ import numpy as np
 
 from .. import store
 from ..cohort import Cohort
-from .inference import (NewStore, Progress, RunReport, Shard, _ShardResults, plan_work, predictions_to_part,
-                        session_fingerprints)
+from ..models.outputs import prediction_arrays
+from .inference import NewStore, Progress, RunReport, Shard, _ShardResults, plan_work, session_fingerprints
 from .stages import PredictStage, decode_shard, prefetched, with_threads
 
 __all__ = ["choose_runner", "run_local", "load_stage", "infer_local", "available_cpus", "default_threads",
@@ -101,7 +102,6 @@ def run_local(
     stage: PredictStage,
     *,
     kind: str,
-    fps_of: dict[str, float],
     frames_per_batch: int = 16,
     retries: int = 2,
     printer: Callable[[str], None] = print,
@@ -120,8 +120,6 @@ def run_local(
         The predictor, loaded once (:class:`.stages.PredictStage`).
     kind
         ``"poses"`` or ``"boxes"``: the stores' schema.
-    fps_of
-        Frame rate (frames/s) of each store, by its path.
     frames_per_batch
         Frames per predictor call.
     retries
@@ -179,8 +177,7 @@ def run_local(
             frames += new
             progress.add(shard.session, new)
             if current.complete:
-                part = predictions_to_part(kind, current.arrays, np.arange(shard.start, shard.stop), fps_of[shard.store])
-                store.write_region(made(shard.store), part, shard.region)
+                store.write_region_arrays(made(shard.store), prediction_arrays(kind, current.arrays), shard.region)
                 done += 1
                 current = None
     finally:
@@ -228,7 +225,7 @@ def infer_local(
     if stage is None:
         stage = PredictStage(backend, backend_kwargs)  # fails here, once, on a bad model file
     description = stage.predictor.describe()
-    # new stores are made as they are first written: the store libraries load after the first frames
+    # new stores are made as they are first written: Zarr loads after the first frames
     shards, unplanned, new_stores = plan_work(cohort, Path(out) / "stores", description, chunk=chunk, force=force,
                                               provenance=provenance, fingerprints=fingerprints)
     if not shards:
@@ -237,11 +234,9 @@ def infer_local(
         if not unplanned:
             printer("[infer] every shard is already done (force=true redoes them)")
         return RunReport(0, time.monotonic() - started, 0, unplanned)
-    fps_of = {s.store: new_stores[s.store].fps if s.store in new_stores
-              else float(store.open_store(s.store, chunked=False).attrs["fps"]) for s in shards}
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
             f"in this process ({backend_kwargs.get('threads') or 'default'} threads)")
-    report = run_local(shards, stage, kind=description.kind, fps_of=fps_of, frames_per_batch=frames_per_batch,
+    report = run_local(shards, stage, kind=description.kind, frames_per_batch=frames_per_batch,
                        retries=retries, printer=printer, progress_every=progress_every, new_stores=new_stores)
     report.seconds = time.monotonic() - started  # model loading and planning included
     report.failures[:0] = unplanned

@@ -347,7 +347,7 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
         Camera names, in the order of the observations' first axis (the store's ``view`` labels).
     """
     from .. import store
-    from ..models.outputs import predictions_to_part, store_template
+    from ..models.outputs import prediction_arrays, store_parts
 
     n_views, n_frames = observations.confidence.shape[:2]
     if len(views) != n_views:
@@ -355,21 +355,20 @@ def write_pose_store(path: str | os.PathLike, observations: Observations, *, fps
     description = ModelDescription(
         kind=schema.POSES, slots=1, class_names=("person",), keypoint_names=pose_layout.KEYPOINT_NAMES,
         metadata={"layout": pose_layout.LAYOUT, "derived": [], "backend": "synthetic_human"})
-    template = store_template(description, n_frames=n_frames, fps=fps, views=list(views))
+    parts = store_parts(description, n_frames=n_frames, fps=fps, views=list(views))
     key = f"{subject}_{session}"
     attrs = {"session": key, "subject": subject, "group": group,
              "videos": dict(videos or {v: f"{key}_{v}.mp4" for v in views}),
              "model": description.metadata, "provenance": {"generator": "deepbehavior.synthetic.human_reach"}}
-    path = store.create_store(path, template, chunk=chunk, attrs=attrs, overwrite=overwrite)
-    for region in store.regions(path):
+    path = store.create_empty_store(path, parts, chunk=chunk, attrs=attrs, overwrite=overwrite)
+    for region in store.layout_regions(views, n_frames, chunk):
         v = views.index(region.view)
         rows = slice(region.start, region.stop)
         # The predictor contract: keypoints (frame, slot, keypoint, 2), keypoint_conf (frame, slot, keypoint),
         # in its corner-origin pixels (the projections are the data model's, pixel centres at integers).
         results = {"keypoints": schema.to_corner_origin(observations.pixels[v, rows][:, None]),
                    "keypoint_conf": observations.confidence[v, rows][:, None]}
-        part = predictions_to_part(schema.POSES, results, np.arange(region.start, region.stop), fps)
-        store.write_region(path, part, region)
+        store.write_region_arrays(path, prediction_arrays(schema.POSES, results), region)
     return path
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from deepbehavior import store
+from deepbehavior import schema, store
 from deepbehavior.synthetic import mice as synthetic
 from deepbehavior.cohort import Cohort, Session
 from deepbehavior.config import RayConfig
@@ -160,24 +160,29 @@ def test_a_store_is_made_at_its_first_write_and_a_failure_before_it_is_kept(mate
     assert progress[-1] == ("120/120", True) and store.is_complete(fresh)
 
 
-def test_the_first_frames_come_before_the_store_libraries_load(material, tmp_path):
-    # planning a fresh folder opens no store: Dask and Zarr load at the first write, after the first frames
+def test_a_fresh_run_predicts_before_zarr_loads_and_never_loads_xarray(material, tmp_path):
+    # planning a fresh folder opens no store, so Zarr loads at the first write, after the first frames;
+    # stores are made and written with Zarr alone, so xarray (and the Dask and pandas it brings) never load
     _, videos, weights = material
     script = f"""
 import sys
 from deepbehavior.cohort import cohort_from_videos
 from deepbehavior.runtime.local import infer_local
+heavy = ("zarr", "xarray", "dask", "pandas")
 loaded = []
 def printer(line):
     if not loaded and line.split()[1][:2] != "0/" and "/" in line.split()[1]:
-        loaded.append([m for m in ("dask.array", "zarr") if m in sys.modules])
-infer_local(cohort_from_videos([{str(videos[0])!r}]), {str(tmp_path / "out")!r}, backend="yolo",
-            backend_kwargs={_kwargs(weights)!r}, chunk=50, frames_per_batch=16, printer=printer, progress_every=0)
-print("LOADED", loaded[0])
+        loaded.append([m for m in heavy if m in sys.modules])
+report = infer_local(cohort_from_videos([{str(videos[0])!r}]), {str(tmp_path / "out")!r}, backend="yolo",
+                     backend_kwargs={_kwargs(weights)!r}, chunk=50, frames_per_batch=16, printer=printer,
+                     progress_every=0)
+print("FIRST", loaded[0], "END", [m for m in heavy if m in sys.modules], "FRAMES", report.frames)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "LOADED []" in done.stdout
+    assert "FIRST [] END ['zarr'] FRAMES 120" in done.stdout, done.stdout
     made = list((tmp_path / "out" / "stores").glob("*.zarr"))
     assert len(made) == 1 and store.is_complete(made[0])
+    ds = store.open_store(made[0])  # read back with xarray, as every later job does
+    assert np.isfinite(ds["position"].values).all() and schema.validate(ds) is ds  # conf=0: every slot filled

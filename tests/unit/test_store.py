@@ -1,8 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from deepbehavior import schema, store
+from deepbehavior.models.base import ModelDescription
+from deepbehavior.models.outputs import prediction_arrays, predictions_to_part, store_parts
 
 
 def _template(frames=250, views=("top", "side")):
@@ -161,3 +165,72 @@ def test_old_stores_are_refused_with_how_to_convert_them(tmp_path):
     np.testing.assert_array_equal(new["frame"].values, np.arange(10))
     np.testing.assert_allclose(new["time"].values, np.arange(10) / 25.0)
     assert new["position"].encoding["chunks"][0] == 4
+
+
+def _files(root):
+    """Every file of a store: zarr.json parsed, chunks as bytes."""
+    return {str(f.relative_to(root)): json.loads(f.read_text()) if f.name == "zarr.json" else f.read_bytes()
+            for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def _description(kind):
+    return ModelDescription(kind=kind, slots=3, class_names=("mouse", "hand"),
+                            keypoint_names=("nose", "ear", "tail") if kind == schema.POSES else (),
+                            metadata={"weights": "w.pt"})
+
+
+@pytest.mark.parametrize("kind", [schema.POSES, schema.BOXES])
+@pytest.mark.parametrize("views", [("top",), ("left", "right")])
+@pytest.mark.parametrize("frames", [0, 1, 250, 300_001])
+def test_a_store_made_with_zarr_alone_is_file_for_file_the_one_xarray_makes(tmp_path, kind, views, frames):
+    # 300,001 frames: Zarr splits the time coordinate into several chunks of its choosing
+    chunk = 100 if frames < 1000 else 100_000
+    parts = store_parts(_description(kind), n_frames=frames, fps=29.97, views=list(views))
+    attrs = {"session": "m1_d1", "provenance": {"versions": {"zarr": "3"}}, "fingerprint": {"chunk": str(chunk)}}
+    by_xarray = store.create_store(tmp_path / "x.zarr", parts.dataset(), chunk=chunk, attrs=attrs)
+    by_zarr = store.create_empty_store(tmp_path / "z.zarr", parts, chunk=chunk, attrs=attrs)
+    assert _files(by_zarr) == _files(by_xarray)
+    xr.testing.assert_identical(store.open_store(by_zarr), store.open_store(by_xarray))
+    assert frames < 1000 or len(list((by_zarr / "time" / "c").iterdir())) > 1
+
+
+@pytest.mark.parametrize("kind", [schema.POSES, schema.BOXES])
+@pytest.mark.parametrize("views", [("top",), ("left", "right")])
+def test_predictions_written_with_zarr_alone_are_file_for_file_those_xarray_writes(tmp_path, kind, views):
+    rng = np.random.default_rng(0)
+    description = _description(kind)
+    parts = store_parts(description, n_frames=250, fps=30, views=list(views))
+    paths = [store.create_empty_store(tmp_path / f"{name}.zarr", parts, chunk=100) for name in ("x", "z")]
+    for region in store.layout_regions(views, 250, 100):
+        n = region.frames
+        if kind == schema.POSES:
+            results = {"keypoints": rng.uniform(0, 640, (n, 3, 3, 2)), "keypoint_conf": rng.uniform(0, 1, (n, 3, 3))}
+        else:
+            corner = rng.uniform(0, 600, (n, 3, 2))
+            results = {"boxes": np.concatenate([corner, corner + 20], -1), "box_conf": rng.uniform(0, 1, (n, 3)),
+                       "class_index": rng.integers(0, 2, (n, 3)).astype(float)}
+        results["box_conf" if kind == schema.BOXES else "keypoint_conf"][n // 2:] = np.nan  # some missing
+        store.write_region(paths[0], predictions_to_part(kind, results, np.arange(region.start, region.stop), 30),
+                           region)
+        store.write_region_arrays(paths[1], prediction_arrays(kind, results), region)
+    assert _files(paths[1]) == _files(paths[0])
+    assert store.done_keys(paths[1]) == store.done_keys(paths[0]) == {f"{v}.{c}" for v in views for c in range(3)}
+
+
+def test_writing_arrays_refuses_wrong_variables_shapes_and_views_naming_the_store(tmp_path):
+    parts = store_parts(_description(schema.BOXES), n_frames=250, fps=30, views=["top", "side"])
+    path = store.create_empty_store(tmp_path / "s.zarr", parts, chunk=100)
+    region = store.layout_regions(["top", "side"], 250, 100)[0]
+    good = {"position": np.zeros((100, 2, 3)), "shape": np.ones((100, 2, 3)), "confidence": np.ones((100, 3)),
+            "class_index": np.zeros((100, 3))}
+    with pytest.raises(ValueError, match=r"Expected the variables .* of .*s\.zarr, but got"):
+        store.write_region_arrays(path, {k: v for k, v in good.items() if k != "shape"}, region)
+    with pytest.raises(ValueError, match=r"Expected position of shape \(100, 2, 3\) for region top\.0 .* \(50, 2, 3\)"):
+        store.write_region_arrays(path, {**good, "position": np.zeros((50, 2, 3))}, region)
+    with pytest.raises(ValueError, match="Expected a view of .* in region front.0, but got 'front'"):
+        store.write_region_arrays(path, good, store.Region("front", 0, 0, 100))
+    assert store.done_keys(path) == set() and not (path / "position" / "c").exists()  # nothing written
+    store.write_region_arrays(path, good, region)
+    assert store.done_keys(path) == {"top.0"}
+    written = store.open_store(path)["shape"].sel(view="top").values
+    assert np.all(written[:100] == 1) and np.isnan(written[100:]).all()
