@@ -1,17 +1,21 @@
-"""Ray Train (one worker) against ultralytics' own ``model.train``: same data, epochs and seed.
+"""Our training runners against ultralytics' own ``model.train``: same data, epochs and seed.
 
-Writes ``benchmarks/results/training.json`` with:
+Each round (``--rounds``, interleaved so that a drift of the machine's speed hits all alike) trains
+three times: ultralytics' ``model.train``; ours in this process (``fit_local``, what ``deepbehavior
+train`` runs with one worker on the embedded default); ours under Ray Train with one worker
+(``fit``, what it runs with ``runner=ray``, several workers, GPUs or a cluster). Writes
+``benchmarks/results/training.json`` with, for each (min / median / max over the rounds):
 
-- ``ray_images_per_s`` / ``ultralytics_images_per_s``: training images per second of training time
-  (validation excluded), summed over all epochs;
-- ``ray_map50`` / ``ultralytics_map50`` (and mAP50-95): validation of the best epoch (ultralytics: best.pt);
-- ``throughput_ratio`` (ray / ultralytics): training images per second, the steady rate;
-- ``whole_run_ratio`` (ultralytics' wall time / ours, > 1: ours faster): each whole training call,
-  start-up (Ray and its worker for ours), data loading, validation and checkpoints included;
-- wall times, ``device``, ``machine``, ``date``.
+- ``images_per_s``: training images per second of training time (validation excluded), summed over
+  all epochs;
+- ``map50`` / ``map50_95``: validation of the best epoch (ultralytics: best.pt);
+- ``wall_s``: each whole training call, start-up (Ray and its worker for Ray Train), data loading,
+  validation and checkpoints included;
+- the headline ratios of the default (in-process) runner, and the same for Ray Train
+  (``*_ray``); ``device``, ``machine``, ``date``.
 
 The data is the synthetic rectangle dataset (``deepbehavior.synthetic.shapes_dataset``), small enough
-for a 2-core CPU machine: ``python benchmarks/training.py [--epochs N] [--images N] [--imgsz N]``.
+for a 2-core CPU machine: ``python benchmarks/training.py [--epochs N] [--images N] [--imgsz N] [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import yaml
-from _timing import headline
+from _timing import headline, spread
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training.json"
 
@@ -70,22 +75,30 @@ def run_ultralytics(spec, work: Path, device: str) -> dict:
             "map50_95": metrics["metrics/mAP50-95(B)"], "wall_s": wall, "load": load}
 
 
-def run_ray(spec, work: Path, use_gpu: bool, cpus: int) -> dict:
-    import pandas as pd
-
+def run_ours(spec, work: Path, use_gpu: bool, cpus: int, *, runner: str) -> dict:
+    """One of our runners (``"local"``: in this process; ``"ray"``: Ray Train, one worker)."""
     from deepbehavior.config import RayConfig
     from deepbehavior.runtime.distributed_training import fit
+    from deepbehavior.runtime.local_training import fit_local
 
     load = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
-    fit(spec, num_workers=1, use_gpu=use_gpu, storage=work / "ray-checkpoints", cpus_per_worker=cpus,
-        ray=RayConfig(num_cpus=cpus))
+    if runner == "local":
+        fit_local(spec, storage=work / f"{runner}-checkpoints", threads=cpus)
+    else:
+        fit(spec, num_workers=1, use_gpu=use_gpu, storage=work / f"{runner}-checkpoints", cpus_per_worker=cpus,
+            ray=RayConfig(num_cpus=cpus))
     wall = time.perf_counter() - started
+    return {**_epochs_report(spec), "wall_s": wall, "load": load}
+
+
+def _epochs_report(spec) -> dict:
+    import pandas as pd
+
     table = pd.read_csv(Path(spec.out) / "results.csv")
     best = table.loc[table["fitness"].idxmax()]  # ultralytics reports its best.pt at the end too
     return {"images_per_s": table["images"].sum() / table["time_s"].sum(),
-            "map50": float(best["metrics/mAP50(B)"]), "map50_95": float(best["metrics/mAP50-95(B)"]),
-            "wall_s": wall, "load": load}
+            "map50": float(best["metrics/mAP50(B)"]), "map50_95": float(best["metrics/mAP50-95(B)"])}
 
 
 def main() -> None:
@@ -95,6 +108,7 @@ def main() -> None:
     parser.add_argument("--augment", action="store_true", help="ultralytics' default augmentation (mosaic...)")
     parser.add_argument("--imgsz", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
     import torch
@@ -117,26 +131,35 @@ def main() -> None:
                       seed=0, overrides={"imgsz": args.imgsz, "workers": 0, "warmup_epochs": 1,
                                          # one optimizer step per batch: a short run must learn something
                                          "nbs": args.batch, **({} if args.augment else NO_AUGMENTATION)})
-        reference = run_ultralytics(LoopSpec(out=str(work / "u"), **common), work, device)
-        ours = run_ray(LoopSpec(out=str(work / "ray"), **common), work, use_gpu, cpus)
+        runs = {"ultralytics": [], "local": [], "ray": []}
+        for i in range(args.rounds):
+            runs["ultralytics"].append(run_ultralytics(LoopSpec(out=str(work / f"u{i}"), **common), work / f"u{i}",
+                                                       device))
+            for runner in ("local", "ray"):
+                runs[runner].append(run_ours(LoopSpec(out=str(work / f"{runner}{i}"), **common), work / f"{runner}{i}",
+                                             use_gpu, cpus, runner=runner))
+            print(f"[bench] round {i + 1}/{args.rounds}: " + ", ".join(
+                f"{name} {r[-1]['wall_s']:.1f} s {r[-1]['images_per_s']:.1f} img/s" for name, r in runs.items()),
+                flush=True)
+    med = {name: {key: statistics.median(r[key] for r in rounds) for key in ("images_per_s", "wall_s")}
+           for name, rounds in runs.items()}
     result = {
-        **headline(best=ours["images_per_s"] / reference["images_per_s"], best_what="training images/s of Ray Train (1 worker) over ultralytics' model.train, same data, epochs, batch, threads, in the epochs' own time",
-                   whole=reference["wall_s"] / ours["wall_s"], whole_what="ultralytics' whole model.train wall time over our whole Ray Train run (start-up, data, validation, checkpoints)"),
-        "ray_images_per_s": ours["images_per_s"],
-        "ultralytics_images_per_s": reference["images_per_s"],
-        "throughput_ratio": ours["images_per_s"] / reference["images_per_s"],
-        "ray_map50": ours["map50"],
-        "ultralytics_map50": reference["map50"],
-        "ray_map50_95": ours["map50_95"],
-        "ultralytics_map50_95": reference["map50_95"],
-        "whole_run_ratio": reference["wall_s"] / ours["wall_s"],
-        "ray_wall_s": ours["wall_s"],
-        "ultralytics_wall_s": reference["wall_s"],
+        **headline(best=med["local"]["images_per_s"] / med["ultralytics"]["images_per_s"],
+                   best_what="training images/s of `deepbehavior train`'s default runner (in this process, one "
+                             "worker) over ultralytics' model.train, same data, epochs, batch, threads, in the "
+                             "epochs' own time (medians)",
+                   whole=med["ultralytics"]["wall_s"] / med["local"]["wall_s"],
+                   whole_what="ultralytics' whole model.train wall time over our whole in-process training call "
+                              "(data, validation, checkpoints, reports included; medians)"),
+        "ratio_vs_baseline_best_ray": round(med["ray"]["images_per_s"] / med["ultralytics"]["images_per_s"], 3),
+        "whole_command_ratio_ray": round(med["ultralytics"]["wall_s"] / med["ray"]["wall_s"], 3),
+        **{f"{key}": {name: spread([r[key] for r in rounds]) for name, rounds in runs.items()}
+           for key in ("images_per_s", "wall_s", "map50", "map50_95")},
         "device": torch.cuda.get_device_name(0) if use_gpu else f"cpu ({cpus} threads)",
         "setup": {"model": "yolo11n.yaml (from scratch)", "epochs": args.epochs, "train_images": args.images,
                   "imgsz": args.imgsz, "batch": args.batch, "seed": 0, "workers": 1, "nbs": args.batch,
-                  "warmup_epochs": 1, "augment": args.augment,
-                  "load_average_1min_before": {"ultralytics": reference["load"], "ray": ours["load"]}},
+                  "warmup_epochs": 1, "augment": args.augment, "rounds": args.rounds,
+                  "load_average_1min_before": {name: [r["load"] for r in rounds] for name, rounds in runs.items()}},
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -2,7 +2,8 @@
 
 1. renders a cohort of synthetic sessions (mice with known keypoints) and its manifest;
 2. trains the top-down keypoint model (the default of ``deepbehavior train`` for keypoint datasets)
-   briefly, through the train job (Ray Train), on evenly spaced frames labelled with the exact keypoints;
+   briefly, through the train job (in this process: one worker on the CPUs, the job's default), on
+   evenly spaced frames labelled with the exact keypoints;
 3. runs inference through the inference runner into one Zarr store of keypoints per session;
 4. computes position, velocity, acceleration, speed and path length of the ``body`` keypoint with
    Dask from the stores;
@@ -57,7 +58,7 @@ class DemoJob:
     ray: RayConfig = field(default_factory=RayConfig)
     # Frames of each session put into the training set.
     train_frames_per_session: int = 60
-    # CPUs (torch threads) of the one Ray Train worker; null: every CPU of the local Ray. One thread
+    # CPUs (torch threads) of the training (the train job's cpus_per_worker); null: every CPU. One thread
     # trains these tiny networks at 5 s of CPU an epoch; two on a loaded 2-core machine spent 60-90 s.
     train_cpus: Optional[int] = 1
 
@@ -91,7 +92,7 @@ def _render_cohort(cfg: DemoJob, out: Path) -> tuple[Cohort, dict[str, synthetic
 
 
 def _train(cfg: DemoJob, data: Path, out: Path) -> Path:
-    """Train with the `deepbehavior train` job itself (Ray Train, checkpointed)."""
+    """Train with the `deepbehavior train` job itself (its default runner, checkpointed)."""
     from dataclasses import replace
 
     from .train import TrainJob

@@ -1,13 +1,15 @@
 # jobs/train.py
-"""Train a detector or keypoint model on a YOLO-layout dataset with Ray Train.
+"""Train a detector or keypoint model on a YOLO-layout dataset, in this process or with Ray Train.
 
 Input: ``train.data=data.yaml`` (images, labels, class names, and ``kpt_shape`` for keypoints);
 ``train.model`` an architecture YAML (from scratch) or a weights file (fine-tuning). The dataset is
-checked first (every bad file and line in one message). ``num_workers`` data-parallel workers train
-under Ray Train; each epoch is checkpointed to ``storage`` (default ``out/checkpoints``) and a rerun
-of the same command continues from the last checkpoint. Outputs in ``out``: ``weights/best.pt`` and
-``weights/last.pt`` (load with ``YOLO(path)``), ``results.csv`` and ``results.png`` (losses and
-metrics per epoch), ``data.yaml`` (the dataset with resolved paths). ``max_failures=N`` restarts
+checked first (every bad file and line in one message). One worker on this machine's CPUs trains in
+this process (``runner=auto``); ``num_workers`` data-parallel workers, GPUs, a cluster
+(``ray.address``) or ``max_failures`` train under Ray Train (or ``runner=ray``). Each epoch is
+checkpointed to ``storage`` (default ``out/checkpoints``) and a rerun of the same command continues
+from the last checkpoint, under either runner. Outputs in ``out``: ``weights/best.pt`` and
+``weights/last.pt`` (load with ``YOLO(path)``), ``results.csv`` (every epoch) and ``results.png`` (losses and
+metrics per epoch, drawn at the end), ``data.yaml`` (the dataset with resolved paths). ``max_failures=N`` restarts
 workers that die (from the last checkpoint, within the same run). The console shows one line per
 epoch; ``verbose=true`` shows Ray Train's own output too. With ``-m`` (a Hydra sweep) every run has
 its own folder under ``out`` and ``out/comparison.csv`` compares them at the end; add
@@ -46,6 +48,10 @@ class TrainJob:
     cpus_per_worker: Optional[int] = None
     # Ray Train's own console output; by default one line per epoch of ours.
     verbose: bool = False
+    # auto: in this process when Ray would add only its start-up (one worker, no GPU, no ray.address,
+    # max_failures=0, storage a local folder); "ray" or "local" to choose
+    # (runtime.local_training.TRAIN_RUNNERS; checked there, by choose_train_runner, before the dataset is read).
+    runner: str = "auto"
 
 
 class CompareRuns(Callback):
@@ -69,21 +75,31 @@ def main(cfg: TrainJob) -> None:
 
     from deepbehavior.models.dataset_checks import check_dataset
     from deepbehavior.models.yolo_train import make_spec
-    from deepbehavior.runtime.distributed_training import fit
     from deepbehavior.files import write_atomic
+    from deepbehavior.runtime.local_training import choose_train_runner
 
     if not cfg.train.data:
         raise ValueError("Expected train.data=PATH/data.yaml, but got nothing")
-    summary = check_dataset(cfg.train.data)
     out = Path(cfg.out).resolve()
+    storage = cfg.storage or out / "checkpoints"
+    runner = choose_train_runner(cfg.runner, address=cfg.ray.address, num_workers=cfg.num_workers,
+                                 use_gpu=cfg.use_gpu, max_failures=cfg.max_failures, storage=storage)
+    summary = check_dataset(cfg.train.data)
     data = out / "data.yaml"
     write_atomic(data, yaml.safe_dump(summary.data, sort_keys=False))
     spec = make_spec(cfg.train, task=summary.task, data=data, out=out)
     print(f"dataset: {summary.task}, classes {list(summary.names)}, images {summary.images}, "
           f"objects {summary.objects}")
-    result = fit(spec, num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
-                 storage=cfg.storage or out / "checkpoints", name=cfg.name, max_failures=cfg.max_failures,
-                 cpus_per_worker=cfg.cpus_per_worker, ray=cfg.ray, verbose=cfg.verbose)
+    if runner == "local":
+        from deepbehavior.runtime.local_training import fit_local
+
+        result = fit_local(spec, storage=storage, name=cfg.name, threads=cfg.cpus_per_worker)
+    else:
+        from deepbehavior.runtime.distributed_training import fit
+
+        result = fit(spec, num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, storage=storage, name=cfg.name,
+                     max_failures=cfg.max_failures, cpus_per_worker=cfg.cpus_per_worker, ray=cfg.ray,
+                     verbose=cfg.verbose)
     shown = {k: round(v, 4) for k, v in result.metrics.items()
              if k.startswith("metrics/mAP") or k in ("kpt_error_px", "pck", "fitness")}
     if "epoch" in result.metrics:

@@ -386,8 +386,8 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
             if improved:
                 shutil.copyfile(out / "weights" / "last.pt", out / "weights" / "best.tmp")
                 os.replace(out / "weights" / "best.tmp", out / "weights" / "best.pt")
-            write_report(history, out)
             stop = since_best >= spec.patience or epoch + 1 >= spec.epochs
+            write_report(history, out, plot=stop)  # the figure once, at the last epoch
             from .train_session import epoch_line
 
             session.say(epoch_line(metrics, epochs=spec.epochs, seconds_left=None if stop else

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-__all__ = ["Session", "LocalSession", "epoch_line", "broadcast"]
+__all__ = ["Session", "LocalSession", "epoch_line", "broadcast", "epoch_folders"]
 
 
 class Session(Protocol):
@@ -53,7 +53,7 @@ class LocalSession:
         return model
 
     def latest_checkpoint(self) -> Optional[Path]:
-        found = sorted(Path(self.storage).glob("epoch_*"))
+        found = epoch_folders(self.storage)
         return found[-1] if found else None
 
     def report(self, metrics, checkpoint_dir):
@@ -65,11 +65,17 @@ class LocalSession:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(checkpoint_dir, staging)
         os.replace(staging, target)  # a folder appears complete or not at all
-        for old in sorted(Path(self.storage).glob("epoch_*"))[:-self.keep]:
+        for old in epoch_folders(self.storage)[:-self.keep]:
             shutil.rmtree(old, ignore_errors=True)
 
     def say(self, text: str) -> None:
         print(text, flush=True)
+
+
+def epoch_folders(folder: str | os.PathLike) -> list[Path]:
+    """The complete checkpoint folders ``epoch_NNNN`` of a run (as both runners name them), oldest
+    first; a staging folder left by a killed copy (``epoch_NNNN.tmp``) is not one."""
+    return sorted(p for p in Path(folder).glob("epoch_*") if p.is_dir() and p.name[len("epoch_"):].isdigit())
 
 
 def epoch_line(metrics: dict[str, Any], *, epochs: int, seconds_left: Optional[float]) -> str:

@@ -343,7 +343,7 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
             if improved:
                 shutil.copyfile(weights / "last.pt", weights / "best.tmp")
                 os.replace(weights / "best.tmp", weights / "best.pt")
-            write_report(history, out)
+            write_report(history, out, plot=stop)  # the figure once, at the last epoch
             epoch_seconds.append(time.perf_counter() - started)
             remaining = 0 if stop else spec.epochs - epoch - 1
             session.say(epoch_line(metrics, epochs=spec.epochs,

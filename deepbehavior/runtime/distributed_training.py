@@ -33,20 +33,27 @@ from typing import Any, Iterator, Optional
 
 from ..config import RayConfig
 from ..models.topdown_train import TopDownSpec
+from ..models.train_session import epoch_folders
 from ..models.yolo_train import LoopSpec, train_loop
 from .environment import start_ray
 
 
 class RaySession:
-    """The loop's view of a Ray Train worker."""
+    """The loop's view of a Ray Train worker.
 
-    def __init__(self, messages: Any = None):
+    ``run_folder``: the run's checkpoint folder when it is on this machine's filesystem. Ray Train
+    resumes from its own record of a run; where it has none, the newest ``epoch_NNNN`` folder there
+    (left by the local runner, :mod:`.local_training`) is where the run continues.
+    """
+
+    def __init__(self, messages: Any = None, run_folder: str | None = None):
         import ray.train
 
         context = ray.train.get_context()
         self.world_rank = context.get_world_rank()
         self.world_size = context.get_world_size()
         self._messages = messages  # a ray.util.queue.Queue the driver prints from, or None
+        self._run_folder = run_folder
 
     def say(self, text: str) -> None:
         if self._messages is None:
@@ -74,7 +81,8 @@ class RaySession:
 
         checkpoint = ray.train.get_checkpoint()
         if checkpoint is None:
-            return None
+            saved = epoch_folders(self._run_folder) if self._run_folder else []
+            return saved[-1] if saved else None
         # A local copy: storage may be a cluster filesystem.
         return Path(checkpoint.to_directory(tempfile.mkdtemp(prefix="deepbehavior-resume-")))
 
@@ -92,9 +100,9 @@ def _worker(config: dict[str, Any]) -> None:
     if config.get("kind") == "topdown":
         from ..models.topdown_train import TopDownSpec, train_topdown
 
-        train_topdown(TopDownSpec(**config["spec"]), RaySession(config.get("messages")))
+        train_topdown(TopDownSpec(**config["spec"]), RaySession(config.get("messages"), config.get("run_folder")))
         return
-    train_loop(LoopSpec(**config["spec"]), RaySession(config.get("messages")))
+    train_loop(LoopSpec(**config["spec"]), RaySession(config.get("messages"), config.get("run_folder")))
 
 
 def _quiet_worker_reports() -> None:
@@ -267,7 +275,8 @@ def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = F
     trainer_class = _trainer_class(drop_cleaner=embedded)
     trainer = trainer_class(
         _worker,
-        train_loop_config={"spec": asdict(spec), "kind": kind, "messages": messages, "quiet": not verbose},
+        train_loop_config={"spec": asdict(spec), "kind": kind, "messages": messages, "quiet": not verbose,
+                           "run_folder": None if "://" in str(storage) else run_folder},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
                                      resources_per_worker={"CPU": cpus_per_worker, **({"GPU": 1} if use_gpu else {})}),

@@ -11,7 +11,8 @@ or the cluster at ``ray.address`` (the job's ``ray`` settings). Each run is a ta
 Train workers reserve their own CPUs/GPUs), at most ``hydra.launcher.parallel`` at a time (0: all).
 Runs learn how many run beside them from ``DEEPBEHAVIOR_CONCURRENT_RUNS``, so that a job which
 sizes its workers from the cluster (``deepbehavior train`` with ``cpus_per_worker`` unset) takes its
-share rather than everything. Hydra's end-of-sweep callbacks (the train job's comparison table) run
+share rather than everything; a one-worker ``train`` on the embedded Ray trains inside its task, on
+that share of the machine's CPUs (``runtime.local_training``). Hydra's end-of-sweep callbacks (the train job's comparison table) run
 on the driver after every run has ended. ``<sweep dir>/runs.csv`` records where and when each run
 ran and how it ended.
 """

@@ -1,5 +1,5 @@
 """The main job end to end, as the README runs it: a synthetic cohort → top-down keypoint model (train job,
-Ray Train) → inference → Zarr → kinematics of the body, scored against the exact keypoints it was drawn from."""
+in its own process) → inference → Zarr → kinematics of the body, scored against the exact keypoints it was drawn from."""
 
 import json
 import subprocess

@@ -1,6 +1,6 @@
-"""The train job end to end: killed mid-run and rerun it resumes; a worker that dies is restarted within
-the run; the console shows our per-epoch lines, not Ray's; a Hydra sweep ends with one table, also when
-its runs run in parallel on Ray."""
+"""The train job end to end: killed mid-run and rerun it resumes, under either runner (in this process or
+Ray Train) and across them; a worker that dies is restarted within the run; the console shows our
+per-epoch lines, not Ray's; a Hydra sweep ends with one table, also when its runs run in parallel on Ray."""
 
 from __future__ import annotations
 
@@ -34,32 +34,43 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def test_killed_run_resumes_from_last_checkpoint(tmp_path):
+@pytest.mark.parametrize("first, second", [("ray", "ray"), ("local", "local"), ("local", "ray")])
+def test_killed_run_resumes_from_last_checkpoint(tmp_path, first, second):
+    # either runner continues from the other's checkpoints: the same epoch_NNNN folders under storage/name
     data = write_synthetic_dataset(tmp_path / "data", images=16, val_images=4)
     out = tmp_path / "out"
     args = _command(f"train.data={data}", f"out={out}", "train.epochs=3", *FAST)
-    snapshot = out / "checkpoints" / "train" / "checkpoint_manager_snapshot.json"
+    run_folder = out / "checkpoints" / "train"
+    snapshot = run_folder / "checkpoint_manager_snapshot.json"  # Ray Train's record of the run
+
+    def checkpointed() -> bool:
+        if first == "ray":
+            return snapshot.is_file() and "epoch_0000" in snapshot.read_text()
+        return (run_folder / "epoch_0000").is_dir()
+
     log = open(tmp_path / "first.log", "w")
-    first = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=_environment(),
-                             start_new_session=True)
+    started = subprocess.Popen([*args, f"runner={first}"], stdout=log, stderr=subprocess.STDOUT,
+                               env=_environment(), start_new_session=True)
     try:
         deadline = time.monotonic() + 400
-        while time.monotonic() < deadline and first.poll() is None:
-            if snapshot.is_file() and "epoch_0000" in snapshot.read_text():
-                break
+        while time.monotonic() < deadline and started.poll() is None and not checkpointed():
             time.sleep(0.5)
-        assert first.poll() is None, "the first run ended early:\n" + (tmp_path / "first.log").read_text()
-        assert snapshot.is_file(), "no checkpoint within the time limit"
+        assert started.poll() is None, "the first run ended early:\n" + (tmp_path / "first.log").read_text()
+        assert checkpointed(), "no checkpoint within the time limit"
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # the whole session: driver, Ray and its workers
-        first.wait()
+        os.killpg(started.pid, signal.SIGKILL)  # the whole session: driver, Ray and its workers
+        started.wait()
         log.close()
+    first_log = (tmp_path / "first.log").read_text()
+    assert ("training in this process" in first_log) == (first == "local"), first_log[-2000:]
     rows_before = len(pd.read_csv(out / "results.csv"))
     assert 1 <= rows_before < 3
 
-    second = subprocess.run(args, capture_output=True, text=True, env=_environment(), timeout=500)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    output = second.stdout + second.stderr
+    resumed = subprocess.run([*args, f"runner={second}"], capture_output=True, text=True, env=_environment(),
+                             timeout=500)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    output = resumed.stdout + resumed.stderr
+    assert ("training in this process" in output) == (second == "local")
     assert "resuming after epoch" in output
     resumed_at = int(output.split("resuming after epoch ")[1].split()[0])
     assert resumed_at >= 1  # continued from a checkpoint, not from epoch 0

@@ -72,6 +72,8 @@ def test_report_and_comparison_of_runs(tmp_path):
     for name, fitness in (("train.lr0=0.01", [0.1, 0.3, 0.2]), ("train.lr0=0.001", [0.05, 0.4, 0.35])):
         history = [{"epoch": e, "train/box_loss": 2.0 - e, "metrics/mAP50(B)": f * 2, "fitness": f, "lr/pg0": 0.1}
                    for e, f in enumerate(fitness)]
+        table = write_report(history[:2], tmp_path / name, plot=False)  # a loop's epoch before its last
+        assert list(table["epoch"]) == [1, 2] and not (tmp_path / name / "results.png").exists()
         table = write_report(history, tmp_path / name)
         assert list(table["epoch"]) == [1, 2, 3]
         assert (tmp_path / name / "results.png").stat().st_size > 1000

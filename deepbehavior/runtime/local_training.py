@@ -1,0 +1,82 @@
+"""Training in this one process, for a run one machine does anyway: no Ray, no Train controller.
+
+With one worker on the embedded default (no ``ray.address``), Ray Train trains on this machine's
+CPUs exactly as one process would, after starting Ray, its Train controller and a worker process,
+and it copies every epoch's checkpoint through its storage layer. That cost tens of seconds a run
+(``benchmarks/results/training.json``). This runner runs the same loop
+(:func:`deepbehavior.models.yolo_train.train_loop` or
+:func:`~deepbehavior.models.topdown_train.train_topdown`) with a
+:class:`~deepbehavior.models.train_session.LocalSession` whose checkpoints are the folders Ray Train
+writes, ``storage/name/epoch_NNNN``, so that a rerun continues from the last one under either runner.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..models.topdown_train import TopDownSpec
+from ..models.yolo_train import LoopSpec
+from ..models.train_session import epoch_folders
+from .distributed_training import FitResult
+from .local import available_cpus
+
+__all__ = ["TRAIN_RUNNERS", "choose_train_runner", "fit_local"]
+
+#: The ``runner=`` choices of ``train``: ``auto`` decides by :func:`choose_train_runner`'s rule.
+TRAIN_RUNNERS = ("auto", "local", "ray")
+
+
+def choose_train_runner(runner: str, *, address: str | None, num_workers: int, use_gpu: bool, max_failures: int,
+                        storage: str | os.PathLike) -> str:
+    """``"local"`` or ``"ray"`` for a training run.
+
+    ``runner`` ``"auto"`` picks the local runner when Ray would only add start-up: one worker on
+    this machine's CPUs (``num_workers=1``, no ``address``, no GPU), no worker restarts to manage
+    (``max_failures=0``) and checkpoints in a local folder (not a cluster URI); Ray otherwise.
+    ``"local"`` with anything only Ray can do is an error.
+    """
+    if runner not in TRAIN_RUNNERS:
+        raise ValueError(f"Expected runner among {', '.join(map(repr, TRAIN_RUNNERS))}, but got {runner!r}")
+    needs_ray = {"num_workers": num_workers != 1, "ray.address": bool(address), "use_gpu": use_gpu,
+                 "max_failures": max_failures != 0, "storage": "://" in str(storage)}
+    if runner == "local" and any(needs_ray.values()):
+        what = ", ".join(k for k, v in needs_ray.items() if v)
+        raise ValueError(f"Expected runner=ray (or auto) with {what} set, but got runner=local, which trains "
+                         "one worker on this machine's CPUs")
+    if runner != "auto":
+        return runner
+    return "ray" if any(needs_ray.values()) else "local"
+
+
+def fit_local(spec: LoopSpec | TopDownSpec, *, storage: str | os.PathLike, name: str = "train",
+              keep_checkpoints: int = 2, threads: int | None = None) -> FitResult:
+    """Train ``spec`` in this process; the same outputs and checkpoints as
+    :func:`deepbehavior.runtime.distributed_training.fit` with one worker.
+
+    ``threads``: torch threads (default: the spec's, else every CPU this process may use, shared
+    among the runs of a parallel sweep as ``fit`` shares them).
+    """
+    from dataclasses import replace
+
+    from ..models.train_session import LocalSession
+
+    if threads is None:
+        concurrent = max(int(os.environ.get("DEEPBEHAVIOR_CONCURRENT_RUNS", "1") or 1), 1)
+        threads = spec.threads or max(available_cpus() // concurrent, 1)
+    spec = replace(spec, threads=threads)
+    run_folder = Path(storage).resolve() / name
+    run_folder.mkdir(parents=True, exist_ok=True)
+    session = LocalSession(storage=run_folder, keep=keep_checkpoints)
+    print(f"deepbehavior train: training in this process, {threads} CPU thread(s) ...", flush=True)
+    if isinstance(spec, TopDownSpec):
+        from ..models.topdown_train import train_topdown
+
+        metrics = train_topdown(spec, session)
+    else:
+        from ..models.yolo_train import train_loop
+
+        metrics = train_loop(spec, session)
+    saved = epoch_folders(run_folder)
+    return FitResult(metrics=dict(metrics or {}), checkpoint=str(saved[-1]) if saved else None,
+                     storage=str(run_folder))
