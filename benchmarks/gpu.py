@@ -23,8 +23,8 @@ reported as such, the others still run), so the whole stays under ``--budget`` s
     ours with ``bfloat16=True`` (convolutions in bfloat16, head in float32) against ultralytics at
     its own best (it has no bfloat16 mode: fp16 on a GPU, fp32 on a CPU).
 ``training``
-    Images/s of Ray Train against ultralytics' own trainer, same data, epochs, batch, seed
-    (``benchmarks/training.py``'s two runners).
+    Images/s of Ray Train (what ``use_gpu=true`` trains with) against ultralytics' own trainer, same
+    data, epochs, batch, seed (``benchmarks/training.py``'s runners).
 ``pose``
     yolo11n-pose through our backend (``yolo_pose``) against ultralytics' batch predict, fp16 on
     a GPU.
@@ -320,7 +320,8 @@ def part_training(args, s, work: Path) -> dict:
                   overrides={"imgsz": t["imgsz"], "workers": 0, "warmup_epochs": 1, "nbs": t["batch"],
                              **NO_AUGMENTATION})
     reference = bench.run_ultralytics(LoopSpec(out=str(work / "u"), **common), work, "0" if gpu else "cpu")
-    ours = bench.run_ray(LoopSpec(out=str(work / "ray"), **common), work, gpu, s["threads"])
+    # Ray Train, as `deepbehavior train use_gpu=true` runs it
+    ours = bench.run_ours(LoopSpec(out=str(work / "ray"), **common), work, gpu, s["threads"], runner="ray")
     return {"epochs": t["epochs"], "images": t["images"], "imgsz": t["imgsz"], "batch": t["batch"],
             "ray_images_per_s": round(ours["images_per_s"], 2),
             "ultralytics_images_per_s": round(reference["images_per_s"], 2),

@@ -34,7 +34,7 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-@pytest.mark.parametrize("first, second", [("ray", "ray"), ("local", "local"), ("local", "ray")])
+@pytest.mark.parametrize("first, second", [("ray", "ray"), ("local", "local"), ("local", "ray"), ("ray", "local")])
 def test_killed_run_resumes_from_last_checkpoint(tmp_path, first, second):
     # either runner continues from the other's checkpoints: the same epoch_NNNN folders under storage/name
     data = write_synthetic_dataset(tmp_path / "data", images=16, val_images=4)
