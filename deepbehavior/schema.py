@@ -36,7 +36,7 @@ Tools that draw boxes put (0, 0) at the top-left *corner* of the top-left pixel 
 where they build a dataset (:func:`from_corner_origin`: subtract :data:`CORNER_TO_CENTRE_PX` from
 positions; sizes are the same in both), and label readers of the centre formats (DeepLabCut)
 convert the other way (:func:`to_corner_origin`). Predictors' output has the corner origin of the
-labels they learn from; :func:`deepbehavior.models.outputs.predictions_to_part` converts it. Those
+labels they learn from; :func:`deepbehavior.models.outputs.prediction_arrays` converts it. Those
 are the only conversions: format readers and writers in ``deepbehavior/formats/``, and model output.
 """
 

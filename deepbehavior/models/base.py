@@ -23,7 +23,7 @@ and for ``kind == schema.POSES``::
 
 ``K`` is the number of slots (``max_individuals``), filled with the most confident detections
 first. Pixels have (0, 0) at the top-left pixel's *corner*, as the labels models learn from;
-:func:`.outputs.predictions_to_part` moves them to the data model's pixel-centre origin. ``describe()`` tells the pipeline what the store will hold.
+:func:`.outputs.prediction_arrays` moves them to the data model's pixel-centre origin. ``describe()`` tells the pipeline what the store will hold.
 """
 
 from __future__ import annotations
