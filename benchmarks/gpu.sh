@@ -15,6 +15,8 @@ if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
 fi
 WHEELS=${WHEELS:-$ROOT/wheels}
+# before anything imports ultralytics, which otherwise looks for the network as it loads
+export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=False HF_HUB_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 TQDM_DISABLE=1 MPLBACKEND=Agg
 check='import torch, ultralytics, ray, zarr, xarray, cv2, hydra'
 if ! "$PYTHON" -c "$check" 2>/dev/null; then
   if [[ -d "$WHEELS" ]]; then
@@ -27,7 +29,6 @@ if ! "$PYTHON" -c "$check" 2>/dev/null; then
   fi
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-export YOLO_OFFLINE=1 HF_HUB_OFFLINE=1 RAY_USAGE_STATS_ENABLED=0 TQDM_DISABLE=1 MPLBACKEND=Agg
 "$PYTHON" -c 'import torch; print("[gpu-bench] torch", torch.__version__, "cuda:", torch.cuda.is_available(),
   torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
