@@ -153,7 +153,7 @@ def main() -> None:
                               "(data, validation, checkpoints, reports included; medians)"),
         "ratio_vs_baseline_best_ray": round(med["ray"]["images_per_s"] / med["ultralytics"]["images_per_s"], 3),
         "whole_command_ratio_ray": round(med["ultralytics"]["wall_s"] / med["ray"]["wall_s"], 3),
-        **{f"{key}": {name: spread([r[key] for r in rounds]) for name, rounds in runs.items()}
+        **{key: {name: spread([r[key] for r in rounds]) for name, rounds in runs.items()}
            for key in ("images_per_s", "wall_s", "map50", "map50_95")},
         "device": torch.cuda.get_device_name(0) if use_gpu else f"cpu ({cpus} threads)",
         "setup": {"model": "yolo11n.yaml (from scratch)", "epochs": args.epochs, "train_images": args.images,
