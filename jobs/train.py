@@ -7,7 +7,7 @@ checked first (every bad file and line in one message). One worker on this machi
 this process (``runner=auto``); ``num_workers`` data-parallel workers, GPUs, a cluster
 (``ray.address``) or ``max_failures`` train under Ray Train (or ``runner=ray``). Each epoch is
 checkpointed to ``storage`` (default ``out/checkpoints``) and a rerun of the same command continues
-from the last checkpoint, under either runner. Outputs in ``out``: ``weights/best.pt`` and
+from the last checkpoint (Ray Train also from an in-process run's). Outputs in ``out``: ``weights/best.pt`` and
 ``weights/last.pt`` (load with ``YOLO(path)``), ``results.csv`` (every epoch) and ``results.png`` (losses and
 metrics per epoch, drawn at the end), ``data.yaml`` (the dataset with resolved paths). ``max_failures=N`` restarts
 workers that die (from the last checkpoint, within the same run). The console shows one line per

@@ -7,7 +7,8 @@ on a 20-epoch run of 45 s (2-core CPU, ``benchmarks/results/training.json``). Th
 (:func:`deepbehavior.models.yolo_train.train_loop` or
 :func:`~deepbehavior.models.topdown_train.train_topdown`) with a
 :class:`~deepbehavior.models.train_session.LocalSession` whose checkpoints are the folders Ray Train
-writes, ``storage/name/epoch_NNNN``, so that a rerun continues from the last one under either runner.
+writes, ``storage/name/epoch_NNNN``: a rerun continues from the last one, and so does a rerun under Ray
+Train (a local rerun of a Ray Train run takes the newest such folder).
 """
 
 from __future__ import annotations
