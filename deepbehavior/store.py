@@ -209,9 +209,9 @@ def create_empty_store(
             array[...] = values.astype(object) if text else values
         for name, (dims, dtype) in variables.items():
             others = sorted(c for c, (c_dims, _) in coords.items() if c not in sizes and set(c_dims) <= set(dims))
+            shape = tuple(sizes[d] for d in dims)
             group.create_array(
-                name, shape=tuple(sizes[d] for d in dims), dtype=dtype,
-                chunks=_store_chunks(dims, [sizes[d] for d in dims], chunk), fill_value=np.nan,
+                name, shape=shape, dtype=dtype, chunks=_store_chunks(dims, shape, chunk), fill_value=np.nan,
                 attributes={"coordinates": " ".join(others), "_FillValue": _NAN_FILL}, dimension_names=dims,
             )
         with _consolidated_metadata():
@@ -383,10 +383,11 @@ def write_region_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray
     if set(arrays) != set(expected):
         raise ValueError(f"Expected the variables {sorted(expected)} for region {region.key} of {path}, "
                          f"but got {sorted(arrays)}")
-    store_views = [str(v) for v in np.atleast_1d(group[schema.VIEW][...])]
+    view = group[schema.VIEW]
+    store_views = [str(v) for v in np.atleast_1d(view[...])]
     if region.view not in store_views:
         raise ValueError(f"Expected a view of {path} ({store_views}) in region {region.key}, but got {region.view!r}")
-    multi_view = len(group[schema.VIEW].shape) == 1
+    multi_view = view.ndim == 1
     where = (slice(region.start, region.stop), Ellipsis, *((store_views.index(region.view),) if multi_view else ()))
     targets = {name: group[name] for name in expected}
     for name, target in targets.items():

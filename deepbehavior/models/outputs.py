@@ -5,7 +5,8 @@ these functions turn them into the ``poses``/``bboxes`` layout of :mod:`deepbeha
 next to the models so anything that produces predictions (the inference runtime, synthetic data)
 writes stores the same way without importing the scheduler. Inference writes with
 :func:`store_parts` and :func:`prediction_arrays`, plain arrays that the store layer writes with Zarr
-alone; :func:`store_template` and :func:`predictions_to_part` are the same as datasets.
+alone (``store_parts(...).dataset()`` is the empty store as a dataset); :func:`predictions_to_part`
+is a shard's predictions as a dataset.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .base import ModelDescription
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["store_parts", "store_template", "prediction_arrays", "predictions_to_part"]
+__all__ = ["store_parts", "prediction_arrays", "predictions_to_part"]
 
 
 def store_parts(description: ModelDescription, *, n_frames: int, fps: float, views: list[str]) -> schema.Parts:
@@ -41,11 +42,6 @@ def store_parts(description: ModelDescription, *, n_frames: int, fps: float, vie
     return schema.box_parts(nan(n_frames, 2, slots, n_views), nan(n_frames, 2, slots, n_views),
                             nan(n_frames, slots, n_views), nan(n_frames, slots, n_views),
                             fps=fps, views=views, class_names=description.class_names)
-
-
-def store_template(description: ModelDescription, *, n_frames: int, fps: float, views: list[str]) -> xr.Dataset:
-    """:func:`store_parts` as a dataset."""
-    return store_parts(description, n_frames=n_frames, fps=fps, views=views).dataset()
 
 
 def prediction_arrays(kind: str, results: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -192,6 +192,12 @@ def _run_printing(run, messages, out=None) -> Any:
     return box["result"]
 
 
+def concurrent_runs() -> int:
+    """Runs of a parallel sweep (``hydra/launcher=ray``) sharing this machine or cluster, this one
+    included: its launcher sets ``DEEPBEHAVIOR_CONCURRENT_RUNS``; 1 outside a sweep."""
+    return max(int(os.environ.get("DEEPBEHAVIOR_CONCURRENT_RUNS", "1") or 1), 1)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """What a finished run left: the last metrics and where its checkpoints are."""
@@ -253,9 +259,7 @@ def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = F
         raise ValueError(f"Expected num_workers >= 1, but got {num_workers}")
     if cpus_per_worker is None:
         total = int(ray_module.cluster_resources().get("CPU", 1))
-        # Runs of a parallel sweep (hydra/launcher=ray) share the cluster.
-        concurrent = max(int(os.environ.get("DEEPBEHAVIOR_CONCURRENT_RUNS", "1") or 1), 1)
-        cpus_per_worker = max(total // (num_workers * concurrent), 1)
+        cpus_per_worker = max(total // (num_workers * concurrent_runs()), 1)
     spec = replace(spec, threads=spec.threads or cpus_per_worker)
     kind = "topdown" if isinstance(spec, TopDownSpec) else "ultralytics"
     if "://" in str(storage):  # a cluster filesystem URI (s3://, gs://, ...): Ray Train writes there itself

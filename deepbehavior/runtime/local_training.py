@@ -14,12 +14,13 @@ Train (a local rerun of a Ray Train run takes the newest such folder).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from ..models.topdown_train import TopDownSpec
-from ..models.yolo_train import LoopSpec
-from ..models.train_session import epoch_folders
-from .distributed_training import FitResult
+from ..models.topdown_train import TopDownSpec, train_topdown
+from ..models.train_session import LocalSession, epoch_folders
+from ..models.yolo_train import LoopSpec, train_loop
+from .distributed_training import FitResult, concurrent_runs
 from .local import available_cpus
 
 __all__ = ["TRAIN_RUNNERS", "choose_train_runner", "fit_local"]
@@ -58,26 +59,14 @@ def fit_local(spec: LoopSpec | TopDownSpec, *, storage: str | os.PathLike, name:
     ``threads``: torch threads (default: the spec's, else every CPU this process may use, shared
     among the runs of a parallel sweep as ``fit`` shares them).
     """
-    from dataclasses import replace
-
-    from ..models.train_session import LocalSession
-
     if threads is None:
-        concurrent = max(int(os.environ.get("DEEPBEHAVIOR_CONCURRENT_RUNS", "1") or 1), 1)
-        threads = spec.threads or max(available_cpus() // concurrent, 1)
+        threads = spec.threads or max(available_cpus() // concurrent_runs(), 1)
     spec = replace(spec, threads=threads)
     run_folder = Path(storage).resolve() / name
     run_folder.mkdir(parents=True, exist_ok=True)
     session = LocalSession(storage=run_folder, keep=keep_checkpoints)
     print(f"deepbehavior train: training in this process, {threads} CPU thread(s) ...", flush=True)
-    if isinstance(spec, TopDownSpec):
-        from ..models.topdown_train import train_topdown
-
-        metrics = train_topdown(spec, session)
-    else:
-        from ..models.yolo_train import train_loop
-
-        metrics = train_loop(spec, session)
+    metrics = train_topdown(spec, session) if isinstance(spec, TopDownSpec) else train_loop(spec, session)
     saved = epoch_folders(run_folder)
     return FitResult(metrics=dict(metrics or {}), checkpoint=str(saved[-1]) if saved else None,
                      storage=str(run_folder))
