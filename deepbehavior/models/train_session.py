@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-__all__ = ["Session", "LocalSession", "epoch_line", "broadcast", "epoch_folders"]
+__all__ = ["Session", "LocalSession", "epoch_line", "broadcast", "epoch_folders", "process_state_kept"]
 
 
 class Session(Protocol):
@@ -70,6 +72,31 @@ class LocalSession:
 
     def say(self, text: str) -> None:
         print(text, flush=True)
+
+
+@contextmanager
+def process_state_kept() -> Iterator[None]:
+    """Put back, after a loop trained in this process, the process-wide settings ultralytics' trainer
+    changes and leaves: torch's thread count (it sets min(8, CPUs - 1)), deterministic algorithms and
+    cuDNN flags, and environment variables (``OMP_NUM_THREADS=1``, ``PYTHONHASHSEED``,
+    ``CUBLAS_WORKSPACE_CONFIG``). A Ray Train worker ends with its run; a process that trained in
+    place goes on (a sweep's next run, inference) with what it had before."""
+    import torch
+
+    threads = torch.get_num_threads()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    environment = dict(os.environ)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        for key in set(os.environ) - set(environment):
+            del os.environ[key]
+        os.environ.update(environment)
 
 
 def epoch_folders(folder: str | os.PathLike) -> list[Path]:

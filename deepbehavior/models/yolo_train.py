@@ -39,7 +39,8 @@ import numpy as np
 
 from . import ultralytics_internals as internals
 from .keypoint_metrics import summarize_keypoint_errors
-from .train_session import LocalSession, Session, broadcast, epoch_line  # noqa: F401  (part of this API)
+from .train_session import (LocalSession, Session, broadcast, epoch_line,  # noqa: F401  (part of this API)
+                            process_state_kept)
 from .train_report import compare_runs, write_report  # noqa: F401  (compare_runs is part of this API)
 
 STATE_FILE = "state.pt"
@@ -367,7 +368,8 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
 
 def train_locally(spec: LoopSpec, *, storage: Path) -> dict[str, Any]:
     """Run the loop in this process without Ray (one worker, CPU); checkpoints under ``storage``."""
-    return train_loop(spec, LocalSession(storage=Path(storage)))
+    with process_state_kept():
+        return train_loop(spec, LocalSession(storage=Path(storage)))
 
 
 def spec_as_dict(spec: LoopSpec) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..models.topdown_train import TopDownSpec, train_topdown
-from ..models.train_session import LocalSession, epoch_folders
+from ..models.train_session import LocalSession, epoch_folders, process_state_kept
 from ..models.yolo_train import LoopSpec, train_loop
 from .distributed_training import FitResult, concurrent_runs
 from .local import available_cpus
@@ -66,7 +66,8 @@ def fit_local(spec: LoopSpec | TopDownSpec, *, storage: str | os.PathLike, name:
     run_folder.mkdir(parents=True, exist_ok=True)
     session = LocalSession(storage=run_folder, keep=keep_checkpoints)
     print(f"deepbehavior train: training in this process, {threads} CPU thread(s) ...", flush=True)
-    metrics = train_topdown(spec, session) if isinstance(spec, TopDownSpec) else train_loop(spec, session)
+    with process_state_kept():  # the trainer's threads, determinism and environment stay with the run
+        metrics = train_topdown(spec, session) if isinstance(spec, TopDownSpec) else train_loop(spec, session)
     saved = epoch_folders(run_folder)
     return FitResult(metrics=dict(metrics or {}), checkpoint=str(saved[-1]) if saved else None,
                      storage=str(run_folder))
