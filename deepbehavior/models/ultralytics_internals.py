@@ -11,8 +11,6 @@ release:
   methods and attributes it sets and calls, listed in :data:`REQUIRED`;
 - :func:`keypoint_pixel_validator_class`: a ``PoseValidator`` whose private ``_process_batch`` is
   extended to keep keypoint errors in pixels of the original image;
-- :func:`non_max_suppression` (``ultralytics.utils.nms``; it lived in ``ultralytics.utils.ops``
-  before 8.3.x) for the predictors' own batched inference (:mod:`.yolo`);
 - :func:`training_utils`: ``ModelEMA``, ``EarlyStopping``, ``unwrap_model`` of
   ``ultralytics.utils.torch_utils``; validators built with the private ``_callbacks=`` keyword.
 
@@ -36,7 +34,6 @@ CHECKED_VERSIONS = ("8.4.190",)
 #: ``module:object`` → the attributes of it this package relies on (``""``: the module itself).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "ultralytics.utils:": ("RANK",),
-    "ultralytics.utils.nms:": ("non_max_suppression",),
     "ultralytics.utils.ops:": ("scale_boxes", "scale_coords"),
     "ultralytics.utils.torch_utils:": ("EarlyStopping", "ModelEMA", "unwrap_model"),
     "ultralytics.nn.tasks:": ("BaseModel",),
@@ -110,13 +107,6 @@ def check_max_det(args, datasets: dict) -> None:
     from ultralytics.models.yolo.detect import DetectionValidator
 
     DetectionValidator._check_max_det(args, datasets)
-
-
-def non_max_suppression(*args, **kwargs):
-    """ultralytics' batched NMS (``ultralytics.utils.nms.non_max_suppression``), same arguments."""
-    from ultralytics.utils.nms import non_max_suppression as nms
-
-    return nms(*args, **kwargs)
 
 
 def training_utils() -> SimpleNamespace:

@@ -205,7 +205,7 @@ class YoloPredictor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from .ultralytics_internals import non_max_suppression
+        from .nms import non_max_suppression
 
         frames = batch["frames"]
         out = {k: v for k, v in batch.items() if k != "frames"}
@@ -216,18 +216,10 @@ class YoloPredictor:
         if n:
             with torch_threads(self.threads):
                 raw, scale, left, top = self._forward(frames)
-                detections = non_max_suppression(
-                    # no time limit: past it ultralytics' NMS silently returns nothing for the rest of
-                    # the batch (a busy machine would lose detections, not just time)
-                    raw, self.conf, self.iou, max_det=self.slots, end2end=self.end2end, max_time_img=float("inf"),
-                    nc=len(self.names) if self.task == "pose" else 0,
-                )
+                detections = non_max_suppression(raw, self.conf, self.iou, self.slots, end2end=self.end2end,
+                                                 nc=len(self.names) if self.task == "pose" else 0)
             offset = np.array([left, top, left, top], dtype=np.float32)
-            kept = [det[: self.slots] for det in detections]
-            # one copy from the device for the whole batch (on a GPU, each copy waits for the GPU)
-            rows = torch.cat(kept).float().cpu().numpy()
-            per_frame = np.split(rows, np.cumsum([len(det) for det in kept])[:-1])
-            for i, det in enumerate(per_frame):
+            for i, det in enumerate(detections):
                 k = len(det)
                 if not k:
                     continue

@@ -184,8 +184,6 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     parts = internals.training_utils()
     EarlyStopping, ModelEMA, unwrap_model = parts.EarlyStopping, parts.ModelEMA, parts.unwrap_model
 
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
     device = session.device()
     out = Path(spec.out)
     work = out / "work" / f"rank{rank}"
@@ -194,6 +192,8 @@ def train_loop(spec: LoopSpec, session: Session) -> dict[str, Any]:
     trainer_class = yolo.pose.PoseTrainer if spec.task == "pose" else yolo.detect.DetectionTrainer
     _seed(spec.seed)
     tool = trainer_class(overrides=args)  # builds nothing heavy yet: args, data.yaml, folders
+    if spec.threads:  # after the trainer: its device selection sets torch to min(8, CPUs - 1) threads
+        torch.set_num_threads(spec.threads)
     tool.device = device
     tool.world_size = 1  # the toolbox validates alone; distribution is ours
     tool.amp = spec.amp

@@ -140,6 +140,32 @@ def test_local_run_writes_loadable_weights_and_report(tmp_path, kind, classes):
     assert (tmp_path / "ckpt" / "epoch_0000" / "state.pt").is_file()
 
 
+def test_the_loop_trains_at_the_threads_it_is_given(tmp_path):
+    import torch
+
+    from deepbehavior.models.train_session import LocalSession, process_state_kept
+    from deepbehavior.models.yolo_train import train_loop
+    from deepbehavior.offline import offline_ultralytics
+
+    offline_ultralytics()
+    from ultralytics.utils import NUM_THREADS  # what ultralytics' device selection sets: min(8, CPUs - 1)
+
+    class ThreadsSeen(LocalSession):
+        seen: list = []
+
+        def report(self, metrics, checkpoint_dir):
+            self.seen.append(torch.get_num_threads())
+            super().report(metrics, checkpoint_dir)
+
+    _, data = _dataset(tmp_path)
+    threads = NUM_THREADS + 1
+    spec = LoopSpec(data=str(data), out=str(tmp_path / "out"), task="detect", epochs=1, batch=8, threads=threads,
+                    overrides=FAST)
+    with process_state_kept():
+        train_loop(spec, ThreadsSeen(storage=tmp_path / "ckpt"))
+    assert ThreadsSeen.seen == [threads]
+
+
 def test_local_run_resumes_from_its_checkpoint(tmp_path):
     _, data = _dataset(tmp_path)
     common = dict(data=str(data), out=str(tmp_path / "out"), task="detect", batch=8, overrides=FAST)
