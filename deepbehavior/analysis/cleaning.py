@@ -18,10 +18,10 @@ The DeepBehavior MATLAB post-processing is reproduced by::
 
 from __future__ import annotations
 
-import dask.array as dsa
+import sys
+
 import numpy as np
 import xarray as xr
-from dask.array.reductions import cumreduction
 
 __all__ = [
     "filter_by_confidence",
@@ -67,12 +67,21 @@ def _check_window(window: int, name: str = "window") -> int:
     return int(window)
 
 
+def is_dask(data) -> bool:
+    """Whether ``data`` is a Dask array. Dask is not imported for this: data loaded into memory (what
+    ``deepbehavior analyze`` measures) never needs it, and importing it costs about half a second."""
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(data, module.Array)
+
+
 def _along_time(position: xr.DataArray, kernel, *, depth: int) -> xr.DataArray:
     """Apply ``kernel(block, axis) -> block`` along time; Dask chunks borrow ``depth`` frames from
     each neighbour, and the global ends get no halo (the kernel sees them as ends)."""
     axis = position.get_axis_num("time")
     data = position.data
-    if isinstance(data, dsa.Array):
+    if is_dask(data):
+        import dask.array as dsa
+
         if depth > 0 and data.numblocks[axis] > 1 and min(data.chunks[axis]) < depth:
             data = data.rechunk({axis: max(depth, max(data.chunks[axis]))})
             if data.chunks[axis][-1] < depth:
@@ -172,7 +181,9 @@ def fill_along_time(data, axis: int, *, reverse: bool = False):
     flip = (slice(None),) * axis + (slice(None, None, -1),)
     if reverse:
         data = data[flip]
-    if isinstance(data, dsa.Array):
+    if is_dask(data):
+        from dask.array.reductions import cumreduction
+
         out = cumreduction(
             lambda x, axis, dtype=None: _ffill_numpy(x, axis),
             lambda previous, current: np.where(np.isnan(current), previous, current),
@@ -238,7 +249,7 @@ def interpolate_gaps(
 
     seen_index = index.where(valid).transpose(*[d for d in points.dims if d in valid.dims])
     seen_time = times.where(valid).transpose(*seen_index.dims)
-    if isinstance(points.data, dsa.Array):
+    if is_dask(points.data):
         chunks = {d: c for d, c in points.chunksizes.items() if d in seen_index.dims}
         seen_index, seen_time = seen_index.chunk(chunks), seen_time.chunk(chunks)
     prev_p, next_p = carried(points, False), carried(points, True)
@@ -522,7 +533,7 @@ def smooth_robust(
         return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
     data = points.data
-    if isinstance(data, dsa.Array):
+    if is_dask(data):
         # The smoother is global in time: one whole series per task keeps memory per task small.
         data = data.rechunk({i: (-1 if i == axis else 1) for i in range(data.ndim)})
         result = data.map_blocks(kernel, dtype=np.float64)

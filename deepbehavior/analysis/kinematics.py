@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from deepbehavior.analysis.cleaning import fill_along_time
+from deepbehavior.analysis.cleaning import fill_along_time, is_dask
 
 __all__ = [
     "compute_displacement",
@@ -222,7 +221,9 @@ def _time_derivative(position: xr.DataArray, fps: float | None, order: int) -> x
 
     axis = position.get_axis_num("time")
     data = position.data
-    if isinstance(data, dsa.Array):
+    if is_dask(data):
+        import dask.array as dsa
+
         if data.numblocks[space_axis] > 1:
             data = data.rechunk({space_axis: -1})
         shape = [1] * data.ndim
