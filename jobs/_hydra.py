@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -91,23 +93,37 @@ def _check_required(job: str, overrides: list[str]) -> None:
                    f"'deepbehavior {job} --help' lists the settings)")
 
 
-def _check_overrides(job: str, schema: type, overrides: list[str]) -> None:
-    """Compose the config once before Hydra does, so a typo gives one line instead of a report."""
-    from hydra import compose, initialize_config_dir
+@contextmanager
+def _settings_errors_in_one_line(job: str, overrides: list[str], job_started: Callable[[], bool]):
+    """A typo in the settings gives one line (exit 2) instead of Hydra's report.
+
+    Hydra composes the settings itself before the job starts; with ``HYDRA_FULL_ERROR`` set while it
+    runs, its error reaches this code as an exception instead of a printed report. Only errors from
+    before ``job_started()`` (the composition's) become one line; one raised by the job itself keeps
+    its traceback. Sweeps, ``--cfg`` and the other flags keep Hydra's own handling.
+    """
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    _check_required(job, overrides)
     if any(a.startswith("-") for a in overrides):
-        return  # sweeps, --cfg, --hydra-help: Hydra's own handling
+        yield
+        return
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-            compose(config_name=job, overrides=overrides)
+        yield
     except (HydraException, OmegaConfBaseException) as exc:
+        if job_started():
+            raise
         first = str(exc).strip().splitlines()
         cause = exc.__cause__
         detail = " ".join(str(cause).split("\n")[0:1]) if cause else ""
         _fail(job, f"{first[0] if first else exc}{' (' + detail + ')' if detail else ''}")
+    finally:
+        if before is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
 
 
 def _schema_node(schema: type, open_keys: tuple[str, ...]):
@@ -153,8 +169,11 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
     ConfigStore.instance().store(name=f"{job}_schema", node=_schema_node(schema, open_keys))
 
     def decorate(run: Callable) -> Callable[[], None]:
+        progress = {"started": False}
+
         @hydra.main(config_path=CONF_DIR, config_name=job, version_base=None)
         def task(cfg) -> None:
+            progress["started"] = True
             try:
                 config = OmegaConf.to_object(cfg)
             except Exception as exc:  # omegaconf wraps __post_init__ errors; show the cause
@@ -177,8 +196,10 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
                 summary = _first_sentence_of_module(run)
                 print(job_help(job, schema, composed_defaults(job), summary))
                 return
-            _check_overrides(job, schema, args)
-            task()
+            _check_required(job, args)
+            progress["started"] = False
+            with _settings_errors_in_one_line(job, args, lambda: progress["started"]):
+                task()  # Hydra composes the settings (once more for its mode), then runs the job
 
         main.run = run  # callable directly from Python and tests, without Hydra
         main.schema = schema
