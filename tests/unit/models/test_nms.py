@@ -16,7 +16,8 @@ def _raw(seed, *, batch=3, anchors=2000, classes=1, extra=0, size=640):
     import torch
 
     rng = np.random.default_rng(seed)
-    centres = rng.uniform(0, size, (batch, 12, 2))[:, rng.integers(0, 12, anchors)] + rng.normal(0, 8, (batch, anchors, 2))
+    clusters = rng.uniform(0, size, (batch, 12, 2))
+    centres = clusters[:, rng.integers(0, 12, anchors)] + rng.normal(0, 8, (batch, anchors, 2))
     sizes = rng.uniform(20, 120, (batch, anchors, 2))
     scores = rng.uniform(0, 1, (batch, anchors, classes))
     extras = rng.uniform(0, size, (batch, anchors, extra))
