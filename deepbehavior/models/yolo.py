@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import schema
 from .base import ModelDescription, empty_slots, torch_threads
+from .nms import non_max_suppression
 
 STRIDE = 32
 
@@ -203,10 +204,6 @@ class YoloPredictor:
             return self.model(tensor), scale, left, top
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import torch
-
-        from .nms import non_max_suppression
-
         frames = batch["frames"]
         out = {k: v for k, v in batch.items() if k != "frames"}
         n = len(frames)
