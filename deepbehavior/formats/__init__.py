@@ -62,13 +62,16 @@ FORMATS: dict[str, Format] = {
     "dlc": Format(is_dlc, read_dlc, save_dlc, read_labels=read_dlc_labels, suffix=".csv"),
     # SLEAP's point scores are confidence-map peaks: 1.35 occurs in real files; 10 is garbage.
     "sleap": Format(is_sleap, read_sleap, save_sleap, suffix=".slp", max_confidence=10.0),
+    # NWB holds any tool's scores: SLEAP's bound applies to a file whose source_software is SLEAP
+    # (:func:`_max_confidence`), [0, 1] to the others.
     "nwb": Format(is_nwb, read_nwb, save_nwb, suffix=".nwb"),
     "coco": Format(is_coco, read_labels=read_coco_labels, write_labels=save_coco_labels, suffix=".json"),
     "tensorbox": Format(is_tensorbox, read_tensorbox, read_labels=read_tensorbox_labels,
                         write_labels=save_tensorbox_labels, suffix=".json"),
     "darknet": Format(is_darknet, read_darknet),
     # Not guessed: its CSV has DeepLabCut's layout; name it with format=lightning_pose.
-    "lightning_pose": Format(None, read_lightning_pose, save_lightning_pose, suffix=".csv"),
+    # Its labels CSV (CollectedData.csv at the project root) has DeepLabCut's layout too.
+    "lightning_pose": Format(None, read_lightning_pose, save_lightning_pose, read_labels=read_dlc_labels, suffix=".csv"),
     "csv": Format(None, write=save_csv, suffix=".table.csv"),
 }
 #: Older names still accepted by ``format=``.
@@ -126,7 +129,22 @@ def _call(function: Callable, what: str, format: str, *args, **options):
     return function(*args, **options)
 
 
-def load_file(path: str | os.PathLike, format: str | None = None, **options) -> xr.Dataset:
+def _named(path, function: Callable, *args, **options):
+    """``function(*args, **options)``, its ``ValueError`` made to name ``path`` when it does not
+    (checks deeper down, in the data model or a library, know no file)."""
+    try:
+        return function(*args, **options)
+    except FormatError:
+        raise
+    except ValueError as exc:
+        message = " ".join(str(exc).split())
+        if str(path) in message:
+            raise
+        raise FormatError(f"{path}: {message}") from None
+
+
+def load_file(path: str | os.PathLike, format: str | None = None, *, frame_size: tuple[int, int] | None = None,
+              frame_count: int | None = None, **options) -> xr.Dataset:
     """Read a file or folder of another tool into a poses or boxes dataset, its values checked.
 
     Parameters
@@ -135,6 +153,13 @@ def load_file(path: str | os.PathLike, format: str | None = None, **options) -> 
         The file (or folder, for OpenPose and Yolo_mark).
     format
         A key of :data:`READERS`; guessed from the file when None or ``"auto"``.
+    frame_size
+        ``(width, height)`` in pixels of the video the file describes: positions outside it (by
+        more than :data:`~._common.FRAME_MARGIN` of a side) are refused. A size the file records
+        itself (SLEAP's video, DeepLabCut's labelled images) is checked without it.
+    frame_count
+        Frames of that video: frame numbers must be below it, and a file with a row per frame
+        (DeepLabCut and Lightning Pose predictions) must have them all.
     **options
         Passed to the reader (``fps``, and the reader's own options).
 
@@ -145,10 +170,19 @@ def load_file(path: str | os.PathLike, format: str | None = None, **options) -> 
     format = guess_format(path) if format in (None, "auto") else _name(format, READERS, "readers")
     if not Path(path).exists():
         raise FileNotFoundError(f"Expected a file or folder at {path}, but there is none")
-    ds = _call(READERS[format], "reader", format, path, **options)
-    check_dataset(ds, path, max_confidence=FORMATS[format].max_confidence)
+    ds = _named(path, _call, READERS[format], "reader", format, path, **options)
+    check_dataset(ds, path, max_confidence=_max_confidence(format, ds), frame_size=frame_size,
+                  frame_count=frame_count)
     ds.attrs["source_format"] = format
     return ds
+
+
+def _max_confidence(format: str, ds: xr.Dataset) -> float:
+    """The largest score ``ds`` read as ``format`` may hold: the format's, or for an NWB file the bound
+    of the tool its ``source_software`` names (SLEAP's scores exceed 1; any other tool's stay in [0, 1])."""
+    if format == "nwb" and str(ds.attrs.get("source_software", "")).strip().lower().startswith("sleap"):
+        return FORMATS["sleap"].max_confidence
+    return FORMATS[format].max_confidence
 
 
 def save_file(ds: xr.Dataset, path: str | os.PathLike, format: str, **options):
@@ -164,7 +198,7 @@ def load_labels(path: str | os.PathLike, format: str | None = None, **options) -
     format = guess_format(path, labels=True) if format in (None, "auto") else _name(format, table, "label readers")
     if not Path(path).exists():
         raise FileNotFoundError(f"Expected a file or folder at {path}, but there is none")
-    return _call(table[format], "label reader", format, path, **options)
+    return _named(path, _call, table[format], "label reader", format, path, **options)
 
 
 def save_labels(labels: LabelSet, path: str | os.PathLike, format: str, **options) -> Path:

@@ -214,13 +214,75 @@ def _where(da, index) -> str:
     return ", ".join(parts)
 
 
-def check_dataset(ds, path, *, max_confidence: float = 1.0) -> None:
+#: How far outside the frame a position may lie, as a fraction of the frame's width (x) or height
+#: (y): pose models and box centres stay inside the image, a labeller's click or a box drawn to
+#: the edge a few pixels off it; 10 % of the side is far more than either and far less than garbage.
+FRAME_MARGIN = 0.1
+
+
+def frame_bounds(width: float, height: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((x_low, x_high), (y_low, y_high))`` in pixels: the frame widened by :data:`FRAME_MARGIN`."""
+    return ((-FRAME_MARGIN * width, (1 + FRAME_MARGIN) * width),
+            (-FRAME_MARGIN * height, (1 + FRAME_MARGIN) * height))
+
+
+def check_frame_order(path, field: str, frames, *, rows: str = "row") -> None:
+    """Raise unless frame numbers read from a file strictly increase (no repeat, no step back).
+
+    A repeated or earlier frame number means rows were duplicated or moved; the message names the
+    first such ``rows`` (1-based) and its frame number.
+    """
+    import numpy as np
+
+    frames = np.asarray(frames, dtype=np.int64)
+    if frames.size < 2:
+        return
+    step = np.diff(frames)
+    bad = np.flatnonzero(step <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        what = "a repeated" if step[i - 1] == 0 else "an earlier"
+        raise fail(path, f"{field}, {rows} {i + 1}", f"frame numbers that increase (frame {int(frames[i - 1])} "
+                   f"came before)", f"{what} frame number {int(frames[i])}")
+
+
+def warn_gaps(path, frames) -> int:
+    """Warn (naming ``path``) when increasing frame numbers skip some, as a file with a row for
+    every frame does only when rows were deleted; return how many are skipped."""
+    import numpy as np
+
+    frames = np.asarray(frames, dtype=np.int64)
+    missing = int(frames[-1] - frames[0] + 1 - len(frames)) if frames.size else 0
+    if missing:
+        first = int(frames[np.flatnonzero(np.diff(frames) > 1)[0]] + 1)
+        warnings.warn(f"{path}: {missing} frame(s) between {int(frames[0])} and {int(frames[-1])} have no row (the "
+                      f"first: {first}); rows were deleted? Those frames are left out, the others keep their "
+                      f"numbers", stacklevel=3)
+    return missing
+
+
+def check_dataset(ds, path, *, max_confidence: float = 1.0, frame_size: tuple[int, int] | None = None,
+                  frame_count: int | None = None) -> None:
     """Refuse a dataset read from ``path`` whose values cannot be real.
 
     Positions and box sizes must be NaN or finite within :data:`MAX_PIXELS` (sizes not negative),
     confidences NaN or in [0, ``max_confidence``] (1, except for tools whose scores are not
-    probabilities: SLEAP's point scores are confidence-map peaks, a little above 1 at times). The error names the file, the variable and the element's
-    coordinates (``frame=…, keypoints=…``). Works on variable names only, whatever the dimensions.
+    probabilities: SLEAP's point scores are confidence-map peaks, a little above 1 at times). The
+    error names the file, the variable and the element's coordinates (``frame=…, keypoints=…``).
+    Works on variable names only, whatever the dimensions.
+
+    Parameters
+    ----------
+    frame_size
+        ``(width, height)`` of the frames in pixels (the video's, given by the caller). Positions
+        must then lie within the frame widened by :data:`FRAME_MARGIN` of its side, and box sizes
+        be at most the widened frame. A size the file itself records (``attrs["frame_size"]``, set
+        by its reader) is checked the same way.
+    frame_count
+        Frames of the video. Frame numbers must be below it; a file whose rows are every frame of
+        the video (``attrs["rows_are_frames"]``: DeepLabCut and Lightning Pose predictions) must
+        have a row for each, or it was cut short. (SLEAP's analysis files end at the last frame
+        with an instance, so they are not held to it.)
     """
     import numpy as np
 
@@ -234,3 +296,36 @@ def check_dataset(ds, path, *, max_confidence: float = 1.0) -> None:
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise fail(path, f"{name} ({_where(ds[name], index)})",
                        f"finite values in [{low:g}, {high:g}] or NaN", repr(values[index].item()))
+    sizes = [("the video's", frame_size)] if frame_size is not None else []
+    if ds.attrs.get("frame_size") is not None:
+        sizes.append(("the file's", ds.attrs["frame_size"]))
+    for whose, size in sizes:
+        width, height = (float(v) for v in size)
+        bounds = frame_bounds(width, height)
+        for name in ("position", "shape"):
+            if name not in ds or "space" not in ds[name].dims:
+                continue
+            for axis, (low, high) in zip(("x", "y"), bounds):
+                if axis not in ds["space"].values:
+                    continue
+                if name == "shape":
+                    low, high = 0.0, high - low
+                da = ds[name].sel(space=axis)
+                values = np.asarray(da.values, dtype=np.float64)
+                bad = (values < low) | (values > high)
+                if bad.any():
+                    index = tuple(int(i) for i in np.argwhere(bad)[0])
+                    side = "width" if axis == "x" else "height"
+                    raise fail(path, f"{name} {axis} ({_where(da, index)})",
+                               f"values in [{low:g}, {high:g}] px ({whose} frame of {width:g}×{height:g} px, "
+                               f"{FRAME_MARGIN:.0%} of its {side} of margin)", repr(values[index].item()))
+    if frame_count is not None and ds.sizes.get("time", 0):
+        from .. import schema
+
+        frames = schema.frames(ds)
+        if frames.max() >= frame_count:
+            raise fail(path, "frames", f"frame numbers below {frame_count} (the frames of the video)",
+                       int(frames.max()))
+        if ds.attrs.get("rows_are_frames") and len(frames) != frame_count:
+            raise fail(path, "rows", f"a row for each of the {frame_count} frames of the video (the file may "
+                       f"be truncated)", f"{len(frames)} rows, frames {int(frames.min())}–{int(frames.max())}")

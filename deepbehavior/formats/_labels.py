@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ._common import MAX_PIXELS, fail
+from ._common import FRAME_MARGIN, MAX_PIXELS, fail, frame_bounds
 
 
 @dataclass
@@ -47,10 +47,23 @@ class LabelSet:
     def check(self, source) -> LabelSet:
         """Raise a one-line error naming ``source`` and the field of the first impossible value.
 
-        Class indices must name a class; coordinates must be finite and within
-        :data:`~deepbehavior.formats._common.MAX_PIXELS`; keypoint lists as long as the keypoints.
+        Class indices must name a class; coordinates must be finite and within the image (its
+        ``width`` × ``height``, read from the image's header when not known yet) widened by
+        :data:`~deepbehavior.formats._common.FRAME_MARGIN` of a side; keypoint lists as long as the
+        keypoints. Class and keypoint names must be distinct and skeleton pairs name two keypoints
+        (a project or an export built from them would fail later, far from the file).
         """
+        for what, names in (("class names", self.classes), ("keypoint names", self.keypoints)):
+            repeated = sorted({n for n in names if list(names).count(n) > 1})
+            if repeated:
+                raise fail(source, what, f"distinct {what}", f"{repeated[0]!r} more than once")
+        for pair in self.skeleton:
+            if len(pair) != 2 or not all(isinstance(k, int) and 0 <= k < len(self.keypoints) for k in pair):
+                raise fail(source, "skeleton", f"pairs of keypoint indices in [0, {len(self.keypoints)})", pair)
         for image in self.images:
+            if image.instances and (image.width is None or image.height is None):
+                image.width, image.height = image_size(image.path)
+            bounds = frame_bounds(image.width, image.height) if image.instances else None
             for i, inst in enumerate(image.instances):
                 where = f"{image.path.name}, instance {i}"
                 cls = inst.get("class")
@@ -62,10 +75,16 @@ class LabelSet:
                     if len(points) != len(self.keypoints):
                         raise fail(source, f"{where}, keypoints", f"{len(self.keypoints)} points", len(points))
                     values += [v for p in points if p is not None for v in p]
-                for v in values:
+                for j, v in enumerate(values):
                     if not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > MAX_PIXELS:
                         raise fail(source, f"{where}, coordinates",
                                    f"finite pixel coordinates within ±{MAX_PIXELS:g}", v)
+                    low, high = bounds[j % 2]  # boxes and points alternate x, y
+                    if not low <= v <= high:
+                        axis, side = ("x", image.width) if j % 2 == 0 else ("y", image.height)
+                        raise fail(source, f"{where}, {axis} coordinate",
+                                   f"values in [{low:g}, {high:g}] px (the image's {image.width}×{image.height} px, "
+                                   f"{FRAME_MARGIN:.0%} of a side of margin)", v)
         return self
 
 

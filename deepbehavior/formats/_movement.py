@@ -51,3 +51,17 @@ def to_movement(ds: xr.Dataset, path=None, *, from_frame_zero: bool = False) -> 
     out.attrs = {"ds_type": schema.POSES, "fps": fps, "time_unit": "seconds",
                  "source_software": str(ds.attrs.get("source_software", "deepbehavior"))}
     return out
+
+
+def skeleton_edges(ds: xr.Dataset) -> list[tuple[int, int]]:
+    """The skeleton's edges as pairs of keypoint indices of ``ds``, from ``attrs["skeleton"]`` (pairs
+    of keypoint names, as the SLEAP reader and the labelling project record them); [] when there is
+    none. An edge naming a keypoint the dataset lacks is refused."""
+    names = [str(k) for k in ds[schema.KEYPOINTS].values]
+    edges = []
+    for pair in ds.attrs.get("skeleton") or []:
+        if len(pair) != 2 or any(str(n) not in names for n in pair):
+            raise fail("dataset", "attrs['skeleton']", f"pairs of keypoint names among {names}", list(pair))
+        edges.append((names.index(str(pair[0])), names.index(str(pair[1]))))
+    return edges
+

@@ -90,6 +90,8 @@ def read_coco_labels(path: str | os.PathLike, *, image_dir: str | os.PathLike | 
     except (KeyError, TypeError):
         raise fail(path, "'categories'", "objects with an 'id' and a 'name'", categories[:1]) from None
     with_kp = next((c for c in categories if c.get("keypoints")), None)
+    if with_kp and not isinstance(with_kp["keypoints"], list):
+        raise fail(path, "'categories', 'keypoints'", "a list of keypoint names", with_kp["keypoints"])
     keypoints = [str(k) for k in with_kp["keypoints"]] if with_kp else []
     try:
         skeleton = [[int(a) - 1, int(b) - 1] for a, b in with_kp.get("skeleton", [])] if with_kp else []
@@ -98,9 +100,13 @@ def read_coco_labels(path: str | os.PathLike, *, image_dir: str | os.PathLike | 
     labels = LabelSet(classes=names, keypoints=keypoints, skeleton=skeleton)
     by_image: dict = {}
     for i, ann in enumerate(annotations):
-        if ann.get("category_id") not in class_of:
+        category = ann.get("category_id")
+        if isinstance(category, (list, dict)) or category not in class_of:
             raise fail(path, f"annotation {i}, 'category_id'", f"one of {sorted(class_of)}", ann.get("category_id"))
-        by_image.setdefault(ann.get("image_id"), []).append((i, ann))
+        image_id = ann.get("image_id")
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, str)):
+            raise fail(path, f"annotation {i}, 'image_id'", "an image id (an integer or a string)", image_id)
+        by_image.setdefault(image_id, []).append((i, ann))
     base = Path(image_dir) if image_dir else path.parent
     for j, image in enumerate(images):
         name = image.get("file_name")
@@ -111,10 +117,14 @@ def read_coco_labels(path: str | os.PathLike, *, image_dir: str | os.PathLike | 
             labels.missing_images.append(name)
             continue
         instances = []
-        for i, ann in by_image.get(image.get("id"), []):
+        image_id = image.get("id")
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, str)):
+            raise fail(path, f"image {j}, 'id'", "an image id (an integer or a string)", image_id)
+        for i, ann in by_image.get(image_id, []):
             bbox = ann.get("bbox")
-            if not isinstance(bbox, list) or len(bbox) != 4:
-                raise fail(path, f"annotation {i}, 'bbox'", "[x, y, width, height]", bbox)
+            if not isinstance(bbox, list) or len(bbox) != 4 or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+                raise fail(path, f"annotation {i}, 'bbox'", "[x, y, width, height] (numbers)", bbox)
             check_values(path, f"annotation {i}, 'bbox'", bbox, low=-MAX_PIXELS, high=MAX_PIXELS, unit="px")
             x, y, w, h = (float(v) for v in bbox)
             points = None
@@ -122,6 +132,8 @@ def read_coco_labels(path: str | os.PathLike, *, image_dir: str | os.PathLike | 
             if keypoints and flat:
                 if not isinstance(flat, list) or len(flat) != 3 * len(keypoints):
                     raise fail(path, f"annotation {i}, 'keypoints'", f"{3 * len(keypoints)} values", flat)
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat):
+                    raise fail(path, f"annotation {i}, 'keypoints'", "numbers", flat)
                 check_values(path, f"annotation {i}, 'keypoints'", flat, low=-MAX_PIXELS, high=MAX_PIXELS)
                 points = [[float(flat[3 * k]), float(flat[3 * k + 1])] if flat[3 * k + 2] > 0 else None
                           for k in range(len(keypoints))]

@@ -28,8 +28,9 @@ SOCIAL_CLASSES = ("body", "nose", "head", "tail", "body_mini", "nose_mini", "hea
 
 _FRAME_START = "\x1b[2J"
 _LABEL = re.compile(r"\s*([^,:]+?)\s*:\s*(-?\d+(?:\.\d+)?)\s*%")
-_PAIR_EQ = re.compile(r"(\w+)\s*=\s*(-?\d+(?:\.\d+)?)")
-_PAIR_COLON = re.compile(r"(\w+)\s*:\s*(-?\d+(?:\.\d+)?)")
+# A number must end where its field does: "1e5" or "12x" is not read as 1 or 12.
+_PAIR_EQ = re.compile(r"(\w+)\s*=\s*(-?\d+(?:\.\d+)?)(?![\w.])")
+_PAIR_COLON = re.compile(r"(\w+)\s*:\s*(-?\d+(?:\.\d+)?)(?![\w.])")
 # Lines darknet prints between detections that carry nothing to read.
 _CHATTER = ("FPS:", "AVG_FPS", "Objects:", "Stream closed", "input video stream closed", "Done!",
             "cvWriteFrame", "Video stream stopped")

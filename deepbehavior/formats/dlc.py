@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from .. import schema
-from ._common import check_frames, fail, read_text
+from ._common import check_frame_order, check_frames, fail, read_text, warn_gaps
 from ._labels import LabelledImage, LabelSet
 
 _LEVELS = ("scorer", "individuals", "bodyparts", "coords")
@@ -140,10 +140,20 @@ def _h5_table(path: Path):
 
 
 def _table(path: Path):
-    """``(DataFrame of floats with DeepLabCut's column levels, row index as text)`` of a file."""
+    """``(DataFrame of floats with DeepLabCut's column levels, row index as text)`` of a file.
+
+    Image paths of a labels file must be distinct: a row written twice is a copy gone wrong.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"Expected a DeepLabCut file at {path}, but there is none")
-    return _h5_table(path) if path.suffix.lower() in (".h5", ".hdf5") else _csv_table(path)
+    table, index = _h5_table(path) if path.suffix.lower() in (".h5", ".hdf5") else _csv_table(path)
+    if not isinstance(index, np.ndarray):
+        seen: dict[str, int] = {}
+        for i, name in enumerate(index):
+            if name in seen:
+                raise fail(path, f"data row {i + 1}", f"each image once (data row {seen[name] + 1} has it)", name)
+            seen[name] = i
+    return table, index
 
 
 def _arrays(path, table):
@@ -204,8 +214,7 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     frames = _frames(index)
     if frames is not None:
         check_frames(path, "row index (frame numbers)", frames)
-        if len(np.unique(frames)) != len(frames):
-            raise fail(path, "row index", "distinct frame numbers", "repeated ones")
+        check_frame_order(path, "row index", frames, rows="data row")
     position, confidence, keypoints, individuals = _arrays(path, table)
     individuals = ["individual0"] if individuals == ["individual_0"] else individuals
     ds = schema.make_poses(position, confidence, fps=fps, keypoints=keypoints, individuals=individuals,
@@ -215,7 +224,28 @@ def read_dlc(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     ds.attrs.update(source_file=str(path), scorer=str(scorer[0]) if scorer else "")
     if frames is None:
         ds.attrs["image_paths"] = list(index)
+        size = labelled_image_size(path, index)
+        if size is not None:
+            ds.attrs["frame_size"] = list(size)
+    else:
+        ds.attrs["rows_are_frames"] = True  # DeepLabCut predicts every frame of a video
+        ds.attrs["missing_frames"] = warn_gaps(path, frames)
     return ds
+
+
+def labelled_image_size(path: Path, index) -> tuple[int, int] | None:
+    """``(width, height)`` of the first labelled image of ``index`` found where :func:`read_dlc_labels`
+    looks (under the project folder, relative to ``path``'s folder, or beside ``path``), from the
+    image's header; None when none is there."""
+    from ._labels import image_size
+
+    root = path.parent.parent.parent
+    for image_path in index:
+        for candidate in (root / str(image_path), path.parent / str(image_path),
+                          path.parent / Path(str(image_path)).name):
+            if candidate.is_file():
+                return image_size(candidate)
+    return None
 
 
 def _skeleton(path: Path, keypoints: list[str]) -> list[list[int]]:
@@ -249,7 +279,9 @@ def read_dlc_labels(path: str | os.PathLike, *, class_name: str = "animal") -> L
     labels = LabelSet(classes=[class_name], keypoints=keypoints, skeleton=_skeleton(path, keypoints))
     project_root = path.parent.parent.parent
     for t, image_path in enumerate(str(v) for v in index):
-        candidates = [project_root / image_path, path.parent / Path(image_path).name]
+        # a DLC project (labeled-data/<video>/ two folders below the root), a CSV whose paths are relative
+        # to itself (Lightning Pose: the CSV at the root, labeled-data/imgNN.png), or images beside it
+        candidates = [project_root / image_path, path.parent / image_path, path.parent / Path(image_path).name]
         image = next((c for c in candidates if c.is_file()), None)
         if image is None:
             labels.missing_images.append(image_path)
@@ -268,11 +300,27 @@ def read_dlc_labels(path: str | os.PathLike, *, class_name: str = "animal") -> L
 
 def save_dlc(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write a single-view 2D poses dataset as a DeepLabCut predictions file (``.csv`` or ``.h5``)
-    with movement's ``to_dlc_file``; rows are indexed by frame number."""
+    with movement's ``to_dlc_style_df``; rows are indexed by frame number, keypoints in the dataset's
+    order. One individual gets DeepLabCut's single-animal layout (header rows scorer, bodyparts,
+    coords, as movement's ``to_dlc_file`` writes it for one animal); several the multi-animal one
+    (scorer, individuals, bodyparts, coords)."""
     from movement.io import save_poses
 
     from ._movement import to_movement
 
     path = Path(path)
-    save_poses.to_dlc_file(to_movement(ds, path, from_frame_zero=True), path, split_individuals=False)
+    if path.suffix not in (".csv", ".h5"):
+        raise fail(path, "suffix", "'.csv' or '.h5'", path.suffix)
+    moved = to_movement(ds, path, from_frame_zero=True)
+    single = moved.sizes[schema.INDIVIDUALS] == 1
+    table = save_poses.to_dlc_style_df(moved, split_individuals=single)
+    write_dlc_table(next(iter(table.values())) if single else table, path)
     return path
+
+
+def write_dlc_table(table, path: Path) -> None:
+    """A DeepLabCut table as DeepLabCut writes it: CSV, or HDF5 under the key ``df_with_missing``."""
+    if path.suffix == ".csv":
+        table.to_csv(path, sep=",")
+    else:
+        table.to_hdf(path, key="df_with_missing")

@@ -50,6 +50,107 @@ def write_store(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, attrs: d
     return path
 
 
+def _present(ds: xr.Dataset) -> xr.DataArray:
+    """Where each individual has a position: ``(time, individuals[, view])`` booleans."""
+    position = ds["position"]
+    return position.notnull().any([d for d in position.dims if d not in (schema.TIME, schema.INDIVIDUALS, schema.VIEW)])
+
+
+def track_frames(ds: xr.Dataset) -> dict[str, int]:
+    """Frames in which each individual (track) has a position, by name (any camera counts)."""
+    present = _present(ds)
+    if schema.VIEW in present.dims:
+        present = present.any(schema.VIEW)
+    counts = present.sum(schema.TIME).values
+    return {str(name): int(n) for name, n in zip(ds[schema.INDIVIDUALS].values, counts)}
+
+
+def drop_short_tracks(ds: xr.Dataset, *, min_frames: int) -> xr.Dataset:
+    """``ds`` without the individuals (tracks) seen in fewer than ``min_frames`` frames, their names
+    added to ``attrs["dropped_tracks"]``: what SLEAP's "delete tracks shorter than" does to the
+    fragments a tracker leaves behind.
+
+    Raises
+    ------
+    ValueError
+        When no track is left.
+    """
+    counts = track_frames(ds)
+    keep = [name for name, n in counts.items() if n >= min_frames]
+    if not keep:
+        raise ValueError(f"{ds.attrs.get('source_file', 'the file')}: Expected a track seen in at least {min_frames} "
+                         f"frames (min_track_frames), but the longest is seen in {max(counts.values(), default=0)}")
+    if len(keep) == len(counts):
+        return ds
+    out = ds.sel({schema.INDIVIDUALS: keep})
+    out.attrs = {**ds.attrs, "dropped_tracks": [*ds.attrs.get("dropped_tracks", []),
+                                                  *(n for n in counts if n not in set(keep))]}
+    return out
+
+
+def tracks_as_slots(ds: xr.Dataset) -> xr.Dataset:
+    """A tracked dataset's individuals read as detection slots, for ``deepbehavior track`` to link again.
+
+    Each frame's individuals that have a position go into ``slot0``, ``slot1``, … by decreasing
+    mean confidence (as a detector fills its slots), as many slots as the most individuals seen in
+    one frame (per camera for a multi-camera dataset); the track names are dropped (kept in
+    ``attrs["tracks_read_as_slots"]``). A dataset that is already slots is returned unchanged.
+
+    Parameters
+    ----------
+    ds
+        A poses or boxes dataset with ``attrs["individuals_are"] == "identities"``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The same variables with ``individuals`` = slots, ``attrs["individuals_are"] = "slots"``.
+    """
+    if ds.attrs.get("individuals_are") == schema.SLOTS:
+        return ds
+    ind = schema.INDIVIDUALS
+    present = _present(ds)
+    confidence = ds["confidence"]
+    score = confidence.mean([d for d in confidence.dims if d not in present.dims]) if confidence.ndim > present.ndim \
+        else confidence
+    # Present individuals first, the most confident first; the sort is stable so ties keep file order.
+    key = xr.where(present, score.fillna(0.0), -np.inf).transpose(*present.dims)
+    axis = key.dims.index(ind)
+    order = xr.DataArray(np.argsort(-key.values, axis=axis, kind="stable"), dims=key.dims)
+    n_slots = max(int(present.sum(ind).max()), 1)
+    out = ds.drop_vars(list(ds.data_vars)).isel({ind: slice(0, n_slots)})
+    for name, var in ds.data_vars.items():
+        if ind not in var.dims:
+            out[name] = var
+            continue
+        index = order.broadcast_like(var).transpose(*var.dims)
+        values = np.take_along_axis(var.values, index.values, axis=var.dims.index(ind))
+        out[name] = (var.dims, values.take(range(n_slots), axis=var.dims.index(ind)), var.attrs)
+    out = out.assign_coords({ind: [f"slot{k}" for k in range(n_slots)]})
+    out.attrs = {**ds.attrs, "individuals_are": schema.SLOTS,
+                 "tracks_read_as_slots": [str(n) for n in ds[ind].values]}
+    return out
+
+
+def fragment_note(ds: xr.Dataset, *, share: float = 0.1) -> str | None:
+    """One line about the short tracks (fragments) of a tracked dataset and the two ways on, or None.
+
+    A track seen in fewer than ``share`` of the frames counts as a fragment (a tracker's broken or
+    spurious track): ``min_track_frames`` drops them, ``tracks=slots`` hands every instance to
+    ``deepbehavior track`` to link again.
+    """
+    if ds.attrs.get("individuals_are") != schema.IDENTITIES or ds.sizes[schema.TIME] == 0:
+        return None
+    counts = track_frames(ds)
+    threshold = max(2, int(np.ceil(share * ds.sizes[schema.TIME])))
+    short = [n for n, k in counts.items() if k < threshold]
+    if not short or len(short) == len(counts):
+        return None
+    return (f"{len(short)} of {len(counts)} tracks are fragments (each seen in fewer than {threshold} of "
+            f"{ds.sizes[schema.TIME]} frames); min_track_frames={threshold} drops them, tracks=slots reads every "
+            f"instance as a detection for deepbehavior track to link again")
+
+
 def summarize(ds: xr.Dataset) -> dict:
     """Frames, individuals, keypoints, views and the fraction of missing positions of a dataset."""
     position = np.asarray(ds["position"].values)

@@ -184,7 +184,27 @@ def read_sleap(path: str | os.PathLike, *, fps: float = 30.0, min_track_frames: 
                     sleap_file="analysis" if _kind(path) == "analysis" else "labels")
     if video is not None and getattr(video, "filename", None) and isinstance(video.filename, str):
         ds.attrs["video"] = str(video.filename)
+    if skeleton.edges:  # pairs of node names, as exporters write them back (SLEAP, NWB)
+        ds.attrs["skeleton"] = [[e.source.name, e.destination.name] for e in skeleton.edges]
+    size = _video_size(video)
+    if size is not None:
+        ds.attrs["frame_size"] = list(size)
     return ds
+
+
+def _video_size(video) -> tuple[int, int] | None:
+    """``(width, height)`` of a video as the labels file records it (``shape`` in its metadata:
+    frames, height, width, channels), or None when it does not."""
+    shape = (getattr(video, "backend_metadata", None) or {}).get("shape")
+    try:
+        height, width = int(shape[1]), int(shape[2])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _read_analysis(path: Path, *, fps: float, min_track_frames: int) -> xr.Dataset:
@@ -221,7 +241,18 @@ def _read_analysis(path: Path, *, fps: float, min_track_frames: int) -> xr.Datas
                             source_software="SLEAP", individuals_are=schema.IDENTITIES)
     out.attrs.update(source_file=str(path), dropped_tracks=[n for i, n in enumerate(names) if i not in set(keep)],
                      untracked_instances=0, sleap_file="analysis")
+    with h5py.File(path, "r") as f:  # the skeleton's edges and the video, when the file names them
+        pairs = [[_text(a), _text(b)] for a, b in f["edge_names"][()]] if "edge_names" in f else []
+        video = _text(f["video_path"][()]) if "video_path" in f else ""
+    if pairs:
+        out.attrs["skeleton"] = pairs
+    if video:
+        out.attrs["video"] = video
     return out
+
+
+#: The video file name of a labels file exported from a store that names no video.
+UNKNOWN_VIDEO = "video-not-recorded-in-store.mp4"
 
 
 def save_sleap(ds: xr.Dataset, path: str | os.PathLike) -> Path:
@@ -230,15 +261,31 @@ def save_sleap(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     ``.slp``: a labels file (sleap-io) with one predicted instance per individual and frame where it
     has a point, point scores = confidence; identities become tracks, slots instances without a
     track (so it reads back as slots). ``.h5``: an analysis file (movement's
-    ``to_sleap_analysis_file``).
+    ``to_sleap_analysis_file``). Both keep the keypoints' order, the skeleton's edges
+    (``attrs["skeleton"]``) and the video the store names (``attrs["video"]``). A store that names
+    none (an import without ``video=``) gets the video path ``""`` in an analysis file and
+    :data:`UNKNOWN_VIDEO` in a labels file (sleap-io takes ``""`` for an embedded video), a name that
+    says so where SLEAP asks for the missing video.
     """
+    from ._movement import skeleton_edges
+
     path = Path(path)
+    edges = skeleton_edges(ds)
+    video_name = str(ds.attrs.get("video") or "")
     if path.suffix.lower() in (".h5", ".hdf5"):
         from movement.io import save_poses
 
         from ._movement import to_movement
 
         save_poses.to_sleap_analysis_file(to_movement(ds, path, from_frame_zero=True), path)
+        names = [str(k) for k in ds[schema.KEYPOINTS].values]
+        with _h5py().File(path, "r+") as f:  # what movement leaves empty, as SLEAP's own export writes it
+            for key in ("edge_names", "edge_inds", "video_path"):
+                del f[key]
+            f.create_dataset("edge_names", data=np.array([[names[a], names[b]] for a, b in edges], dtype="S")
+                             .reshape(-1, 2))
+            f.create_dataset("edge_inds", data=np.array(edges, dtype=np.int64).reshape(-1, 2))
+            f.create_dataset("video_path", data=video_name)
         return path
     if path.suffix.lower() != ".slp":
         raise fail(path, "suffix", "'.slp' (labels) or '.h5' (analysis)", path.suffix)
@@ -248,12 +295,12 @@ def save_sleap(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
     frame_numbers = schema.frames(ds)
     slots = ds.attrs.get("individuals_are") == schema.SLOTS
-    video_name = str(ds.attrs.get("video", "video.mp4"))
     ds = to_movement(ds, path)
-    skeleton = sio.Skeleton([str(k) for k in ds["keypoints"].values])
+    nodes = [str(k) for k in ds["keypoints"].values]
+    skeleton = sio.Skeleton(nodes, edges=[(nodes[a], nodes[b]) for a, b in edges])
     individuals = [str(i) for i in ds["individuals"].values]
     tracks = [None] * len(individuals) if slots else [sio.Track(name=n) for n in individuals]
-    video = sio.Video(filename=video_name, open_backend=False)
+    video = sio.Video(filename=video_name or UNKNOWN_VIDEO, open_backend=False)
     position = ds["position"].values  # (time, space, keypoints, individuals)
     confidence = ds["confidence"].values
     frames_out = []

@@ -106,9 +106,10 @@ def read_tensorbox(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     -------
     xarray.Dataset
         Boxes (centre, width and height, pixels), ``confidence`` the TensorBox score (1 for
-        labels). Predictions: ``frame`` from the frame numbers in ``frame_number`` (the record's
-        index where it holds none, or where they repeat); "no detection" (all five values 0) is
-        NaN. Labels: one time step per labelled image, ``attrs["image_paths"]`` the paths as
+        labels). Predictions: ``frame`` from the frame numbers in ``frame_number``, or the records'
+        order where no record holds one; a file where some records hold one and others do not, or
+        where a frame number repeats, is refused (either would misplace frames); "no detection"
+        (all five values 0) is NaN. Labels: one time step per labelled image, ``attrs["image_paths"]`` the paths as
         written and ``attrs["image_root"]`` the file's folder. One slot per box of the record that
         has most boxes.
     """
@@ -118,16 +119,27 @@ def read_tensorbox(path: str | os.PathLike, *, fps: float = 30.0) -> xr.Dataset:
     if _is_labels(objects):
         return _labels_as_boxes(path, fps=fps)
     records = _records(path, labels=False)
-    frames, boxes = [], []
-    for index, (name, found) in enumerate(records):
-        boxes.append([b for b in found if any(v != 0 for v in b)])
-        number_ = frame_number(name)
-        frames.append(index if number_ is None else number_)
+    numbers = [frame_number(name) for name, _ in records]
+    unnumbered = [i for i, n in enumerate(numbers) if n is None]
+    if unnumbered and len(unnumbered) < len(numbers):
+        # the unnumbered records' place among the numbered ones is unknown: any guess shifts frames
+        i = unnumbered[0]
+        raise fail(path, f"object {i} (line {objects[i][1]}), 'frame_number'",
+                   f"a frame number in every record or in none ({len(numbers) - len(unnumbered)} of "
+                   f"{len(numbers)} records have one)", repr(records[i][0]))
+    frames = [index if n is None else n for index, n in enumerate(numbers)]
+    boxes = [[b for b in found if any(v != 0 for v in b)] for _, found in records]
     check_frames(path, "frame_number", frames)
     frames = np.asarray(frames, dtype=np.int64)
-    if len(np.unique(frames)) != len(frames):
-        # Frame names that repeat cannot be frame numbers: fall back to the order of the records.
-        frames = np.arange(len(records), dtype=np.int64)
+    values, first, counts = np.unique(frames, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        # A frame written twice is a record duplicated (or a name mangled): taking the records'
+        # order instead would shift every frame after it.
+        repeated = int(values[counts > 1][0])
+        again = int(np.flatnonzero(frames == repeated)[1])
+        raise fail(path, f"object {again} (line {objects[again][1]}), 'frame_number'",
+                   f"each frame once (frame {repeated} is also object {int(first[counts > 1][0])})",
+                   repr(records[again][0]))
     order = np.argsort(frames, kind="stable")
     boxes = [boxes[i] for i in order]
     centre, shape, score = _to_arrays(boxes, max(1, max(len(b) for b in boxes)))

@@ -90,7 +90,10 @@ def read_yolo_mark_labels(path: str | os.PathLike, *, subsets: tuple[str, ...] =
     labels = LabelSet(classes=classes)
     used, seen = set(), set()
     for listing in lists:
-        for entry in dict.fromkeys(s.strip() for s in read_text(listing).splitlines() if s.strip()):
+        entries = list(dict.fromkeys(s.strip() for s in read_text(listing).splitlines() if s.strip()))
+        if not entries:  # an image list emptied (a copy cut short) would import as a dataset of nothing
+            raise fail(listing, "", "image paths, one a line", "an empty list")
+        for entry in entries:
             image = find_listed(entry, root)
             if image is None:
                 labels.missing_images.append(entry)
