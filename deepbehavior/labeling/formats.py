@@ -48,6 +48,10 @@ def import_labels(source: str | os.PathLike, root: str | os.PathLike, *, format:
     in the report.
     """
     labels = load_labels(source, format, **options)
+    if not labels.images:
+        missing = f" (its {len(labels.missing_images)} image paths, e.g. {labels.missing_images[0]}, resolve to no " \
+                  f"file)" if labels.missing_images else ""
+        raise ValueError(f"{source}: Expected labelled images to import, but got 0{missing}")
     project = Project.create(root, classes=labels.classes, keypoints=labels.keypoints, skeleton=labels.skeleton)
     report = ImportReport(missing_images=labels.missing_images,
                           labels_without_images=[Path(p).name for p in labels.labels_without_images])

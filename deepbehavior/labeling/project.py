@@ -23,14 +23,21 @@ named keypoints (in the order of ``project.json``'s ``keypoints``; ``null`` wher
 has moved on since (another tab, another user), the save is refused with the current label, so no
 one overwrites work they have not seen (:class:`RevisionConflict`). Each save is a rename of a
 complete file, so a killed server leaves every label file either old or new, never torn.
+
+The folder may hold anything: only regular files that lie inside the project are read. FIFOs,
+devices, links leading out of the project (and any link in ``labels/``) are never opened; a
+label file that is not a label (bad JSON, a list, wrong fields) is reported by :meth:`Project.problems`
+and its image counts as unlabelled, while reading that one label raises :class:`LabelError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +47,8 @@ from ..files import write_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 STATUSES = ("labelled", "skipped")
+#: The largest label or project file read (bytes); the server accepts bodies far smaller than this.
+MAX_LABEL_BYTES = 32 * 1024 * 1024
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -160,6 +169,94 @@ def check_in_image(instances: list[dict], width: float, height: float, *, where:
                                  f"but got ({x:g}, {y:g})")
 
 
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_regular(path: str | os.PathLike, *, limit: int, follow: bool = True) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes.
+
+    Anything else raises :class:`LabelError` without being read: a FIFO (reading would wait for a
+    writer forever), a device such as ``/dev/zero`` (endless), a socket, a folder, a file over
+    ``limit``, and with ``follow=False`` a symlink. The type is checked before opening (opening a
+    device can have effects) and again on the opened descriptor, so a file swapped in between is
+    refused too.
+    """
+    path = Path(path)
+    try:
+        mode = (os.stat if follow else os.lstat)(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LabelError(f"Expected {path} to be a file, but it is a loop of links") from None
+        raise
+    if not stat.S_ISREG(mode):
+        raise LabelError(f"Expected {path} to be a regular file, but it is {_kind(mode)}")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LabelError(f"Expected {path} to be a regular file, but it is a link") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LabelError(f"Expected {path} to be a regular file, but it is {_kind(info.st_mode)}")
+        if info.st_size > limit:
+            raise LabelError(f"Expected {path} to hold at most {limit} bytes, but it holds {info.st_size}")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise LabelError(f"Expected {path} to hold at most {limit} bytes, but it holds more")
+    return data
+
+
+def read_json_object(path: str | os.PathLike, *, follow: bool = True) -> dict:
+    """The JSON object in the regular file ``path`` (see :func:`read_regular`); anything else, a
+    list, bad UTF-8 or JSON included, raises a one-line :class:`LabelError` naming the file."""
+    raw = read_regular(path, limit=MAX_LABEL_BYTES, follow=follow)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, an int over 4,300 digits
+        raise LabelError(f"Expected valid JSON in {path}, but got: {exc}") from None
+    if not isinstance(data, dict):
+        raise LabelError(f"Expected a JSON object in {path}, but got a {type(data).__name__}")
+    return data
+
+
+def check_label(data: dict, spec: ProjectSpec, *, where: str) -> dict:
+    """Validate the fields of a label read from a file (``where`` names it); return it with its
+    instances normalised by :func:`check_instances` and ``revision``/``status`` filled in."""
+    revision = data.get("revision", 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        raise LabelError(f"{where}: Expected revision a non-negative integer, but got {revision!r}")
+    status = data.get("status", "labelled")
+    if status not in STATUSES:
+        raise LabelError(f"{where}: Expected status one of {STATUSES}, but got {status!r}")
+    for field in ("width", "height"):
+        value = data.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value <= 0):
+            raise LabelError(f"{where}: Expected {field} a positive number of pixels, but got {value!r}")
+    instances = check_instances(data.get("instances", []), spec, where=f"{where}: instances")
+    return {**data, "revision": revision, "status": status, "instances": instances}
+
+
+def _regular_inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` leads (through any links) to a regular file inside ``root``."""
+    try:
+        target = path.resolve()
+        return target.is_relative_to(root) and stat.S_ISREG(os.stat(target).st_mode)
+    except (OSError, RuntimeError):  # a loop of links, a name too long, no permission
+        return False
+
+
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """Serialise read-compare-write of labels across threads and processes sharing ``folder``."""
@@ -168,7 +265,19 @@ def _locked(folder: Path) -> Iterator[None]:
         lock = _LOCKS.setdefault(key, threading.Lock())
     with lock:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+") as handle:
+        # never through a link or into a FIFO planted as .lock
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+            | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(folder / ".lock", flags, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PermissionError(f"Expected {folder / '.lock'} to be a file, but it is a link") from None
+            raise
+        with os.fdopen(fd, "a+") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise PermissionError(f"Expected {folder / '.lock'} to be a regular file, but it is "
+                                      f"{_kind(os.fstat(fd).st_mode)}")
             try:
                 import fcntl
 
@@ -186,18 +295,29 @@ class Project:
         self.frames_dir = self.root / "frames"
         self.labels_dir = self.root / "labels"
         meta = self.root / "project.json"
-        if not meta.is_file():
+        if not os.path.lexists(meta):
             raise FileNotFoundError(f"Expected a labelling project at {self.root}, but {meta} is missing")
+        data = read_json_object(meta)
+        names = {}
+        for field, default in (("classes", ["object"]), ("keypoints", [])):
+            values = data.get(field, default)
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise LabelError(f"{meta}: Expected {field} a list of names, but got {values!r}")
+            names[field] = tuple(values)
+        skeleton = data.get("skeleton", [])
+        if not isinstance(skeleton, list) or not all(
+                isinstance(p, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in p)
+                for p in skeleton):
+            raise LabelError(f"{meta}: Expected skeleton a list of [i, j] keypoint indices, but got {skeleton!r}")
+        sources = data.get("sources", {})
+        if not isinstance(sources, dict):
+            raise LabelError(f"{meta}: Expected sources an object, but got {type(sources).__name__}")
         try:
-            data = json.loads(meta.read_text())
-        except json.JSONDecodeError as exc:
-            raise LabelError(f"Expected valid JSON in {meta}, but got: {exc}") from None
-        self.spec = ProjectSpec(
-            classes=tuple(data.get("classes", ["object"])),
-            keypoints=tuple(data.get("keypoints", [])),
-            skeleton=tuple(tuple(p) for p in data.get("skeleton", [])),
-        )
-        self.sources: dict = dict(data.get("sources", {}))
+            self.spec = ProjectSpec(classes=names["classes"], keypoints=names["keypoints"],
+                                    skeleton=tuple(tuple(p) for p in skeleton))
+        except LabelError as exc:
+            raise LabelError(f"{meta}: {exc}") from None
+        self.sources: dict = dict(sources)
 
     # ---------------------------------------------------------------- creation
     @classmethod
@@ -237,10 +357,11 @@ class Project:
         """Names of the images in ``frames/``, sorted."""
         if not self.frames_dir.is_dir():
             return []
-        # Links that lead out of the project are not the project's images (and are never served).
+        # Links that lead out of the project are not the project's images (and are never served);
+        # neither are FIFOs, devices or sockets, whatever their name.
         return sorted(p.name for p in self.frames_dir.iterdir()
                       if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-                      and p.resolve().is_relative_to(self.root))
+                      and _regular_inside(p, self.root))
 
     def image_path(self, name: str) -> Path:
         """The file of image ``name``; refuses names that are not a plain file name in ``frames/``."""
@@ -248,11 +369,17 @@ class Project:
                 or "\x00" in name:
             raise LabelError(f"Expected a plain image file name, but got {name!r}")
         path = self.frames_dir / name
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise FileNotFoundError(f"Expected an image {name} in {self.frames_dir}, but there is none")
         # A symlink may point anywhere; only images that really live in the project are served.
-        if not path.resolve().is_relative_to(self.root):
+        try:
+            inside = path.resolve().is_relative_to(self.root)
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
             raise PermissionError(f"Expected {name} to lie inside {self.root}, but it links outside")
+        if not _regular_inside(path, self.root):
+            raise FileNotFoundError(f"Expected an image {name} in {self.frames_dir}, but it is not a regular file")
         return path
 
     def add_image(self, source: str | os.PathLike | None = None, *, name: str, image=None,
@@ -290,14 +417,9 @@ class Project:
     def read_label(self, name: str) -> dict:
         """The label of image ``name``; an unlabelled image gives revision 0 and no instances."""
         path = self._label_path(name)
-        if not path.exists():
+        if not os.path.lexists(path):
             return {"image": name, "revision": 0, "status": "unlabelled", "instances": []}
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise LabelError(f"Expected valid JSON in {path}, but got: {exc}") from None
-        data["instances"] = check_instances(data.get("instances", []), self.spec, where=f"{path}: instances")
-        return data
+        return check_label(read_json_object(path, follow=False), self.spec, where=str(path))
 
     def write_label(self, name: str, instances, *, status: str = "labelled",
                     base_revision: int | None = None, in_image: bool = False) -> dict:
@@ -338,31 +460,35 @@ class Project:
         return out
 
     def progress(self) -> dict:
-        """Counts of images by status: ``{"total", "labelled", "skipped", "unlabelled"}``."""
-        done = {p.name[:-5]: p for p in self.labels_dir.glob("*.json")} if self.labels_dir.is_dir() else {}
+        """Counts of images by status: ``{"total", "labelled", "skipped", "unlabelled"}``; an image
+        whose label file is damaged counts as unlabelled (see :meth:`problems`)."""
         counts = {"labelled": 0, "skipped": 0, "unlabelled": 0}
-        names = self.images()
-        for name in names:
-            status = "unlabelled"
-            if name in done:
-                try:
-                    status = json.loads(done[name].read_text()).get("status", "labelled")
-                except json.JSONDecodeError:
-                    status = "unlabelled"
-            counts[status if status in counts else "unlabelled"] += 1
-        return {"total": len(names), **counts}
+        statuses = self.statuses()
+        for status in statuses.values():
+            counts[status] += 1
+        return {"total": len(statuses), **counts}
 
     def statuses(self) -> dict[str, str]:
-        """Status of each image (``labelled``, ``skipped``, ``unlabelled``), by name."""
-        out = {}
+        """Status of each image (``labelled``, ``skipped``, ``unlabelled``), by name; an image whose
+        label file is damaged is ``unlabelled`` (see :meth:`problems`)."""
+        return self.scan()[0]
+
+    def problems(self) -> list[str]:
+        """One line per label file that cannot be used (bad JSON, a list, wrong fields, a link, a
+        FIFO…), naming it; those images count as unlabelled and their files are left as they are."""
+        return self.scan()[1]
+
+    def scan(self) -> tuple[dict[str, str], list[str]]:
+        """:meth:`statuses` and :meth:`problems` from one pass over the label files."""
+        statuses, problems = {}, []
         for name in self.images():
-            path = self.labels_dir / f"{name}.json"
             status = "unlabelled"
-            if path.exists():
-                with contextlib.suppress(json.JSONDecodeError):
-                    status = json.loads(path.read_text()).get("status", "labelled")
-            out[name] = status
-        return out
+            try:
+                status = self.read_label(name)["status"]
+            except (LabelError, PermissionError, FileNotFoundError, OSError) as exc:
+                problems.append(f"{exc}; {name} counts as unlabelled until that file is fixed or removed")
+            statuses[name] = status
+        return statuses, problems
 
 
 @dataclass

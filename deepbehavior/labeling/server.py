@@ -22,6 +22,11 @@ on every request (401 without): one is generated unless given, and the URL print
 ``Authorization: Bearer <token>``. Every bad request is answered with a 4xx (never a dropped
 connection): bodies are bounded in size and JSON nesting, coordinates must be finite and lie in
 the image.
+
+One client cannot hold up the others: each connection has its own thread, the work done on a
+body grows linearly with its size (no backtracking regex, no recursion), an idle connection is
+closed after ``idle_seconds`` and a request that takes longer than ``request_seconds`` to arrive
+and be answered is cut off; beyond ``max_connections`` at once, new ones get 503.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ import json
 import mimetypes
 import re
 import secrets
+import socket
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,10 +46,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
-from .project import LabelError, Project, RevisionConflict
+from .project import LabelError, Project, RevisionConflict, read_regular
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_BODY = 8 * 1024 * 1024
+# A label of 100 instances with 50 keypoints each is about 150 KB of JSON: 1 MiB leaves room.
+MAX_BODY = 1024 * 1024
+# The largest image (or page file) served. Each request holds its file in memory and up to
+# MAX_CONNECTIONS are served at once, so the cap is image-sized, not video-sized.
+MAX_FILE = 64 * 1024 * 1024
+IDLE_SECONDS = 15.0  # a connection silent this long is closed (it may be a keep-alive one)
+REQUEST_SECONDS = 60.0  # a request must arrive and be answered within this
+MAX_CONNECTIONS = 256  # served at once; more get 503 until one ends
 MAX_JSON_DEPTH = 16  # a label is 5 levels deep: {instances: [{box: [...]}]}; keypoints 6
 LISTEN_BACKLOG = 256  # connections waiting to be accepted (http.server's default of 5 resets tens of clients)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -103,18 +117,92 @@ class UltralyticsSuggester:
 
 
 def json_depth(body: bytes) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (strings skipped), without parsing it."""
-    stripped = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", body)
-    codes = np.frombuffer(stripped, dtype=np.uint8)
-    steps = np.zeros(len(codes), dtype=np.int64)
-    steps[(codes == ord("[")) | (codes == ord("{"))] = 1
-    steps[(codes == ord("]")) | (codes == ord("}"))] = -1
-    return int(np.cumsum(steps).max(initial=0))
+    """The deepest nesting of arrays and objects in a JSON text (strings skipped), without parsing it.
+
+    Linear in the body's length, whatever it holds: a quote is escaped when an odd number of
+    backslashes precede it, brackets count outside strings only. Where the text is not JSON (a
+    backslash outside a string) the count may differ from a parser's, but only after the first
+    such place, where any JSON parser stops.
+    """
+    codes = np.frombuffer(body, dtype=np.uint8)
+    if not len(codes):
+        return 0
+    quotes = np.flatnonzero(codes == ord('"'))
+    if b"\\" in body:
+        index = np.arange(len(codes))
+        # position of the last non-backslash at or before each place: the length of a backslash run
+        last_other = np.maximum.accumulate(np.where(codes == ord("\\"), -1, index))
+        run = np.zeros(len(quotes), dtype=np.int64)
+        after = quotes > 0
+        run[after] = (quotes[after] - 1) - last_other[quotes[after] - 1]
+        quotes = quotes[run % 2 == 0]  # quotes that open or close a string
+    toggles = np.zeros(len(codes), dtype=np.int8)
+    toggles[quotes] = 1
+    outside = (np.cumsum(toggles, dtype=np.int64) & 1) == 0
+    steps = np.zeros(len(codes), dtype=np.int8)
+    steps[((codes == ord("[")) | (codes == ord("{"))) & outside] = 1
+    steps[((codes == ord("]")) | (codes == ord("}"))) & outside] = -1
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``max_connections`` at once, each cut off at its deadline."""
+
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
+    max_connections = MAX_CONNECTIONS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._guard = threading.Lock()
+        self._closing = threading.Event()
+        threading.Thread(target=self._reap, name="label-server-deadlines", daemon=True).start()
+
+    def set_deadline(self, sock: socket.socket, deadline: float | None) -> None:
+        with self._guard:
+            if deadline is None:
+                self._deadlines.pop(sock, None)
+            else:
+                self._deadlines[sock] = deadline
+
+    def _reap(self) -> None:
+        """Shut down connections past their deadline: their thread's blocked read or write returns,
+        whatever the client does (a per-read timeout alone lets a slow drip last for ever)."""
+        while not self._closing.wait(0.2):
+            now = time.monotonic()
+            with self._guard:
+                late = [sock for sock, deadline in self._deadlines.items() if deadline < now]
+                for sock in late:
+                    del self._deadlines[sock]
+            for sock in late:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:  # already closed by its thread
+                    pass
+
+    def process_request(self, request, client_address):
+        with self._guard:
+            busy = len(self._deadlines) >= self.max_connections
+            if not busy:  # reserved until the handler sets its own deadline
+                self._deadlines[request] = time.monotonic() + REQUEST_SECONDS
+        if busy:
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                b"Retry-After: 1\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        self.set_deadline(request, None)
+        super().shutdown_request(request)
+
+    def server_close(self):
+        self._closing.set()
+        super().server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -125,8 +213,18 @@ class _Handler(BaseHTTPRequestHandler):
     allowed_hosts: set[str]
     token: str | None = None
     quiet: bool = True
+    timeout = IDLE_SECONDS  # StreamRequestHandler: every read and write on the socket
+    request_seconds = REQUEST_SECONDS
 
     # ------------------------------------------------------------------ plumbing
+    def handle_one_request(self):
+        # the clock runs from the wait for the request to the end of the answer
+        self.server.set_deadline(self.connection, time.monotonic() + self.request_seconds)
+        try:
+            super().handle_one_request()
+        except OSError:  # cut off at its deadline, or the client went away: nothing to answer
+            self.close_connection = True
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if not self.quiet:
             super().log_message(format, *args)
@@ -233,16 +331,16 @@ class _Handler(BaseHTTPRequestHandler):
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if kind.startswith("text/") or kind in ("application/javascript",):
             kind += "; charset=utf-8"
-        self._send(200, path.read_bytes(), kind, headers)
+        self._send(200, read_regular(path, limit=MAX_FILE), kind, headers)
 
     def _project_info(self) -> dict:
-        statuses = self.project.statuses()
+        statuses, problems = self.project.scan()
         counts = {"total": len(statuses), "labelled": 0, "skipped": 0, "unlabelled": 0}
         for status in statuses.values():
             counts[status] = counts.get(status, 0) + 1
         return {**self.project.spec.to_json(), "name": self.project.root.name,
                 "images": [{"name": n, "status": s} for n, s in statuses.items()],
-                "progress": counts, "suggestions": self.suggester is not None}
+                "progress": counts, "suggestions": self.suggester is not None, "problems": problems}
 
     # ------------------------------------------------------------------ PUT
     def do_PUT(self):  # noqa: N802
@@ -259,12 +357,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._error(413, f"Expected a body under {MAX_BODY} bytes, but got {length}")
         body = self.rfile.read(int(length))
+        if len(body) < int(length):  # the client stopped sending, or was cut off at its deadline
+            self.close_connection = True
+            return self._error(400, f"Expected a body of {length} bytes, but got {len(body)}")
         depth = json_depth(body)
         if depth > MAX_JSON_DEPTH:
             return self._error(400, f"Expected JSON nested at most {MAX_JSON_DEPTH} deep, but got {depth}")
         try:
             data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except ValueError as exc:  # bad JSON or UTF-8, or an integer beyond Python's 4,300 digits
+            if "integer string conversion" in str(exc):
+                return self._error(400, "Expected integers of at most 4300 digits (revision counts saves), "
+                                        "but got a longer one")
+            return self._error(400, f"Expected a JSON body, but got: {exc}")
+        except RecursionError as exc:
             return self._error(400, f"Expected a JSON body, but got: {exc}")
         if not isinstance(data, dict):
             return self._error(400, f"Expected a JSON object, but got {type(data).__name__}")
@@ -298,14 +404,21 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(project: Project, *, host: str = "127.0.0.1", port: int = 8765,
                 suggester: Suggester | None = None, quiet: bool = True,
-                token: str | None = None) -> ThreadingHTTPServer:
+                token: str | None = None, idle_seconds: float = IDLE_SECONDS,
+                request_seconds: float = REQUEST_SECONDS,
+                max_connections: int = MAX_CONNECTIONS) -> ThreadingHTTPServer:
     """A server for ``project`` (not started: call ``serve_forever``). ``port=0`` picks a free port.
 
     ``suggester`` maps an image file to suggested instances (e.g. :class:`UltralyticsSuggester`).
     ``token``: required on every request when given; bound beyond loopback, a random one is made
     when none is given (never served without one there). The server's ``token`` attribute holds it
-    and :func:`url_of` includes it.
+    and :func:`url_of` includes it. ``idle_seconds``: a connection silent this long (s) is closed;
+    ``request_seconds``: the time (s) a request has to arrive and be answered before its
+    connection is cut; ``max_connections``: served at once, more get 503.
     """
+    if not (idle_seconds > 0 and request_seconds > 0 and max_connections >= 1):
+        raise ValueError(f"Expected positive idle_seconds, request_seconds and max_connections, but got "
+                         f"{idle_seconds}, {request_seconds}, {max_connections}")
     if token is not None and (len(token) < 16 or not token.isascii() or not token.isprintable()
                               or any(c in token for c in " ;,&=#%")):
         raise ValueError(f"Expected a token of 16+ printable ASCII characters without ' ;,&=#%', but got "
@@ -318,9 +431,11 @@ def make_server(project: Project, *, host: str = "127.0.0.1", port: int = 8765,
     # staticmethod: a plain function stored on the class would otherwise be bound to the handler.
     handler = type("Handler", (_Handler,), {"project": project,
                                             "suggester": staticmethod(suggester) if suggester else None,
-                                            "allowed_hosts": allowed, "quiet": quiet, "token": token})
+                                            "allowed_hosts": allowed, "quiet": quiet, "token": token,
+                                            "timeout": idle_seconds, "request_seconds": request_seconds})
     server = _Server((host, port), handler)
     server.token = token
+    server.max_connections = max_connections
     return server
 
 

@@ -119,6 +119,8 @@ async function loadProject() {
   renderProgress();
   if (!S.project.images.length) { message("The project has no images yet (deepbehavior frames …)."); return; }
   await loadImage(S.index);
+  const problems = S.project.problems || [];
+  if (problems.length) message(`${problems.length} label file(s) could not be read: ${problems[0]}`);
 }
 
 async function loadImage(index) {
@@ -136,13 +138,14 @@ async function loadImage(index) {
     }),
   ]);
   if (token !== S.loadToken) return;
-  S.label = res.data;
+  // a damaged label file: shown empty, with the server's one-line reason (saving is refused until fixed)
+  S.label = res.status === 200 ? res.data : {image: name, revision: 0, status: "unlabelled", instances: []};
   S.image = image;
   $("image-name").textContent = `${name} (${S.index + 1}/${S.project.images.length})`;
   history.replaceState(null, "", "?image=" + encodeURIComponent(name));
   fit();
   renderLists();
-  message("");
+  message(res.status === 200 ? "" : res.data.error);
   if (S.project.suggestions && S.label.status === "unlabelled") fetchSuggestions();
   document.body.dataset.loaded = name;
 }

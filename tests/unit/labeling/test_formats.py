@@ -156,11 +156,14 @@ def test_tensorbox_round_trip_and_progress_stream(make_project, tmp_path):
     assert [value for value, _ in load_json_objects(stream)] == records
 
 
-def test_tensorbox_sample_without_images_reports_them(shared_data, tmp_path):
-    project, report = import_labels(shared_data / "deepbehavior-formats" / "tensorbox_labels.json",
-                                    tmp_path / "p", format="tensorbox")
-    assert report.images == 0 and len(report.missing_images) == 10
-    assert report.missing_images[0] == "frames/pict00000.png"
+def test_tensorbox_sample_without_images_is_refused_naming_them(shared_data, tmp_path):
+    # A labels file whose images all resolve to nothing imports nothing: an error (issue 28), naming
+    # the file and one of the paths it could not find, before any project is created.
+    source = shared_data / "deepbehavior-formats" / "tensorbox_labels.json"
+    with pytest.raises(ValueError, match=r"tensorbox_labels\.json: Expected labelled images to import, but got 0 "
+                                         r"\(its 10 image paths, e\.g\. frames/pict00000\.png, resolve to no file\)"):
+        import_labels(source, tmp_path / "p", format="tensorbox")
+    assert not (tmp_path / "p").exists()
 
 
 def test_guess_format_and_flip_indices(tmp_path):

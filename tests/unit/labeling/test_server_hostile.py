@@ -124,6 +124,18 @@ def test_a_zero_byte_image_and_deep_json_get_an_answer(served):
     assert not (project.labels_dir / "img000.png.json").exists()
 
 
+def test_an_image_larger_than_any_image_is_refused_unread(served):
+    """Each request holds its file in memory, with up to MAX_CONNECTIONS at once: the cap is image-sized."""
+    from deepbehavior.labeling.server import MAX_FILE
+
+    project, port = served
+    assert MAX_FILE <= 64 * 2**20
+    with open(project.frames_dir / "huge.png", "wb") as handle:
+        handle.truncate(64 * 2**20 + 1)  # sparse: nothing is written
+    status, answer, _ = request(port, "GET", "/frames/huge.png")
+    assert 400 <= status < 500 and "at most" in answer["error"]
+
+
 @pytest.mark.parametrize("box, ok", [
     ([1e308, 0, 10, 10], False), ([-1, 0, 10, 10], False), ([0, 0, 321, 10], False), ([0, 0, 10, 241], False),
     ([0, 0, 320, 240], True), ([10.5, 20.25, 30, 40], True),
