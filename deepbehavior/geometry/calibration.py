@@ -317,7 +317,14 @@ def calibrate_group(
     poses = [s[2] for s in singles]
     relative = _relative_poses(poses)
     cameras = [cam.replace(rvec=rotation_vector(r), tvec=t) for (cam, _, _), (r, t) in zip(singles, relative)]
-    group = CameraGroup(cameras, metadata={"unit": "board units", "square_size": board.square_size})
+    metadata = {"unit": "board units", "square_size": board.square_size}
+    if len(names) >= 2:
+        from .board_view import BOARD_VIEW, board_view_of
+
+        view = board_view_of(detections, board)  # lets every triangulation check the scale
+        if view is not None:
+            metadata[BOARD_VIEW] = view
+    group = CameraGroup(cameras, metadata=metadata)
     # board-to-world pose of each frame from the first camera (in world order) that saw it
     board_poses = {}
     for (r_cw, t_cw), per_frame in zip(relative, poses):

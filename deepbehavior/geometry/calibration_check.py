@@ -69,6 +69,13 @@ def measured_square(points: np.ndarray, board: Board) -> float:
     return float(np.median(steps)) if steps.size else float("nan")
 
 
+#: Why two cameras' consensus errors name no camera, as the check prints it beside the numbers that can
+#: (triangulate's note, :data:`.diagnostics.TWO_CAMERAS_NOTE`, sends the user to this check instead).
+TWO_CAMERAS_NOTE_IN_CHECK = ("2 cameras: their disagreement shows in both, so which one is wrong cannot be told "
+                             "from their points; each camera's board error alone and the measured square size "
+                             "above can")
+
+
 def check_calibration(group: CameraGroup, detections: dict[str, Sequence[Detection | None]], board: Board,
                       *, max_error: float = 20.0) -> dict:
     """Per-camera board and consensus errors of ``group`` on synchronised board ``detections``
@@ -101,6 +108,7 @@ def check_calibration(group: CameraGroup, detections: dict[str, Sequence[Detecti
                              "consensus_p90_px": check.p90_error_px[cam.name],
                              "outlier_fraction": check.outlier_fraction[cam.name],
                              "corners": check.points[cam.name]}
-    return {"cameras": cameras, "suspect": check.suspect, "warnings": check.warnings(names),
+    return {"cameras": cameras, "suspect": check.suspect, "warnings": check.warnings(names, checking=True),
             "square_size": board.square_size, "square_size_measured": measured_square(points, board),
-            "note": check.note, "rule": check.as_dict()["rule"]}
+            "note": TWO_CAMERAS_NOTE_IN_CHECK if check.note else "", "rule": check.as_dict()["rule"]}
+

@@ -10,6 +10,7 @@ file, options) matches this run's; otherwise the session fails naming the differ
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from .. import fingerprint
 from ..cohort import Cohort, Session, store_path
 from ..config import TriangulateConfig
 from ..session_runner import SessionFailure, run_sessions
-from ..store import open_store
+from ..store import is_complete, open_complete, open_store
+from . import people_pairing
 from .calib_io import load_calibration
 from .diagnostics import CameraCheck, camera_table, check_dataset, plot_camera_errors
 from .triangulation import check_method, triangulate_dataset, write_3d
@@ -92,19 +94,24 @@ def triangulate_session(
     if not source.exists():
         raise FileNotFoundError(f"Expected a 2D store at {source}, but there is none")
     group = load_calibration(calibration)
-    ds2d = open_store(source)
+    ds2d = open_complete(source, what="2D store")
+    if people_pairing.is_people_layout(ds2d):  # several people: the same person in every view (read in blocks of frames)
+        ds2d = people_pairing.pair_views(ds2d, group.subset([str(v) for v in ds2d["view"].values]))[0]
     ds3d = triangulate_dataset(ds2d, group, chunk=chunk, **options)
     ds3d.attrs[fingerprint.ATTR] = _fingerprint(ds2d, calibration, options)
     views = list(ds3d["camera"].values)
     if len(views) >= 2:
         check = check_dataset(ds2d.sel(view=views), group, min_confidence=options.get("min_confidence", 0.0),
-                              max_error=options.get("max_error", 20.0))
+                              max_error=options.get("max_error", 20.0), calibration=str(calibration))
         ds3d.attrs["camera_check"] = check.as_dict()
         ds3d.attrs["suspect_cameras"] = check.suspect
     ds3d.attrs["calibration"] = str(Path(calibration).resolve())
     ds3d.attrs["source_store"] = str(source.resolve())
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with dask.config.set(scheduler="threads", num_workers=workers):
+    # a distributed scheduler the job set up (dask.scheduler=, deepbehavior.runtime.dask_cluster) computes
+    # the chunks; otherwise ``workers`` threads of this process
+    distributed = dask.config.get("scheduler", None) == "dask.distributed"
+    with contextlib.nullcontext() if distributed else dask.config.set(scheduler="threads", num_workers=workers):
         return write_3d(ds3d, target, overwrite=overwrite)
 
 
@@ -123,9 +130,7 @@ def write_diagnostics(path: str | os.PathLike, prefix: str | os.PathLike, *, fig
     checked = ds.attrs.get("camera_check")
     check = None
     if checked:
-        check = CameraCheck(checked["median_error_px"], checked["p90_error_px"], checked["outlier_fraction"],
-                            checked["points"], checked["frames_sampled"], list(checked["suspect"]),
-                            checked.get("note", ""))
+        check = CameraCheck.from_dict(checked)
     result = {"table": str(csv), "figure": None, "suspect": check.suspect if check else [],
               "warnings": check.warnings([str(c) for c in ds["camera"].values]) if check else [],
               "median_error_px": check.median_error_px if check else {}}
@@ -179,7 +184,7 @@ def triangulate_cohort(
     def is_done(session: Session) -> bool:
         # skipped as done only if made from the same 2D store, calibration and options
         target = store_path(out, session)
-        if force or not target.exists():
+        if force or not is_complete(target):  # a 3D store whose writing was stopped is redone
             return False
         source = store_path(stores, session)
         recorded = fingerprint.of_store(open_store(target).attrs)
@@ -192,8 +197,9 @@ def triangulate_cohort(
 
     def work(session: Session) -> dict:
         target = store_path(out, session)
+        unfinished = target.exists() and not is_complete(target)  # a run stopped while writing it: redo it
         triangulate_session(store_path(stores, session), session_calibration(session, calibration), target,
-                            settings=settings, chunk=chunk, overwrite=force, workers=workers)
+                            settings=settings, chunk=chunk, overwrite=force or unfinished, workers=workers)
         return write_diagnostics(target, Path(out).parent / "diagnostics3d" / session.key, figure=figure)
 
     def details(session: Session) -> dict:

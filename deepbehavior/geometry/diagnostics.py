@@ -19,8 +19,17 @@ import xarray as xr
 from .camera import CameraGroup
 from .consensus import MIN_ERROR_PX, RATIO, flag_cameras
 
-__all__ = ["CameraCheck", "MIN_ERROR_PX", "RATIO", "camera_check", "camera_table", "check_dataset", "flag_cameras",
-           "plot_camera_errors"]
+__all__ = ["CameraCheck", "MAX_MEDIAN_PX", "MAX_P90_PX", "MIN_ERROR_PX", "RATIO", "SCALE_TOLERANCE", "camera_check",
+           "camera_table", "check_dataset", "flag_cameras", "plot_camera_errors"]
+
+#: A camera whose reprojection error against the data has a median above this (pixels) is reported,
+#: whatever the number of cameras: keypoints of a good calibration reproject within a few pixels
+#: (detector noise), a wrong one by tens to thousands.
+MAX_MEDIAN_PX = 10.0
+#: The same for the 90th percentile (pixels): detector outliers raise it, a wrong calibration more.
+MAX_P90_PX = 50.0
+#: Relative error of the scale (board squares triangulated vs the recorded square size) reported.
+SCALE_TOLERANCE = 0.05
 
 
 @dataclass
@@ -40,25 +49,74 @@ class CameraCheck:
     frames_sampled: int
     suspect: list[str] = field(default_factory=list)
     note: str = ""
+    #: The calibration file, named in the warnings.
+    calibration: str = ""
+    #: :func:`.board_view.scale_check` of the calibration's own board view (None: not recorded).
+    scale: dict | None = None
 
     def as_dict(self) -> dict:
         return {"median_error_px": self.median_error_px, "p90_error_px": self.p90_error_px,
                 "outlier_fraction": self.outlier_fraction, "points": self.points,
                 "frames_sampled": self.frames_sampled, "suspect": self.suspect, "note": self.note,
-                "rule": f"median error > {RATIO:g} x the median of the other cameras and > {MIN_ERROR_PX:g} px"}
+                "calibration": self.calibration, "scale": self.scale,
+                "rule": f"median error > {RATIO:g} x the median of the other cameras and > {MIN_ERROR_PX:g} px; "
+                        f"any camera: median > {MAX_MEDIAN_PX:g} px or 90th percentile > {MAX_P90_PX:g} px; "
+                        f"scale off by more than {SCALE_TOLERANCE:.0%}"}
 
-    def warnings(self, views: list[str] | None = None) -> list[str]:
-        """One line per suspect camera, with what to do about it."""
+    @classmethod
+    def from_dict(cls, data: dict) -> CameraCheck:
+        """The check :meth:`as_dict` wrote (a 3D store's ``camera_check`` attribute)."""
+        return cls(data["median_error_px"], data["p90_error_px"], data["outlier_fraction"], data["points"],
+                   data["frames_sampled"], list(data["suspect"]), data.get("note", ""),
+                   data.get("calibration", ""), data.get("scale"))
+
+    def too_large(self) -> list[str]:
+        """Cameras whose median or 90th-percentile error exceeds :data:`MAX_MEDIAN_PX` /
+        :data:`MAX_P90_PX`, in camera order."""
+        return [n for n in self.median_error_px
+                if self.median_error_px[n] > MAX_MEDIAN_PX or self.p90_error_px.get(n, 0.0) > MAX_P90_PX]
+
+    def warnings(self, views: list[str] | None = None, *, checking: bool = False) -> list[str]:
+        """One line per camera that looks wrong (named among 3+, or above the absolute limits) and
+        one for a wrong scale, each naming the calibration file, the camera and the figure.
+        ``checking``: the lines of ``deepbehavior calibrate check=true`` itself, which do not send the
+        user to the check they are reading."""
         lines = []
+        check_it = "" if checking else "check it (deepbehavior calibrate check=true) and "
+        calibration = f"calibration {self.calibration}, " if self.calibration else ""
         for name in self.suspect:
             others = [n for n in self.median_error_px if n != name]
             typical = float(np.median([self.median_error_px[n] for n in others]))
             keep = [v for v in (views or list(self.median_error_px)) if v != name]
-            lines.append(f"camera {name}: median reprojection error {self.median_error_px[name]:.1f} px against "
-                         f"the other cameras' consensus (theirs {typical:.1f} px); its calibration is probably "
-                         f"wrong: check it (deepbehavior calibrate check=true) and recalibrate, or leave it out "
-                         f"with triangulate.views=[{','.join(keep)}]")
+            lines.append(f"{calibration}camera {name}: median reprojection error {self.median_error_px[name]:.1f} px "
+                         f"(90th percentile {self.p90_error_px[name]:.1f} px) against the other cameras' consensus "
+                         f"(theirs {typical:.1f} px); its calibration is probably wrong: {check_it}recalibrate, "
+                         f"or leave it out with "
+                         f"triangulate.views=[{','.join(keep)}]")
+        for name in self.too_large():
+            if name in self.suspect:
+                continue
+            lines.append(f"{calibration}camera {name}: median reprojection error {self.median_error_px[name]:.1f} px, "
+                         f"90th percentile {self.p90_error_px[name]:.1f} px against the data (limits "
+                         f"{MAX_MEDIAN_PX:g} and {MAX_P90_PX:g} px); the calibration probably does not fit these "
+                         f"videos: " + ("recalibrate" if checking else "check it (deepbehavior calibrate check=true)"))
+        scale = self.scale or {}
+        ratio = scale.get("ratio")
+        if ratio is not None and np.isfinite(ratio) and abs(ratio - 1.0) > SCALE_TOLERANCE:
+            errors = ", ".join(f"{n} {v:.2f} px" for n, v in scale.get("reprojection_px", {}).items())
+            lines.append(f"{calibration}cameras {', '.join(scale.get('cameras', []))}: the calibration's own board "
+                         f"triangulates {ratio:.3g}× its recorded size (squares "
+                         f"{scale.get('measured', float('nan')):.4g} instead of "
+                         f"{scale.get('expected', float('nan')):.4g} {scale.get('unit', 'units')}; "
+                         f"board reprojection error {errors}); every 3D length it gives is off by that factor "
+                         f"(a wrong translation or focal length): recalibrate")
         return lines
+
+
+#: Why two cameras' consensus errors name no camera, and what does (``deepbehavior calibrate check=true``).
+TWO_CAMERAS_NOTE = ("2 cameras: their disagreement shows in both, so which one is wrong cannot be told from "
+                    "their points; each camera's board error alone (deepbehavior calibrate check=true) and the "
+                    "measured square size can")
 
 
 def camera_check(group: CameraGroup, pixels: np.ndarray, confidence: np.ndarray | None = None, *,
@@ -83,9 +141,7 @@ def camera_check(group: CameraGroup, pixels: np.ndarray, confidence: np.ndarray 
     names = group.names
     if len(group) < 3:
         _, error, used = triangulate_diagnostics(group, pixels, confidence, min_confidence=min_confidence)
-        note = ("2 cameras: their disagreement shows in both, so which one is wrong cannot be told from "
-                "their points; each camera's board error alone (deepbehavior calibrate check=true) and the "
-                "measured square size can")
+        note = TWO_CAMERAS_NOTE
     else:
         _, error, used = triangulate_diagnostics(group, pixels, confidence, method="robust",
                                                  min_confidence=min_confidence, max_error=max_error)
@@ -106,9 +162,12 @@ def camera_check(group: CameraGroup, pixels: np.ndarray, confidence: np.ndarray 
 
 
 def check_dataset(ds: xr.Dataset, group: CameraGroup, *, frames: int = 2000, min_confidence: float = 0.0,
-                  max_error: float = 20.0) -> CameraCheck:
+                  max_error: float = 20.0, calibration: str = "") -> CameraCheck:
     """:func:`camera_check` on up to ``frames`` evenly spaced frames of a multi-view poses or boxes
-    dataset (its ``view`` labels name cameras of ``group``)."""
+    dataset (its ``view`` labels name cameras of ``group``), with the scale check of the
+    calibration's own board view (:func:`.board_view.scale_check`) when it records one;
+    ``calibration`` (the file) is named in the warnings."""
+    from .board_view import scale_check
     from .triangulation import _as_pose_arrays
 
     n = ds.sizes["time"]
@@ -118,8 +177,11 @@ def check_dataset(ds: xr.Dataset, group: CameraGroup, *, frames: int = 2000, min
     position, confidence, _ = _as_pose_arrays(sample)
     pixels = np.moveaxis(np.asarray(position.values, dtype=np.float64), (4, 1), (0, -1))
     conf = np.moveaxis(np.asarray(confidence.values, dtype=np.float64), 3, 0)
-    return camera_check(group.subset(views), pixels, conf, min_confidence=min_confidence, max_error=max_error,
-                        frames_sampled=len(index))
+    check = camera_check(group.subset(views), pixels, conf, min_confidence=min_confidence, max_error=max_error,
+                         frames_sampled=len(index))
+    check.calibration = str(calibration)
+    check.scale = scale_check(group)
+    return check
 
 
 def camera_table(ds3d: xr.Dataset, *, frames: int = 20000) -> pd.DataFrame:
