@@ -19,6 +19,13 @@ whole command (a new process each, wall time from launch to exit, over a ``--fra
     ``mediapipe_script``: a plain script: read the video with OpenCV, run the loop, save the body
     landmarks as a NumPy file.
 
+``--people`` runs only the multi-person section and stores it under ``people`` in the same file (the
+rest of the file is kept): per-frame cost (ms) of the people predictor (``max_individuals=4``,
+every person found one after another), of the one-person predictor in static and in tracking mode
+(today's backend) and of MediaPipe's own ``Holistic(static_image_mode=True)`` loop, in interleaved
+rounds; the mean number of people found per frame ``N``; and ``cost_ratio_vs_n_one_person``: the
+people predictor's cost over ``N`` × the one-person cost (<= 1: within N× the single-person path).
+
 Keys: ``frames``, ``frame_size`` (width, height), ``steady_fps`` and ``whole_command_s`` (min /
 median / max over rounds), ``steady_ratio_vs_direct_loop`` and ``whole_command_ratio`` (> 1: ours
 faster), ``mediapipe_holistic_static_cpu_fps`` (every frame on its own),
@@ -46,8 +53,8 @@ import cv2
 import numpy as np
 import psutil
 
-from deepbehavior.offline import offline_ultralytics
 from deepbehavior.files import write_atomic
+from deepbehavior.offline import offline_ultralytics
 from deepbehavior.video import read_frames, write_video
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,6 +163,74 @@ def against_mediapipe(frames: np.ndarray, folder: Path, n_frames: int, rounds: i
     }
 
 
+def _ms_per_frame(predictor, frames: np.ndarray) -> float:
+    return 1000.0 / frames_per_second(predictor, frames)
+
+
+def people_section(frames: np.ndarray, rounds: int) -> dict:
+    """Multi-person cost per frame and per person against the one-person paths, interleaved rounds."""
+    import mediapipe as mp
+    from mediapipe.python import solution_base
+
+    from deepbehavior.models.mediapipe_pose import (
+        MediaPipeHolisticPredictor,
+        MediaPipePeoplePredictor,
+        set_scalar_options,
+    )
+
+    solution_base.SolutionBase._modify_calculator_options = \
+        lambda self, config, params: set_scalar_options(config, params)
+    people = MediaPipePeoplePredictor(max_individuals=4)
+    found = people({"frames": frames, "frame": np.arange(len(frames))})["keypoints"]
+    n_people = np.isfinite(found[..., :25, 0]).any(-1).sum(-1)  # (frame,)
+    static = MediaPipeHolisticPredictor(static_image_mode=True)
+    tracking = MediaPipeHolisticPredictor()
+    times = {"people": [], "one_person_static": [], "one_person_tracking": [], "mediapipe_loop_static": []}
+    load = [round(os.getloadavg()[0], 2)]
+    with mp.solutions.holistic.Holistic(static_image_mode=True) as holistic:
+        for i in range(rounds):
+            times["people"].append(_ms_per_frame(people, frames))
+            times["one_person_static"].append(_ms_per_frame(static, frames))
+            times["one_person_tracking"].append(_ms_per_frame(tracking, frames))
+            times["mediapipe_loop_static"].append(1000.0 / direct_loop_fps(holistic, frames))
+            load.append(round(os.getloadavg()[0], 2))
+            print(f"[bench] people round {i + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.1f} ms" for k, v in
+                                                                         times.items()), flush=True)
+    for model in (people, static, tracking):
+        model.close()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    n_mean = float(n_people.mean())
+    return {
+        "ms_per_frame": {k: spread(v) for k, v in times.items()},
+        "people_per_frame": {"mean": round(n_mean, 3), "counts": np.bincount(n_people).tolist()},
+        "ms_per_person": round(med["people"] / max(n_mean, 1e-9), 2),
+        "cost_ratio_vs_n_one_person": {
+            "static": round(med["people"] / (n_mean * med["one_person_static"]), 3),
+            "tracking": round(med["people"] / (n_mean * med["one_person_tracking"]), 3),
+            "mediapipe_loop_static": round(med["people"] / (n_mean * med["mediapipe_loop_static"]), 3)},
+        "rounds": rounds,
+        "load_average_per_round": load,
+        "notes": ("people: MediaPipePeoplePredictor(max_individuals=4): holistic (static mode) runs once per person "
+                  "found plus once finding nobody, painting each person over; one_person_*: "
+                  "MediaPipeHolisticPredictor (tracking = today's default); mediapipe_loop_static: "
+                  "mp.solutions.holistic.Holistic(static_image_mode=True) with its face branch. Counts: frames with "
+                  "0, 1, 2... people found. The CPU is shared with other work: see load_average_per_round."),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def main_people(rounds: int = 3) -> dict:
+    """Run :func:`people_section` and store it under ``people`` in results/pose.json."""
+    path = REPO / "benchmarks" / "results" / "pose.json"
+    out = json.loads(path.read_text()) if path.is_file() else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = make_clip(Path(tmp))
+    out["people"] = {"frames": int(len(frames)), "frame_size": list(SIZE), **people_section(frames, rounds)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(out, indent=2) + "\n")
+    return out["people"]
+
+
 def main(n_frames: int = 300, rounds: int = 3) -> dict:
     offline_ultralytics()
     import mediapipe
@@ -205,5 +280,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300, help="frames of the clip the whole commands run on")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--people", action="store_true", help="only the multi-person section (kept under 'people')")
     args = parser.parse_args()
-    print(json.dumps(main(args.frames, args.rounds), indent=2))
+    print(json.dumps(main_people(args.rounds) if args.people else main(args.frames, args.rounds), indent=2))

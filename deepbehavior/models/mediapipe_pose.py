@@ -7,8 +7,9 @@ heavy pose models, complexity 0 and 2, are downloaded on first use and are refus
 already present). It declares numpy<2 and protobuf<5, but runs on numpy 2 and protobuf 7 except for
 one protobuf call in its option-setting code, which :class:`_HolisticGraph` replaces.
 
-Holistic follows one person per view, so the output has one slot, and ``max_individuals`` above 1
-is refused rather than ignored. In video mode (the default) it finds the most prominent person in
+Holistic follows one person per view, so with ``max_individuals=1`` (the default) the output has one
+slot; ``max_individuals`` above 1 gives :class:`MediaPipePeoplePredictor` instead
+(every person of each frame, found one after another). In video mode (the default) it finds the most prominent person in
 the first frame and follows that person from frame to frame, finding someone again only when it
 loses them; in ``static_image_mode`` every frame picks anew, which in a scene with several people
 jumps between them. Stores say so in ``attrs["model"]["people"]``.
@@ -21,13 +22,29 @@ from pathlib import Path
 import numpy as np
 
 from .. import schema
-from . import pose_layout
+from . import mediapipe_people, pose_layout
 from .base import ModelDescription
 
 _POSE_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
 _DETECTION_OPTION = "poselandmarkcpu__posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh"
 _TRACKING_OPTION = ("poselandmarkcpu__poselandmarkbyroicpu__tensorstoposelandmarksandsegmentation__"
                     "ThresholdingCalculator.threshold")
+
+
+#: The command that installs this backend's package. Not an extra of the project: mediapipe declares
+#: numpy<2, protobuf<5 and opencv-contrib-python, which conflict with the rest of the installation (pip
+#: finds no solution beside numpy 2), and it runs without them; scripts/setup.sh runs the same command.
+INSTALL = 'pip install --no-deps "mediapipe==0.10.21"'
+
+
+def require_mediapipe() -> None:
+    """Raise, in one line that says what to install, when the mediapipe package is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("mediapipe") is None:
+        raise ValueError(f"Expected the mediapipe package for model.backend=mediapipe, but it is not installed; "
+                         f"install it with: {INSTALL} (--no-deps: its declared numpy<2, protobuf<5 and "
+                         f"opencv-contrib-python would replace this installation's own)")
 
 
 def _check_fraction(name: str, value: float) -> float:
@@ -140,7 +157,13 @@ class MediaPipeHolisticPredictor:
         each shard. True: every frame on its own (results do not depend on shards, but with
         several people in view the chosen person can change from frame to frame).
     max_individuals
-        Must be 1: holistic tracks one person per view.
+        1: one person per view, as described here. Above 1, constructing this class gives a
+        :class:`MediaPipePeoplePredictor` (every person of each frame, up to
+        ``max_individuals``), with the options that one takes. That one always runs in static mode
+        (each person is found in a frame on their own), so there ``static_image_mode=True`` and
+        ``smooth_landmarks`` (no smoothing in static mode) are accepted and have no effect, and
+        ``static_image_mode=False`` is refused; its own options (``min_person_size``,
+        ``mask_pad``) are refused with ``max_individuals=1``.
     smooth_landmarks
         Temporal smoothing of landmarks while tracking (ignored with ``static_image_mode``).
     keep_outside
@@ -154,12 +177,30 @@ class MediaPipeHolisticPredictor:
     are derived (see :mod:`.pose_layout`); the small toes are always NaN.
     """
 
+    def __new__(cls, *args, max_individuals: int = 1, **kwargs):
+        # The backend registry names this class; several people need the peeling predictor.
+        if int(max_individuals) != 1:
+            # It finds every person in static mode: static_image_mode=True is what it does anyway, and
+            # smoothing (which static mode turns off) has nothing to smooth.
+            if not kwargs.pop("static_image_mode", True):
+                raise ValueError(f"Expected model.options.static_image_mode true or unset with "
+                                 f"model.max_individuals={max_individuals} (several people are found in static "
+                                 f"mode, each frame on its own), but got false")
+            kwargs.pop("smooth_landmarks", None)
+            return MediaPipePeoplePredictor(max_individuals=max_individuals, **kwargs)
+        several = sorted(set(kwargs) & {"min_person_size", "mask_pad"})
+        if several:
+            raise ValueError(f"Expected model.options {', '.join(several)} only with model.max_individuals above 1 "
+                             f"(options of the several-people predictor), but got model.max_individuals=1")
+        return super().__new__(cls)
+
     def __init__(self, *, model_complexity: int = 1, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, static_image_mode: bool = False,
                  smooth_landmarks: bool = True, keep_outside: bool = False, max_individuals: int = 1):
         if int(max_individuals) != 1:
-            raise ValueError(f"Expected model.max_individuals=1 for the mediapipe backend (MediaPipe holistic "
-                             f"tracks one person per view), but got {max_individuals}")
+            raise ValueError(f"Expected model.max_individuals=1 for the one-person holistic predictor, "
+                             f"but got {max_individuals}")
+        require_mediapipe()
         import mediapipe
 
         self.kwargs = dict(
@@ -240,3 +281,101 @@ class MediaPipeHolisticPredictor:
 
     def close(self) -> None:
         self._graph.close()
+
+
+class MediaPipePeoplePredictor:
+    """Every person of each frame (up to ``max_individuals``), as BODY_25 + both hands (67 points).
+
+    Parameters
+    ----------
+    max_individuals
+        Most people reported per frame (slots), 1 to ``mediapipe_people.MAX_PEOPLE``.
+    min_person_size
+        Smallest person kept, as a fraction of the frame's height: the larger side of the box
+        around their landmarks. Smaller finds are painted over and skipped.
+    mask_pad
+        How far the painted hull of a found person reaches beyond their landmarks (fraction of
+        their size).
+    min_detection_confidence
+        Person detector score threshold, in [0, 1]. Lower than the one-person default: with the
+        people found so far painted over, the detector scores the rest low (on ultralytics'
+        photos, 0.1 finds both men of ``zidane.jpg`` and the three whole people of ``bus.jpg``,
+        0.5 neither man and two of the three; no one in blank or noise frames).
+    model_complexity, min_tracking_confidence, keep_outside
+        As for :class:`MediaPipeHolisticPredictor` (which runs in static mode here: every frame
+        and every person on their own).
+
+    Notes
+    -----
+    Output keypoints are in pixels of the input frame, confidence as the single-person backend's.
+    Slot ``k`` holds the ``k``-th person found in that frame; slots past the people found are NaN.
+    """
+
+    def __init__(self, *, max_individuals: int = 4, min_person_size: float = 0.05, mask_pad: float = 0.1,
+                 model_complexity: int = 1, min_detection_confidence: float = 0.1,
+                 min_tracking_confidence: float = 0.5, keep_outside: bool = False):
+        max_individuals = int(max_individuals)
+        if not 1 <= max_individuals <= mediapipe_people.MAX_PEOPLE:
+            raise ValueError(f"Expected model.max_individuals in [1, {mediapipe_people.MAX_PEOPLE}] for the "
+                             f"mediapipe people backend, but got {max_individuals}")
+        if not 0.0 <= float(min_person_size) < 1.0:
+            raise ValueError(f"Expected min_person_size in [0, 1) (fraction of the frame height), "
+                             f"but got {min_person_size}")
+        if not 0.0 <= float(mask_pad) <= 1.0:
+            raise ValueError(f"Expected mask_pad in [0, 1], but got {mask_pad}")
+        self.kwargs = dict(max_individuals=max_individuals, min_person_size=float(min_person_size),
+                           mask_pad=float(mask_pad), model_complexity=int(model_complexity),
+                           min_detection_confidence=float(min_detection_confidence),
+                           min_tracking_confidence=float(min_tracking_confidence), keep_outside=bool(keep_outside))
+        self._one = MediaPipeHolisticPredictor(
+            model_complexity=model_complexity, min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence, static_image_mode=True, keep_outside=keep_outside)
+        self.version = self._one.version
+
+    def __getstate__(self) -> dict:
+        return dict(self.kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def describe(self) -> ModelDescription:
+        n = self.kwargs["max_individuals"]
+        return ModelDescription(
+            kind=schema.POSES,
+            slots=n,
+            class_names=("person",),
+            keypoint_names=pose_layout.KEYPOINT_NAMES,
+            metadata={
+                "layout": pose_layout.LAYOUT,
+                "derived": list(pose_layout.derived_points("mediapipe_holistic")),
+                "backend": "mediapipe_holistic_people",
+                "mediapipe": self.version,
+                "people": (f"every person found, up to {n} per frame, most prominent first; slots carry no "
+                           f"identity across frames (deepbehavior track gives them one)"),
+                **self.kwargs,
+            },
+        )
+
+    def predict_people(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One BGR frame → ``(people, 75, 2)`` pixels and ``(people, 75)`` confidence, MediaPipe's order."""
+        return mediapipe_people.peel_people(
+            frame, self._one.predict_frame, max_people=self.kwargs["max_individuals"],
+            min_size=self.kwargs["min_person_size"] * frame.shape[0], pad=self.kwargs["mask_pad"])
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        frames = np.asarray(batch["frames"])
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"Expected frames (N, height, width, 3) uint8, but got {frames.shape} {frames.dtype}")
+        n = self.kwargs["max_individuals"]
+        source_xy = np.full((len(frames), n, 75, 2), np.nan, dtype=np.float32)
+        source_conf = np.full((len(frames), n, 75), np.nan, dtype=np.float32)
+        for i, frame in enumerate(frames):
+            xy, conf = self.predict_people(frame)
+            source_xy[i, :len(xy)], source_conf[i, :len(xy)] = xy, conf
+        keypoints, keypoint_conf = pose_layout.to_layout(source_xy, source_conf, source="mediapipe_holistic")
+        out = {k: v for k, v in batch.items() if k != "frames"}
+        out.update(keypoints=keypoints, keypoint_conf=keypoint_conf)
+        return out
+
+    def close(self) -> None:
+        self._one.close()

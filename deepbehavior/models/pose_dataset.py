@@ -38,7 +38,7 @@ def keypoint_box(points: np.ndarray, *, width: int, height: int, margin: float =
 
 def write_pose_dataset(labels: dict[str, np.ndarray], folder: str | os.PathLike, *, keypoint_names: list[str],
                        name: str = "animal", val_fraction: float = 0.2, seed: int = 0,
-                       flip_idx: list[int] | None = None) -> Path:
+                       flip_idx: list[int] | None = None, test_fraction: float = 0.0) -> Path:
     """Write a YOLO pose dataset (one object per image) and return its ``data.yaml``.
 
     Parameters
@@ -55,15 +55,24 @@ def write_pose_dataset(labels: dict[str, np.ndarray], folder: str | os.PathLike,
         Fraction of images held out (chosen at random with ``seed``), at least one.
     flip_idx
         Keypoint order after a left-right flip (e.g. swapping left and right ear); identity by default.
+    test_fraction
+        Fraction of images in a ``test`` split (``images/test``), chosen at random with ``seed``
+        among those not held out for validation, for figures nothing was selected on (none by default).
     """
     folder = Path(folder)
     images = sorted(labels)
     rng = np.random.default_rng(seed)
     n_val = max(1, round(len(images) * val_fraction))
-    held_out = set(rng.choice(len(images), size=n_val, replace=False).tolist())
+    order = rng.permutation(len(images))
+    held_out = set(order[:n_val].tolist())
+    n_test = round(len(images) * test_fraction) if test_fraction > 0 else 0
+    if n_val + n_test >= len(images):
+        raise ValueError(f"Expected val_fraction + test_fraction to leave training images of {len(images)}, "
+                         f"but got {val_fraction} + {test_fraction}")
+    tested = set(order[n_val:n_val + n_test].tolist())
     k = len(keypoint_names)
     for index, image in enumerate(images):
-        split = "val" if index in held_out else "train"
+        split = "val" if index in held_out else "test" if index in tested else "train"
         # the data model's pixel centres at integers -> YOLO's origin at the top-left pixel's corner
         points = schema.to_corner_origin(np.asarray(labels[image], dtype=float).reshape(k, 2))
         height, width = cv2.imread(str(image), cv2.IMREAD_UNCHANGED).shape[:2]
@@ -82,6 +91,7 @@ def write_pose_dataset(labels: dict[str, np.ndarray], folder: str | os.PathLike,
             values += [0.0, 0.0, 0.0] if not np.isfinite([x, y]).all() else [x / width, y / height, 2.0]
         label.write_text("0 " + " ".join(f"{v:.6f}" for v in values) + "\n")
     data = {"path": ".", "train": "images/train", "val": "images/val", "names": [name],
+            **({"test": "images/test"} if tested else {}),
             "kpt_shape": [k, 3], "flip_idx": flip_idx or list(range(k)),
             "kpt_names": {0: list(keypoint_names)}}
     path = folder / "data.yaml"

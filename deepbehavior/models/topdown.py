@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -55,6 +56,9 @@ class TopDownSettings:
         Input pixels per heatmap pixel.
     sigma
         Width of the target Gaussians, heatmap pixels.
+    centre
+        Whole-frame mode (a fixed rig): the window's fixed centre (x, y, frame pixels); no animal is
+        searched for. None: the centroid network finds each animal (crop mode).
     """
 
     crop_size: int = 128
@@ -64,6 +68,7 @@ class TopDownSettings:
     width: int = 16
     stride: int = 2
     sigma: float = 2.0
+    centre: Optional[tuple[float, float]] = None
 
     def __post_init__(self):
         for name in ("crop_size", "centroid_size"):
@@ -159,6 +164,8 @@ class TopDownModel:
         """Per frame, ``(n, 3)`` rows x, y (frame pixels), confidence of the animals found, most confident first."""
         s = self.settings
         n, height, width = frames.shape[:3]
+        if s.centre is not None:  # whole-frame mode: the window is where the rig is, always
+            return [np.array([[float(s.centre[0]), float(s.centre[1]), 1.0]]) for _ in range(n)]
         scale, canvas_w, canvas_h = frame_geometry(height, width, s.centroid_size)
         matrix = np.array([[scale, 0, (scale - 1) / 2], [0, scale, (scale - 1) / 2]])  # pixel centres stay centres
         canvas = np.stack([crops.cut(f, matrix, (canvas_w, canvas_h)) for f in frames])

@@ -49,7 +49,19 @@ class TopDownPredictor:
                                 keypoint_names=self.model.keypoint_names,
                                 metadata={"weights": self.weights, "backend": "topdown",
                                           "window_px": self.model.settings.window,
-                                          "crop_size": self.model.settings.crop_size})
+                                          "crop_size": self.model.settings.crop_size,
+                                          **self._part_checks()})
+
+    def _part_checks(self) -> dict:
+        """The training labels' identity checks (parts kept apart, pairs on their sides), for the quality
+        report of ``deepbehavior track`` (``deepbehavior.tracking.part_checks``); none for older models."""
+        recipe = self.model.metadata.get("recipe")
+        if not recipe:
+            return {}
+        return {"recipe": {k: recipe[k] for k in ("mode", "rotation", "flip", "flip_pairs", "views")},
+                "part_checks": {"keypoints": list(self.model.keypoint_names),
+                                "collapse_px": [list(c) for c in recipe.get("collapse_px") or []],
+                                "side_checks": [list(c) for c in recipe.get("side_checks") or []]}}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         frames = batch["frames"]

@@ -3,7 +3,10 @@
 The dataset is a YOLO pose ``data.yaml`` (what ``deepbehavior label … export=yolo`` and
 :func:`~deepbehavior.models.pose_dataset.write_pose_dataset` write): its ``train`` split trains, its
 ``val`` split is held out for early stopping on the keypoint error in frame pixels, measured through
-the whole pipeline (centroid network, crop, instance network, back to the frame).
+the whole pipeline (centroid network, crop, instance network, back to the frame), and a ``test`` split,
+when there is one, is scored once at the end with the best weights (``out/test.json``). Before training,
+the recipe is chosen from the training labels (:mod:`.recipe`: crop or whole frame, input size,
+rotation, left/right pairs, views), printed and stored with the model; ``spec.recipe`` overrides it.
 
 Every sample is augmented as behaviour video varies: rotation (a top-view animal faces any way),
 scale, a shift of the crop centre (the centroid network is never exact), brightness and contrast,
@@ -16,24 +19,27 @@ checkpoint: every weight whose shape matches is kept (all of them when the body 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import cv2
 import numpy as np
 
+from ..files import write_atomic
 from . import crops
 from .dataset_checks import _list_images, check_dataset, label_path
 from .keypoint_metrics import animal_size, errors_by_centre, summarize_keypoint_errors
 from .topdown import (TopDownModel, TopDownNet, TopDownSettings, animal_centre, checkpoint_dict, frame_geometry,
-                      read_checkpoint, to_tensor, window_from_labels)
+                      read_checkpoint, to_tensor)
 from .heatmap import render_targets
+from .recipe import choose_recipe, describe, identity_problems, identity_summary
 from .train_report import write_report
 
 STATE_FILE = "state.pt"
@@ -74,6 +80,10 @@ class TopDownSpec:
     max_train_frames: Optional[int] = None
     pck_threshold: float = 0.1
     threads: Optional[int] = None
+    # what the labels decide unless set here (keywords of recipe.choose_recipe: mode, flip, flip_pairs, …)
+    recipe: dict = field(default_factory=dict)
+    # wall-clock budget of the whole run, seconds (None: epochs only)
+    time_s: Optional[float] = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,6 +161,8 @@ def make_sample(image: np.ndarray, animals: np.ndarray, which: int, *, settings:
     scale, canvas_w, canvas_h = frame_geometry(height, width, s.centroid_size)
     if canvas is not None:
         canvas_w, canvas_h = canvas
+    if s.centre is not None:  # whole-frame mode has no centroid network to train: a token input
+        scale, canvas_w, canvas_h = 16 / max(height, width), 16, 16
     frame_m = crops.affine_matrix((width / 2 - 0.5, height / 2 - 0.5), scale=scale * zoom,
                                   angle=angle if abs(aug.rotation) <= 30 else rng.uniform(-15, 15), flip=flip,
                                   out_centre=(canvas_w / 2 - 0.5, canvas_h / 2 - 0.5))
@@ -161,7 +173,8 @@ def make_sample(image: np.ndarray, animals: np.ndarray, which: int, *, settings:
     target = render_targets(centres, seen, shape=h_maps, stride=s.stride, sigma=s.sigma).max(axis=0, initial=0.0)
 
     # one animal, cut around its centre with a shift
-    centre = animal_centre(animals[which]) + rng.uniform(-aug.jitter, aug.jitter, 2) * s.window
+    origin = animal_centre(animals[which]) if s.centre is None else np.asarray(s.centre, dtype=np.float64)
+    centre = origin + rng.uniform(-aug.jitter, aug.jitter, 2) * s.window
     crop_m = crops.crop_matrix(centre, size=s.window * zoom, out_size=s.crop_size, angle=angle, flip=flip)
     crop = crops.cut(image, crop_m, s.crop_size)
     points = crops.apply_matrix(crop_m, animals[which])[order]
@@ -190,16 +203,27 @@ def evaluate(model: TopDownModel, split: Split, *, pck_threshold: float = 0.1, m
     found) plus ``errors (N_animals, K)`` and ``sizes (N_animals,)`` for further statistics.
     """
     slots = max_individuals or max(max((len(p) for p in split.points), default=1), 1)
-    all_errors, sizes = [], []
+    all_errors, sizes, matched_pred, matched_truth = [], [], [], []
     for image, truth in zip(split.images, split.points):
         pred = model.predict(image[None], max_individuals=slots)
-        all_errors.append(errors_by_centre(truth, pred["keypoints"][0], pred_centres=pred["centre"][0]))
+        if model.settings.centre is None:
+            all_errors.append(errors_by_centre(truth, pred["keypoints"][0], pred_centres=pred["centre"][0]))
+        else:  # whole-frame mode: one animal, the rig's window always holds it
+            all_errors.append(errors_by_centre(truth, pred["keypoints"][0], max_distance=math.inf))
         sizes += [animal_size(p) for p in truth]
+        if len(truth) == 1:  # identity checks against the labels: one animal, one prediction
+            matched_pred.append(pred["keypoints"][0, 0])
+            matched_truth.append(truth[0])
     k = len(model.keypoint_names)
     errors = np.concatenate(all_errors) if all_errors else np.zeros((0, k))
     sizes = np.asarray(sizes, dtype=np.float64)
     summary = summarize_keypoint_errors(errors, sizes, pck_threshold=pck_threshold)
-    return {**summary, "errors": errors, "sizes": sizes}
+    identities = {"collapsed": {}, "swapped": {}, "frames": 0}
+    recipe = model.metadata.get("recipe")
+    if recipe and matched_pred:
+        identities = identity_problems(np.array(matched_pred), recipe, model.keypoint_names,
+                                       truth=np.array(matched_truth))
+    return {**summary, "errors": errors, "sizes": sizes, "identities": identities}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -267,9 +291,11 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
     data = summary.data
     k = int(summary.kpt_shape[0])
     names = list((data.get("kpt_names") or {}).get(0, [])) or [f"keypoint{i}" for i in range(k)]
-    flip_idx = list(data.get("flip_idx") or crops.swap_order(names, crops.guess_flip_pairs(names)))
-    if sorted(flip_idx) != list(range(k)):
-        raise ValueError(f"{spec.data}: Expected flip_idx a permutation of 0..{k - 1}, but got {flip_idx}")
+    file_flip = list(data.get("flip_idx") or range(k))
+    if sorted(file_flip) != list(range(k)):
+        raise ValueError(f"{spec.data}: Expected flip_idx a permutation of 0..{k - 1}, but got {file_flip}")
+    # the dataset's own left/right swap (a skeleton's symmetries, exported) comes before names
+    symmetries = [(names[i], names[j]) for i, j in enumerate(file_flip) if i < j and file_flip[j] == i]
     train = subset(read_split(data, "train", k), spec.max_train_frames, spec.seed)
     held_out = read_split(data, "val", k) if rank == 0 else None
 
@@ -282,10 +308,33 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
         settings_values = {**previous["settings"], **settings_values}
         if not spec.settings.get("window"):
             settings_values["window"] = 0.0
+    recipe_options = dict(spec.recipe)
+    if init_state is not None:  # the fine-tuned model's geometry
+        recipe_options.update(mode="frame" if settings_values.get("centre") else "crop",
+                              crop_size=int(settings_values.get("crop_size") or 0),
+                              window=float(settings_values.get("window") or 0.0))
+    elif settings_values.get("window"):
+        recipe_options.setdefault("window", float(settings_values["window"]))
+    if not recipe_options.get("crop_size") and settings_values.get("crop_size"):
+        recipe_options["crop_size"] = int(settings_values["crop_size"])
+    recipe = choose_recipe([a for p in train.points for a in p],
+                           [(im.shape[1], im.shape[0]) for im in train.images], names,
+                           animals_per_frame=max((len(p) for p in train.points), default=1),
+                           symmetries=symmetries, margin=float(settings_values.get("margin", 0.2)),
+                           stride=int(settings_values.get("stride", 2)), **recipe_options)
+    settings_values.update(window=recipe.window, crop_size=recipe.crop_size, stride=recipe.stride,
+                           centre=recipe.centre)
     settings = TopDownSettings(**settings_values)
-    if not settings.window:
-        settings = replace(settings, window=window_from_labels([a for p in train.points for a in p], settings.margin))
-    aug = Augmentation(**spec.augmentation)
+    flip_idx = crops.swap_order(names, recipe.flip_pairs)
+    aug = Augmentation(**{**spec.augmentation, **({"rotation": recipe.rotation} if
+                                                   "rotation" not in spec.augmentation else {}),
+                          **({} if recipe.flip else {"flip": 0.0})})
+    if rank == 0:
+        session.say(describe(recipe) + f"\n  augmentation rotation +-{aug.rotation:g} deg, mirror p={aug.flip:g}")
+        out_folder = Path(spec.out)
+        out_folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(out_folder / "recipe.json", json.dumps({**recipe.to_dict(), "augmentation": asdict(aug),
+                                                             "settings": asdict(settings)}, indent=2) + "\n")
 
     _seed(spec.seed)
     net = TopDownNet(k, settings)
@@ -297,13 +346,16 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
     model = session.prepare_model(net) if world > 1 else net
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=1e-4)
     steps_per_epoch = max(math.ceil(spec.samples_per_epoch / spec.batch), 1)
-    total_steps = steps_per_epoch * spec.epochs
-    warmup = min(steps_per_epoch, total_steps // 10 + 1)
+    # the schedule's length; a time budget shortens it once the first epoch's duration is known
+    horizon = {"steps": steps_per_epoch * spec.epochs}
+    warmup = min(steps_per_epoch, horizon["steps"] // 10 + 1)
 
     def lr_at(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total_steps - warmup, 1)))
+        total_steps = horizon["steps"]
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step - warmup, total_steps - warmup)
+                                                  / max(total_steps - warmup, 1)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     shapes = np.array([frame_geometry(*image.shape[:2], settings.centroid_size)[1:] for image in train.images])
@@ -314,6 +366,7 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
 
     out = Path(spec.out)
     start_epoch, best, history, since_best = 0, math.inf, [], 0
+    elapsed_before = 0.0  # wall seconds of earlier sessions of this run (resumed), for the time budget
     checkpoint = session.latest_checkpoint()
     if checkpoint is not None:
         state = torch.load(Path(checkpoint) / STATE_FILE, map_location=device, weights_only=False)
@@ -321,6 +374,8 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, history, since_best = state["epoch"] + 1, state["best"], state["history"], state["since_best"]
+        elapsed_before = float(state.get("elapsed_s", 0.0))
+        horizon["steps"] = int(state.get("horizon_steps", horizon["steps"]))
         if rank == 0:
             session.say(f"deepbehavior train: resuming after epoch {start_epoch} of {spec.epochs} from {checkpoint}")
 
@@ -328,6 +383,7 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
     if start_epoch >= spec.epochs and rank == 0:
         session.say(f"deepbehavior train: all {spec.epochs} epochs were already done; nothing to train")
     per_worker = max(spec.batch // world, 1)
+    run_started = time.perf_counter()
     for epoch in range(start_epoch, spec.epochs):
         started, cpu_started = time.perf_counter(), time.process_time()
         rng = np.random.default_rng([spec.seed, epoch, rank])
@@ -365,14 +421,19 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
 
         stop = False
         if rank == 0:
-            trained = TopDownModel(_unwrap(model), settings, tuple(names), tuple(flip_idx))
+            trained = TopDownModel(_unwrap(model), settings, tuple(names), tuple(flip_idx),
+                                   {"recipe": recipe.to_dict()})
             scored = evaluate(trained, held_out, pck_threshold=spec.pck_threshold)
+            identities = scored["identities"]
             cpu_s = time.process_time() - cpu_started  # this process's CPU time: training and validation
             metrics = {"epoch": epoch, "train/heatmap_loss": total_loss / max(seen, 1), "kpt_error_px": scored["kpt_error_px"],
                        "kpt_median_px": scored["kpt_median_px"], "pck": scored["pck"],
                        "kpt_detected": scored["kpt_detected"], "time_s": round(train_s, 3), "cpu_s": round(cpu_s, 3),
                        "epoch_s": round(time.perf_counter() - started, 3),
-                       "images": seen, "images_per_s": seen / max(train_s, 1e-9), "lr/pg0": optimizer.param_groups[0]["lr"]}
+                       "images": seen, "images_per_s": seen / max(train_s, 1e-9),
+                       "lr/pg0": optimizer.param_groups[0]["lr"],
+                       "val/collapsed_parts": sum(identities["collapsed"].values()),
+                       "val/swapped_pairs": sum(identities["swapped"].values())}
             # fewer parts found is worse whatever their error: rank by error plus a penalty per part missed
             error = scored["kpt_error_px"] if math.isfinite(scored["kpt_error_px"]) else 1e6
             fitness = -(error + 1000.0 * (1.0 - (scored["kpt_detected"] if math.isfinite(scored["kpt_detected"]) else 0)))
@@ -381,12 +442,27 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
             best, since_best = (-fitness, 0) if improved else (best, since_best + 1)
             history.append(metrics)
             record = checkpoint_dict(_unwrap(model), settings, names, flip_idx, epoch=epoch, metrics=_plain(metrics),
-                                     data=str(spec.data), train_frames=len(train.paths))
+                                     data=str(spec.data), train_frames=len(train.paths), recipe=recipe.to_dict(),
+                                     identities=identities)
             _save_atomic(record, out / "weights" / "last.pt")
             if improved:
                 shutil.copyfile(out / "weights" / "last.pt", out / "weights" / "best.tmp")
                 os.replace(out / "weights" / "best.tmp", out / "weights" / "best.pt")
             stop = since_best >= spec.patience or epoch + 1 >= spec.epochs
+            elapsed = elapsed_before + time.perf_counter() - run_started
+            epoch_wall = time.perf_counter() - started
+            if spec.time_s is not None:
+                if epoch == start_epoch:  # the epochs that fit: the learning-rate schedule ends with them
+                    fit = max(int((spec.time_s - elapsed) // max(epoch_wall, 1e-9)) + epoch + 1, epoch + 1)
+                    horizon["steps"] = steps_per_epoch * min(fit, spec.epochs)
+                if elapsed + epoch_wall > spec.time_s and not stop:
+                    stop = True
+                    session.say(f"deepbehavior train: stopping after epoch {epoch + 1}: the time budget "
+                                f"train.time ({spec.time_s / 3600:g} h) leaves no room for another "
+                                f"({epoch_wall:.0f} s) epoch")
+            problem = identity_summary(identities)
+            if problem:
+                session.say(f"deepbehavior train: validation {problem}")
             write_report(history, out, plot=stop)  # the figure once, at the last epoch
             from .train_session import epoch_line
 
@@ -395,7 +471,8 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
             with tempfile.TemporaryDirectory(prefix="deepbehavior-ckpt-") as tmp:
                 torch.save({"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best, "history": history,
-                            "since_best": since_best}, Path(tmp) / STATE_FILE)
+                            "since_best": since_best, "elapsed_s": elapsed_before + time.perf_counter() - run_started,
+                            "horizon_steps": horizon["steps"]}, Path(tmp) / STATE_FILE)
                 session.report({k: float(v) for k, v in _plain(metrics).items() if math.isfinite(float(v))}, Path(tmp))
         else:
             session.report({"epoch": epoch}, None)
@@ -403,7 +480,33 @@ def train_topdown(spec: TopDownSpec, session) -> dict[str, Any]:
 
         if broadcast(stop, world):
             break
+    if rank == 0 and data.get("test") and (out / "weights" / "best.pt").is_file():
+        metrics = {**metrics, **_score_test(data, k, out, session)}
     return metrics if rank == 0 else {}
+
+
+def _score_test(data: dict, k: int, out: Path, session) -> dict[str, float]:
+    """The best weights on the dataset's ``test`` split (never used for a choice): printed and written
+    to ``out/test.json``."""
+    from .topdown import load_checkpoint
+
+    split = read_split(data, "test", k)
+    if not split.paths:
+        return {}
+    model = load_checkpoint(out / "weights" / "best.pt")
+    scored = evaluate(model, split)
+    errors = scored["errors"][~np.isnan(scored["errors"])]
+    figures = {"test/mean_px": float(np.mean(errors)) if len(errors) else math.nan,
+               "test/median_px": float(np.median(errors)) if len(errors) else math.nan,
+               "test/pck_5px": float(np.mean(errors <= 5)) if len(errors) else math.nan,
+               "test/frames": len(split.paths)}
+    record = {**figures, "identities": scored["identities"]}
+    write_atomic(out / "test.json", json.dumps(record, indent=2) + "\n")
+    problem = identity_summary(scored["identities"])
+    session.say(f"deepbehavior train: test split ({len(split.paths)} frames, used for no choice): median "
+                f"{figures['test/median_px']:.2f} px, mean {figures['test/mean_px']:.2f} px, PCK@5px "
+                f"{figures['test/pck_5px']:.3f}" + (f"; {problem}" if problem else ""))
+    return figures
 
 
 def _unwrap(model):
@@ -419,16 +522,27 @@ def spec_from_config(train: Any, *, data: str | os.PathLike, out: str | os.PathL
     td = train.topdown
     model = str(train.model)
     init = model if model.endswith(".pt") else None
-    settings = {"crop_size": td.crop_size, "window": td.window, "margin": td.margin,
-                "centroid_size": td.centroid_size, "width": td.width, "sigma": td.sigma}
+    settings = {"margin": td.margin, "centroid_size": td.centroid_size, "width": td.width, "sigma": td.sigma,
+                "stride": td.stride}
+    if td.window:
+        settings["window"] = td.window
     augmentation = {} if train.augment else {"rotation": 0.0, "scale": 0.0, "jitter": 0.0, "flip": 0.0,
                                              "brightness": 0.0, "contrast": 0.0}
-    if train.augment:
+    if train.augment and td.rotation is not None:
         augmentation = {"rotation": td.rotation}
+    recipe = {"mode": td.mode, "crop_size": td.crop_size, "min_cells": td.min_cells, "max_crop_size": td.max_crop_size}
+    if td.flip is not None:
+        recipe["flip"] = td.flip
+    if td.flip_pairs is not None:
+        recipe["flip_pairs"] = list(td.flip_pairs)
+    if td.rotation is not None:
+        recipe["rotation"] = td.rotation
+    time_h = getattr(train, "time", None)
     return TopDownSpec(data=str(data), out=str(out), settings=settings, augmentation=augmentation,
                        epochs=train.epochs, samples_per_epoch=td.samples_per_epoch, batch=train.batch,
                        lr=td.lr, patience=td.patience, seed=train.seed, init=init,
-                       pck_threshold=train.pck_threshold)
+                       pck_threshold=train.pck_threshold, recipe=recipe,
+                       time_s=None if time_h is None else float(time_h) * 3600.0)
 
 
 def spec_dict(spec: TopDownSpec) -> dict:

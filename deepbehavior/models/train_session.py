@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-__all__ = ["Session", "LocalSession", "epoch_line", "broadcast", "epoch_folders", "process_state_kept"]
+__all__ = ["Session", "LocalSession", "epoch_line", "broadcast", "checkpoint_name", "epoch_folders",
+           "process_state_kept"]
 
 
 class Session(Protocol):
@@ -62,7 +63,7 @@ class LocalSession:
         self.reported.append(dict(metrics))
         if checkpoint_dir is None:
             return
-        target = Path(self.storage) / f"epoch_{int(metrics['epoch']):04d}"
+        target = Path(self.storage) / checkpoint_name(int(metrics["epoch"]))
         staging = target.with_name(target.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(checkpoint_dir, staging)
@@ -97,6 +98,12 @@ def process_state_kept() -> Iterator[None]:
         for key in set(os.environ) - set(environment):
             del os.environ[key]
         os.environ.update(environment)
+
+
+def checkpoint_name(epoch: int) -> str:
+    """The folder of the checkpoint after ``epoch`` (counted from 0, as the loops count): named by the
+    epochs done, ``epoch_0003`` after the third, as the console's "epoch 3/5" and results.csv count."""
+    return f"epoch_{epoch + 1:04d}"
 
 
 def epoch_folders(folder: str | os.PathLike) -> list[Path]:

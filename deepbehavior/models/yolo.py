@@ -158,9 +158,16 @@ class YoloPredictor:
             if self.task == "pose" else (0, 0)
         self.imgsz, self.conf, self.iou, self.slots = imgsz, conf, iou, max_individuals
         self.weights = str(weights)
+        # the names the model was trained with (ultralytics keeps data.yaml's kpt_names on the model)
+        names = getattr(self.model, "kpt_names", None) or getattr(yolo.model, "kpt_names", None)
+        names = list(names.get(0, [])) if isinstance(names, dict) else list(names or [])
+        # ultralytics' own default ("0", "1", …, for a data.yaml without kpt_names) says nothing
+        default = [str(i) for i in range(len(names))]
+        self.kpt_names: tuple[str, ...] | None = tuple(str(n) for n in names) \
+            if len(names) == self.kpt_shape[0] and self.kpt_shape[0] and [str(n) for n in names] != default else None
 
     def describe(self) -> ModelDescription:
-        keypoints = tuple(f"keypoint{i}" for i in range(self.kpt_shape[0]))
+        keypoints = self.kpt_names or tuple(f"keypoint{i}" for i in range(self.kpt_shape[0]))
         return ModelDescription(
             kind=schema.POSES if self.task == "pose" else schema.BOXES,
             slots=self.slots,

@@ -4,7 +4,9 @@ Runs any ultralytics pose checkpoint whose keypoints are COCO's 17 person points
 … ``yolo11x-pose.pt``, ``yolov8*-pose.pt``, or one trained on COCO-keypoints-shaped data) through
 :class:`~deepbehavior.models.yolo.YoloPredictor` and maps its points to BODY_25 + both hands
 (67 points, :mod:`.pose_layout`). COCO has no hands and no feet: those points are NaN; Neck and
-MidHip are derived. Each detected person is one slot, most confident first.
+MidHip are derived. Each detected person is one slot, most confident first. A pose model whose
+keypoints are not COCO's person points (its ``kpt_names`` say otherwise, or it has not 17) is run as
+it is, with its own keypoint names.
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ class YoloPosePredictor:
         self.kwargs = dict(weights=str(weights), imgsz=imgsz, conf=conf, iou=iou, max_individuals=max_individuals,
                            device=device, half=half, bfloat16=bfloat16, threads=threads)
         self._model = YoloPredictor(**self.kwargs)
-        if self._model.task != "pose" or tuple(self._model.kpt_shape)[:1] != (len(pose_layout.COCO_17),):
-            raise ValueError(f"Expected a COCO-17 person pose model in {weights}, but got task "
-                             f"{self._model.task!r} with keypoint shape {tuple(self._model.kpt_shape)}")
+        if self._model.task != "pose":
+            raise ValueError(f"Expected a pose model in {weights}, but got task {self._model.task!r}")
+        # the OpenPose layout only for COCO's person points; any other model keeps its own names
+        # (a 17-point animal model is not a person)
+        own = self._model.kpt_names
+        self.person = tuple(self._model.kpt_shape)[:1] == (len(pose_layout.COCO_17),) and \
+            (own is None or tuple(n.lower() for n in own) == pose_layout.COCO_17)
 
     def __getstate__(self) -> dict:
         return dict(self.kwargs)
@@ -60,6 +66,11 @@ class YoloPosePredictor:
 
     def describe(self) -> ModelDescription:
         inner = self._model.describe()
+        if not self.person:
+            return ModelDescription(kind=schema.POSES, slots=inner.slots, class_names=inner.class_names,
+                                    keypoint_names=inner.keypoint_names,
+                                    metadata={**inner.metadata, "layout": "the model's own keypoints (not COCO "
+                                              "person points: no OpenPose mapping)", "backend": "yolo_pose"})
         return ModelDescription(
             kind=schema.POSES,
             slots=inner.slots,
@@ -75,6 +86,8 @@ class YoloPosePredictor:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = self._model(batch)
+        if not self.person:
+            return out
         out["keypoints"], out["keypoint_conf"] = pose_layout.to_layout(
             out["keypoints"], out["keypoint_conf"], source="coco17")
         return out

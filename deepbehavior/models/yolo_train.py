@@ -413,7 +413,10 @@ def make_spec(train: Any, *, task: str, data: str | os.PathLike, out: str | os.P
                              f"train.model={model}")
     overrides = {"imgsz": train.imgsz, "lr0": train.lr0, "optimizer": train.optimizer,
                  "close_mosaic": train.close_mosaic, "workers": train.workers,
-                 **({} if train.augment else NO_AUGMENTATION), **dict(train.overrides)}
+                 **({} if train.augment else NO_AUGMENTATION),
+                 # train.time is in hours, as ultralytics' own
+                 **({} if getattr(train, "time", None) is None else {"time": float(train.time)}),
+                 **dict(train.overrides)}
     return LoopSpec(data=str(data), out=str(out), task=task, model=model, epochs=train.epochs, batch=train.batch,
                     seed=train.seed, patience=train.patience, amp=train.amp, pck_threshold=train.pck_threshold,
                     overrides=overrides)

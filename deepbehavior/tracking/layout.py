@@ -44,6 +44,18 @@ def view_names(ds: xr.Dataset) -> list[str]:
     return ["view0"]
 
 
+def animals_in_most_frames(ds: xr.Dataset) -> int:
+    """How many detections most frames hold: the most common count of slots with a position, over
+    the frames with at least one (the largest over cameras; 0 when no frame has any).
+
+    What ``deepbehavior track`` should be told as ``track.n_identities`` when the user has not said:
+    a detector's extra slots (a second box in a few frames of a one-mouse video) do not count.
+    """
+    from ..store import count_animals
+
+    return count_animals(ds["position"].values, ds["position"].dims)
+
+
 def check_slots(ds: xr.Dataset) -> None:
     """One-line error unless ``ds`` holds detections in slots with a ``position`` variable."""
     if not isinstance(ds, xr.Dataset) or "position" not in ds:

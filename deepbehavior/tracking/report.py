@@ -11,7 +11,7 @@ import xarray as xr
 from .. import schema
 from .layout import frame_numbers, individuals_dim, points, view_names
 
-EVENTS = ("swap", "extra", "duplicate", "reacquired", "jump", "merge", "missing")
+EVENTS = ("swap", "extra", "duplicate", "reacquired", "jump", "merge", "missing", "parts_collapsed", "parts_swapped")
 COLUMNS = ["view", "time", "event", "individual", "value"]
 
 
@@ -34,6 +34,40 @@ def _pose_steps(track: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return seen[1:], np.diff(seen), move
 
 
+def part_checks(ds: xr.Dataset) -> dict:
+    """The keypoint model's identity checks kept in the store (``attrs["model"]["part_checks"]``, written
+    by the top-down backend from its training labels), or ``{}``."""
+    model = ds.attrs.get("model")
+    checks = model.get("part_checks") if isinstance(model, dict) else None
+    return checks if isinstance(checks, dict) else {}
+
+
+def _part_events(track: np.ndarray, checks: dict, names: list[str], keypoints: list[str], view: str,
+                 frames: np.ndarray) -> list[tuple]:
+    """``parts_collapsed`` (two parts of one animal closer than its labels ever put them) and
+    ``parts_swapped`` (a left/right pair on the wrong side of the body axis) rows of one view."""
+    if list(checks.get("keypoints") or []) != keypoints or track.shape[-2] != len(keypoints):
+        return []
+    rows = []
+    for i, name in enumerate(names):
+        body = track[:, i]
+        collapsed = {}
+        for a, b, px in checks.get("collapse_px") or []:
+            d = np.linalg.norm(body[:, int(a)] - body[:, int(b)], axis=-1)
+            collapsed[(int(a), int(b))] = d < float(px)
+            rows += [(view, frames[t], "parts_collapsed", name, d[t]) for t in np.flatnonzero(d < float(px))]
+        for a, b, p, q, sign in checks.get("side_checks") or []:
+            axis, across = body[:, int(q)] - body[:, int(p)], body[:, int(b)] - body[:, int(a)]
+            cross = axis[:, 0] * across[:, 1] - axis[:, 1] * across[:, 0]
+            scale = np.linalg.norm(axis, axis=-1) * np.linalg.norm(across, axis=-1)
+            wrong = np.abs(cross) > 0.05 * scale
+            wrong &= np.sign(cross) == -int(sign)
+            # parts on one spot have no sides
+            wrong &= ~collapsed.get((min(int(a), int(b)), max(int(a), int(b))), np.zeros(len(body), bool))
+            rows += [(view, frames[t], "parts_swapped", name, np.nan) for t in np.flatnonzero(wrong)]
+    return rows
+
+
 def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | None = None) -> pd.DataFrame:
     """Frames that need a look, one row per event.
 
@@ -43,8 +77,11 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
     lost), ``jump`` (an identity moved farther between two of its observations than ``max_jump``
     per frame between them allows, gaps included; value: the move in pixels, the length of the
     mean displacement of the keypoints seen in both), ``merge`` (two identities closer than
-    ``merge_distance``, mean distance over the keypoints seen in both) and ``missing`` (an
-    identity unseen in a frame).
+    ``merge_distance``, mean distance over the keypoints seen in both), ``missing`` (an
+    identity unseen in a frame), and where the keypoint model left its checks in the store
+    (:func:`part_checks`): ``parts_collapsed`` (two of an identity's parts closer than the training
+    labels ever put them; value: the distance) and ``parts_swapped`` (a left/right pair on the wrong
+    side of the body axis).
 
     Parameters
     ----------
@@ -65,10 +102,14 @@ def quality_report(ds: xr.Dataset, *, merge_distance: float, max_jump: float | N
     names = [str(n) for n in ds[individuals_dim(ds)].values]
     frames = frame_numbers(ds)
     events = ds.attrs.get("track_events", {})
+    checks = part_checks(ds)
+    keypoints = [str(k) for k in ds["keypoints"].values] if "keypoints" in ds.coords else []
     rows: list[tuple] = []
     for v, view in enumerate(view_names(ds)):
         track = np.concatenate([b for _, b in points(ds, v)])  # (time, identity, keypoints, space)
         seen = np.isfinite(track).all(-1).any(-1)
+        if checks:
+            rows += _part_events(track, checks, names, keypoints, view, frames)
         for i, name in enumerate(names):
             rows += [(view, frames[t], "missing", name, np.nan) for t in np.flatnonzero(~seen[:, i])]
             if max_jump is not None:

@@ -219,11 +219,12 @@ def test_summarize_quality_counts_distinct_frames():
     })
     assert summarize_quality(report, frames=10, swaps_repaired=1) == {
         "frames": 10, "swaps_repaired": 1, "swap_frames": 1, "merge_frames": 1, "jump_frames": 0, "missing_frames": 2,
-        "extra_frames": 0, "duplicate_frames": 0, "reacquired_frames": 0}
+        "extra_frames": 0, "duplicate_frames": 0, "reacquired_frames": 0, "parts_collapsed_frames": 0,
+        "parts_swapped_frames": 0}
 
 
 def test_write_tracked_is_atomic_and_round_trips(tmp_path):
-    from deepbehavior.store import open_store
+    from deepbehavior.store import is_complete, open_store
     from deepbehavior.tracking import write_tracked
 
     ds, _ = _crossing(n=120)
@@ -238,7 +239,9 @@ def test_write_tracked_is_atomic_and_round_trips(tmp_path):
     shifted = out.assign(position=out["position"] + 1.0)
     write_tracked(shifted, path, chunk=50, overwrite=True)
     np.testing.assert_allclose(open_store(path)["position"].values, out["position"].values + 1.0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]  # no temporary left behind
+    # no temporary left behind; beside the store, its record of being complete (every region done)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr", "s.zarr.progress"]
+    assert is_complete(path)
 
 
 def test_sleap_flies_through_the_track_job(shared_data, tmp_path):
@@ -296,3 +299,23 @@ def test_naive_method_is_the_baseline():
     slot_of = match_naive(points, 2)
     expected = np.take_along_axis(points[:, :, 0, :], slot_of[:, :, None], axis=1)  # (time, identity, space)
     np.testing.assert_allclose(out["position"].transpose("time", "individuals", "space").values, expected)
+
+
+def test_the_quality_report_names_parts_that_collapsed_or_swapped_sides():
+    """Issue 28: a keypoint model's identity checks (kept in the store by the top-down backend) make
+    rows of the quality report: two parts on one spot, a left/right pair on the wrong sides."""
+    body = np.array([[40.0, 0.0], [28.0, -10.0], [28.0, 10.0], [-60.0, 0.0]]) + [200, 200]  # snout, ears, tail
+    track = np.repeat(body[None], 10, axis=0)
+    track[3, 1] = track[3, 2] + 1.0  # left ear on the right ear
+    track[6, [1, 2]] = track[6, [2, 1]]  # ears swapped
+    ds = make_poses(track.transpose(0, 2, 1)[..., None], fps=30.0, keypoints=["snout", "leftear", "rightear", "tail"],
+                    individuals=["a"])
+    ds.attrs["model"] = {"part_checks": {"keypoints": ["snout", "leftear", "rightear", "tail"],
+                                         "collapse_px": [[1, 2, 5.0]],
+                                         # the labels' sign of cross(tail->snout... axis p->q, left->right)
+                                         "side_checks": [[1, 2, 0, 3, -1]]}}
+    report = quality_report(ds, merge_distance=1.0)
+    assert report.query("event == 'parts_collapsed'")["time"].tolist() == [3]
+    assert report.query("event == 'parts_swapped'")["time"].tolist() == [6]
+    del ds.attrs["model"]
+    assert not len(report := quality_report(ds, merge_distance=1.0)) or "parts_swapped" not in set(report["event"])

@@ -103,4 +103,10 @@ def test_dlc_openfield_converts_to_a_valid_pose_dataset(shared_data, tmp_path):
     # of the 640x480 frame: YOLO labels put the origin at the top-left pixel's corner, half a pixel off.
     first = sorted(tmp_path.glob("labels/*/00000_img0000.txt"))[0].read_text().split()
     assert float(first[5]) * 640 == pytest.approx(21.521 + 0.5, abs=1e-3)
+    # a third split for figures nothing was chosen on: disjoint from the others, of the asked size
+    three = check_dataset(write_pose_dataset(points, tmp_path / "three", keypoint_names=bodyparts, val_fraction=0.15,
+                                             test_fraction=0.2))
+    assert three.images == {"train": 76, "val": 17, "test": 23}
+    names = {split: {p.name for p in (tmp_path / "three" / "images" / split).iterdir()} for split in three.images}
+    assert sum(len(v) for v in names.values()) == len(set().union(*names.values())) == 116
     assert float(first[6]) * 480 == pytest.approx(265.428 + 0.5, abs=1e-3)

@@ -164,9 +164,12 @@ def test_video_mode_is_the_default_and_keeps_following_the_same_person():
     assert _inside(static[5:], ZIDANE_RIGHT["head"]).all(), static
 
 
-def test_several_people_are_refused_not_ignored(predictor):
-    with pytest.raises(ValueError, match=r"max_individuals=1 .* tracks one person per view\), but got 3"):
-        MediaPipeHolisticPredictor(max_individuals=3)
+def test_several_people_give_the_people_predictor_not_one_person(predictor):
+    from deepbehavior.models.mediapipe_pose import MediaPipePeoplePredictor
+
+    several = MediaPipeHolisticPredictor(max_individuals=3)
+    assert isinstance(several, MediaPipePeoplePredictor) and several.describe().slots == 3
+    several.close()
     assert "one person per view" in predictor.describe().metadata["people"]
 
 

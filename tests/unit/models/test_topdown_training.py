@@ -52,7 +52,7 @@ def test_loop_learns_and_writes_checkpoints(trained):
     model = load_checkpoint(out / "weights" / "best.pt")
     assert model.keypoint_names == ("top", "left", "right") and model.flip_idx == (0, 2, 1)
     assert model.settings.window > 16  # sized from the labels
-    assert len(session.reported) == 3 and (out / "checkpoints" / "epoch_0002").is_dir()
+    assert len(session.reported) == 3 and (out / "checkpoints" / "epoch_0003").is_dir()
 
 
 def test_rerun_resumes_after_the_last_checkpoint(trained, triangles, capsys):
@@ -114,7 +114,13 @@ def test_config_picks_topdown_for_keypoints_and_ultralytics_otherwise(trained, t
     out, _, _ = trained
     spec = make_spec(TrainConfig(data="d.yaml"), task="pose", data=tmp_path / "d.yaml", out=tmp_path)
     assert isinstance(spec, TopDownSpec) and spec.init is None
-    assert spec.settings["crop_size"] == TopDownConfig().crop_size
+    # the input size is the labels' choice unless set, and a setting travels to the recipe
+    assert spec.recipe["crop_size"] == TopDownConfig().crop_size == 0 and "rotation" not in spec.augmentation
+    set_ = make_spec(TrainConfig(data="d", topdown=TopDownConfig(crop_size=96, rotation=20.0, flip=False,
+                                                                 flip_pairs=["a:b"])), task="pose", data="d", out=tmp_path)
+    assert set_.recipe["crop_size"] == 96 and set_.recipe["flip"] is False and set_.recipe["flip_pairs"] == ["a:b"]
+    assert set_.augmentation["rotation"] == 20.0
+    assert make_spec(TrainConfig(data="d", time=0.25), task="pose", data="d", out=tmp_path).time_s == 900.0
     tuned = make_spec(TrainConfig(data="d", model=str(out / "weights" / "best.pt")), task="pose", data="d",
                       out=tmp_path)
     assert isinstance(tuned, TopDownSpec) and tuned.init == str(out / "weights" / "best.pt")
@@ -127,3 +133,29 @@ def test_config_picks_topdown_for_keypoints_and_ultralytics_otherwise(trained, t
     with pytest.raises(ValueError, match="train.topdown.crop_size a multiple of 16"):
         TopDownConfig(crop_size=100)
     assert math.isfinite(TopDownConfig().lr)
+
+
+@pytest.mark.slow
+def test_the_recipe_is_printed_and_stored_with_the_model(trained):
+    out, _, _ = trained
+    import json
+
+    recipe = load_checkpoint(out / "weights" / "best.pt").metadata["recipe"]
+    assert recipe["mode"] in ("crop", "frame") and recipe["crop_size"] == TINY["crop_size"]  # a setting wins
+    assert set(recipe["reasons"]) >= {"mode", "window", "crop_size", "rotation", "flip_pairs", "flip", "views"}
+    assert json.loads((out / "recipe.json").read_text())["crop_size"] == TINY["crop_size"]
+    table = pd.read_csv(out / "results.csv")
+    assert {"val/collapsed_parts", "val/swapped_pairs"} <= set(table.columns)
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_training_and_whole_frame_mode_predicts_at_the_fixed_window(triangles, tmp_path, capsys):
+    session = LocalSession(storage=tmp_path / "checkpoints")
+    train_topdown(_spec(triangles, tmp_path, epochs=5, time_s=0.01, recipe={"mode": "frame"}), session)
+    printed = capsys.readouterr().out
+    assert "recipe chosen from the labels" in printed and "mode       frame: set" in printed
+    assert "time budget" in printed and len(pd.read_csv(tmp_path / "results.csv")) == 1
+    model = load_checkpoint(tmp_path / "weights" / "best.pt")
+    assert model.settings.centre is not None
+    pred = model.predict(np.zeros((2, 64, 64, 3), np.uint8), max_individuals=1)
+    np.testing.assert_allclose(pred["centre"][:, 0], np.repeat([model.settings.centre], 2, axis=0), rtol=1e-5)

@@ -108,5 +108,23 @@ def test_architecture_yaml_runs_with_random_weights(frames):
 def test_a_detection_model_is_refused():
     from deepbehavior.models.yolo_pose import YoloPosePredictor
 
-    with pytest.raises(ValueError, match="COCO-17 person pose model"):
+    with pytest.raises(ValueError, match="Expected a pose model"):
         YoloPosePredictor("yolo11n.yaml", **SETTINGS)
+
+
+def test_a_17_point_animal_model_keeps_its_own_keypoint_names(tmp_path, frames):
+    """Issue 28: a pose model of 17 animal parts is not a person: no OpenPose names, no mapping."""
+    offline_ultralytics()
+    from ultralytics import YOLO
+
+    from deepbehavior.models.yolo_pose import YoloPosePredictor
+
+    names = [f"paw{i}" for i in range(17)]
+    yolo = YOLO("yolo11n-pose.yaml")
+    yolo.model.kpt_names = {0: names}  # what ultralytics' pose trainer keeps from data.yaml's kpt_names
+    path = tmp_path / "animal-pose.pt"
+    yolo.save(path)
+    predictor = YoloPosePredictor(str(path), **SETTINGS)
+    assert list(predictor.describe().keypoint_names) == names
+    out = predictor({"frames": frames, "frame": np.array([0, 1]), "video": np.array([0, 0])})
+    assert out["keypoints"].shape == (2, 3, 17, 2)

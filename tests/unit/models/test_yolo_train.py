@@ -137,7 +137,7 @@ def test_local_run_writes_loadable_weights_and_report(tmp_path, kind, classes):
         assert tuple(result.keypoints.data.shape[1:]) == (3, 3)
     else:
         assert result.boxes is not None
-    assert (tmp_path / "ckpt" / "epoch_0000" / "state.pt").is_file()
+    assert (tmp_path / "ckpt" / "epoch_0001" / "state.pt").is_file()
 
 
 def test_the_loop_trains_at_the_threads_it_is_given(tmp_path):
@@ -176,7 +176,7 @@ def test_local_run_resumes_from_its_checkpoint(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "results.csv")
     assert list(table["epoch"]) == [1, 2]
     assert table.loc[0, "train/box_loss"] == first.loc[0, "train/box_loss"]  # epoch 1 kept, not redone
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch_0000", "epoch_0001"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch_0001", "epoch_0002"]
 
 
 def test_two_ray_workers_share_each_epoch_and_converge(tmp_path):
@@ -192,4 +192,4 @@ def test_two_ray_workers_share_each_epoch_and_converge(tmp_path):
     for loss in ("train/box_loss", "train/dfl_loss"):
         assert table[loss].iloc[-1] < 0.9 * table[loss].iloc[0], table[loss].tolist()
     assert result.metrics["epoch"] == 2
-    assert (tmp_path / "ckpt" / "train" / "epoch_0002" / "state.pt").is_file()
+    assert (tmp_path / "ckpt" / "train" / "epoch_0003" / "state.pt").is_file()
