@@ -9,7 +9,9 @@ forward from the start.
 
 from __future__ import annotations
 
+import atexit
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -32,10 +34,47 @@ _LOG_OVERRIDE: str | None = None  # set by set_decoder_log: a job's own log, bef
 
 def decoder_log_path() -> Path:
     """Where decoder messages go: the file given to :func:`set_decoder_log` (a job gives
-    ``OUT/decoder.log``, to its driver and its workers), else ``$DEEPBEHAVIOR_DECODER_LOG``, else
-    ``deepbehavior-decoder.log`` in the temporary folder."""
+    ``OUT/decoder.log``, to its driver and its workers), else ``$DEEPBEHAVIOR_DECODER_LOG``, else a
+    file of this process's own in the temporary folder (``deepbehavior-decoder-XXXXXXXX.log``,
+    made by ``mkstemp``: never a fixed name another user could plant a link at)."""
     setting = _LOG_OVERRIDE or os.environ.get(DECODER_LOG_ENV)
-    return Path(setting or Path(tempfile.gettempdir()) / "deepbehavior-decoder.log")
+    return Path(setting) if setting else _private_log()
+
+
+_PRIVATE_LOG: list[Path] = []  # this process's own log, made on first use
+_PRIVATE_LOCK = threading.Lock()
+
+
+def _private_log() -> Path:
+    with _PRIVATE_LOCK:
+        if not _PRIVATE_LOG or not _PRIVATE_LOG[0].is_file():
+            fd, name = tempfile.mkstemp(prefix="deepbehavior-decoder-", suffix=".log")  # O_EXCL, mode 0600
+            os.close(fd)
+            _PRIVATE_LOG[:] = [Path(name)]
+            atexit.register(_remove_if_empty, Path(name))
+        return _PRIVATE_LOG[0]
+
+
+def _remove_if_empty(path: Path) -> None:
+    """At exit: a log nothing was written to is not worth leaving in the temporary folder."""
+    try:
+        if path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _open_no_follow(path: Path) -> int:
+    """Open ``path`` to append, refusing a link, a FIFO (opening one would wait for a reader) or
+    any other file that is not a regular one; raises ``OSError``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) \
+        | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags, 0o666)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"Expected the decoder log {path} to be a regular file, but it is not")
+    return fd
 
 
 def set_decoder_log(path: str | os.PathLike | None) -> str | None:
@@ -86,12 +125,17 @@ class DecoderLog:
         setting = _LOG_OVERRIDE or os.environ.get(DECODER_LOG_ENV)
         if self._log is not None and setting == self._setting:
             return
-        path = decoder_log_path()
         if self._log is not None:
             os.close(self._log)
             self._log = None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+        path = decoder_log_path()
+        try:
+            self._log = _open_no_follow(path)
+        except OSError:  # a link, FIFO or unwritable file where the log should be: use a private one
+            if not setting:
+                raise
+            path = _private_log()
+            self._log = _open_no_follow(path)
         self._logged_path, self._setting = path, setting
 
     def leave(self) -> int:

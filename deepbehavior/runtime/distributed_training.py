@@ -27,15 +27,16 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from ..config import RayConfig
 from ..models.topdown_train import TopDownSpec
-from ..models.train_session import epoch_folders
+from ..models.train_session import checkpoint_name, epoch_folders
 from ..models.yolo_train import LoopSpec, train_loop
 from .environment import start_ray
+from .threads import choose_threads
 
 
 class RaySession:
@@ -91,12 +92,18 @@ class RaySession:
 
         checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint,
-                         checkpoint_dir_name=f"epoch_{int(metrics['epoch']):04d}" if checkpoint else None)
+                         checkpoint_dir_name=checkpoint_name(int(metrics["epoch"])) if checkpoint else None)
 
 
 def _worker(config: dict[str, Any]) -> None:
     if config.get("quiet"):
         _quiet_worker_reports()
+    if not config["spec"].get("threads"):
+        # Measured only for the one worker on this process's own Ray: sibling workers that are still
+        # starting, or another machine's work, would count as busy. Otherwise the CPUs it reserved.
+        threads = (choose_threads(limit=config.get("cpus")).threads if config.get("measure")
+                   else max(int(config.get("cpus") or 1), 1))
+        config = {**config, "spec": {**config["spec"], "threads": threads}}
     if config.get("kind") == "topdown":
         from ..models.topdown_train import TopDownSpec, train_topdown
 
@@ -205,6 +212,9 @@ class FitResult:
     metrics: dict[str, float]
     checkpoint: Optional[str]
     storage: str
+    #: The torch threads of its worker(s) and why (:meth:`.threads.ThreadChoice.as_dict`, or the rule
+    #: each Ray Train worker applied on its own node).
+    threads: Optional[dict] = None
 
 
 def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = False, storage: str | Path,
@@ -260,7 +270,6 @@ def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = F
     if cpus_per_worker is None:
         total = int(ray_module.cluster_resources().get("CPU", 1))
         cpus_per_worker = max(total // (num_workers * concurrent_runs()), 1)
-    spec = replace(spec, threads=spec.threads or cpus_per_worker)
     kind = "topdown" if isinstance(spec, TopDownSpec) else "ultralytics"
     if "://" in str(storage):  # a cluster filesystem URI (s3://, gs://, ...): Ray Train writes there itself
         storage_path, run_folder = str(storage), f"{str(storage).rstrip('/')}/{name}"
@@ -280,6 +289,7 @@ def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = F
     trainer = trainer_class(
         _worker,
         train_loop_config={"spec": asdict(spec), "kind": kind, "messages": messages, "quiet": not verbose,
+                           "cpus": cpus_per_worker, "measure": embedded and num_workers == 1,
                            "run_folder": None if "://" in str(storage) else run_folder},
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
@@ -299,6 +309,10 @@ def fit(spec: LoopSpec | TopDownSpec, *, num_workers: int = 1, use_gpu: bool = F
                 result = _run_printing(trainer.fit, messages)
             finally:
                 messages.shutdown()
+    threads = ({"threads": spec.threads, "source": "set"} if spec.threads else
+               {"threads": "auto on each worker", "usable": cpus_per_worker, "source": "deepbehavior.runtime.threads"}
+               if embedded and num_workers == 1 else
+               {"threads": cpus_per_worker, "usable": cpus_per_worker, "source": "CPUs reserved per worker"})
     return FitResult(metrics=dict(result.metrics or {}),
                      checkpoint=result.checkpoint.path if result.checkpoint else None,
-                     storage=run_folder)
+                     storage=run_folder, threads=threads)

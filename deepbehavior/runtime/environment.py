@@ -19,8 +19,39 @@ from pathlib import Path
 from ..config import RayConfig
 from ..offline import OFFLINE_ENV, RAY_ENV, WORKER_ENV, offline_ultralytics, state_dir
 
-__all__ = ["OFFLINE_ENV", "RAY_ENV", "WORKER_ENV", "offline_ultralytics", "ray_temp_dir", "start_ray",
-           "state_dir", "stop_ray"]
+__all__ = ["OFFLINE_ENV", "RAY_ENV", "WORKER_ENV", "RayStartError", "offline_ultralytics", "ray_temp_dir",
+           "start_ray", "state_dir", "stop_ray"]
+
+
+class RayStartError(ConnectionError):
+    """Ray could not be started or joined (a timeout on a loaded machine, an unreachable address);
+    the message is one line naming what was tried and Ray's first line."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+@contextmanager
+def _keeping_sigterm():
+    """Keep a SIGTERM handler of the process's own through ``ray.init``.
+
+    Measured with Ray 2.60: ``ray.init`` replaces the SIGTERM handler (with ``sys.exit(15)``, and its
+    core worker then with a crash report and exit 15), so a scheduler's pre-emption no longer ends
+    the job the way the command line handles it (one line, state saved, exit 143). A handler set
+    in Python (the CLI's) is put back; without one, Ray's stays.
+    """
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and callable(previous):
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _ray_home() -> Path:
@@ -57,8 +88,13 @@ def start_ray(config: RayConfig = RayConfig()):
     print(f"deepbehavior: {where} ...", flush=True)
     runtime_env = {"env_vars": env}
     if config.address:
-        ray.init(address=config.address, namespace=config.namespace, runtime_env=runtime_env,
-                 log_to_driver=True, logging_level="WARNING")
+        try:
+            with _keeping_sigterm():
+                ray.init(address=config.address, namespace=config.namespace, runtime_env=runtime_env,
+                         log_to_driver=True, logging_level="WARNING")
+        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the job shows one line
+            raise RayStartError(f"Expected to join Ray at {config.address}, but it failed: {_first_line(exc)}") \
+                from None
         return ray
     # The head processes inherit our environment at start: HOME with an empty bootstrap config stops
     # the dashboard's cloud-metadata probes; RAY_ADDRESS is hidden from them so nothing we start
@@ -70,7 +106,7 @@ def start_ray(config: RayConfig = RayConfig()):
     _OWN_TEMP_DIR = Path(tempfile.mkdtemp(prefix="dbray-"))
     atexit.register(stop_ray)
     try:
-        with _loopback_node(ray):
+        with _loopback_node(ray), _keeping_sigterm():
             ray.init(
                 address="local",
                 num_cpus=config.num_cpus,
@@ -84,6 +120,13 @@ def start_ray(config: RayConfig = RayConfig()):
                 log_to_driver=True,
                 configure_logging=True,
             )
+    except Exception as exc:  # noqa: BLE001 - Ray raises many kinds (a timeout under load); one line
+        try:
+            stop_ray()  # whatever part of it started
+        except Exception:  # noqa: BLE001 - the start's error is the one to show
+            pass
+        raise RayStartError("Expected a local Ray to start (loopback only), but it failed: "
+                            f"{_first_line(exc)} (a loaded machine can make its start time out: retry)") from None
     finally:
         for key, value in saved.items():
             if value is None:

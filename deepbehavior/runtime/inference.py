@@ -21,7 +21,7 @@ import logging
 import pickle
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +32,11 @@ from ..cohort import Cohort, store_path
 from ..models.base import ModelDescription
 from ..models.outputs import prediction_arrays, store_parts
 from ..video import VideoError, probe, set_decoder_log
-from .stages import PredictStage, ReadAndPredict, decode_shard, load_backend, with_threads
+from .stages import THREADED_BACKENDS, PredictStage, ReadAndPredict, decode_shard, load_backend, with_threads
+from .threads import choose_threads
 
 __all__ = ["Shard", "NewStore", "plan_shards", "plan_work", "run_inference", "infer_cohort", "load_backend",
-           "session_fingerprints", "check_resumable"]
+           "session_fingerprints", "check_resumable", "note_variants"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ def session_fingerprints(cohort: Cohort, *, backend: str, backend_kwargs: dict, 
     """Session key → the fingerprint of its store (:func:`deepbehavior.fingerprint.predictor_fingerprint`)."""
     return {s.key: fingerprint.predictor_fingerprint(backend, backend_kwargs, s.videos, chunk=chunk)
             for s in cohort.sessions}
+
+
+def note_variants(shards: list[Shard], variant: dict[str, str], printer: Callable[[str], None], *,
+                  skip=()) -> None:
+    """One line per store the shards resume whose done chunks were predicted with other settings
+    outside the fingerprint (batch size, threads, device) than ``variant``; stores in ``skip`` (about
+    to be made anew) are not looked at."""
+    for path in sorted({s.store for s in shards} - set(skip)):
+        if Path(path).exists():
+            line = fingerprint.variant_notice(store.done_variants(path), variant, where=f"store {path}")
+            if line:
+                printer(f"[infer] {line}")
 
 
 def check_resumable(cohort: Cohort, stores_dir: str | Path, fingerprints: dict[str, dict], *,
@@ -182,6 +195,8 @@ class Progress:
     done: dict[str, int] = field(default_factory=dict)
     since: tuple[float, int] | None = None  # (time, frames done) when the first predictions came
     last: float = -float("inf")
+    #: The rate of the last line printed (frames/s since the first predictions), None before there is one.
+    rate: float | None = None
 
     def add(self, session: str, frames: int) -> None:
         now = time.monotonic()
@@ -198,6 +213,7 @@ class Progress:
         if self.since is not None and now > self.since[0] and done > self.since[1]:
             rate = (done - self.since[1]) / (now - self.since[0])
             left = (total - done) / rate
+            self.rate = rate
         per = ", ".join(f"{s} {self.done.get(s, 0)}/{n}" for s, n in self.totals.items())
         speed = f"{rate:.1f} frames/s, {left:.0f}s left" if rate else "? frames/s, ? left"
         return f"[infer] {done}/{total} frames, {speed} | {per}"
@@ -209,6 +225,10 @@ class RunReport:
     seconds: float
     shards_done: int
     failures: list[dict]
+    #: The predictor's torch threads and why (:meth:`.threads.ThreadChoice.as_dict`), where the runner chose them.
+    threads: dict | None = None
+    #: Frames per second from the first predictions on, as the last progress line showed it (None: no line).
+    steady_fps: float | None = None
 
     @property
     def fps(self) -> float:
@@ -254,13 +274,15 @@ def run_inference(
     printer: Callable[[str], None] = print,
     progress_every: float = 5.0,
     decoder_log: str | Path | None = None,
+    variant: dict[str, str] | None = None,
 ) -> RunReport:
     """Run the shards through Ray Data (Ray must be started) and write each finished shard.
 
     With ``gpus_per_predictor``, ``readers`` decoding tasks feed the predictors; without, each
     predictor reads its shards' frames itself (:class:`.stages.ReadAndPredict`). The workers'
     decoder messages go to ``decoder_log`` when given (else each worker's default, see
-    :func:`deepbehavior.video.decoder_log_path`).
+    :func:`deepbehavior.video.decoder_log_path`). ``variant``: the settings outside the fingerprint
+    (:func:`deepbehavior.fingerprint.numeric_variant`), recorded in each shard's done marker.
     """
     import ray.data
 
@@ -298,7 +320,7 @@ def run_inference(
                            .map_batches(PredictStage, fn_constructor_kwargs=predictor, **pool))
             else:
                 dataset = dataset.map_batches(ReadAndPredict, fn_constructor_kwargs=predictor | read, **pool)
-            written, kept = _collect(dataset, pending, failures, kind=kind, progress=progress)
+            written, kept = _collect(dataset, pending, failures, kind=kind, progress=progress, variant=variant)
         done, frames = done + written, frames + kept
         if not pending:
             break
@@ -311,7 +333,7 @@ def run_inference(
         failures.append({"session": shard.shard.session, "view": shard.shard.view, "start": shard.shard.start,
                          "stop": shard.shard.stop, "error": message})
     progress.printer(progress.line())
-    return RunReport(frames, time.monotonic() - started, done, failures)
+    return RunReport(frames, time.monotonic() - started, done, failures, steady_fps=progress.rate)
 
 
 def _quiet_ray_data() -> None:
@@ -345,7 +367,7 @@ def _frames_per_session(shards: list[Shard]) -> dict[str, int]:
 
 
 def _collect(dataset, pending: dict[int, _ShardResults], failures: list[dict], *, kind: str,
-             progress: Progress) -> tuple[int, int]:
+             progress: Progress, variant: dict[str, str] | None = None) -> tuple[int, int]:
     """Gather the predictions as they arrive; write each shard once it is whole (removing it from
     ``pending``), record failed ones in ``failures``. Returns the shards written and their frames:
     frames of a shard that is never written are not counted."""
@@ -363,7 +385,8 @@ def _collect(dataset, pending: dict[int, _ShardResults], failures: list[dict], *
             continue
         progress.add(shard.shard.session, shard.add(int(row["first"]), pickle.loads(row["result"])))
         if shard.complete:
-            store.write_region_arrays(shard.shard.store, prediction_arrays(kind, shard.arrays), shard.shard.region)
+            store.write_region_arrays(shard.shard.store, prediction_arrays(kind, shard.arrays), shard.shard.region,
+                                      variant=variant)
             done += 1
             frames += len(shard.received)
             del pending[index]
@@ -420,7 +443,8 @@ def infer_cohort(
     """Plan, run and write inference for a whole cohort into ``out/stores`` (Ray must be started).
 
     Predictors are placed by :func:`plan_predictors`. On the CPU, a backend of
-    :data:`.stages.THREADED_BACKENDS` without ``threads`` gets one thread per CPU its predictor holds. ``description`` (from
+    :data:`.stages.THREADED_BACKENDS` without ``threads`` gets one thread per CPU its predictor holds (on a
+    Ray this process started, per such CPU that other programs are not keeping busy: :func:`.threads.choose_threads`). ``description`` (from
     :func:`describe_model`, run before Ray started) spares loading the model here. Every store
     records its fingerprint; resuming one made with other settings is an error unless ``force``.
     FFmpeg's messages about damaged videos go to ``out/decoder.log`` (one console line per such file).
@@ -436,6 +460,11 @@ def infer_cohort(
                              description=description, decoder_log=decoder_log, ray=ray)
     finally:
         set_decoder_log(previous)
+        # Probing opens the log before any frame is read: a run that decoded nothing worth a
+        # message (one that failed its checks, say) leaves no empty log in its folder.
+        with suppress(OSError):
+            if decoder_log.stat().st_size == 0:
+                decoder_log.unlink()
 
 
 def _infer_cohort(cohort, out, *, backend, backend_kwargs, chunk, frames_per_batch, force, retries, readers,
@@ -451,16 +480,28 @@ def _infer_cohort(cohort, out, *, backend, backend_kwargs, chunk, frames_per_bat
         if not unplanned:
             printer("[infer] every shard is already done (force=true redoes them)")
         return RunReport(0, 0.0, 0, unplanned)
+    from .environment import ray_temp_dir
+
     on_gpu = layout["gpus_per_predictor"] > 0
-    if not on_gpu:
+    choice = None
+    own_ray = ray_temp_dir() is not None  # started by this process, on this machine (not joined by address)
+    if (not on_gpu and own_ray and layout["predictors"] == 1 and backend in THREADED_BACKENDS
+            and not backend_kwargs.get("threads")):
+        # the one predictor runs on this machine: as many threads as it has CPUs that are not busy
+        choice = choose_threads(limit=int(layout["cpus_per_predictor"]), name="model.threads")
+        backend_kwargs = backend_kwargs | {"threads": choice.threads}
+    elif not on_gpu:  # another machine's load is not measured from here: one thread per CPU the predictor holds
         backend_kwargs = with_threads(backend, backend_kwargs, int(layout["cpus_per_predictor"]))
     where = f"GPU, {layout['readers']} reader(s)" if on_gpu else f"CPU ({layout['cpus_per_predictor']:.0f} cores each)"
     printer(f"[infer] {len(shards)} shards, {sum(s.stop - s.start for s in shards)} frames, "
             f"{layout['predictors']} predictor(s) on {where}")
+    variant = fingerprint.numeric_variant(backend_kwargs, frames_per_batch=frames_per_batch)
+    note_variants(shards, variant, printer)
     report = run_inference(
         shards, backend=backend, backend_kwargs=backend_kwargs, kind=description.kind,
         frames_per_batch=frames_per_batch, retries=retries, printer=printer, progress_every=progress_every,
-        decoder_log=decoder_log, **layout,
+        decoder_log=decoder_log, variant=variant, **layout,
     )
     report.failures[:0] = unplanned
+    report.threads = choice.as_dict() if choice is not None else None
     return report

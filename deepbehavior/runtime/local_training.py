@@ -21,7 +21,8 @@ from ..models.topdown_train import TopDownSpec, train_topdown
 from ..models.train_session import LocalSession, epoch_folders, process_state_kept
 from ..models.yolo_train import LoopSpec, train_loop
 from .distributed_training import FitResult, concurrent_runs
-from .local import available_cpus
+from ..config import parse_threads
+from .threads import choose_threads
 
 __all__ = ["TRAIN_RUNNERS", "choose_train_runner", "fit_local"]
 
@@ -52,22 +53,26 @@ def choose_train_runner(runner: str, *, address: str | None, num_workers: int, u
 
 
 def fit_local(spec: LoopSpec | TopDownSpec, *, storage: str | os.PathLike, name: str = "train",
-              keep_checkpoints: int = 2, threads: int | None = None) -> FitResult:
+              keep_checkpoints: int = 2, threads: int | str | None = None, cpus: int | None = None) -> FitResult:
     """Train ``spec`` in this process; the same outputs and checkpoints as
     :func:`deepbehavior.runtime.distributed_training.fit` with one worker.
 
-    ``threads``: torch threads (default: the spec's, else every CPU this process may use, shared
-    among the runs of a parallel sweep as ``fit`` shares them).
+    ``threads``: torch threads (a number, or ``"auto"``/None: the spec's if set, else
+    :func:`.threads.choose_threads`' rule, the CPUs this process may use, at most ``cpus``, that other
+    programs are not keeping busy, shared among the runs of a parallel sweep as ``fit`` shares them).
+    The choice is in the result's ``threads``.
     """
-    if threads is None:
-        threads = spec.threads or max(available_cpus() // concurrent_runs(), 1)
+    choice = choose_threads(threads if parse_threads(threads) else (spec.threads or "auto"), limit=cpus,
+                            share=concurrent_runs(), name="train.threads")
+    threads = choice.threads
     spec = replace(spec, threads=threads)
     run_folder = Path(storage).resolve() / name
     run_folder.mkdir(parents=True, exist_ok=True)
     session = LocalSession(storage=run_folder, keep=keep_checkpoints)
-    print(f"deepbehavior train: training in this process, {threads} CPU thread(s) ...", flush=True)
+    why = "as set" if choice.source == "set" else f"{choice.usable} CPU(s) usable, {choice.busy:.1f} busy with other work"
+    print(f"deepbehavior train: training in this process, {threads} CPU thread(s) ({why}) ...", flush=True)
     with process_state_kept():  # the trainer's threads, determinism and environment stay with the run
         metrics = train_topdown(spec, session) if isinstance(spec, TopDownSpec) else train_loop(spec, session)
     saved = epoch_folders(run_folder)
     return FitResult(metrics=dict(metrics or {}), checkpoint=str(saved[-1]) if saved else None,
-                     storage=str(run_folder))
+                     storage=str(run_folder), threads=choice.as_dict())

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..config import PredictConfig
+from ..config import PredictConfig, parse_threads
 from ..video import iter_frame_batches, set_decoder_log
 
 BACKENDS = {
@@ -38,16 +38,28 @@ THREADED_BACKENDS = frozenset({"yolo", "yolo_pose", "topdown"})
 
 def predictor_kwargs(model: PredictConfig, backend: str | None = None) -> dict:
     """Constructor arguments of ``backend``'s predictor (default ``model.backend``) from the ``model``
-    config: the fields that backend takes, then ``model.options``. ``threads`` is left to the
-    runtime (:data:`THREADED_BACKENDS`) unless the options set it."""
+    config: the fields that backend takes, then ``model.options``. ``threads`` is ``model.threads``
+    when that is a number; on ``auto`` it is left to the runtime (:data:`THREADED_BACKENDS`,
+    :func:`.threads.choose_threads`) unless the options set it."""
+    kwargs = _predictor_kwargs(model, backend or model.backend)
+    threads = parse_threads(model.threads, name="model.threads")
+    if threads and (backend or model.backend) in THREADED_BACKENDS and kwargs.get("threads") is None:
+        kwargs["threads"] = threads
+    return kwargs
+
+
+def _predictor_kwargs(model: PredictConfig, backend: str) -> dict:
+    """:func:`predictor_kwargs` before ``model.threads``."""
     from pathlib import Path
 
-    backend = backend or model.backend
     weights = Path(model.weights).expanduser()
     if backend == "topdown":
         return {"weights": str(weights), "max_individuals": model.max_individuals, "conf": model.conf,
                 "device": model.device, **model.options}
-    if backend == "mediapipe":  # it refuses max_individuals > 1 rather than ignore it
+    if backend == "mediapipe":  # max_individuals above 1 gives its several-people predictor
+        from ..models.mediapipe_pose import require_mediapipe
+
+        require_mediapipe()  # not installed: one line saying what to install, before anything starts
         return {"max_individuals": model.max_individuals, **model.options}
     if backend not in ("yolo", "yolo_pose"):
         return dict(model.options)

@@ -63,15 +63,48 @@ def test_choose_runner():
         choose_runner("fast", address=None, frames=5, gpu=False)
 
 
-def test_the_local_predictor_takes_every_cpu_this_process_may_use(monkeypatch, tmp_path):
+def test_prefetch_depth_is_sized_by_the_largest_video_probed_once_each(monkeypatch):
+    from types import SimpleNamespace
+
+    from deepbehavior.runtime import local
+    from deepbehavior.video import VideoError
+
+    sizes = {"small.mp4": (160, 120), "large.mp4": (1920, 1080)}
+    probed = []
+
+    def probe(video):
+        probed.append(video)
+        if video not in sizes:
+            raise VideoError(f"Expected a video at {video}, but there is none")
+        return SimpleNamespace(width=sizes[video][0], height=sizes[video][1])
+
+    monkeypatch.setattr(local, "probe", probe)
+    small_only = local.prefetch_depth(["small.mp4"], 16, 3)
+    assert small_only == local.PREFETCH_BYTES // (16 * 160 * 120 * 3) > 3
+    probed.clear()
+    # a small first video must not let a large later one hold many batches ahead
+    assert local.prefetch_depth(["small.mp4", "small.mp4", "large.mp4", "gone.mp4", "large.mp4"], 16, 3) == 3
+    assert probed == ["small.mp4", "large.mp4", "gone.mp4"]  # each distinct video once
+    assert local.prefetch_depth([], 16, 3) == 3
+    assert local.prefetch_depth(["gone.mp4"], 16, 3) == 3
+
+
+def test_the_local_predictor_takes_every_idle_cpu_this_process_may_use(monkeypatch, tmp_path):
     # a batch system's allocation or taskset narrows the process's CPUs: the runner follows it
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr("deepbehavior.runtime.threads.cgroup_cpu_limit", lambda: None)
+    monkeypatch.setattr("deepbehavior.runtime.threads.busy_cpus", lambda cpus: (0.0, "faked idle"))
     assert default_threads() == 3
     weights = str(random_yolo(tmp_path / "model.pt"))
     stage = load_stage("yolo", {"weights": weights, "imgsz": 64, "device": "cpu"})
     assert stage.predictor.threads == 3
     given = load_stage("yolo", {"weights": weights, "imgsz": 64, "device": "cpu", "threads": 1})
     assert given.predictor.threads == 1  # +model.options.threads=N wins
+    # other programs keep two of the three CPUs busy: one thread, recorded with the stage
+    monkeypatch.setattr("deepbehavior.runtime.threads.busy_cpus", lambda cpus: (2.0, "faked load"))
+    busy = load_stage("yolo", {"weights": weights, "imgsz": 64, "device": "cpu"})
+    assert busy.predictor.threads == 1
+    assert busy.threads.as_dict() == {"threads": 1, "usable": 3, "busy": 2.0, "source": "faked load"}
 
 
 @pytest.mark.slow
@@ -186,3 +219,22 @@ print("FIRST", loaded[0], "END", [m for m in heavy if m in sys.modules], "FRAMES
     assert len(made) == 1 and store.is_complete(made[0])
     ds = store.open_store(made[0])  # read back with xarray, as every later job does
     assert np.isfinite(ds["position"].values).all() and schema.validate(ds) is ds  # conf=0: every slot filled
+
+
+def test_next_step_hint_reads_what_it_can_and_puts_the_command_on_its_own_line(tmp_path):
+    from jobs.infer import next_step
+
+    cohort = Cohort("t", ("top",), tuple(Session(f"m{i}", "g", "d1", {"top": f"v{i}.mp4"}) for i in range(4)))
+    position = np.full((6, 2, 1, 3), np.nan)
+    position[:, :, 0, :2] = 1.0  # two animals in every frame
+    ds = schema.make_poses(position, fps=30, keypoints=["c"], individuals_are="slots")
+    stores = tmp_path / "o" / "stores"
+    store.write_dataset(ds, stores / "m0_d1.zarr", chunk=5)
+    store.write_dataset(ds.isel(time=slice(0, 0)), stores / "m1_d1.zarr", chunk=5)  # no frames
+    (stores / "m2_d1.zarr").mkdir()  # not a store: left out of the hint, no traceback
+    hint = next_step(cohort, tmp_path / "o", manifest=tmp_path / "c.yaml", cohort_file=None, failed={"m3_d1"})
+    explanation, command = hint.splitlines()
+    assert explanation == "2 animals in most frames of the stores; track them with:"
+    assert command == f"deepbehavior track out={tmp_path / 'o'} cohort={tmp_path / 'c.yaml'} track.n_identities=2"
+    assert next_step(cohort, tmp_path / "o", manifest=None, cohort_file="c.yaml", failed={"m0_d1"}) is not None
+    assert next_step(cohort, tmp_path / "none", manifest=None, cohort_file="c.yaml", failed=set()) is None

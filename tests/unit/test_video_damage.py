@@ -114,3 +114,62 @@ def test_decode_shard_sends_the_decoder_messages_to_the_jobs_log(avi_pair, tmp_p
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "cut.avi" in lines[0] and str(log) in lines[0], lines
     assert "jpeg" in log.read_text().lower()
+
+
+@pytest.fixture
+def fresh_log(monkeypatch, tmp_path):
+    """A private temporary folder and a decoder log state as a new process has it."""
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.delenv(video.DECODER_LOG_ENV, raising=False)
+    monkeypatch.setattr(video, "_DECODER_LOG", video.DecoderLog())
+    monkeypatch.setattr(video, "_PRIVATE_LOG", [])
+    previous = video.set_decoder_log(None)
+    yield temp
+    video.set_decoder_log(previous)
+
+
+def test_the_default_log_is_private_and_a_planted_link_is_never_followed(avi_pair, tmp_path, fresh_log, capfd):
+    """Another user's link at the old fixed name ``$TMPDIR/deepbehavior-decoder.log`` gets nothing."""
+    import stat
+
+    _, cut = avi_pair
+    victim = tmp_path / "victim.txt"
+    victim.write_text("theirs\n")
+    (fresh_log / "deepbehavior-decoder.log").symlink_to(victim)
+    assert 0 < len(list(video.iter_frames(cut))) < 60
+    _, err = capfd.readouterr()
+    assert victim.read_text() == "theirs\n"
+    logs = [p for p in fresh_log.iterdir() if p.name.startswith("deepbehavior-decoder-") and not p.is_symlink()]
+    assert len(logs) == 1 and str(logs[0]) in err
+    assert stat.S_IMODE(logs[0].stat().st_mode) == 0o600  # mkstemp's: readable by this user only
+    assert "jpeg" in logs[0].read_text().lower()
+
+
+@pytest.mark.parametrize("plant", ["link", "fifo"])
+def test_a_link_or_fifo_at_the_jobs_log_path_is_not_opened(avi_pair, tmp_path, fresh_log, capfd, plant):
+    import os
+    import threading
+
+    _, cut = avi_pair
+    victim = tmp_path / "victim.txt"
+    victim.write_text("theirs\n")
+    log = tmp_path / "out" / "decoder.log"
+    log.parent.mkdir()
+    if plant == "link":
+        log.symlink_to(victim)
+    else:
+        os.mkfifo(log)
+    video.set_decoder_log(log)
+    frames = []
+    reader = threading.Thread(target=lambda: frames.extend(video.iter_frames(cut)), daemon=True)
+    reader.start()
+    reader.join(60)  # opening a FIFO to write would wait for a reader for ever
+    assert not reader.is_alive() and 0 < len(frames) < 60
+    _, err = capfd.readouterr()
+    assert victim.read_text() == "theirs\n"
+    private = [p for p in fresh_log.iterdir() if p.name.startswith("deepbehavior-decoder-")]
+    assert len(private) == 1 and str(private[0]) in err and "jpeg" in private[0].read_text().lower()

@@ -48,5 +48,5 @@ def test_a_run_in_process_leaves_the_process_as_it_found_it(tmp_path):
     torch.set_num_threads(2)
     before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), dict(os.environ))
     result = fit_local(spec, storage=tmp_path / "checkpoints", threads=2)
-    assert result.checkpoint and result.checkpoint.endswith("epoch_0000")
+    assert result.checkpoint and result.checkpoint.endswith("epoch_0001")
     assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), dict(os.environ)) == before
