@@ -46,3 +46,14 @@ def headline(*, best: float | None, best_what: str, whole: float | None, whole_w
             raise ValueError(f"headline: Expected words saying what {name} compares, but got none")
     return {"ratio_vs_baseline_best": None if best is None else round(best, 3), "baseline_best": best_what,
             "whole_command_ratio": None if whole is None else round(whole, 3), "whole_command": whole_what}
+
+
+def fit_cost(frames: list[int], seconds: list[float]) -> dict:
+    """Fixed seconds and seconds a frame of runs of ``frames`` frames that took ``seconds``: the least-squares
+    line ``seconds = fixed + per_frame * frames`` (at least two distinct frame counts)."""
+    if len(set(frames)) < 2 or len(frames) != len(seconds):
+        raise ValueError(f"fit_cost: Expected runs at two or more frame counts, but got frames {frames}")
+    mean_f, mean_s = statistics.fmean(frames), statistics.fmean(seconds)
+    per_frame = (sum((f - mean_f) * (s - mean_s) for f, s in zip(frames, seconds))
+                 / sum((f - mean_f) ** 2 for f in frames))
+    return {"fixed_s": round(mean_s - per_frame * mean_f, 3), "per_frame_ms": round(1000 * per_frame, 2)}

@@ -128,6 +128,8 @@ def same_poses(store: Path, netcdf: Path) -> dict:
     for var in ("position", "confidence"):
         a = ours[var].transpose(*theirs[var].dims)
         for dim in ("keypoints", "individuals"):
+            if dim == "individuals" and a.sizes[dim] == theirs.sizes[dim] == 1:
+                continue  # one animal: DeepLabCut's single-animal layout names none (we say individual0, movement individual_0)
             a = a.sel({dim: [str(v) for v in theirs[dim].values]})
         aligned[var] = (a.values, theirs[var].values)
     (pa, pb), (ca, cb) = aligned["position"], aligned["confidence"]

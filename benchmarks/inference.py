@@ -28,6 +28,11 @@ whole command (a new process each, wall time from launch to exit, each side with
     ``deepbehavior_infer_bfloat16``: ours with ``model.bfloat16=true``.
     ``whole_command_ratio`` is the faster script's time over ours (> 1: ours is faster).
 
+``cost``: each of ``deepbehavior_infer``, ``ultralytics_script`` and ``ultralytics_script_all_threads``
+also runs on a shorter clip (``--fit-frames``); from both clips' runs its time is fitted as fixed
+seconds (imports, model load, first batch) + ms a frame (``_timing.fit_cost``), so the start-up gain
+and the per-frame cost are stated apart (``per_frame_ratio_vs_script_best`` > 1: ours costs less a frame).
+
 Each figure is given as min / median / max over the rounds, and the ratios of medians. Also
 ``first_frame_s``: from launching a process that runs the local runner to its first predictions.
 Writes ``benchmarks/results/inference.json``.
@@ -55,7 +60,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 from _machine import cpu_model  # noqa: E402
-from _timing import headline, spread, wall  # noqa: E402
+from _timing import fit_cost, headline, spread, wall  # noqa: E402
 from gpu import weights  # noqa: E402  (seeded random yolo11n, nothing downloaded)
 
 VIDEO = ROOT.parent / "shared" / "data" / "dlc-openfield" / "videos" / "m3v1mp4.mp4"
@@ -171,6 +176,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=500, help="frames of the clip the whole commands run on")
     parser.add_argument("--steady-frames", type=int, default=240, help="frames of the steady-rate runs")
+    parser.add_argument("--fit-frames", type=int, default=100,
+                        help="a second, shorter clip the whole commands also run on: per-frame and fixed cost")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--chunk", type=int, default=1000)
@@ -196,6 +203,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-infer-"))
     model_path = weights(work, "yolo11n.yaml")
     video = clip(args.frames, work / "clip.mp4")
+    short_video = clip(args.fit_frames, work / "short.mp4")
     steady_video = clip(args.steady_frames, work / "steady.mp4")
     frames = read_frames(steady_video, 0, args.steady_frames)
     kwargs = {"weights": str(model_path), "imgsz": args.imgsz, "conf": 0.25, "max_individuals": 4, "device": "cpu",
@@ -210,13 +218,15 @@ def main() -> None:
     python = sys.executable
     cli = [python, "-m", "deepbehavior.cli", "infer", f"videos=[{video}]", f"model.weights={model_path}",
            "model.max_individuals=4", f"model.batch_size={args.batch}", f"model.imgsz={args.imgsz}", "model.device=cpu",
-           "force=true"]  # torch threads: the job's default (every CPU), as a user runs it
+           "force=true"]  # torch threads: the job's default (model.threads=auto), as a user runs it
     plain = work / "plain.py"
     plain.write_text(textwrap.dedent(PLAIN_SCRIPT))
 
-    def plain_script(i: int, threads: int) -> float:
-        return wall([python, str(plain), str(video), str(model_path), str(work / f"plain-{i}-{threads}.npy"),
+    def plain_script(i: int, threads: int, clip_path: Path = video) -> float:
+        return wall([python, str(plain), str(clip_path), str(model_path), str(work / f"plain-{i}-{threads}.npy"),
                      str(args.batch), str(args.imgsz), str(threads)], env)
+
+    short_cli = [c if not c.startswith("videos=") else f"videos=[{short_video}]" for c in cli]
 
     steady_runs = {
         "ours_pipeline": lambda i: ours_pipeline(stage, steady_video, work / f"steady-{i}", args),
@@ -238,6 +248,10 @@ def main() -> None:
         "ultralytics_script_all_threads": lambda i: plain_script(i, args.threads),
         **({"deepbehavior_infer_ray": lambda i: wall([*cli, f"out={work / f'ray-{i}'}", "runner=ray"], env)}
            if args.ray else {}),
+        # the same commands on the shorter clip: with the runs above, fixed seconds + ms a frame
+        "deepbehavior_infer_short": lambda i: wall([*short_cli, f"out={work / f'cli-short-{i}'}"], env),
+        "ultralytics_script_short": lambda i: plain_script(i, 0, short_video),
+        "ultralytics_script_all_threads_short": lambda i: plain_script(i, args.threads, short_video),
     }
     steady = {name: [] for name in steady_runs}
     whole = {name: [] for name in whole_runs}
@@ -286,6 +300,15 @@ def main() -> None:
         "whole_command_baseline": "the faster (median) of ultralytics_script (as users write it: ultralytics "
                                   "sets torch to min(8, CPUs - 1) threads at its first predict) and "
                                   "ultralytics_script_all_threads (threads set to --threads after that)",
+        # seconds = fixed + per_frame * frames, fitted over both clips' runs (medians of ms a frame compare the
+        # steady part of each command; fixed is start-up: imports, model load, first batch)
+        "cost": (costs := {name: fit_cost([args.fit_frames] * len(whole[f"{name}_short"]) + [args.frames] * len(whole[name]),
+                                          whole[f"{name}_short"] + whole[name])
+                           for name in ("deepbehavior_infer", "ultralytics_script", "ultralytics_script_all_threads")}),
+        "per_frame_ratio_vs_script_best": round(
+            min(costs["ultralytics_script"]["per_frame_ms"], costs["ultralytics_script_all_threads"]["per_frame_ms"])
+            / costs["deepbehavior_infer"]["per_frame_ms"], 3),
+        "frames_fit_short": args.fit_frames,
         "first_frame_s": spread(first_frame),
         "baseline": "ultralytics at the same batch, threads, imgsz and max_det; its best steady mode is the largest "
                     "median among video batch, stream and list batch",
