@@ -20,6 +20,10 @@ HARMLESS = (
     # Ray Data keeps a predictor actor's constructor arguments in the object store and allows
     # restarts; our arguments are small and owned by the driver for the whole job.
     re.compile(r"core_worker\.cc:\d+: Actor with class name: .* has constructor arguments in the object store"),
+    # Ray's core announces that it resubmits tasks whose results were on a worker that went away (a
+    # lost node, or the job's own processes stopping on SIGTERM): the job says itself which shards it
+    # runs again, or that it stops.
+    re.compile(r"core_worker\.cc:\d+: :info_message: Attempting to recover \d+ lost objects"),
     # The embedded Ray uses token authentication (good); it announces so at every start.
     re.compile(r"Token authentication is enabled for this Ray cluster"),
     # mediapipe 0.10.21 with protobuf >= 5 prints this from a registration hook at import; the

@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 from pathlib import Path
 
 # name -> one line of help. A job is added here and in jobs/<name>.py with conf/<name>.yaml.
@@ -36,20 +37,32 @@ JOBS = {
 MODULES = {"import": "import_files"}
 JOBS_PACKAGE = "deepbehavior_jobs"
 INTERRUPTED = "interrupted; rerun the same command to resume"
+TERMINATED = "terminated (SIGTERM); rerun the same command to resume"
 # Exit status after Ctrl-C, as a shell reports a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
+# Exit status after SIGTERM (a scheduler's pre-emption or time limit), as a shell reports it.
+EXIT_TERMINATED = 143
+# Held by whichever thread writes the job's last line (the main thread, or one that ends the job at once).
+_ENDING = threading.Lock()
 
 # Variables of the process a job runs in (and of the workers it starts): no progress bars of other
 # libraries, figures without a display, no deprecation chatter. Set by the CLI only.
 PROCESS_ENV = {"TQDM_DISABLE": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
-def _usage() -> str:
+def _usage(columns: int | None = None) -> str:
+    """The text of ``deepbehavior --help``, each job's line wrapped to ``columns`` (default: the terminal's)."""
+    import shutil
+    import textwrap
+
+    columns = columns or max(shutil.get_terminal_size(fallback=(100, 24)).columns, 40)
     width = max(map(len, JOBS))
     lines = ["usage: deepbehavior JOB [key=value ...] [-m] [--help]", "", "jobs:"]
-    lines += [f"  {name.ljust(width)}  {text}" for name, text in JOBS.items()]
-    lines += ["", "Every job takes out=DIR. 'deepbehavior JOB --help' lists a job's settings, "
-              "verbose=true keeps the runtime's own log lines."]
+    for name, text in JOBS.items():
+        lines += textwrap.wrap(text, columns, initial_indent=f"  {name.ljust(width)}  ",
+                               subsequent_indent=" " * (width + 4), break_long_words=False)
+    lines += [""] + textwrap.wrap("Every job takes out=DIR. 'deepbehavior JOB --help' lists a job's settings, "
+                                  "verbose=true keeps the runtime's own log lines.", columns)
     return "\n".join(lines)
 
 
@@ -88,7 +101,10 @@ def set_up_process(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(_usage(), flush=True)
+        try:
+            print(_usage(), flush=True)
+        except BrokenPipeError:  # piped into a reader that stopped (| head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     name, rest = argv[0], argv[1:]
     if name not in JOBS:
@@ -109,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         if ctrl_c.pressed:  # a library on the way caught the KeyboardInterrupt and carried on
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        _interrupted(name)
+        _interrupted(name, ctrl_c.signum)
     except BrokenPipeError:  # output piped into a reader that stopped (| head): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(0)
@@ -119,6 +135,10 @@ def main(argv: list[str] | None = None) -> None:
 
 class _CtrlC:
     """Ctrl-C raises KeyboardInterrupt, as Python's own handler does, but only where it can end the job.
+
+    SIGTERM, which batch schedulers send before SIGKILL when they pre-empt a job or its time is
+    up, is handled the same way (``signum`` tells which came): the job stops where a Ctrl-C would,
+    with what it finished saved, one line, and exit 143 instead of 130.
 
     Python runs a signal handler in the main thread between any two bytecodes, also inside a
     finalizer (``__del__``), which swallows the exception with an "ignored" message, and inside
@@ -141,14 +161,62 @@ class _CtrlC:
         import signal
         import threading
 
-        self.name, self.pressed, self._previous, self._watchdog = name, False, None, None
+        self.name, self.pressed, self._previous, self._watchdog = name, False, {}, None
+        self.signum: int | None = None  # the signal that ended the job: SIGINT or SIGTERM
+        self._wakeup: tuple[int, int, int] | None = None  # read end, write end, the previous wakeup fd
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_ctrl_c)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._on_ctrl_c)
+            self._watch_sigterm()
+
+    def _watch_sigterm(self) -> None:
+        """With Ray running, a SIGTERM sent to the whole job (a scheduler signals every process of it)
+        also stops Ray's own processes, and Ray's C++ core in this process then ends it at once with
+        exit 1 and nothing said, often before Python runs the handler above (measured: 1 time in 4).
+        So a thread that hears of the signal as soon as it arrives (Python's wakeup fd) ends a job
+        that runs Ray itself, with the one line and 143: what it finished is on disk already, the
+        chunk in flight is redone on resume, as after a kill. Without Ray the handler above runs."""
+        import signal
+        import threading
+
+        try:
+            read_end, write_end = os.pipe()
+            os.set_blocking(write_end, False)
+            previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        except (OSError, ValueError):
+            return
+        self._wakeup = (read_end, write_end, previous)
+        threading.Thread(target=self._heard, args=(read_end,), name="deepbehavior-sigterm", daemon=True).start()
+
+    def _heard(self, read_end: int) -> None:
+        import signal
+
+        while True:
+            try:
+                data = os.read(read_end, 64)
+            except OSError:
+                return
+            if not data:  # restore() closed the write end
+                os.close(read_end)
+                return
+            ray = sys.modules.get("ray")
+            if signal.SIGTERM in data and ray is not None and getattr(ray, "is_initialized", lambda: False)():
+                environment = sys.modules.get("deepbehavior.runtime.environment")
+                folder = environment.ray_temp_dir() if environment is not None else None
+                if folder is not None:  # the session folder of the Ray this process started
+                    import shutil
+
+                    shutil.rmtree(folder, ignore_errors=True)
+                self.signum = signal.SIGTERM
+                self._leave_now()
 
     def _on_ctrl_c(self, signum, frame) -> None:
+        import signal
         import threading
 
         self.pressed = True
+        if self.signum is None or signum == signal.SIGTERM:  # a pre-emption is reported as one
+            self.signum = signum
         if self._watchdog is None:
             self._watchdog = threading.Timer(self.WATCHDOG_S, self._leave_now)
             self._watchdog.daemon = True
@@ -172,23 +240,44 @@ class _CtrlC:
     def _leave_now(self) -> None:
         from ._console import silence_stderr
 
-        silence_stderr()(f"deepbehavior {self.name}: {INTERRUPTED}\n")
-        os._exit(EXIT_INTERRUPTED)
+        if not _ENDING.acquire(blocking=False):  # the main thread is writing the line and leaving
+            return
+        line, code = _ending(self.signum)
+        silence_stderr()(f"deepbehavior {self.name}: {line}\n")
+        os._exit(code)
 
     def restore(self) -> None:
         import signal
 
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._wakeup is not None:
+            read_end, write_end, previous = self._wakeup
+            self._wakeup = None
+            try:
+                signal.set_wakeup_fd(previous)
+            except ValueError:  # not the main thread any more: leave it
+                pass
+            os.close(write_end)  # the watching thread reads the end and stops
+        for signum, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(signum, previous)
 
 
-def _interrupted(name: str) -> None:
+def _ending(signum: int | None) -> tuple[str, int]:
+    """The line and exit status of a job ended by ``signum`` (SIGINT when None)."""
+    import signal
+
+    return (TERMINATED, EXIT_TERMINATED) if signum == signal.SIGTERM else (INTERRUPTED, EXIT_INTERRUPTED)
+
+
+def _interrupted(name: str, signum: int | None = None) -> None:
     """One line instead of a traceback; the runtime is stopped without its own messages."""
     import signal
 
-    signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))  # a second Ctrl-C: out at once
+    line, code = _ending(signum)
+    for each in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C or SIGTERM: out at once
+        signal.signal(each, lambda *_: os._exit(code))
     from ._console import silence_stderr
 
     write = silence_stderr()
@@ -198,8 +287,10 @@ def _interrupted(name: str) -> None:
             ray.shutdown()
         except Exception:
             pass
-    write(f"deepbehavior {name}: {INTERRUPTED}\n")
-    raise SystemExit(EXIT_INTERRUPTED)
+    _ENDING.acquire()  # not while another thread ends the job (it then leaves with this line and code)
+    write(f"deepbehavior {name}: {line}\n")
+    _ENDING.release()
+    raise SystemExit(code)
 
 
 def console() -> None:

@@ -10,7 +10,7 @@ small configs (or plain arguments), never a whole job config. Bad values fail ea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from omegaconf import MISSING
 
@@ -19,6 +19,26 @@ def require(condition: bool, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``condition``: the check of a config's ``__post_init__``."""
     if not condition:
         raise ValueError(message)
+
+
+def parse_threads(value: int | str | None, *, name: str = "threads") -> int | None:
+    """A thread setting as a user gives it: None for ``"auto"`` (or None, or 0), else the whole number >= 1.
+
+    ``name`` is the setting's name in the error message (``model.threads``, ``train.threads``).
+    ``auto`` is :func:`deepbehavior.runtime.threads.choose_threads`' rule: the CPUs this process may
+    use that other programs are not keeping busy.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    number = None
+    if not isinstance(value, (bool, float)):
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            pass
+    if number is None or number < 0:
+        raise ValueError(f"Expected {name} 'auto' or a whole number of threads >= 1, but got {value!r}")
+    return number or None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,8 +108,12 @@ class PredictConfig:
     bfloat16: bool = False
     # Extra constructor arguments of a backend other than "yolo" (e.g. mediapipe's model_complexity).
     options: dict[str, Any] = field(default_factory=dict)
+    # Torch CPU threads of the predictor: auto (the CPUs this process may use that other programs are
+    # not keeping busy, measured as the job starts) or a number. Recorded in the stores' provenance.
+    threads: str = "auto"
 
     def __post_init__(self):
+        parse_threads(self.threads, name="model.threads")
         require(0.0 <= self.conf <= 1.0, f"Expected model.conf in [0, 1], but got {self.conf}")
         require(0.0 < self.iou <= 1.0, f"Expected model.iou in (0, 1], but got {self.iou}")
         require(self.max_individuals >= 1, f"Expected model.max_individuals >= 1, but got {self.max_individuals}")
@@ -110,30 +134,58 @@ class TopDownConfig:
     target Gaussian width (heatmap px); ``rotation``: augmentation turn, ± degrees (180 for top views,
     ~15 for side views); ``samples_per_epoch``: augmented crops per epoch; ``lr``: AdamW's peak rate;
     ``patience``: epochs without a lower held-out error before stopping (``train.patience`` is
-    ultralytics').
+    ultralytics'). What is left at 0 / None / ``auto`` is chosen from the labels before training
+    (``deepbehavior.models.recipe``; printed, and stored in the checkpoint and ``out/recipe.json``):
+    ``mode`` (``crop`` around each animal or ``frame``, a fixed window for a fixed rig or several
+    views), ``crop_size`` (so the closest parts are ``min_cells`` heatmap cells apart, up to
+    ``max_crop_size``), ``rotation``, ``flip`` (mirror augmentation) and ``flip_pairs``
+    (``["leftear:rightear", …]``; default from the dataset's ``flip_idx``, else from names).
     """
 
-    crop_size: int = 128
+    crop_size: int = 0
     window: float = 0.0
-    # Extra room around the largest labelled animal, each side, as a fraction of its size.
+    # Extra room around the largest labelled animal, each side, as a fraction of its size (crop mode);
+    # in frame mode the window is the span of all labels times 1 + margin (half of it each side).
     margin: float = 0.2
     centroid_size: int = 192
     width: int = 16
     sigma: float = 2.0
-    rotation: float = 180.0
+    # Input px per heatmap cell (1, 2 or 4).
+    stride: int = 2
+    rotation: Optional[float] = None
+    # auto, crop or frame.
+    mode: str = "auto"
+    # Mirror augmentation (null: chosen from the labels).
+    flip: Optional[bool] = None
+    # Keypoints a mirror image swaps, ["leftear:rightear", ...] (null: the dataset's flip_idx, else from names).
+    flip_pairs: Optional[list[str]] = None
+    # Heatmap cells wanted between the closest labelled parts, and the largest input side that may buy them.
+    min_cells: float = 3.0
+    # Largest crop side (px, at least 64: the smallest it chooses) that crop_size=0 may choose to keep
+    # min_cells between the closest parts.
+    max_crop_size: int = 256
     samples_per_epoch: int = 256
     lr: float = 0.003
     patience: int = 10
 
     def __post_init__(self):
-        for name in ("crop_size", "centroid_size"):
+        for name in ("crop_size", "centroid_size", "max_crop_size"):
             value = getattr(self, name)
+            if name == "crop_size" and value == 0:
+                continue
             require(value >= 16 and value % 16 == 0, f"Expected train.topdown.{name} a multiple of 16, but got {value}")
+        require(self.max_crop_size >= 64,
+                f"Expected train.topdown.max_crop_size >= 64 px (the smallest input chosen), but got {self.max_crop_size}")
         require(self.window >= 0, f"Expected train.topdown.window >= 0 px (0: from the labels), but got {self.window}")
         require(self.margin >= 0, f"Expected train.topdown.margin >= 0, but got {self.margin}")
         require(self.width >= 4, f"Expected train.topdown.width >= 4, but got {self.width}")
         require(self.sigma > 0, f"Expected train.topdown.sigma > 0, but got {self.sigma}")
-        require(0 <= self.rotation <= 180, f"Expected train.topdown.rotation in [0, 180] degrees, but got {self.rotation}")
+        require(self.rotation is None or 0 <= self.rotation <= 180,
+                f"Expected train.topdown.rotation in [0, 180] degrees (null: from the labels), but got {self.rotation}")
+        require(self.mode in ("auto", "crop", "frame"), f"Expected train.topdown.mode auto, crop or frame, but got "
+                                                        f"{self.mode!r}")
+        require(self.stride in (1, 2, 4), f"Expected train.topdown.stride 1, 2 or 4, but got {self.stride}")
+        require(self.min_cells > 0, f"Expected train.topdown.min_cells > 0, but got {self.min_cells}")
         require(self.samples_per_epoch >= 1, f"Expected train.topdown.samples_per_epoch >= 1, but got "
                                              f"{self.samples_per_epoch}")
         require(self.lr > 0, f"Expected train.topdown.lr > 0, but got {self.lr}")
@@ -156,6 +208,8 @@ class TrainConfig:
     model: str = "auto"
     # Passes over the training images.
     epochs: int = 50
+    # Wall-clock budget of the run, hours (null: epochs only); training stops before the epoch that would pass it.
+    time: Optional[float] = None
     # Training image size (px, a multiple of 32).
     imgsz: int = 640
     # Images per optimizer step over all workers.
@@ -184,8 +238,21 @@ class TrainConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     topdown: TopDownConfig = field(default_factory=TopDownConfig)
 
+    # The groups of ``deepbehavior train --help``: the settings only one of the two trainers reads
+    # (the others, epochs, batch, seed, augment and pck_threshold, apply to both).
+    HELP_GROUPS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "ultralytics models only (detection datasets, train.model=*.yaml or an ultralytics .pt)":
+            ("imgsz", "lr0", "optimizer", "close_mosaic", "workers", "amp", "overrides", "patience"),
+        "top-down keypoint recipe only (train.model=auto on a keypoint dataset, or topdown)": ("topdown",),
+    }
+    # Torch CPU threads of each training worker: auto (the CPUs it may use that other programs are not
+    # keeping busy, measured as it starts) or a number. Recorded in out/train_report.json.
+    threads: str = "auto"
+
     def __post_init__(self):
+        parse_threads(self.threads, name="train.threads")
         require(self.epochs >= 1, f"Expected train.epochs >= 1, but got {self.epochs}")
+        require(self.time is None or self.time > 0, f"Expected train.time > 0 hours (null: no budget), but got {self.time}")
         require(self.batch >= 1, f"Expected train.batch >= 1, but got {self.batch}")
         require(self.imgsz % 32 == 0, f"Expected train.imgsz a multiple of 32, but got {self.imgsz}")
         require(self.lr0 > 0, f"Expected train.lr0 > 0, but got {self.lr0}")
@@ -203,7 +270,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class KinematicsConfig:
     """Units and smoothing of the kinematics. ``pixel_size_mm`` converts pixels to mm (null keeps
-    pixels); points with confidence below ``min_confidence`` count as missing."""
+    pixels). ``min_confidence``: points with a lower confidence count as missing."""
 
     pixel_size_mm: Optional[float] = None
     min_confidence: float = 0.0
@@ -275,8 +342,8 @@ class ReachingConfig:
 
 @dataclass(frozen=True)
 class RegionsConfig:
-    """Regions of interest: ``regions`` maps a name to ``[x0, y0, x1, y1]`` (rectangle) or
-    ``[[x, y], ...]`` (polygon) in ``unit`` ("px", or "mm" using the session's pixel_size_mm).
+    """Regions of interest. ``regions`` maps a name to ``[x0, y0, x1, y1]`` (rectangle) or
+    ``[[x, y], ...]`` (polygon), in ``unit``. ``unit``: "px", or "mm" using the session's pixel_size_mm.
     ``keypoint``/``individual``: the tracked point (null: mean of keypoints / first individual).
     ``count_start``: being inside on the first frame counts as an entry."""
 
@@ -294,8 +361,8 @@ class RegionsConfig:
 class SocialConfig:
     """Two-animal interaction. ``individuals``: the pair (empty: the first two). ``centre``: keypoint
     for the inter-animal distance (null: each animal's centroid). ``nose``/``tail``: keypoint names.
-    ``threshold`` in ``unit`` ("px" or "mm"): closer than this is interacting, for at least
-    ``min_duration_s`` seconds."""
+    ``threshold`` in ``unit``: closer than this is interacting, for at least ``min_duration_s``.
+    ``min_duration_s``: shortest interaction counted (s). ``unit``: of ``threshold``, "px" or "mm"."""
 
     individuals: list[str] = field(default_factory=list)
     centre: Optional[str] = None
@@ -315,8 +382,8 @@ class SocialConfig:
 @dataclass(frozen=True)
 class HumanConfig:
     """Human 3D reaching on OpenPose-named keypoints. ``k``: points below mean − k·SD of their
-    joint's confidence are dropped; gaps up to ``max_gap`` frames (null: all) are filled linearly;
-    ``smooth``: robust smoothing. ``side``: "R" or "L" arm/leg. ``hand_point``: the hand keypoint
+    joint's confidence are dropped. ``max_gap``: gaps up to this many frames are filled linearly
+    (null: all). ``smooth``: robust smoothing. ``side``: "R" or "L" arm/leg. ``hand_point``: the hand keypoint
     of the wrist angle (``{side}`` is replaced). ``individual`` null: the first person."""
 
     k: float = 3.0
@@ -401,6 +468,7 @@ class TriangulateConfig:
     min_confidence: float = 0.0
     # Rounds of nonlinear refinement of each 3D point.
     refine: int = 1
+    # Largest reprojection error (px) of a view that agrees with the others (method=robust).
     max_error_px: float = 20.0
     views: Optional[list[str]] = None
 
@@ -417,17 +485,18 @@ class TriangulateConfig:
 @dataclass(frozen=True)
 class TrackConfig:
     """How slots become identities. ``classes`` maps a class name to an identity
-    (``{body: resident, body_mini: intruder}``): identity from the class; empty: identity from
-    motion, with ``n_identities`` animals (named ``names``, default individual0, ...). ``max_jump``:
+    (``{body: resident, body_mini: intruder}``: identity from the class, empty: from motion).
+    ``n_identities``: animals tracked from motion (when ``classes`` is empty). ``names``: their
+    names, one per identity (empty: individual0, individual1, ...). ``max_jump``:
     largest plausible move between frames (px); ``swap_radius`` (px, null: 2 x max_jump): animals
     closer than this may have exchanged labels; ``max_extrapolate``/``reacquire_after`` (frames):
     how long a lost animal's predicted path is used, and after how long it is re-acquired anywhere;
     ``repair``: relabel whole segments to undo swaps. ``method``: ``pose`` (per-keypoint matching
     with a gated motion model, then the repair), ``naive`` (the baseline: Hungarian on centroids),
-    or ultralytics' ``bytetrack``/``botsort`` (boxes). A detection within ``duplicate_distance``
-    (px, mean over keypoints) of a held one is a duplicate. In the quality report, two animals
-    closer than ``merge_distance`` (px) are a merge and a move over ``max_jump`` per frame between
-    two observations is a jump."""
+    or ultralytics' ``bytetrack``/``botsort`` (boxes). ``duplicate_distance`` (px, mean over
+    keypoints): a detection this close to a held one is a duplicate. ``merge_distance`` (px): in the
+    quality report, two animals closer than this are a merge (and a move over ``max_jump`` per frame
+    between two observations is a jump)."""
 
     classes: dict[str, str] = field(default_factory=dict)
     method: str = "pose"

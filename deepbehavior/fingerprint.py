@@ -87,6 +87,42 @@ def predictor_fingerprint(backend: str, options: Mapping, videos: Mapping[str, s
     return make(**parts)
 
 
+def numeric_variant(options: Mapping, *, frames_per_batch: int) -> dict[str, str]:
+    """The settings a run used that the fingerprint leaves out (:data:`NOT_CONTENT`: device, torch
+    threads, batch sizes) but that still change predictions in their last digits (up to 1.5e-5 px
+    measured for batch size and threads).
+
+    A resume with other values is allowed (``threads`` follows the machine's load), so each chunk
+    records the values it was predicted with (in its done marker, :func:`deepbehavior.store.mark_done`)
+    and the run says when a store mixes them (:func:`variant_notice`).
+
+    Parameters
+    ----------
+    options
+        The backend's constructor arguments as run (``threads`` filled in).
+    frames_per_batch
+        Frames per predictor call.
+    """
+    out = {key: _text(options[key]) for key in sorted(NOT_CONTENT) if key in options}
+    out["frames_per_batch"] = str(int(frames_per_batch))
+    return out
+
+
+def variant_notice(recorded: Mapping[str, Mapping[str, str] | None], current: Mapping[str, str], *,
+                   where: str) -> str | None:
+    """One line when chunks already done in a store (``recorded``: chunk key → its
+    :func:`numeric_variant`, None where not recorded) were made with other values than this run's
+    ``current``; None when they all match (or none is recorded)."""
+    other = {key: variant for key, variant in recorded.items() if variant and differences(variant, current)}
+    if not other:
+        return None
+    first = min(other)
+    name, old, new = differences(other[first], current)[0]
+    return (f"{where}: {len(other)} of its {len(recorded)} done chunks were predicted with {name}={old}, this run "
+            f"uses {new}; values may differ in their last digits between chunks (each chunk's settings are "
+            f"recorded in its done marker; force=true redoes the store with one setting)")
+
+
 def digest(fingerprint: Mapping[str, str]) -> str:
     """One short hash of a whole fingerprint (for a derived store to name its source)."""
     text = json.dumps(dict(fingerprint), sort_keys=True)

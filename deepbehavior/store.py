@@ -11,8 +11,15 @@ renames it, so a chunk on disk is always complete; a region counts as *done* onl
 exists, and markers are written after the data. A run that was killed leaves regions that are either done or not done,
 never half done.
 
-Markers live beside the store, in ``<store>.progress/``: ``done/<view>.<chunk>`` and
-``failed/<view>.<chunk>.json`` (the error text, for the run report).
+Markers live beside the store, in ``<store>.progress/``: ``done/<view>.<chunk>`` (its frames and,
+from ``infer``, the settings outside the fingerprint it was predicted with: batch size, threads,
+device) and ``failed/<view>.<chunk>.json`` (the error text, for the run report).
+
+*Complete* means one thing for every store, whichever job wrote it: every region has its done
+marker. Jobs that fill a store region by region (``infer``, ``import``) mark each region as they
+go; a store written in one pass (:func:`write_dataset`: ``track``, ``triangulate``) is marked whole
+once it is in place. Every job that reads a store opens it with :func:`open_complete`, which
+refuses an unfinished one in one line.
 
 Stores are read through xarray. Inference makes and fills its stores with Zarr alone
 (:func:`create_empty_store`, :func:`write_region_arrays`): the same files, byte for byte, as
@@ -105,11 +112,14 @@ def _empty_like(ds: xr.Dataset) -> xr.Dataset:
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwrite: bool = False) -> Path:
     """Write a whole dataset as a store at ``path`` (``chunk`` frames along time, one view per chunk),
-    atomically. For results computed in one pass (tracks, 3D), which keep no progress markers.
+    atomically. For results computed in one pass (tracks, 3D).
 
     The store is written under a temporary name beside ``path`` and renamed into place; a store
     it replaces is moved aside first, so ``path`` holds either the old store or the complete new
-    one. Lazy variables are computed chunk by chunk, so memory stays bounded by a few chunks.
+    one. Once in place, every region is marked done (:func:`is_complete`): the store's old markers
+    are cleared before the rename, so a run stopped in between leaves a store that reads as
+    unfinished, never one marked complete that is not. Lazy variables are computed chunk by chunk,
+    so memory stays bounded by a few chunks.
     """
     path = Path(path)
     if chunk < 1:
@@ -131,6 +141,7 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwr
     try:
         with _consolidated_metadata():
             out.to_zarr(tmp, mode="w", zarr_format=3, encoding=encoding, consolidated=True)
+        shutil.rmtree(_progress_dir(path), ignore_errors=True)
         if path.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
@@ -139,6 +150,8 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, chunk: int, overwr
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+    for region in layout_regions(schema.view_names(out), out.sizes[schema.TIME], chunk):
+        mark_done(path, region)
     return path
 
 
@@ -307,9 +320,14 @@ def layout_regions(views: Sequence[str], n_frames: int, chunk: int) -> list[Regi
 
 def regions(path: str | os.PathLike) -> list[Region]:
     """Every (view, chunk) region of the store at ``path``."""
-    ds = open_store(path, chunked=False)
-    views = [str(v) for v in np.atleast_1d(ds[schema.VIEW].values)]
-    return layout_regions(views, ds.sizes[schema.TIME], int(ds.attrs["chunk"]))
+    return _regions_of(open_store(path, chunked=False))
+
+
+def _regions_of(ds: xr.Dataset) -> list[Region]:
+    """Every (view, chunk) region of an opened store (a store without ``chunk`` in its attrs, written
+    by other code, is one chunk)."""
+    n_frames = ds.sizes[schema.TIME]
+    return layout_regions(schema.view_names(ds), n_frames, int(ds.attrs.get("chunk", max(n_frames, 1))))
 
 
 def write_region(path: str | os.PathLike, part: xr.Dataset, region: Region) -> None:
@@ -362,13 +380,15 @@ def write_regions(path: str | os.PathLike, part: xr.Dataset, regions: Sequence[R
         mark_done(path, region)
 
 
-def write_region_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], region: Region) -> None:
+def write_region_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], region: Region, *,
+                        variant: Mapping[str, str] | None = None) -> None:
     """Write one view's values for the frames of ``region`` with Zarr alone, then mark it done.
 
     ``arrays`` holds every data variable of the store, each ``(frames, …)`` in the store's dimension
     order less ``view`` (as :func:`deepbehavior.models.outputs.prediction_arrays` gives them). The
     chunks written are those :func:`write_region` writes for the dataset of these arrays; this path
-    loads neither xarray nor Dask, which is most of a short inference job's writing time.
+    loads neither xarray nor Dask, which is most of a short inference job's writing time. ``variant``
+    goes into the region's done marker (:func:`mark_done`).
     """
     import zarr
 
@@ -397,13 +417,29 @@ def write_region_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray
                              f"but got {np.shape(arrays[name])}")
     for name, target in targets.items():
         target[where] = np.asarray(arrays[name], dtype=target.dtype)
-    mark_done(path, region)
+    mark_done(path, region, variant=variant)
 
 
-def mark_done(path: Path, region: Region) -> None:
+def mark_done(path: Path, region: Region, *, variant: Mapping[str, str] | None = None) -> None:
+    """Mark ``region`` done; ``variant``: the settings it was made with that the store's fingerprint
+    leaves out (:func:`deepbehavior.fingerprint.numeric_variant`), kept in the marker."""
     progress = _progress_dir(path)
-    write_atomic(progress / "done" / region.key, f"{region.start} {region.stop}\n")
+    text = f"{region.start} {region.stop}\n" + (json.dumps(dict(variant), sort_keys=True) + "\n" if variant else "")
+    write_atomic(progress / "done" / region.key, text)
     (progress / "failed" / f"{region.key}.json").unlink(missing_ok=True)
+
+
+def done_variants(path: str | os.PathLike) -> dict[str, dict | None]:
+    """Key → the settings each done region recorded (:func:`mark_done`'s ``variant``; None if none)."""
+    folder = _progress_dir(Path(path)) / "done"
+    found: dict[str, dict | None] = {}
+    for marker in sorted(folder.iterdir()) if folder.exists() else []:
+        try:
+            lines = marker.read_text().splitlines()
+            found[marker.name] = dict(json.loads(lines[1])) if len(lines) > 1 else None
+        except (OSError, ValueError, TypeError):  # a marker of another version or a damaged one
+            found[marker.name] = None
+    return found
 
 
 def record_failure(path: str | os.PathLike, region: Region, error: str) -> None:
@@ -434,4 +470,99 @@ def pending(path: str | os.PathLike) -> Iterator[Region]:
 
 
 def is_complete(path: str | os.PathLike) -> bool:
-    return next(iter(pending(path)), None) is None
+    """True when the store at ``path`` exists and every region of it is done (see the module's notes)."""
+    return Path(path).exists() and next(iter(pending(path)), None) is None
+
+
+def most_common_count(counts: np.ndarray) -> int:
+    """The most common non-zero value of each column of ``counts`` ``(time, column)`` (individuals with a
+    position per frame, per camera), the largest over columns; 0 when every value is 0 or there are no
+    frames."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.size == 0:
+        return 0
+    counts = counts.reshape(len(counts), -1)
+    found = [np.bincount(column[column > 0]).argmax() for column in counts.T if (column > 0).any()]
+    return int(max(found, default=0))
+
+
+def count_animals(position: np.ndarray, dims: Sequence[str]) -> int:
+    """:func:`most_common_count` of the slots with a position (every coordinate finite, in any keypoint)
+    per frame and camera, from a ``position`` array with dimension names ``dims``: the one counting
+    kernel behind :func:`animals_in_most_frames` and ``deepbehavior.tracking.layout``'s."""
+    dims = tuple(dims)
+    present = np.isfinite(position)
+    present = present.all(axis=dims.index(schema.SPACE)) if schema.SPACE in dims else present
+    kept = [d for d in dims if d != schema.SPACE]
+    others = tuple(i for i, d in enumerate(kept) if d not in (schema.TIME, schema.INDIVIDUALS, schema.VIEW))
+    present = present.any(axis=others) if others else present
+    kept = [d for d in kept if d in (schema.TIME, schema.INDIVIDUALS, schema.VIEW)]
+    counts = present.sum(axis=kept.index(schema.INDIVIDUALS))
+    kept.remove(schema.INDIVIDUALS)
+    return most_common_count(np.moveaxis(counts, kept.index(schema.TIME), 0))
+
+
+def animals_in_most_frames(path: str | os.PathLike, *, frames: int = 5000) -> int:
+    """How many individuals most of the first ``frames`` frames of the store at ``path`` hold
+    (:func:`count_animals`), read with Zarr alone: what ``infer`` tells the user to pass ``track`` as
+    ``track.n_identities``, without loading xarray or a whole video's positions at the end of a job.
+    0 for a store without frames."""
+    import zarr
+
+    with _consolidated_metadata():
+        array = zarr.open_group(Path(path), mode="r", zarr_format=3)["position"]
+    dims = tuple(array.metadata.dimension_names)
+    block = tuple(slice(0, frames) if d == schema.TIME else slice(None) for d in dims)
+    return count_animals(array[block], dims)
+
+
+def recorded_videos(ds: xr.Dataset) -> dict[str, str]:
+    """The videos a store records it was made from, by view: ``attrs["videos"]`` (``infer``) or
+    ``attrs["video"]`` (``import video=``, a SLEAP file's own video), the latter under the store's
+    first view. Empty when it records none. Paths are as recorded: they may no longer exist."""
+    videos = ds.attrs.get("videos")
+    if isinstance(videos, Mapping) and videos:
+        return {str(k): str(v) for k, v in videos.items()}
+    video = ds.attrs.get("video")
+    return {schema.view_names(ds)[0]: str(video)} if isinstance(video, str) and video else {}
+
+
+class IncompleteStoreError(ValueError):
+    """A store that exists but whose writing never finished (a region without its done marker)."""
+
+
+def open_complete(path: str | os.PathLike, *, chunked: bool = True, what: str = "Zarr store") -> xr.Dataset:
+    """:func:`open_store` of a complete store; what every job that reads another job's store uses.
+
+    Parameters
+    ----------
+    path
+        The store.
+    chunked
+        As in :func:`open_store`.
+    what
+        What the store is, for the messages ("2D store", "store for session m01_d1").
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no store at ``path``.
+    IncompleteStoreError
+        When a region of it is not done: the job that writes it was stopped or failed. The message
+        names the regions and says to rerun that job.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Expected a {what} at {path}, but there is none")
+    ds = open_store(path, chunked=chunked)
+    done = done_keys(path)
+    unfinished = [r for r in _regions_of(ds) if r.key not in done]
+    if unfinished:
+        total = len(_regions_of(ds))
+        first = unfinished[0]
+        raise IncompleteStoreError(
+            f"Expected a complete {what} at {path}, but {len(unfinished)} of its {total} regions are unfinished "
+            f"(first: view {first.view}, frames {first.start}-{first.stop - 1}; failures recorded: "
+            f"{len(failures(path))}): the job that writes it was stopped or failed, or the store predates "
+            f"completion records; rerun that command (finished parts are kept)")
+    return ds

@@ -126,6 +126,41 @@ def _settings_errors_in_one_line(job: str, overrides: list[str], job_started: Ca
             os.environ["HYDRA_FULL_ERROR"] = before
 
 
+def _list_keys(schema: type, prefix: str = "") -> set[str]:
+    """Dotted names of the settings of ``schema`` that hold a list."""
+    import typing
+
+    found = set()
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        hint = hints.get(f.name, f.type)
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+        if dataclasses.is_dataclass(hint):
+            found |= _list_keys(hint, f"{prefix}{f.name}.")
+        elif typing.get_origin(hint) in (list, tuple):
+            found.add(prefix + f.name)
+    return found
+
+
+def lists_as_given(schema: type, args: list[str]) -> list[str]:
+    """``args`` with a list setting given one value (``videos=a.mp4``), or values separated by commas
+    outside a sweep (``videos=a.mp4,b.mp4``), written as the list it means (``videos=[a.mp4]``): Hydra
+    would refuse it with "str is not a ListConfig". A sweep's commas (``-m``), brackets, ``null`` and
+    interpolations are left to Hydra."""
+    lists = _list_keys(schema)
+    sweep = any(a in ("-m", "--multirun") for a in args)
+    given = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        plain = value.strip()
+        if (sep and key.lstrip("+") in lists and plain and plain[0] not in "[(" and plain != "null"
+                and "${" not in plain and not (sweep and "," in plain)):
+            arg = f"{key}=[{value}]"
+        given.append(arg)
+    return given
+
+
 def _schema_node(schema: type, open_keys: tuple[str, ...]):
     """``schema`` as an OmegaConf node that overrides can change.
 
@@ -167,6 +202,9 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
     from omegaconf import OmegaConf
 
     ConfigStore.instance().store(name=f"{job}_schema", node=_schema_node(schema, open_keys))
+    from ._sweep_names import register as register_run_names
+
+    register_run_names()  # conf/common.yaml names sweep runs with it, here and in a launcher's workers
 
     def decorate(run: Callable) -> Callable[[], None]:
         progress = {"started": False}
@@ -197,6 +235,7 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
                 print(job_help(job, schema, composed_defaults(job), summary))
                 return
             _check_required(job, args)
+            sys.argv[1:] = args = lists_as_given(schema, args)  # videos=a.mp4 means videos=[a.mp4]
             progress["started"] = False
             with _settings_errors_in_one_line(job, args, lambda: progress["started"]):
                 task()  # Hydra composes the settings (once more for its mode), then runs the job
@@ -209,9 +248,8 @@ def hydra_job(job: str, schema: type, *, open_keys: tuple[str, ...] = ()) -> Cal
 
 
 def _first_sentence_of_module(run: Callable) -> str:
-    """The first sentence of the job module's docstring (what the job does)."""
-    from ._help import _first_sentence
+    """The first sentence of the job module's docstring (what the job does), whole."""
+    from ._help import first_sentence
 
     doc = (sys.modules.get(run.__module__).__doc__ or "") if run.__module__ in sys.modules else ""
-    summary = _first_sentence(doc.strip().split("\n\n")[0], limit=200)
-    return summary if summary.endswith("…") else summary + "."
+    return first_sentence(doc.strip().split("\n\n")[0])

@@ -1,4 +1,5 @@
-"""Task measures over a cohort: opens each session's store (``stores``, default ``<out>/stores``,
+"""Task measures over a cohort: opens each session's store (``stores``, default per session
+its complete store in ``<out>/tracked`` when ``track`` wrote one, else ``<out>/stores``,
 one ``<subject>_<session>.zarr`` per session of the manifest ``cohort``), runs the configured
 ``measures`` (locomotion, reaching, regions, social, human; parameters in the ``reaching``,
 ``regions``, ``social`` and ``human`` groups) on ``workers`` sessions at a time, each store opened
@@ -27,6 +28,7 @@ from omegaconf import MISSING
 
 from deepbehavior.analysis.measure_settings import MeasureSettings
 from deepbehavior.config import require
+from deepbehavior.runtime.dask_cluster import DaskConfig
 
 from ._hydra import finish, hydra_job
 
@@ -44,7 +46,8 @@ class AnalyzeJob(MeasureSettings):
     out: str = MISSING
     # Cohort manifest whose sessions are analysed.
     cohort: str = MISSING
-    # Folder of <subject>_<session>.zarr stores (null: <out>/stores).
+    # Folder of <subject>_<session>.zarr stores (null: per session, its complete store in <out>/tracked,
+    # else <out>/stores).
     stores: Optional[str] = None
     # Sessions analysed at once (threads; figures and videos are drawn one session at a time).
     workers: int = 2
@@ -54,9 +57,7 @@ class AnalyzeJob(MeasureSettings):
     overlay: bool = False
     # Frames of each overlay video (null: all).
     overlay_frames: Optional[int] = 300
-    # 3D stores: a movie of the skeleton whose view turns movie_degrees over the movie; the first
-    # movie_frames frames (null: all); movie_edges: keypoint-name pairs (empty: the OpenPose
-    # BODY_25 + hands skeleton when the keypoints are named so, else points only).
+    # 3D stores: also render a movie of the skeleton (out/videos/), its view turning as it plays.
     movie: bool = False
     # Frames of the 3D movie (null: all).
     movie_frames: Optional[int] = 300
@@ -64,6 +65,8 @@ class AnalyzeJob(MeasureSettings):
     movie_degrees: float = 360.0
     # Keypoint-name pairs drawn as lines (empty: BODY_25 + hands when so named, else points only).
     movie_edges: list[list[str]] = field(default_factory=list)
+    # Where the stores' chunks are read and computed: threads, processes or a scheduler's tcp://HOST:PORT.
+    dask: DaskConfig = field(default_factory=DaskConfig)
 
     def __post_init__(self):
         super().__post_init__()  # measures, human.side, max_speed
@@ -172,6 +175,35 @@ def _analyze_session(session, stores: Path, cfg: AnalyzeJob, out: Path) -> tuple
     return rows, fingerprint.source_digest(ds.attrs)
 
 
+def default_stores(out: Path, sessions) -> dict[str, Path]:
+    """The folder each session's store is read from when ``stores`` is not given: ``<out>/tracked``
+    (what ``track`` writes) where that session's tracked store is there and complete, else
+    ``<out>/stores`` (what ``infer`` and ``import`` write); by session key."""
+    from deepbehavior.cohort import store_path
+    from deepbehavior.store import is_complete
+
+    tracked = out / "tracked"
+    return {s.key: tracked if is_complete(store_path(tracked, s)) else out / "stores" for s in sessions}
+
+
+def _say_stores(folders: dict[str, Path], out: Path, given: bool) -> None:
+    """One line naming the folder the stores are read from, or a line per session when some sessions
+    are read tracked and others not."""
+    chosen = set(folders.values())
+    if given or len(chosen) == 1:
+        stores = next(iter(chosen))
+        how = "stores=" if given else ("the tracked stores (track's output; stores= reads others)"
+                                       if stores == out / "tracked" else
+                                       "the default (no tracked stores in <out>/tracked yet)")
+        print(f"[analyze] reading stores from {stores}: {how}", flush=True)
+        return
+    print(f"[analyze] reading each session's tracked store where it has a complete one (track's output), "
+          f"else its store of detections (stores= reads one folder):", flush=True)
+    for key, folder in folders.items():
+        kind = "tracked" if folder == out / "tracked" else "not tracked"
+        print(f"[analyze]   {key}: {folder} ({kind})", flush=True)
+
+
 @hydra_job("analyze", AnalyzeJob, open_keys=("regions.regions",))
 def main(cfg: AnalyzeJob) -> None:
     import json
@@ -187,15 +219,23 @@ def main(cfg: AnalyzeJob) -> None:
 
     out = Path(cfg.out)
     cohort = load_cohort(cfg.cohort, check_files=cfg.overlay)
-    stores = Path(cfg.stores) if cfg.stores else out / "stores"
-    if not stores.is_dir():
-        raise FileNotFoundError(f"Expected a folder of stores at {stores}, but there is none")
+    if cfg.stores:
+        folders = {s.key: Path(cfg.stores) for s in cohort.sessions}
+    else:
+        folders = default_stores(out, cohort.sessions)
+    if not any(folder.is_dir() for folder in folders.values()):  # else a session without its store fails alone
+        raise FileNotFoundError(f"Expected a folder of stores at {Path(cfg.stores) if cfg.stores else out / 'stores'}, "
+                                f"but there is none")
+    _say_stores(folders, out, given=bool(cfg.stores))
     if "regions" in cfg.measures:
         parse_regions(cfg.regions.regions)  # bad regions are the user's input: one line before any work
     # xarray would JIT-compile numbagg's kernels for its NaN reductions, about 3 s of every job's CPU
     # before the first session is measured; bottleneck and NumPy give the same values at once.
-    with xr.set_options(use_numbagg=False):
-        report = run_sessions(cohort.sessions, lambda s: _analyze_session(s, stores, cfg, out),
+    from deepbehavior.runtime.dask_cluster import dask_scheduler, on_scheduler
+
+    with xr.set_options(use_numbagg=False), dask_scheduler(cfg.dask.scheduler, workers=cfg.workers):
+        measure = on_scheduler(_analyze_session)  # a task per session on a distributed scheduler
+        report = run_sessions(cohort.sessions, lambda s: measure(s, folders[s.key], cfg, out),
                               label="analyze", workers=cfg.workers)
     table = rows_table([row for key in report.done for row in report.results[key][0]])
     parquet, csv = write_table(table, out)

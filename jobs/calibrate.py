@@ -49,6 +49,7 @@ class CalibrateJob:
     min_views: int = 3
     # check=true: no calibrating; report each camera's board error under `calibration` instead
     check: bool = False
+    # With check=true: the calibration file to check (TOML, OpenCV YAML/XML or Caltech .mat).
     calibration: Optional[str] = None
 
     def __post_init__(self):

@@ -104,6 +104,16 @@ def _train(cfg: DemoJob, data: Path, out: Path) -> Path:
     return out / "model" / "weights" / "best.pt"
 
 
+def rate_line(report) -> str:
+    """Both rates of the inference, each said for what it is: the report's end-to-end rate (start-up
+    and model loading included, ``inference_frames_per_s``) and the progress lines' rate from the
+    first predictions on (``inference_steady_frames_per_s``)."""
+    steady = "?" if report.steady_fps is None else f"{report.steady_fps:.1f}"
+    return (f"inference: {report.frames} frames in {report.seconds:.1f} s, {report.fps:.1f} frames/s end to end "
+            f"(start-up and model loading included; inference_frames_per_s in the report), {steady} frames/s "
+            f"from the first predictions on (the progress lines' rate; inference_steady_frames_per_s)")
+
+
 @hydra_job("demo", DemoJob)
 def main(cfg: DemoJob) -> None:
     # Imported here, not at the top: `deepbehavior demo --help` and bad input answer at once.
@@ -143,6 +153,7 @@ def main(cfg: DemoJob) -> None:
                           provenance=provenance.record(to_plain(cfg), inputs), printer=lambda m: print(m, flush=True))
     if report.failures:
         raise RuntimeError(f"inference failed on {len(report.failures)} shard(s): {report.failures[0]['error']}")
+    _say(rate_line(report))
     render_videos(cohort, out)
 
     rows = []
@@ -203,6 +214,7 @@ def main(cfg: DemoJob) -> None:
     result = {"seconds": round(time.monotonic() - started, 1), "train_cpu_s": round(train_cpu_s, 1),
               "driver_cpu_s": round(time.process_time() - cpu_started, 1),
               "inference_frames_per_s": round(report.fps, 1),
+              "inference_steady_frames_per_s": None if report.steady_fps is None else round(report.steady_fps, 1),
               "median_centre_error_px": float(summary["median_centre_error_px"].median()),
               "median_keypoint_error_px": {name: float(summary[f"median_error_{name}_px"].median())
                                            for name in synthetic.KEYPOINTS},

@@ -79,9 +79,7 @@ def main(cfg: ExportJob) -> None:
         paths = [Path(cfg.store)]
     opened = []
     for path in paths:
-        if not store.is_complete(path):
-            raise FileNotFoundError(f"Expected a complete store at {path}, but there is none (or it is unfinished)")
-        ds = store.open_store(path)
+        ds = store.open_complete(path)  # any job's finished store; an unfinished one is refused in one line
         if cfg.format != "csv" and ds.attrs.get("ds_type") != "poses":
             raise ValueError(f"{path}: Expected a poses store for format={cfg.format} (boxes export as csv), "
                              f"but got {ds.attrs.get('ds_type')}")

@@ -78,6 +78,33 @@ def render_videos(cohort, out: Path) -> None:
             print(f"[infer] labelled video: {written}")
 
 
+def next_step(cohort, out: Path, *, manifest: Path | None, cohort_file: str | None, failed: set[str]) -> str | None:
+    """The command that tracks the stores just written, on its own line after a line saying how many
+    animals their detections show (:func:`deepbehavior.store.animals_in_most_frames` of each store's first
+    frames, the largest over the sessions that did not fail), or None when none finished or none could
+    be read: the hint is advice, so a store it cannot read only leaves it out."""
+    import shlex
+
+    from deepbehavior.cohort import store_path
+    from deepbehavior.store import animals_in_most_frames
+
+    counts = []
+    for session in cohort.sessions:
+        path = store_path(out / "stores", session)
+        if session.key in failed or not path.exists():
+            continue
+        try:
+            counts.append(animals_in_most_frames(path))
+        except Exception:  # noqa: BLE001 - the job has finished; its report stands without the hint
+            continue
+    if not counts:
+        return None
+    n = max(max(counts), 1)
+    return (f"{n} {'animal' if n == 1 else 'animals'} in most frames of the stores; track them with:\n"
+            f"deepbehavior track out={shlex.quote(str(out))} cohort={shlex.quote(str(manifest or cohort_file))} "
+            f"track.n_identities={n}")
+
+
 def pick_runner(cfg: InferJob, videos: list, backend: str) -> str:
     """``"local"`` (this process) or ``"ray"`` for this job (:func:`deepbehavior.runtime.local.choose_runner`).
 
@@ -189,8 +216,7 @@ def main(cfg: InferJob) -> None:
 
     if not cfg.cohort:  # the manifest of these videos, for track, analyze and triangulate to take
         manifest = write_cohort(cohort, Path(cfg.out) / "cohort.yaml")
-        print(f"[infer] cohort of these videos: {manifest} (next: deepbehavior track out={cfg.out} "
-              f"cohort={manifest})", flush=True)
+        print(f"[infer] cohort of these videos: {manifest}", flush=True)
     common = dict(backend=backend, backend_kwargs=kwargs, chunk=cfg.store.chunk, frames_per_batch=cfg.model.batch_size,
                   force=cfg.force, retries=cfg.retries, provenance=provenance.record(to_plain(cfg), inputs))
     if runner == "local":
@@ -209,8 +235,13 @@ def main(cfg: InferJob) -> None:
     if cfg.render:
         render_videos(cohort, out)
     summary = {"frames": report.frames, "seconds": round(report.seconds, 3), "frames_per_s": round(report.fps, 2),
-               "shards_done": report.shards_done, "failures": [f.to_json() for f in failures]}
+               "shards_done": report.shards_done, "threads": report.threads,
+               "failures": [f.to_json() for f in failures]}
     report_json = out / "infer_report.json"
     write_atomic(report_json, json.dumps(summary, indent=2))
     print(f"[infer] stores: {out / 'stores'}  report: {report_json}", flush=True)
+    hint = next_step(cohort, out, manifest=None if cfg.cohort else out / "cohort.yaml", cohort_file=cfg.cohort,
+                     failed={f.session for f in failures})
+    if hint:
+        print(f"[infer] next: {hint}", flush=True)
     finish("infer", failures, report_json, sessions=sessions)

@@ -38,6 +38,8 @@ class LabelJob:
     host: str = "127.0.0.1"
     # Port of the app (0: any free port).
     port: int = 8765
+    # Bound beyond loopback (host=0.0.0.0), every request needs this token (null: one is generated
+    # and printed in the URL).
     token: Optional[str] = None
     export: Optional[str] = None
     import_from: Optional[str] = None
@@ -93,6 +95,8 @@ def main(cfg: LabelJob) -> None:
     server = make_server(project, host=cfg.host, port=cfg.port, suggester=suggester, token=cfg.token)
     progress = project.progress()
     print(f"labelling {project.root}: {progress['labelled']}/{progress['total']} images labelled", flush=True)
+    for problem in project.problems():  # a damaged label file is reported and left alone; the app runs
+        print(f"warning: {problem}", flush=True)
     if server.token is not None:
         print(f"serving beyond loopback ({cfg.host}): every request needs the token in this URL", flush=True)
     print(f"open {url_of(server)} (Ctrl-C stops; every change is already saved)", flush=True)

@@ -21,7 +21,8 @@ from ._hydra import hydra_job
 class PoseExportJob:
     """``deepbehavior pose_export``: a 2D poses store (from ``infer`` with a pose backend) as an
     OpenPose ``--write_json`` folder and, given ``video``, a video with the skeletons drawn.
-    ``view`` null: the store's first view. ``min_confidence``: points below it are not drawn."""
+    ``video``: the store's video, to draw the skeletons on (null: no video). ``view`` null: the store's
+    first view. ``min_confidence``: points below it are not drawn."""
 
     # Folder for the OpenPose JSON files and the video.
     out: str = MISSING

@@ -14,6 +14,13 @@ workers that die (from the last checkpoint, within the same run). The console sh
 epoch; ``verbose=true`` shows Ray Train's own output too. With ``-m`` (a Hydra sweep) every run has
 its own folder under ``out`` and ``out/comparison.csv`` compares them at the end; add
 ``hydra/launcher=ray`` (and ``hydra.launcher.parallel=N``) to run the runs in parallel on Ray.
+
+A keypoint dataset trains the top-down model with a recipe chosen from its labels (crop around each
+animal or a fixed whole-frame window, input size, rotation, left/right pairs, views), printed in one
+block before training and kept in ``out/recipe.json`` and the checkpoint; ``train.topdown.*`` overrides
+any choice. Its ``val`` split chooses ``best.pt`` and stops early; a ``test`` split in ``data.yaml`` is
+scored once at the end (``out/test.json``). ``train.time=H`` (hours) ends training before an epoch that
+would pass the budget.
 """
 
 from dataclasses import dataclass, field
@@ -44,7 +51,8 @@ class TrainJob:
     name: str = "train"
     # Worker failures recovered within the run from the last checkpoint (-1: always).
     max_failures: int = 0
-    # CPUs each worker reserves (null: the machine's CPUs shared equally).
+    # CPUs each worker reserves (null: the machine's CPUs shared equally); its torch threads are
+    # train.threads (auto: those of them that other programs are not keeping busy).
     cpus_per_worker: Optional[int] = None
     # Ray Train's own console output; by default one line per epoch of ours.
     verbose: bool = False
@@ -71,8 +79,12 @@ class CompareRuns(Callback):
 
 @hydra_job("train", TrainJob)
 def main(cfg: TrainJob) -> None:
+    import json
+    from dataclasses import replace
+
     import yaml
 
+    from deepbehavior.config import parse_threads
     from deepbehavior.models.dataset_checks import check_dataset
     from deepbehavior.models.yolo_train import make_spec
     from deepbehavior.files import write_atomic
@@ -88,12 +100,13 @@ def main(cfg: TrainJob) -> None:
     data = out / "data.yaml"
     write_atomic(data, yaml.safe_dump(summary.data, sort_keys=False))
     spec = make_spec(cfg.train, task=summary.task, data=data, out=out)
+    spec = replace(spec, threads=parse_threads(cfg.train.threads, name="train.threads"))  # None: auto
     print(f"dataset: {summary.task}, classes {list(summary.names)}, images {summary.images}, "
           f"objects {summary.objects}")
     if runner == "local":
         from deepbehavior.runtime.local_training import fit_local
 
-        result = fit_local(spec, storage=storage, name=cfg.name, threads=cfg.cpus_per_worker)
+        result = fit_local(spec, storage=storage, name=cfg.name, threads=cfg.train.threads, cpus=cfg.cpus_per_worker)
     else:
         from deepbehavior.runtime.distributed_training import fit
 
@@ -101,9 +114,15 @@ def main(cfg: TrainJob) -> None:
                      max_failures=cfg.max_failures, cpus_per_worker=cfg.cpus_per_worker, ray=cfg.ray,
                      verbose=cfg.verbose)
     shown = {k: round(v, 4) for k, v in result.metrics.items()
-             if k.startswith("metrics/mAP") or k in ("kpt_error_px", "pck", "fitness")}
+             if k.startswith(("metrics/mAP", "test/")) or k in ("kpt_error_px", "pck", "fitness")}
     if "epoch" in result.metrics:
         shown = {"epoch": int(result.metrics["epoch"]) + 1, **shown}  # counted from 1, as in results.csv
     print(f"last epoch: {shown}")
+    # how the run was set up, beside results.csv: the torch threads and why (auto: the CPUs not busy)
+    write_atomic(out / "train_report.json", json.dumps({"metrics": result.metrics, "threads": result.threads,
+                                                          "checkpoint": result.checkpoint}, indent=2, default=str))
     print(f"weights: {out / 'weights' / 'best.pt'} (best), {out / 'weights' / 'last.pt'} (last)")
     print(f"report: {out / 'results.csv'}, {out / 'results.png'}; checkpoints: {result.storage}")
+    if (out / "recipe.json").is_file():
+        print(f"recipe: {out / 'recipe.json'}" + (f"; test figures: {out / 'test.json'}"
+                                                    if (out / "test.json").is_file() else ""))

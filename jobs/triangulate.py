@@ -27,6 +27,7 @@ from typing import Optional
 from omegaconf import MISSING
 
 from deepbehavior.config import TriangulateConfig
+from deepbehavior.runtime.dask_cluster import DaskConfig
 
 from ._hydra import finish, hydra_job
 
@@ -52,6 +53,8 @@ class TriangulateJob:
     # Name of the 3D store written for store=.
     name: str = "poses3d.zarr"
     triangulate: TriangulateConfig = field(default_factory=TriangulateConfig)
+    # Where the 3D chunks are computed: threads, processes or a scheduler's tcp://HOST:PORT.
+    dask: DaskConfig = field(default_factory=DaskConfig)
     # Frames per chunk of the 3D store (null: as the 2D store).
     chunk: Optional[int] = None
     # Also draw the reprojection-error figure.
@@ -75,8 +78,11 @@ def run_cohort(cfg: TriangulateJob) -> None:
         raise FileNotFoundError(f"Expected a folder of 2D stores at {stores}, but there is none")
     if cfg.calibration and not Path(cfg.calibration).is_file():
         raise FileNotFoundError(f"Expected a calibration file at {cfg.calibration}, but there is none")
-    report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration, settings=cfg.triangulate,
-                                chunk=cfg.chunk, force=cfg.force, figure=cfg.figure)
+    from deepbehavior.runtime.dask_cluster import dask_scheduler
+
+    with dask_scheduler(cfg.dask.scheduler):
+        report = triangulate_cohort(cohort, stores, out / "stores3d", calibration=cfg.calibration,
+                                    settings=cfg.triangulate, chunk=cfg.chunk, force=cfg.force, figure=cfg.figure)
     report_json = out / "triangulate_report.json"
     write_atomic(report_json, json.dumps(report.as_dict(), indent=2))
     for key, diagnostics in report.diagnostics.items():
@@ -108,8 +114,11 @@ def main(cfg: TriangulateJob) -> None:
         raise ValueError("Expected calibration=FILE for store=, but got none")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = triangulate_session(cfg.store, cfg.calibration, out / cfg.name, settings=t, chunk=cfg.chunk,
-                               overwrite=cfg.force)
+    from deepbehavior.runtime.dask_cluster import dask_scheduler
+
+    with dask_scheduler(cfg.dask.scheduler):
+        path = triangulate_session(cfg.store, cfg.calibration, out / cfg.name, settings=t, chunk=cfg.chunk,
+                                   overwrite=cfg.force)
     result = open_store(path)
     error = result["reprojection_error"].values
     found = np.isfinite(error)

@@ -32,7 +32,7 @@ import xarray as xr
 from .. import schema
 from ..cohort import Cohort, Session, store_path
 from ..session_runner import run_sessions
-from ..store import open_store, write_atomic
+from ..store import open_complete, write_atomic
 from . import plausibility, reaching, regions, social
 from .measure_settings import MeasureSettings
 from .tracks import as_position, fps_of, path_length, point_track, speed
@@ -188,10 +188,7 @@ def open_session(stores: str | os.PathLike, session: Session) -> xr.Dataset:
     Its arrays are read whole on first use, without Dask: the measures load one view's positions into
     memory anyway, and a Dask graph and its threads only added time to that (≈ a third of a session's).
     """
-    path = store_path(stores, session)
-    if not path.exists():
-        raise FileNotFoundError(f"Expected a store for session {session.key} at {path}, but there is none")
-    return open_store(path, chunked=False)
+    return open_complete(store_path(stores, session), chunked=False, what=f"store for session {session.key}")
 
 
 def session_rows(ds: xr.Dataset, session: Session, settings: MeasureSettings) -> list[dict]:

@@ -17,23 +17,9 @@ from deepbehavior.schema import make_poses
 from deepbehavior.store import create_store, regions, write_region
 from deepbehavior.video import probe, write_video
 
-FPS = 10.0
-N = 100
+from tests.helpers.stores import PAIR_FPS as FPS, PAIR_FRAMES as N, two_animal_poses as _poses
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _poses(close: bool):
-    t = np.arange(N, dtype=float)
-    a = np.stack([t, np.full(N, 5.0)], axis=1)  # 1 px/frame along y = 5
-    gap = np.full(N, 100.0)
-    if close:
-        gap[20:50] = 10.0  # one bout: 3 s from 2 s
-    b = a + np.stack([np.zeros(N), gap], axis=1)
-    position = np.zeros((N, 2, 2, 2))
-    for i, centre in enumerate((a, b)):
-        position[:, :, 0, i] = centre + [5.0, 0.0]
-        position[:, :, 1, i] = centre - [5.0, 0.0]
-    return make_poses(position, fps=FPS, keypoints=["nose", "tail"], individuals=["a", "b"])
 
 
 @pytest.fixture()
@@ -127,3 +113,23 @@ def test_analyze_writes_rotating_skeleton_movie_for_3d_stores(cohort, tmp_path):
     step = np.linalg.norm(np.diff(position.mean(axis=2)[:, :, 0], axis=0), axis=1)
     assert table["m01", "locomotion.distance_person"] == pytest.approx(step.sum(), rel=1e-4)
     assert len(layout_edges(names)) == 3
+
+
+def test_analyze_reads_each_sessions_tracked_store_where_there_is_one(cohort, tmp_path, capsys):
+    from jobs.analyze import main
+
+    # Only m01 was tracked: it is read from <out>/tracked, m02 from <out>/stores, and both say so.
+    out = tmp_path
+    shutil.copytree(out / "stores" / "m01_d1.zarr", out / "tracked" / "m01_d1.zarr")
+    shutil.copytree(out / "stores" / "m01_d1.zarr.progress", out / "tracked" / "m01_d1.zarr.progress")
+    main.run(AnalyzeJob(out=str(out), cohort=str(cohort), measures=["social"], figures=False,
+                        social=SocialConfig(threshold=50.0, min_duration_s=0.5)))
+    printed = capsys.readouterr().out
+    assert f"m01_d1: {out / 'tracked'} (tracked)" in printed and f"m02_d1: {out / 'stores'} (not tracked)" in printed
+    assert set(pd.read_csv(out / "measures.csv")["subject"]) == {"m01", "m02"}
+    # Every session tracked: the one line of before.
+    shutil.copytree(out / "stores" / "m02_d1.zarr", out / "tracked" / "m02_d1.zarr")
+    shutil.copytree(out / "stores" / "m02_d1.zarr.progress", out / "tracked" / "m02_d1.zarr.progress")
+    main.run(AnalyzeJob(out=str(out), cohort=str(cohort), measures=["social"], figures=False,
+                        social=SocialConfig(threshold=50.0, min_duration_s=0.5)))
+    assert f"reading stores from {out / 'tracked'}: the tracked stores" in capsys.readouterr().out

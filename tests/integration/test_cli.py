@@ -100,7 +100,15 @@ def test_job_help_describes_every_setting_with_type_and_default(tmp_path, job):
     assert out.startswith(f"usage: deepbehavior {job}")
     lines = out.splitlines()
     settings = lines[lines.index(next(l for l in lines if l.startswith("settings"))) + 1:lines.index("examples:") - 1]
-    listed = {line.split()[0]: line for line in settings}
+    # A setting's row starts two spaces in; its description may wrap onto lines indented further,
+    # and a group of settings (train's) has a title line of its own.
+    rows = []
+    for line in settings:
+        if line.startswith("  ") and not line[2].isspace():
+            rows.append(line)
+        elif line.startswith("   ") and rows:
+            rows[-1] += line
+    listed = {row.split()[0]: " ".join(row.split()) for row in rows}
     assert sorted(listed) == sorted(_leaves(schema))
     for name, line in listed.items():
         # name, a type, a default, then words of description
@@ -121,7 +129,7 @@ def test_infer_help_shows_defaults_and_a_backend_option_example(tmp_path):
 def test_demo_help_shows_the_yaml_defaults_of_that_job(tmp_path):
     _, out, _ = _cli("demo", "--help", cwd=tmp_path)
     line = next(l for l in out.splitlines() if l.split()[:1] == ["train.topdown.crop_size"])
-    assert line.split()[1:3] == ["int", "64"]  # DemoJob's own default, not TopDownConfig's 128
+    assert line.split()[1:3] == ["int", "64"]  # DemoJob's own default, not TopDownConfig's 0 (chosen from the labels)
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def test_track_cli(tmp_path):
     from deepbehavior.config import TrackConfig
     from jobs.track import TrackJob
     from jobs.track import main as track
-    from tests.integration.test_track_job import _slots, _truth, _write
+    from tests.helpers.stores import crossing_truth as _truth, shuffled_slots as _slots, write_by_region as _write
 
     stores = tmp_path / "stores"
     for k, subject in enumerate(("m01", "m02", "m03")):
@@ -98,7 +98,7 @@ def test_triangulate_cli(tmp_path):
     from deepbehavior.geometry import Camera, CameraGroup
     from deepbehavior.geometry.calib_io import save_calibration
     from jobs.triangulate import main as triangulate
-    from tests.integration.test_geometry_jobs import _write_2d_store
+    from tests.helpers.stores import write_2d_store as _write_2d_store
 
     cams = [Camera(name="front", size=(640, 480), matrix=[[800, 0, 320], [0, 800, 240], [0, 0, 1]], tvec=[0, 0, 1000]),
             Camera(name="side", size=(640, 480), matrix=[[800, 0, 320], [0, 800, 240], [0, 0, 1]],
@@ -137,7 +137,7 @@ def test_analyze_cli(tmp_path):
     """analyze recomputes its table on every run (nothing is skipped): the good sessions are measured,
     the broken ones named."""
     from deepbehavior.store import create_store, regions, write_region
-    from tests.integration.test_analyze_job import _poses
+    from tests.helpers.stores import two_animal_poses as _poses
 
     stores = tmp_path / "stores"
     for subject, close in (("m01", True), ("m02", False), ("m03", True)):

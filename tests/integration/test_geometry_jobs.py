@@ -7,6 +7,7 @@ from deepbehavior import schema
 from deepbehavior.geometry import Camera, CameraGroup
 from deepbehavior.geometry.calib_io import load_calibration, save_calibration
 from deepbehavior.store import create_store, open_store, regions, write_region
+from tests.helpers.stores import write_2d_store as _write_2d_store
 
 
 def test_calibrate_job_on_opencv_stereo(shared_data, tmp_path):
@@ -47,16 +48,6 @@ def test_triangulate_job_cli(tmp_path):
     got = back["position"].transpose("time", "keypoints", "individuals", "space").values
     np.testing.assert_allclose(got, world, atol=1e-3)
     assert (out / "trajectories3d.png").exists() and (out / "skeleton3d.mp4").exists()
-
-
-def _write_2d_store(path, group, world, *, chunk=25):
-    """A 2D poses store of ``world`` points ``(time, keypoint, individual, 3)`` seen by ``group``."""
-    pixels = np.moveaxis(group.project(world), (0, -1), (-1, 1))
-    ds = schema.make_poses(pixels, fps=30.0, views=group.names)
-    store = create_store(path, ds, chunk=chunk)
-    for region in regions(store):
-        write_region(store, ds.sel(view=region.view).isel(time=slice(region.start, region.stop)), region)
-    return store
 
 
 def test_triangulate_job_over_a_cohort_records_the_broken_session(tmp_path):

@@ -130,11 +130,11 @@ def test_weights_that_are_not_a_model_give_one_line_naming_the_file(material, tm
         assert "\n" not in message
 
 
-def test_mediapipe_with_several_people_is_refused_before_the_cluster(material, tmp_path, no_cluster):
+def test_mediapipe_with_too_many_people_is_refused_before_the_cluster(material, tmp_path, no_cluster):
     _, video, _ = material
     job = InferJob(out=str(tmp_path / "out"), videos=[str(video)], runner="ray",
-                   model=PredictConfig(backend="mediapipe", max_individuals=2))
-    with pytest.raises(ValueError, match="tracks one person per view"):
+                   model=PredictConfig(backend="mediapipe", max_individuals=99))
+    with pytest.raises(ValueError, match=r"max_individuals in \[1, 16\] for the mediapipe people backend"):
         no_cluster(job)
 
 

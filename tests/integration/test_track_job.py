@@ -22,40 +22,12 @@ from deepbehavior.config import SocialConfig, TrackConfig
 from jobs.analyze import AnalyzeJob
 from jobs.track import TrackJob
 from deepbehavior.schema import make_boxes, make_poses
-from deepbehavior.store import create_store, open_store, regions, write_region
+from deepbehavior.store import open_store
 
-FPS = 30.0
-N = 200
-HIDDEN = slice(95, 106)  # both animals unseen while they pass each other
+from tests.helpers.stores import CROSSING_FPS as FPS
+from tests.helpers.stores import crossing_truth as _truth, shuffled_slots as _slots, write_by_region as _write
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _truth() -> np.ndarray:
-    """(time, space, keypoint=[nose, tail], animal) of two animals of different speed and size
-    meeting at frame 100: A at 2 px/frame to the right, B at 1 px/frame to the left."""
-    t = np.arange(N, dtype=float)
-    centre_a = np.stack([50 + 2 * t, 100 + 10 * np.sin(t / 15)], axis=1)
-    centre_b = np.stack([350 - t, 103 - 10 * np.sin(t / 15)], axis=1)
-    truth = np.zeros((N, 2, 2, 2))
-    for i, (centre, half, heading) in enumerate(((centre_a, 5.0, 1.0), (centre_b, 8.0, -1.0))):
-        truth[:, :, 0, i] = centre + [heading * half, 0.0]
-        truth[:, :, 1, i] = centre - [heading * half, 0.0]
-    truth[HIDDEN] = np.nan
-    return truth
-
-
-def _write(path: Path, ds) -> None:
-    create_store(path, ds, chunk=50)  # four chunks: tracking must run across them
-    for region in regions(path):
-        write_region(path, ds.isel(time=slice(region.start, region.stop)), region)
-
-
-def _slots(truth: np.ndarray, seed: int):
-    rng = np.random.default_rng(seed)
-    order = np.array([rng.permutation(2) for _ in range(N)])
-    slots = np.take_along_axis(truth, order[:, None, None, :], axis=3)
-    return make_poses(slots, fps=FPS, keypoints=["nose", "tail"], individuals=["slot0", "slot1"],
-                      views=["top"], individuals_are="slots")
 
 
 @pytest.fixture()
@@ -188,3 +160,42 @@ def test_cli_identity_from_classes(tmp_path):
     np.testing.assert_allclose(pos.sel(individuals="intruder").transpose("time", "space"), small)
     summary = pd.read_csv(tmp_path / "o" / "track_summary.csv")
     assert summary["swaps_repaired"].tolist() == [0] and summary["missing_frames"].tolist() == [0]
+
+
+def test_summary_has_every_event_and_a_failed_rerun_keeps_the_earlier_store(cohort, tmp_path, monkeypatch):
+    import jobs.track as track_job
+    from jobs.track import main as track
+
+    manifest, _ = cohort
+    out = tmp_path / "run"
+    job = dict(out=str(out), cohort=str(manifest), stores=str(tmp_path / "stores"))
+    track.run(TrackJob(**job, track=TrackConfig(names=["a", "b"], max_jump=15, merge_distance=5)))
+    summary = pd.read_csv(out / "track_summary.csv")
+    assert {"parts_collapsed_frames", "parts_swapped_frames"} <= set(summary.columns)
+    assert summary.columns[-1] == "error"
+    before = open_store(out / "tracked" / "m01_d1.zarr").attrs["fingerprint"]
+
+    def broken(tracked, target):
+        raise OSError("Expected a writable figures folder, but got a full disk")
+
+    # A rerun that fails after tracking (its figure) must leave the earlier tracked store in place,
+    # as the "kept" row says.
+    monkeypatch.setattr(track_job, "_draw", broken)
+    with pytest.raises(SystemExit):
+        track.run(TrackJob(**job, force=True, track=TrackConfig(names=["a", "b"], max_jump=40, merge_distance=5)))
+    summary = pd.read_csv(out / "track_summary.csv").set_index("name")
+    assert summary["status"].tolist() == ["kept", "kept"] and "full disk" in summary.loc["m01_d1", "error"]
+    assert open_store(out / "tracked" / "m01_d1.zarr").attrs["fingerprint"] == before
+
+
+def test_retrack_advice_names_the_readers_options():
+    import xarray as xr
+
+    from jobs.track import retrack_advice
+
+    ds = xr.Dataset(attrs={"individuals_are": "identities", "provenance": {
+        "source": {"": "/data/pose.json"}, "source_format": "openpose",
+        "config": {"format": "openpose", "options": {"people": "all"}}}})
+    advice = retrack_advice(ds, Path("/w/stores/s.zarr"), Path("/w/o"))
+    assert "deepbehavior import source=/data/pose.json name=s format=openpose +options.people=all tracks=slots" \
+        in advice

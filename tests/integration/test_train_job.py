@@ -46,8 +46,8 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, first, second):
 
     def checkpointed() -> bool:
         if first == "ray":
-            return snapshot.is_file() and "epoch_0000" in snapshot.read_text()
-        return (run_folder / "epoch_0000").is_dir()
+            return snapshot.is_file() and "epoch_0001" in snapshot.read_text()
+        return (run_folder / "epoch_0001").is_dir()
 
     log = open(tmp_path / "first.log", "w")
     started = subprocess.Popen([*args, f"runner={first}"], stdout=log, stderr=subprocess.STDOUT,

@@ -117,3 +117,34 @@ def test_a_number_given_as_int_or_float_is_the_same_setting():
     other = fingerprint.make(track={"max_jump": 15.5, "gate": [1, 2]})
     assert fingerprint.differences(python, other) == [("track.max_jump", "15", "15.5")]
     assert fingerprint.differences(fingerprint.make(flag=True), fingerprint.make(flag=1)) != []  # a bool is no number
+
+
+def test_numeric_variant_keeps_what_the_fingerprint_leaves_out():
+    from deepbehavior.fingerprint import NOT_CONTENT, numeric_variant
+
+    options = {"weights": "w.pt", "imgsz": 640, "threads": 2, "device": "cpu", "batch_size": 8}
+    variant = numeric_variant(options, frames_per_batch=16)
+    assert variant == {"batch_size": "8", "device": "cpu", "threads": "2", "frames_per_batch": "16"}
+    assert set(variant) - {"frames_per_batch"} <= NOT_CONTENT  # the content settings are the fingerprint's
+
+
+def test_variant_notice_names_the_setting_and_how_many_chunks():
+    from deepbehavior.fingerprint import variant_notice
+
+    now = {"threads": "2", "frames_per_batch": "16"}
+    assert variant_notice({"top.0": dict(now), "top.1": None}, now, where="store s") is None
+    line = variant_notice({"top.0": {"threads": "1", "frames_per_batch": "16"}, "top.1": dict(now), "top.2": None},
+                          now, where="store s")
+    assert line.startswith("store s: 1 of its 3 done chunks") and "threads=1" in line and "uses 2" in line
+    assert "\n" not in line
+
+
+def test_done_markers_keep_each_chunks_variant(tmp_path):
+    from deepbehavior import store
+
+    path = tmp_path / "s.zarr"
+    path.mkdir()
+    store.mark_done(path, store.Region("top", 0, 0, 10), variant={"threads": "1"})
+    store.mark_done(path, store.Region("top", 1, 10, 20))
+    assert store.done_variants(path) == {"top.0": {"threads": "1"}, "top.1": None}
+    assert store.done_keys(path) == {"top.0", "top.1"}

@@ -234,3 +234,62 @@ def test_writing_arrays_refuses_wrong_variables_shapes_and_views_naming_the_stor
     assert store.done_keys(path) == {"top.0"}
     written = store.open_store(path)["shape"].sel(view="top").values
     assert np.all(written[:100] == 1) and np.isnan(written[100:]).all()
+
+
+# One notion of "complete" for every writer (issue 31): region by region, or a whole dataset at once.
+
+def _poses_3d(frames=30):
+    rng = np.random.default_rng(3)
+    return schema.make_poses(rng.normal(size=(frames, 3, 2, 1)), fps=30, keypoints=["a", "b"])
+
+
+def test_a_store_written_whole_is_complete_and_its_rewrite_clears_old_markers(tmp_path):
+    path = store.write_dataset(_poses_3d(), tmp_path / "whole.zarr", chunk=8)
+    assert store.is_complete(path)
+    assert len(store.done_keys(path)) == 4  # ceil(30 / 8) regions of the one (unnamed) view
+    ds = store.open_complete(path)
+    assert ds.sizes["space"] == 3
+    shorter = store.write_dataset(_poses_3d(frames=10), path, chunk=8, overwrite=True)
+    assert store.done_keys(shorter) == {"view0.0", "view0.1"}  # none of the old store's four
+
+
+def test_open_complete_refuses_an_unfinished_store_in_one_line_and_accepts_it_once_done(tmp_path):
+    path = store.create_store(tmp_path / "s.zarr", _template(frames=250), chunk=100)
+    todo = store.regions(path)
+    for region in todo[:-1]:
+        store.write_region(path, _part(region, 1.0), region)
+    with pytest.raises(store.IncompleteStoreError) as info:
+        store.open_complete(path, what="2D store")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"Expected a complete 2D store at {path}, but 1 of its 6 regions are unfinished")
+    assert "view side, frames 200-249" in message
+    store.write_region(path, _part(todo[-1], 1.0), todo[-1])
+    assert float(store.open_complete(path)["position"].sel(view="side").isel(time=-1).max()) == 1.0
+    with pytest.raises(FileNotFoundError, match="Expected a Zarr store at"):
+        store.open_complete(tmp_path / "absent.zarr")
+
+
+def test_recorded_videos_of_inference_and_import_stores():
+    ds = _template(frames=5)
+    assert store.recorded_videos(ds) == {}
+    assert store.recorded_videos(ds.assign_attrs(videos={"top": "a.mp4", "side": "b.mp4"})) == {
+        "top": "a.mp4", "side": "b.mp4"}
+    one = schema.select_view(ds, "top").assign_attrs(video="/data/a.mp4")
+    assert store.recorded_videos(one) == {"top": "/data/a.mp4"}
+
+
+def test_animals_in_most_frames_read_from_a_store_with_zarr_alone(tmp_path):
+    position = np.full((12, 2, 1, 3, 2), np.nan)
+    position[:, :, 0, 0, :] = 1.0  # one animal in every frame of both cameras
+    position[:3, :, 0, 1, 1] = 4.0  # and a second one in three frames of the side camera
+    position[5, 0, 0, 2, 0] = 9.0  # a detection with x but no y does not count
+    ds = schema.make_poses(position, fps=30, keypoints=["c"], views=["top", "side"], individuals_are="slots")
+    path = store.write_dataset(ds, tmp_path / "s.zarr", chunk=5)
+    assert store.animals_in_most_frames(path) == 1
+    assert store.animals_in_most_frames(path, frames=3) == 2  # only the first frames are read
+    assert store.most_common_count(np.array([[0, 2], [0, 2], [0, 1]])) == 2
+    assert store.most_common_count(np.zeros((4, 1))) == 0
+    assert store.most_common_count(np.zeros((0, 2))) == 0 and store.most_common_count(np.zeros(0)) == 0
+    empty = store.write_dataset(ds.isel(time=slice(0, 0)), tmp_path / "empty.zarr", chunk=5)
+    assert store.animals_in_most_frames(empty) == 0
