@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("formats", "synthetic"),
     # Applications of the library: figures, the Ray runtime (inference, training), the labelling app.
     ("viz", "runtime", "labeling"),
+    # The pipeline steps as Python functions returning reports (``db.track``, ``db.infer``...).
+    ("pipeline",),
     # The command line, the only place that sets up the process and finds the jobs.
     ("cli",),
 ]
