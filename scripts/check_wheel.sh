@@ -32,6 +32,14 @@ except ImportError:
 else:
     raise AssertionError(f"the wheel installed a bare top-level 'jobs' package: {jobs.__file__}")
 PY
+# One OpenCV distribution in the environment the wheel runs in (scripts/one_opencv.sh, run by setup.sh):
+# several install the same cv2/ files over each other.
+"$BIN/python" - <<'PY'
+import importlib.metadata as m
+found = sorted({d.metadata["Name"] for d in m.distributions() if (d.metadata["Name"] or "").lower().startswith("opencv")})
+if len(found) != 1:
+    raise SystemExit(f"check_wheel.sh: Expected one OpenCV distribution, but got {found} (bash scripts/one_opencv.sh)")
+PY
 "$BIN/deepbehavior" --help > help.txt && grep -q "^  infer " help.txt
 "$BIN/deepbehavior" infer --help > help.txt && grep -q "^  model.weights " help.txt
 if "$BIN/deepbehavior" infer videos=[a.mp4] 2> err.txt; then echo "infer without out= succeeded" >&2; exit 1; fi
