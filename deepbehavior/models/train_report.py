@@ -72,12 +72,15 @@ def write_report(history: list[dict[str, Any]], folder: str | os.PathLike, *, pl
 def compare_runs(folder: str | os.PathLike, *, write: bool = True) -> pd.DataFrame:
     """One row per run found under ``folder`` (each a ``results.csv``): its best epoch by fitness.
 
-    A Hydra sweep puts each run in a subfolder named after its overrides (``train.imgsz=160``); the
-    ``run`` column is that subfolder. With ``write``, the table goes to ``folder/comparison.csv``.
+    A Hydra sweep puts each run in a subfolder (``0_train.lr0=0.002``, its name cut short when many
+    settings are given); the ``run`` column is that subfolder and ``settings`` the settings whose
+    values differ between the runs, read from each run's ``.hydra/overrides.yaml``. With ``write``,
+    the table goes to ``folder/comparison.csv``.
 
     Returns
     -------
-    DataFrame sorted by fitness (best first), with ``run``, ``epochs`` and the best epoch's metrics.
+    DataFrame sorted by fitness (best first), with ``run``, ``settings``, ``epochs`` and the best
+    epoch's metrics.
     """
     folder = Path(folder)
     rows = []
@@ -87,12 +90,38 @@ def compare_runs(folder: str | os.PathLike, *, write: bool = True) -> pd.DataFra
             continue
         best = table.loc[table["fitness"].idxmax()] if "fitness" in table else table.iloc[-1]
         run = csv.parent.relative_to(folder).as_posix()
-        rows.append({"run": run if run != "." else folder.name, "epochs": len(table),
+        rows.append({"run": run if run != "." else folder.name, "settings": _overrides(csv.parent, folder),
+                     "epochs": len(table),
                      "best_epoch": int(best["epoch"]),
                      **{k: v for k, v in best.items() if k != "epoch" and not str(k).startswith("lr/")}})
+    varying = _varying(row["settings"] for row in rows)
+    for row in rows:
+        row["settings"] = ",".join(f"{k}={v}" for k, v in row["settings"].items() if k in varying)
     comparison = pd.DataFrame(rows)
     if len(comparison) and "fitness" in comparison:
         comparison = comparison.sort_values("fitness", ascending=False, kind="stable").reset_index(drop=True)
     if write and len(comparison):
         _write_csv_atomic(comparison, folder / COMPARISON_CSV)
     return comparison
+
+
+def _overrides(run: Path, folder: Path) -> dict[str, str]:
+    """The settings given to the run in ``run`` (Hydra's ``.hydra/overrides.yaml`` there or in a folder
+    above it, up to ``folder``), as key -> value; empty when none is recorded."""
+    import yaml
+
+    for place in (run, *run.parents):
+        record = place / ".hydra" / "overrides.yaml"
+        if record.is_file():
+            given = yaml.safe_load(record.read_text()) or []
+            return {key.lstrip("+~"): value for key, _, value in (str(o).partition("=") for o in given)}
+        if place == folder:
+            break
+    return {}
+
+
+def _varying(settings) -> set[str]:
+    """The keys whose values are not the same in every one of ``settings`` (dicts of key -> value)."""
+    settings = list(settings)
+    keys = set().union(*settings) if settings else set()
+    return {key for key in keys if len({s.get(key) for s in settings}) > 1}

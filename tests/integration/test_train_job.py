@@ -92,7 +92,7 @@ def test_sweep_compares_runs_and_bad_dataset_fails_with_one_message(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     comparison = pd.read_csv(out / "comparison.csv")
     assert len(comparison) == 2
-    assert sorted(r.split("train.lr0=")[1].split(",")[0] for r in comparison["run"]) == ["0.002", "0.004"]
+    assert sorted(comparison["settings"]) == ["train.lr0=0.002", "train.lr0=0.004"]
     assert {"metrics/mAP50(B)", "fitness", "best_epoch"} <= set(comparison.columns)
 
     (tmp_path / "data" / "labels" / "train" / "train0003.txt").write_text("5 0.5 0.5 0.1 0.1\n")
@@ -149,5 +149,5 @@ def test_sweep_runs_in_parallel_on_ray_and_compares_runs(tmp_path):
     assert runs["pid"].nunique() == 2
     assert runs["started"].max() < runs["ended"].min()  # both runs were running at the same time
     comparison = pd.read_csv(out / "comparison.csv")
-    assert sorted(r.split("train.lr0=")[1].split(",")[0] for r in comparison["run"]) == ["0.002", "0.004"]
+    assert sorted(comparison["settings"]) == ["train.lr0=0.002", "train.lr0=0.004"]
     assert {"metrics/mAP50(B)", "fitness", "best_epoch"} <= set(comparison.columns)

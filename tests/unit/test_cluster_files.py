@@ -61,8 +61,8 @@ exec "$@"
 ''')
     joined = "grep -c 'ray start' " + str(log) if nodes_join else "echo 0"
     _shim(bin_, "ray", f'''if [[ $1 == status ]]; then
-  echo "status polled" >> {log}
-  n=$({joined}); echo "Active:"; for i in $(seq 1 $n); do echo " 1 node_$i"; done; exit 0
+  n=$({joined}); echo "status polled" >> {log}  # counted first: a node's line cannot land after the mark
+  echo "Active:"; for i in $(seq 1 $n); do echo " 1 node_$i"; done; exit 0
 fi
 trap 'echo "ray stopped on $NODE" >> {log}; kill $pid; exit 0' TERM
 /bin/sleep 30 & pid=$!; wait
