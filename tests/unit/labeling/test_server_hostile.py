@@ -12,18 +12,13 @@ import threading
 import pytest
 
 from deepbehavior.labeling.server import make_server, url_of
-
-
-def _serve(project, **kwargs):
-    server = make_server(project, port=0, **kwargs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+from tests.helpers.labeling import serve_in_thread
 
 
 @pytest.fixture
 def served(make_project):
     project = make_project(2)
-    server = _serve(project)
+    server = serve_in_thread(project)
     yield project, server.server_address[1]
     server.shutdown()
     server.server_close()
@@ -44,7 +39,7 @@ def request(port, method, path, body=None, headers=None):
 
 def test_beyond_loopback_every_request_needs_the_printed_token(make_project):
     project = make_project(1)
-    server = _serve(project, host="0.0.0.0")
+    server = serve_in_thread(project, host="0.0.0.0")
     try:
         port, token = server.server_address[1], server.token
         assert token and len(token) >= 16
@@ -71,7 +66,7 @@ def test_beyond_loopback_every_request_needs_the_printed_token(make_project):
 
 def test_loopback_needs_no_token_unless_one_is_given(make_project):
     project = make_project(1)
-    server = _serve(project, token="t" * 20)
+    server = serve_in_thread(project, token="t" * 20)
     try:
         port = server.server_address[1]
         assert request(port, "GET", "/api/project")[0] == 401

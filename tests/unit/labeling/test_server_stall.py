@@ -11,21 +11,16 @@ import numpy as np
 import pytest
 
 from deepbehavior.labeling.server import MAX_BODY, MAX_JSON_DEPTH, json_depth, make_server
+from tests.helpers.labeling import serve_in_thread
 
 # The old quadratic pre-check took 92 s on the 64 KB body; these bounds leave a loaded 2-core
 # machine plenty of room and still fail on that code.
 BOUND_S = 5.0
 
 
-def _serve(project, **kwargs):
-    server = make_server(project, port=0, **kwargs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture
 def served(make_project):
-    server = _serve(make_project(2))
+    server = serve_in_thread(make_project(2))
     yield server.server_address[1]
     server.shutdown()
     server.server_close()
@@ -116,7 +111,7 @@ def _closed_within(sock, seconds):
 
 
 def test_a_slow_drip_is_cut_off_at_its_deadline_and_others_are_served(make_project):
-    server = _serve(make_project(1), idle_seconds=1.0, request_seconds=2.0)
+    server = serve_in_thread(make_project(1), idle_seconds=1.0, request_seconds=2.0)
     port = server.server_address[1]
     try:
         drip = socket.create_connection(("127.0.0.1", port))
@@ -147,7 +142,7 @@ def test_a_slow_drip_is_cut_off_at_its_deadline_and_others_are_served(make_proje
 
 
 def test_connections_beyond_the_limit_get_503_until_one_ends(make_project):
-    server = _serve(make_project(1), max_connections=2, idle_seconds=1.0, request_seconds=1.5)
+    server = serve_in_thread(make_project(1), max_connections=2, idle_seconds=1.0, request_seconds=1.5)
     port = server.server_address[1]
     try:
         held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
