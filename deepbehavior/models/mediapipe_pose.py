@@ -140,6 +140,24 @@ def _landmarks(landmark_list, count: int, width: int, height: int, *, visibility
     return xy, conf
 
 
+def _description(*, slots: int, backend: str, version: str, people: str, settings: dict) -> ModelDescription:
+    """What either holistic predictor writes into a store: OpenPose's layout, ``slots`` people a frame."""
+    return ModelDescription(
+        kind=schema.POSES,
+        slots=slots,
+        class_names=("person",),
+        keypoint_names=pose_layout.KEYPOINT_NAMES,
+        metadata={
+            "layout": pose_layout.LAYOUT,
+            "derived": list(pose_layout.derived_points("mediapipe_holistic")),
+            "backend": backend,
+            "mediapipe": version,
+            "people": people,
+            **settings,
+        },
+    )
+
+
 class MediaPipeHolisticPredictor:
     """MediaPipe holistic pose on batches of frames, as BODY_25 + left hand + right hand (67 points).
 
@@ -230,22 +248,11 @@ class MediaPipeHolisticPredictor:
         self.__init__(**state)
 
     def describe(self) -> ModelDescription:
-        return ModelDescription(
-            kind=schema.POSES,
-            slots=1,
-            class_names=("person",),
-            keypoint_names=pose_layout.KEYPOINT_NAMES,
-            metadata={
-                "layout": pose_layout.LAYOUT,
-                "derived": list(pose_layout.derived_points("mediapipe_holistic")),
-                "backend": "mediapipe_holistic",
-                "mediapipe": self.version,
-                "people": ("one person per view: the most prominent person found, then followed from frame "
-                           "to frame" if not self.kwargs["static_image_mode"] else
-                           "one person per view, chosen anew in every frame (static_image_mode)"),
-                **self.kwargs,
-            },
-        )
+        people = ("one person per view: the most prominent person found, then followed from frame to frame"
+                  if not self.kwargs["static_image_mode"] else
+                  "one person per view, chosen anew in every frame (static_image_mode)")
+        return _description(slots=1, backend="mediapipe_holistic", version=self.version, people=people,
+                            settings=self.kwargs)
 
     def predict_frame(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One BGR frame ``(height, width, 3)`` uint8 → ``(75, 2)`` pixels and ``(75,)`` confidence.
@@ -340,21 +347,10 @@ class MediaPipePeoplePredictor:
 
     def describe(self) -> ModelDescription:
         n = self.kwargs["max_individuals"]
-        return ModelDescription(
-            kind=schema.POSES,
-            slots=n,
-            class_names=("person",),
-            keypoint_names=pose_layout.KEYPOINT_NAMES,
-            metadata={
-                "layout": pose_layout.LAYOUT,
-                "derived": list(pose_layout.derived_points("mediapipe_holistic")),
-                "backend": "mediapipe_holistic_people",
-                "mediapipe": self.version,
-                "people": (f"every person found, up to {n} per frame, most prominent first; slots carry no "
-                           f"identity across frames (deepbehavior track gives them one)"),
-                **self.kwargs,
-            },
-        )
+        people = (f"every person found, up to {n} per frame, most prominent first; slots carry no identity "
+                  f"across frames (deepbehavior track gives them one)")
+        return _description(slots=n, backend="mediapipe_holistic_people", version=self.version, people=people,
+                            settings=self.kwargs)
 
     def predict_people(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One BGR frame → ``(people, 75, 2)`` pixels and ``(people, 75)`` confidence, MediaPipe's order."""
